@@ -1,0 +1,37 @@
+package io.spindle.config;
+
+import java.util.List;
+
+/** The whole, validated configuration of a run. Immutable; runtime counters live elsewhere. */
+public record SpindleConfig(
+    ModelConfig model,
+    OptimizerConfig optimizer,
+    DataConfig data,
+    TrainingConfig training,
+    ClusterConfig cluster) {
+  public SpindleConfig {
+    Check.notNull("model", model);
+    Check.notNull("optimizer", optimizer);
+    Check.notNull("data", data);
+    Check.notNull("training", training);
+    Check.notNull("cluster", cluster);
+  }
+
+  /** The default run: an MLP 784-800-800-10 on MNIST, Adam, two workers sharing gradients. */
+  public static SpindleConfig defaults() {
+    return new SpindleConfig(
+        new ModelConfig(
+            List.of(
+                LayerConfig.dense(800, Activation.RELU),
+                LayerConfig.dense(800, Activation.RELU),
+                LayerConfig.output(10, Activation.SOFTMAX, Loss.CROSS_ENTROPY)),
+            WeightInit.HE_NORMAL,
+            0.0,
+            0.0,
+            Precision.FLOAT32),
+        OptimizerConfig.of(OptimizerType.ADAM, 1e-3),
+        new DataConfig("mnist", "", "", 0),
+        new TrainingConfig(6, 256, 42L, 20, 0),
+        new ClusterConfig("", 2, SyncMode.GRADIENT_SHARING, 4, 0));
+  }
+}

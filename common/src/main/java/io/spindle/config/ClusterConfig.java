@@ -12,7 +12,8 @@ package io.spindle.config;
  *     least 1)
  */
 public record ClusterConfig(
-    String master, int workers, SyncMode sync, int averagingSteps, int threadsPerWorker) {
+    String master, int workers, SyncMode sync, int averagingSteps, int threadsPerWorker)
+    implements java.io.Serializable {
   public ClusterConfig {
     master = master == null ? "" : master.trim();
     Check.positive("workers", workers);

@@ -11,14 +11,19 @@ package io.spindle.config;
  *     ~/.cache/spindle
  * @param trainLimit use only the first N training examples (0 = all)
  */
-public record DataConfig(String dataset, String mirror, String cacheDir, int trainLimit) {
+public record DataConfig(String dataset, String mirror, String cacheDir, int trainLimit)
+    implements java.io.Serializable {
   public static final java.util.Set<String> DATASETS = java.util.Set.of("mnist", "fashion-mnist");
 
   public DataConfig {
     Check.notNull("dataset", dataset);
     if (!DATASETS.contains(dataset)) {
       throw new ConfigException(
-          "dataset must be one of " + new java.util.TreeSet<>(DATASETS) + ", got '" + dataset + "'");
+          "dataset must be one of "
+              + new java.util.TreeSet<>(DATASETS)
+              + ", got '"
+              + dataset
+              + "'");
     }
     mirror = mirror == null ? "" : mirror.trim();
     cacheDir = cacheDir == null ? "" : cacheDir.trim();

@@ -10,7 +10,8 @@ package io.spindle.config;
  * @param loss the loss of an output layer; must be absent for other layers
  */
 public record LayerConfig(
-    LayerType type, int units, Activation activation, double dropout, Loss loss) {
+    LayerType type, int units, Activation activation, double dropout, Loss loss)
+    implements java.io.Serializable {
   public LayerConfig {
     Check.notNull("type", type);
     Check.positive("units", units);
@@ -21,8 +22,11 @@ public record LayerConfig(
     }
     if (type != LayerType.OUTPUT && loss != null) {
       throw new ConfigException(
-          "loss is only allowed on an output layer, got loss " + loss.configName() + " on a "
-              + type.configName() + " layer");
+          "loss is only allowed on an output layer, got loss "
+              + loss.configName()
+              + " on a "
+              + type.configName()
+              + " layer");
     }
   }
 

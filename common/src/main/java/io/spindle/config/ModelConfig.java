@@ -13,7 +13,8 @@ import java.util.List;
  * @param precision float32 or float64
  */
 public record ModelConfig(
-    List<LayerConfig> layers, WeightInit weightInit, double l1, double l2, Precision precision) {
+    List<LayerConfig> layers, WeightInit weightInit, double l1, double l2, Precision precision)
+    implements java.io.Serializable {
   public ModelConfig {
     Check.notNull("layers", layers);
     layers = List.copyOf(layers);
@@ -29,8 +30,12 @@ public record ModelConfig(
       }
       if (!last && type == LayerType.OUTPUT) {
         throw new ConfigException(
-            "layers[" + i + "].type: only the last layer may be output, got output at position "
-                + i + " of " + layers.size());
+            "layers["
+                + i
+                + "].type: only the last layer may be output, got output at position "
+                + i
+                + " of "
+                + layers.size());
       }
     }
     Check.notNull("weightInit", weightInit);

@@ -19,7 +19,8 @@ public record OptimizerConfig(
     double beta1,
     double beta2,
     double epsilon,
-    double rmsDecay) {
+    double rmsDecay)
+    implements java.io.Serializable {
   public OptimizerConfig {
     Check.notNull("type", type);
     Check.positive("learningRate", learningRate);

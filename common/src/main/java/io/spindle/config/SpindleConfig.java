@@ -8,7 +8,8 @@ public record SpindleConfig(
     OptimizerConfig optimizer,
     DataConfig data,
     TrainingConfig training,
-    ClusterConfig cluster) {
+    ClusterConfig cluster)
+    implements java.io.Serializable {
   public SpindleConfig {
     Check.notNull("model", model);
     Check.notNull("optimizer", optimizer);

@@ -9,7 +9,8 @@ package io.spindle.config;
  * @param logEvery write a step record to the console and metrics.jsonl every N steps (> 0)
  * @param maxSteps stop after this many global steps (0 = no limit)
  */
-public record TrainingConfig(int epochs, int batchSize, long seed, int logEvery, long maxSteps) {
+public record TrainingConfig(int epochs, int batchSize, long seed, int logEvery, long maxSteps)
+    implements java.io.Serializable {
   public TrainingConfig {
     Check.positive("epochs", epochs);
     Check.positive("batchSize", batchSize);

@@ -1,0 +1,100 @@
+package io.spindle.data;
+
+import java.io.Serializable;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * One worker's share of one global step: {@code size} examples laid out row-major ({@code size x
+ * numFeatures}) with their class labels. A share may be empty when a step has fewer examples than
+ * there are workers. A plain class, not a record: Spark's Kryo cannot rebuild records.
+ */
+public final class MiniBatch implements Serializable {
+  private static final long serialVersionUID = 1L;
+  private final int step;
+  private final int size;
+  private final int numFeatures;
+  private final float[] features;
+  private final int[] labels;
+
+  public MiniBatch(int step, int size, int numFeatures, float[] features, int[] labels) {
+    if (features.length != (long) size * numFeatures || labels.length != size) {
+      throw new IllegalArgumentException(
+          "mini-batch of step "
+              + step
+              + ": expected "
+              + size
+              + " x "
+              + numFeatures
+              + " features and "
+              + size
+              + " labels, found "
+              + features.length
+              + " and "
+              + labels.length);
+    }
+    this.step = step;
+    this.size = size;
+    this.numFeatures = numFeatures;
+    this.features = features;
+    this.labels = labels;
+  }
+
+  public int step() {
+    return step;
+  }
+
+  public int size() {
+    return size;
+  }
+
+  public int numFeatures() {
+    return numFeatures;
+  }
+
+  public float[] features() {
+    return features;
+  }
+
+  public int[] labels() {
+    return labels;
+  }
+
+  public static MiniBatch of(int step, int numFeatures, java.util.List<Example> examples) {
+    int n = examples.size();
+    float[] x = new float[n * numFeatures];
+    int[] y = new int[n];
+    for (int i = 0; i < n; i++) {
+      Example e = examples.get(i);
+      if (e.features().length != numFeatures) {
+        throw new IllegalArgumentException(
+            "example "
+                + e.index()
+                + " has "
+                + e.features().length
+                + " features, expected "
+                + numFeatures);
+      }
+      System.arraycopy(e.features(), 0, x, i * numFeatures, numFeatures);
+      y[i] = e.label();
+    }
+    return new MiniBatch(step, n, numFeatures, x, y);
+  }
+
+  public boolean isEmpty() {
+    return size == 0;
+  }
+
+  public INDArray featureArray(DataType type) {
+    return Nd4j.createFromArray(features).reshape(size, numFeatures).castTo(type);
+  }
+
+  public INDArray oneHotLabels(DataType type, int numClasses) {
+    INDArray y = Nd4j.zeros(type, size, numClasses);
+    for (int i = 0; i < size; i++) {
+      y.putScalar(i, labels[i], 1.0);
+    }
+    return y;
+  }
+}

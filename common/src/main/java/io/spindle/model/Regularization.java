@@ -1,0 +1,70 @@
+package io.spindle.model;
+
+import java.util.Map;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * Gradient of the L1/L2 penalty on the flat parameter vector.
+ *
+ * <p>The penalised loss is {@code L(w) + l1 * sum|w_i| + (l2 / 2) * sum w_i^2} over the weights
+ * (biases are not penalised), so its gradient gains {@code l1 * sign(w) + l2 * w} on the weight
+ * entries. DL4J adds these terms inside its updater, which Spindle does not use, so the coordinator
+ * adds them to the mean data gradient before the optimiser step.
+ */
+public final class Regularization {
+  private final double l1;
+  private final double l2;
+  private final INDArray mask;
+
+  private Regularization(double l1, double l2, INDArray mask) {
+    this.l1 = l1;
+    this.l2 = l2;
+    this.mask = mask;
+  }
+
+  /** The penalty of {@code net}'s configuration; the mask marks the parameters DL4J regularises. */
+  public static Regularization of(MultiLayerNetwork net, double l1, double l2) {
+    if (l1 == 0 && l2 == 0) {
+      return new Regularization(0, 0, null);
+    }
+    INDArray mask = Nd4j.zeros(net.params().dataType(), net.numParams());
+    long offset = 0;
+    for (Layer layer : net.getLayers()) {
+      for (Map.Entry<String, INDArray> e : layer.paramTable().entrySet()) {
+        long n = e.getValue().length();
+        boolean regularised =
+            !layer.conf().getLayer().getRegularizationByParam(e.getKey()).isEmpty();
+        if (regularised) {
+          mask.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(offset, offset + n)).assign(1.0);
+        }
+        offset += n;
+      }
+    }
+    if (offset != net.numParams()) {
+      throw new IllegalStateException(
+          "parameter tables cover " + offset + " values, expected " + net.numParams());
+    }
+    return new Regularization(l1, l2, mask);
+  }
+
+  public boolean isActive() {
+    return mask != null;
+  }
+
+  /** {@code gradient += l1 * sign(w) * mask + l2 * w * mask}, in place. */
+  public void addGradient(INDArray params, INDArray gradient) {
+    if (mask == null) {
+      return;
+    }
+    if (l2 != 0) {
+      gradient.addi(params.mul(mask).muli(l2));
+    }
+    if (l1 != 0) {
+      gradient.addi(Transforms.sign(params, true).muli(mask).muli(l1));
+    }
+  }
+}

@@ -1,0 +1,135 @@
+package io.spindle.tensor;
+
+import java.io.Serializable;
+import java.util.Arrays;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * A flat vector of parameters, gradients or optimiser state as it crosses the wire between driver
+ * and executors: plain Java arrays (float32 or float64), so Spark serialises it without ND4J.
+ */
+public final class FlatVector implements Serializable {
+  private static final long serialVersionUID = 1L;
+  private final float[] floats;
+  private final double[] doubles;
+
+  private FlatVector(float[] floats, double[] doubles) {
+    this.floats = floats;
+    this.doubles = doubles;
+  }
+
+  public static FlatVector of(float[] values) {
+    return new FlatVector(values, null);
+  }
+
+  public static FlatVector of(double[] values) {
+    return new FlatVector(null, values);
+  }
+
+  public static FlatVector zeros(DataType type, int length) {
+    return type == DataType.DOUBLE ? of(new double[length]) : of(new float[length]);
+  }
+
+  /** A copy of {@code array}'s values in its own precision (float or double). */
+  public static FlatVector copyOf(INDArray array) {
+    if (array.dataType() == DataType.DOUBLE) {
+      return of(array.toDoubleVector());
+    }
+    if (array.dataType() == DataType.FLOAT) {
+      return of(array.toFloatVector());
+    }
+    throw new IllegalArgumentException(
+        "expected a FLOAT or DOUBLE array, found " + array.dataType());
+  }
+
+  public int length() {
+    return floats != null ? floats.length : doubles.length;
+  }
+
+  public DataType dataType() {
+    return floats != null ? DataType.FLOAT : DataType.DOUBLE;
+  }
+
+  /** A new rank-1 ND4J array holding a copy of the values. */
+  public INDArray toINDArray() {
+    return floats != null
+        ? Nd4j.createFromArray(floats.clone())
+        : Nd4j.createFromArray(doubles.clone());
+  }
+
+  /** Copies the values into {@code target}, which must have the same length. */
+  public void copyTo(INDArray target) {
+    if (target.length() != length()) {
+      throw new IllegalArgumentException(
+          "target has " + target.length() + " elements, expected " + length());
+    }
+    target.assign(floats != null ? Nd4j.createFromArray(floats) : Nd4j.createFromArray(doubles));
+  }
+
+  /** {@code this += scale * other}, in place; returns this. */
+  public FlatVector addScaled(FlatVector other, double scale) {
+    requireSameShape(other);
+    if (floats != null) {
+      float s = (float) scale;
+      for (int i = 0; i < floats.length; i++) {
+        floats[i] += s * other.floats[i];
+      }
+    } else {
+      for (int i = 0; i < doubles.length; i++) {
+        doubles[i] += scale * other.doubles[i];
+      }
+    }
+    return this;
+  }
+
+  /** {@code this *= scale}, in place; returns this. */
+  public FlatVector scale(double scale) {
+    if (floats != null) {
+      float s = (float) scale;
+      for (int i = 0; i < floats.length; i++) {
+        floats[i] *= s;
+      }
+    } else {
+      for (int i = 0; i < doubles.length; i++) {
+        doubles[i] *= scale;
+      }
+    }
+    return this;
+  }
+
+  public double get(int i) {
+    return floats != null ? floats[i] : doubles[i];
+  }
+
+  public FlatVector copy() {
+    return floats != null ? of(floats.clone()) : of(doubles.clone());
+  }
+
+  private void requireSameShape(FlatVector other) {
+    if (other.length() != length() || other.dataType() != dataType()) {
+      throw new IllegalArgumentException(
+          "vector shape mismatch: expected "
+              + length()
+              + " x "
+              + dataType()
+              + ", found "
+              + other.length()
+              + " x "
+              + other.dataType());
+    }
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof FlatVector v
+        && Arrays.equals(floats, v.floats)
+        && Arrays.equals(doubles, v.doubles);
+  }
+
+  @Override
+  public int hashCode() {
+    return 31 * Arrays.hashCode(floats) + Arrays.hashCode(doubles);
+  }
+}

@@ -1,0 +1,63 @@
+package io.spindle.driver;
+
+import io.spindle.config.ClusterConfig;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+
+/**
+ * Creates the Spark context of a run. Under spark-submit the master and settings come from the
+ * submit; otherwise Spindle runs in Spark's embedded local mode with one core per worker, bound to
+ * 127.0.0.1.
+ */
+public final class SparkContexts {
+  private SparkContexts() {}
+
+  public static SparkConf conf(ClusterConfig cluster, String appName) {
+    SparkConf conf = new SparkConf().setAppName(appName);
+    if (!conf.contains("spark.master")) {
+      conf.setMaster(
+          cluster.master().isEmpty() ? "local[" + cluster.workers() + "]" : cluster.master());
+    }
+    if (isLocal(conf)) {
+      conf.setIfMissing("spark.driver.host", "127.0.0.1");
+      conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+    }
+    conf.setIfMissing("spark.ui.showConsoleProgress", "false");
+    conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
+    conf.registerKryoClasses(
+        new Class<?>[] {
+          io.spindle.data.Example.class,
+          io.spindle.data.MiniBatch.class,
+          io.spindle.tensor.FlatVector.class,
+          io.spindle.sync.GradientAggregator.class,
+          io.spindle.sync.AveragingAggregator.class,
+          io.spindle.sync.Evaluation.class,
+          float[].class,
+          int[].class,
+          double[].class
+        });
+    return conf;
+  }
+
+  public static boolean isLocal(SparkConf conf) {
+    return conf.get("spark.master", "").startsWith("local");
+  }
+
+  public static JavaSparkContext create(ClusterConfig cluster, String appName) {
+    return new JavaSparkContext(conf(cluster, appName));
+  }
+
+  /**
+   * ND4J threads per worker: the configured value, or in local mode the machine's cores shared by
+   * the workers, or on a cluster the CPUs each task claims ({@code spark.task.cpus}).
+   */
+  public static int threadsPerWorker(JavaSparkContext sc, ClusterConfig cluster) {
+    if (cluster.threadsPerWorker() > 0) {
+      return cluster.threadsPerWorker();
+    }
+    if (isLocal(sc.getConf())) {
+      return io.spindle.runtime.Nd4jRuntime.threadsFor(0, cluster.workers());
+    }
+    return Math.max(1, sc.getConf().getInt("spark.task.cpus", 1));
+  }
+}

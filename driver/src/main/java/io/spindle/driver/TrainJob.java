@@ -1,0 +1,146 @@
+package io.spindle.driver;
+
+import io.spindle.config.SpindleConfig;
+import io.spindle.config.SyncMode;
+import io.spindle.data.DatasetDownloader;
+import io.spindle.data.DatasetSpec;
+import io.spindle.driver.data.DistributedDataset;
+import io.spindle.driver.listen.DivergenceGuard;
+import io.spindle.driver.listen.MetricsLog;
+import io.spindle.driver.sync.GradientSharing;
+import io.spindle.driver.sync.ParameterAveraging;
+import io.spindle.driver.sync.ParameterSync;
+import io.spindle.runtime.Nd4jRuntime;
+import io.spindle.sync.Evaluation;
+import io.spindle.worker.ModelSpec;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.api.java.JavaSparkContext;
+
+/** One training run from a config: data, model, sync strategy, loop, outputs. */
+public final class TrainJob {
+  private TrainJob() {}
+
+  /** Default cache folder of downloaded data sets. */
+  public static Path defaultCacheDir() {
+    return Path.of(System.getProperty("user.home"), ".cache", "spindle");
+  }
+
+  /**
+   * Downloads (or takes from the mirror) and verifies the data set's files into the cache; returns
+   * file name to cached path. Runs before Spark starts, so bad data fails fast.
+   */
+  public static Map<String, Path> fetchData(SpindleConfig config) {
+    DatasetSpec spec = DatasetSpec.named(config.data().dataset());
+    Path cache =
+        config.data().cacheDir().isEmpty() ? defaultCacheDir() : Path.of(config.data().cacheDir());
+    return DatasetDownloader.fetch(spec, config.data().mirror(), cache);
+  }
+
+  /** Fetches the data, then runs {@code config} on {@code sc}. */
+  public static Map<String, Object> run(
+      JavaSparkContext sc, SpindleConfig config, RunOutput output, PrintStream console) {
+    return run(sc, config, fetchData(config), output, console);
+  }
+
+  /**
+   * Runs {@code config} on {@code sc} with the data set's cached {@code files}, writing everything
+   * into {@code output}; returns the summary.
+   */
+  public static Map<String, Object> run(
+      JavaSparkContext sc,
+      SpindleConfig config,
+      Map<String, Path> files,
+      RunOutput output,
+      PrintStream console) {
+    output.writeConfig(config);
+    DatasetSpec spec = DatasetSpec.named(config.data().dataset());
+    int workers = config.cluster().workers();
+    int threads = SparkContexts.threadsPerWorker(sc, config.cluster());
+    Nd4jRuntime.configureThreads(threads);
+    try (DistributedDataset data =
+        DistributedDataset.idx(
+            sc,
+            files.get("train-images-idx3-ubyte.gz").toUri().toString(),
+            files.get("train-labels-idx1-ubyte.gz").toUri().toString(),
+            files.get("t10k-images-idx3-ubyte.gz").toUri().toString(),
+            files.get("t10k-labels-idx1-ubyte.gz").toUri().toString(),
+            spec.numClasses(),
+            config.data().trainLimit(),
+            config.training().batchSize(),
+            workers,
+            config.training().seed())) {
+      ModelSpec modelSpec =
+          new ModelSpec(
+              config.model(),
+              config.optimizer(),
+              data.numFeatures(),
+              data.numClasses(),
+              config.training().seed(),
+              threads);
+      GlobalModel model = new GlobalModel(modelSpec);
+      console.printf(
+          "spindle: %s, %d train / %d test examples, %d parameters, %d workers x %d ND4J"
+              + " thread(s), sync %s, global batch %d, %d steps per epoch%n",
+          config.data().dataset(),
+          data.numTrain(),
+          data.numTest(),
+          model.params().length(),
+          workers,
+          threads,
+          config.cluster().sync().configName(),
+          config.training().batchSize(),
+          data.stepsPerEpoch());
+      ParameterSync sync =
+          config.cluster().sync() == SyncMode.GRADIENT_SHARING
+              ? new GradientSharing(sc)
+              : new ParameterAveraging(sc, config.cluster().averagingSteps());
+      Map<String, Object> summary = new LinkedHashMap<>();
+      try (MetricsLog metrics =
+          new MetricsLog(
+              output.metricsFile(),
+              console,
+              config.training().logEvery(),
+              config.training().epochs())) {
+        TrainingListener saveAndSummarise =
+            new TrainingListener() {
+              @Override
+              public void onEnd(TrainingState state, GlobalModel m, Evaluation test) {
+                output.writeModel(m.network());
+                summary.put("test_accuracy", test.accuracy());
+                summary.put("test_loss", test.meanLoss());
+                summary.put("epochs", state.epoch() + 1);
+                summary.put("steps", state.globalStep());
+                summary.put("examples", state.examplesSeen());
+                summary.put("samples_per_second", state.examplesSeen() / metrics.trainSeconds());
+                summary.put(
+                    "end_to_end_samples_per_second", state.examplesSeen() / state.wallSeconds());
+                summary.put("wall_seconds", state.wallSeconds());
+                summary.put("train_seconds", metrics.trainSeconds());
+                summary.put("workers", workers);
+                summary.put("threads_per_worker", threads);
+                summary.put("sync", sync.name());
+                summary.put("global_batch", config.training().batchSize());
+                summary.put("parameters", m.params().length());
+                summary.put("dataset", config.data().dataset());
+                summary.put("spark_master", sc.master());
+                output.writeSummary(summary);
+              }
+            };
+        new TrainingCoordinator(
+                data,
+                model,
+                sync,
+                new Evaluator(sc, data.test()),
+                List.of(new DivergenceGuard(), metrics, saveAndSummarise),
+                config.training().epochs(),
+                config.training().maxSteps())
+            .fit();
+      }
+      return summary;
+    }
+  }
+}

@@ -1,0 +1,65 @@
+package io.spindle.driver;
+
+import io.spindle.data.MiniBatch;
+import io.spindle.driver.data.DistributedDataset;
+import io.spindle.driver.sync.ParameterSync;
+import io.spindle.sync.Evaluation;
+import java.util.List;
+import org.apache.spark.api.java.JavaRDD;
+
+/**
+ * The one training loop. Per epoch: the data set reshuffles into per-worker mini-batches; the sync
+ * strategy runs rounds until the epoch is done (each round updates the global model); the test set
+ * is evaluated on the executors. Everything else is a {@link TrainingListener}.
+ */
+public final class TrainingCoordinator {
+  private final DistributedDataset data;
+  private final GlobalModel model;
+  private final ParameterSync sync;
+  private final Evaluator evaluator;
+  private final List<TrainingListener> listeners;
+  private final int epochs;
+  private final long maxSteps;
+
+  public TrainingCoordinator(
+      DistributedDataset data,
+      GlobalModel model,
+      ParameterSync sync,
+      Evaluator evaluator,
+      List<TrainingListener> listeners,
+      int epochs,
+      long maxSteps) {
+    this.data = data;
+    this.model = model;
+    this.sync = sync;
+    this.evaluator = evaluator;
+    this.listeners = List.copyOf(listeners);
+    this.epochs = epochs;
+    this.maxSteps = maxSteps == 0 ? Long.MAX_VALUE : maxSteps;
+  }
+
+  public TrainingState fit() {
+    TrainingState state = new TrainingState();
+    int stepsPerEpoch = data.stepsPerEpoch();
+    listeners.forEach(l -> l.onStart(model, stepsPerEpoch));
+    Evaluation test = null;
+    for (int epoch = 0; epoch < epochs && state.globalStep() < maxSteps; epoch++) {
+      state.startEpoch(epoch);
+      JavaRDD<MiniBatch> batches = data.epoch(epoch);
+      while (state.stepInEpoch() < stepsPerEpoch && state.globalStep() < maxSteps) {
+        int left =
+            (int) Math.min(stepsPerEpoch - state.stepInEpoch(), maxSteps - state.globalStep());
+        RoundResult round =
+            sync.round(batches, state.stepInEpoch(), left, state.globalStep(), model);
+        state.advance(round);
+        listeners.forEach(l -> l.onRound(state, round));
+      }
+      test = evaluator.evaluate(model);
+      Evaluation epochTest = test;
+      listeners.forEach(l -> l.onEpochEnd(state, epochTest));
+    }
+    Evaluation finalTest = test;
+    listeners.forEach(l -> l.onEnd(state, model, finalTest));
+    return state;
+  }
+}

@@ -1,0 +1,8 @@
+package io.spindle.driver;
+
+/** The loss or the parameters became NaN or infinite; the run stops. */
+public class TrainingDivergedException extends RuntimeException {
+  public TrainingDivergedException(String message) {
+    super(message);
+  }
+}

@@ -1,0 +1,19 @@
+package io.spindle.driver;
+
+import io.spindle.sync.Evaluation;
+
+/**
+ * A side concern of training (progress, metrics, divergence checks, saving). The coordinator calls,
+ * in order: {@code onStart} once, {@code onRound} after every sync round, {@code onEpochEnd} after
+ * every epoch's evaluation, {@code onEnd} once when training finished normally. A listener may
+ * throw to stop the run.
+ */
+public interface TrainingListener {
+  default void onStart(GlobalModel model, int stepsPerEpoch) {}
+
+  default void onRound(TrainingState state, RoundResult round) {}
+
+  default void onEpochEnd(TrainingState state, Evaluation test) {}
+
+  default void onEnd(TrainingState state, GlobalModel model, Evaluation test) {}
+}

@@ -1,0 +1,188 @@
+package io.spindle.driver.cli;
+
+import io.spindle.config.ConfigException;
+import io.spindle.config.ConfigLoader;
+import io.spindle.config.SpindleConfig;
+import io.spindle.data.DataFormatException;
+import io.spindle.driver.RunOutput;
+import io.spindle.driver.SparkContexts;
+import io.spindle.driver.TrainJob;
+import io.spindle.driver.TrainingDivergedException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.api.java.JavaSparkContext;
+
+/** The {@code spindle} command line. */
+public final class SpindleCli {
+  static final String USAGE =
+      """
+      Usage: spindle <command> [options]
+
+      Commands:
+        train    train a model on Spark (default: an MLP on MNIST in local mode)
+        help     show this help
+
+      Run 'spindle <command> --help' for the options of a command.
+      Exit codes: 0 success, 1 internal error, 2 bad config or usage, 3 bad data,
+                  4 training diverged, 5 Spark/cluster failure.
+      """;
+
+  static final String TRAIN_USAGE =
+      """
+      Usage: spindle train [--config FILE] [--set key=value ...] [--output DIR]
+
+      Trains the model the config describes, data-parallel on Spark, and writes config.yaml,
+      metrics.jsonl, model.zip and summary.json (written last) into the output directory.
+
+      Options:
+        --config FILE     YAML config; keys it omits keep their defaults
+        --set key=value   override one key, e.g. --set optimizer.learningRate=0.01,
+                          --set model.layers[0].units=500 (repeatable; wins over --config)
+        --output DIR      output directory (default: runs/train-<timestamp>)
+        --help            show this help
+
+      Data comes from the official download sites, or from a mirror given by data.mirror or the
+      environment variable SPINDLE_DATA_MIRROR, cached in data.cacheDir (~/.cache/spindle).
+      """;
+
+  private SpindleCli() {}
+
+  public static void main(String[] args) {
+    int code = run(args, System.out, System.err);
+    System.exit(code);
+  }
+
+  /** Runs the command line; returns the exit code. */
+  public static int run(String[] args, PrintStream out, PrintStream err) {
+    if (args.length == 0 || isHelp(args[0]) || args[0].equals("help")) {
+      out.print(USAGE);
+      return args.length == 0 ? ExitCode.BAD_CONFIG.code() : ExitCode.SUCCESS.code();
+    }
+    String command = args[0];
+    String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    try {
+      return switch (command) {
+        case "train" -> train(rest, out);
+        default -> {
+          err.println("spindle: unknown command '" + command + "'; expected one of [train, help]");
+          err.print(USAGE);
+          yield ExitCode.BAD_CONFIG.code();
+        }
+      };
+    } catch (Throwable t) {
+      ExitCode code = classify(t);
+      err.println("spindle: " + code.name().toLowerCase().replace('_', ' ') + ": " + message(t));
+      if (code == ExitCode.INTERNAL_ERROR) {
+        t.printStackTrace(err);
+      }
+      return code.code();
+    }
+  }
+
+  private static int train(String[] args, PrintStream out) {
+    Path configFile = null;
+    Path outputDir = null;
+    List<String> overrides = new ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      switch (a) {
+        case "--help", "-h" -> {
+          out.print(TRAIN_USAGE);
+          return ExitCode.SUCCESS.code();
+        }
+        case "--config" -> configFile = Path.of(value(args, ++i, a));
+        case "--set" -> overrides.add(value(args, ++i, a));
+        case "--output" -> outputDir = Path.of(value(args, ++i, a));
+        default -> {
+          if (a.startsWith("--set=")) {
+            overrides.add(a.substring(6));
+          } else if (a.startsWith("--config=")) {
+            configFile = Path.of(a.substring(9));
+          } else if (a.startsWith("--output=")) {
+            outputDir = Path.of(a.substring(9));
+          } else {
+            throw new ConfigException(
+                "unknown option '"
+                    + a
+                    + "' for train; expected --config, --set, --output or --help");
+          }
+        }
+      }
+    }
+    SpindleConfig config = ConfigLoader.load(configFile, overrides);
+    if (outputDir == null) {
+      outputDir =
+          Path.of(
+              "runs",
+              "train-"
+                  + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    }
+    Map<String, Path> files = TrainJob.fetchData(config);
+    RunOutput output = new RunOutput(outputDir);
+    out.println("spindle: writing to " + outputDir.toAbsolutePath());
+    try (JavaSparkContext sc = SparkContexts.create(config.cluster(), "spindle train")) {
+      sc.setLogLevel("WARN");
+      Map<String, Object> summary = TrainJob.run(sc, config, files, output, out);
+      out.printf(
+          "spindle: done. test accuracy %.4f, %.0f samples/s, %.1f s; summary in %s%n",
+          (Double) summary.get("test_accuracy"),
+          (Double) summary.get("samples_per_second"),
+          (Double) summary.get("wall_seconds"),
+          output.dir().resolve("summary.json"));
+    }
+    return ExitCode.SUCCESS.code();
+  }
+
+  private static String value(String[] args, int i, String option) {
+    if (i >= args.length) {
+      throw new ConfigException(option + " needs a value");
+    }
+    return args[i];
+  }
+
+  private static boolean isHelp(String a) {
+    return a.equals("--help") || a.equals("-h");
+  }
+
+  /** Maps a failure to its exit code, looking through Spark's wrapping for the root cause. */
+  static ExitCode classify(Throwable t) {
+    boolean spark = false;
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof ConfigException) {
+        return ExitCode.BAD_CONFIG;
+      }
+      if (c instanceof DataFormatException || c instanceof java.io.UncheckedIOException) {
+        return ExitCode.BAD_DATA;
+      }
+      if (c instanceof TrainingDivergedException) {
+        return ExitCode.DIVERGED;
+      }
+      if (c instanceof org.apache.spark.SparkException) {
+        spark = true;
+      }
+      if (c.getCause() == c) {
+        break;
+      }
+    }
+    return spark ? ExitCode.CLUSTER_FAILURE : ExitCode.INTERNAL_ERROR;
+  }
+
+  private static String message(Throwable t) {
+    Throwable root = t;
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof ConfigException
+          || c instanceof DataFormatException
+          || c instanceof TrainingDivergedException) {
+        return c.getMessage();
+      }
+      root = c;
+    }
+    return t.getMessage() != null ? t.getMessage() : root.toString();
+  }
+}

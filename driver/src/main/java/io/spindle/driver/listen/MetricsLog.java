@@ -1,0 +1,157 @@
+package io.spindle.driver.listen;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.spindle.driver.GlobalModel;
+import io.spindle.driver.RoundResult;
+import io.spindle.driver.TrainingListener;
+import io.spindle.driver.TrainingState;
+import io.spindle.sync.Evaluation;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Progress on the console and one JSON object per logged step and per epoch in {@code
+ * metrics.jsonl}. Step records cover the rounds since the previous record: their mean loss,
+ * training accuracy (of the model before each update) and samples per second of training rounds.
+ */
+public final class MetricsLog implements TrainingListener, AutoCloseable {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final BufferedWriter out;
+  private final PrintStream console;
+  private final int logEvery;
+  private final int epochs;
+  private int stepsPerEpoch;
+  private long nextLog;
+  private double lossSum;
+  private long examples;
+  private long correct;
+  private double seconds;
+  private double epochSeconds;
+  private long epochExamples;
+  private double epochLossSum;
+  private long epochCorrect;
+  private double trainSeconds;
+
+  public MetricsLog(Path file, PrintStream console, int logEvery, int epochs) {
+    try {
+      this.out = Files.newBufferedWriter(file, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create " + file + ": " + e.getMessage(), e);
+    }
+    this.console = console;
+    this.logEvery = logEvery;
+    this.epochs = epochs;
+    this.nextLog = logEvery;
+  }
+
+  @Override
+  public void onStart(GlobalModel model, int stepsPerEpoch) {
+    this.stepsPerEpoch = stepsPerEpoch;
+  }
+
+  @Override
+  public void onRound(TrainingState state, RoundResult round) {
+    lossSum += round.meanLoss() * round.examples();
+    examples += round.examples();
+    correct += round.correct();
+    seconds += round.seconds();
+    epochSeconds += round.seconds();
+    epochExamples += round.examples();
+    epochLossSum += round.meanLoss() * round.examples();
+    epochCorrect += round.correct();
+    trainSeconds += round.seconds();
+    if (state.globalStep() >= nextLog || state.stepInEpoch() == stepsPerEpoch) {
+      double loss = lossSum / examples;
+      double acc = (double) correct / examples;
+      double rate = examples / seconds;
+      Map<String, Object> rec = new LinkedHashMap<>();
+      rec.put("type", "step");
+      rec.put("epoch", state.epoch() + 1);
+      rec.put("step", state.stepInEpoch());
+      rec.put("global_step", state.globalStep());
+      rec.put("loss", loss);
+      rec.put("accuracy", acc);
+      rec.put("samples_per_second", rate);
+      rec.put("wall_seconds", state.wallSeconds());
+      write(rec);
+      console.printf(
+          Locale.ROOT,
+          "epoch %d/%d  step %d/%d  (global %d)  loss %.4f  acc %.4f  %.0f samples/s%n",
+          state.epoch() + 1,
+          epochs,
+          state.stepInEpoch(),
+          stepsPerEpoch,
+          state.globalStep(),
+          loss,
+          acc,
+          rate);
+      lossSum = 0;
+      examples = 0;
+      correct = 0;
+      seconds = 0;
+      while (nextLog <= state.globalStep()) {
+        nextLog += logEvery;
+      }
+    }
+  }
+
+  @Override
+  public void onEpochEnd(TrainingState state, Evaluation test) {
+    Map<String, Object> rec = new LinkedHashMap<>();
+    rec.put("type", "epoch");
+    rec.put("epoch", state.epoch() + 1);
+    rec.put("global_step", state.globalStep());
+    rec.put("train_loss", epochLossSum / Math.max(1, epochExamples));
+    rec.put("train_accuracy", (double) epochCorrect / Math.max(1, epochExamples));
+    rec.put("test_loss", test.meanLoss());
+    rec.put("test_accuracy", test.accuracy());
+    rec.put("samples_per_second", epochExamples / Math.max(1e-9, epochSeconds));
+    rec.put("wall_seconds", state.wallSeconds());
+    write(rec);
+    console.printf(
+        Locale.ROOT,
+        "epoch %d/%d done: test accuracy %.4f  test loss %.4f  (%.0f samples/s, %.1f s elapsed)%n",
+        state.epoch() + 1,
+        epochs,
+        test.accuracy(),
+        test.meanLoss(),
+        epochExamples / Math.max(1e-9, epochSeconds),
+        state.wallSeconds());
+    epochSeconds = 0;
+    epochExamples = 0;
+    epochLossSum = 0;
+    epochCorrect = 0;
+  }
+
+  /** Seconds spent in training rounds so far (excludes shuffles and evaluation). */
+  public double trainSeconds() {
+    return trainSeconds;
+  }
+
+  private void write(Map<String, Object> record) {
+    try {
+      out.write(JSON.writeValueAsString(record));
+      out.newLine();
+      out.flush();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write metrics: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      out.close();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

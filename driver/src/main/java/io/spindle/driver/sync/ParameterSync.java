@@ -1,0 +1,47 @@
+package io.spindle.driver.sync;
+
+import io.spindle.data.MiniBatch;
+import io.spindle.driver.GlobalModel;
+import io.spindle.driver.RoundResult;
+import org.apache.spark.api.java.JavaRDD;
+
+/**
+ * How the workers' results merge into the global model. The coordinator calls {@link #round}
+ * repeatedly over an epoch; each call runs one or more global steps on the executors and updates
+ * the global model in place.
+ *
+ * <p>Contract: {@code batches} has one partition per worker, each holding one mini-batch per global
+ * step of the epoch in step order; a round starts at {@code step}, runs at most {@code maxSteps}
+ * steps, and the global iteration of its first step is {@code iteration}.
+ */
+public interface ParameterSync {
+  RoundResult round(
+      JavaRDD<MiniBatch> batches, int step, int maxSteps, long iteration, GlobalModel model);
+
+  /** The config name of the strategy. */
+  String name();
+
+  /** A seed for worker {@code worker}'s dropout masks at global iteration {@code iteration}. */
+  static long dropoutSeed(long seed, long iteration, int worker) {
+    long z = seed + 0x9E3779B97F4A7C15L * (iteration * 1024 + worker + 1);
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return z ^ (z >>> 31);
+  }
+
+  /** The batch of {@code step} from a worker's step-ordered partition. */
+  static MiniBatch batchAt(java.util.Iterator<MiniBatch> partition, int step) {
+    for (int i = 0; i < step; i++) {
+      partition.next();
+    }
+    MiniBatch batch = partition.next();
+    if (batch.step() != step) {
+      throw new IllegalStateException(
+          "worker partition out of order: expected the batch of step "
+              + step
+              + ", found step "
+              + batch.step());
+    }
+    return batch;
+  }
+}

@@ -1,0 +1,36 @@
+package io.spindle.worker;
+
+import io.spindle.model.ModelFactory;
+import io.spindle.runtime.Nd4jRuntime;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.Function;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+
+/**
+ * The network replicas of this executor JVM. Each replica is built once and reused across steps and
+ * epochs; concurrent tasks of one executor each borrow their own replica, so nothing is shared
+ * between threads while it is in use.
+ */
+public final class NetworkPool {
+  private static final Map<ModelSpec, Queue<MultiLayerNetwork>> POOLS = new ConcurrentHashMap<>();
+
+  private NetworkPool() {}
+
+  /** Runs {@code work} with a replica of {@code spec}'s network, returning it to the pool after. */
+  public static <T> T withNetwork(ModelSpec spec, Function<MultiLayerNetwork, T> work) {
+    Nd4jRuntime.configureThreads(spec.threads());
+    Queue<MultiLayerNetwork> pool = POOLS.computeIfAbsent(spec, s -> new ConcurrentLinkedQueue<>());
+    MultiLayerNetwork net = pool.poll();
+    if (net == null) {
+      net = ModelFactory.create(spec.model(), spec.numInputs(), spec.seed());
+    }
+    try {
+      return work.apply(net);
+    } finally {
+      pool.offer(net);
+    }
+  }
+}

@@ -1,0 +1,152 @@
+package io.spindle.worker;
+
+import io.spindle.data.MiniBatch;
+import io.spindle.model.Regularization;
+import io.spindle.optim.FlatOptimizer;
+import io.spindle.sync.AveragingAggregator;
+import io.spindle.sync.Evaluation;
+import io.spindle.sync.GradientAggregator;
+import io.spindle.tensor.FlatVector;
+import java.util.Iterator;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The executor side of training: what one Spark task does with one partition's mini-batches. It
+ * never loops over epochs and never owns global state; the driver sends parameters (and optimiser
+ * state) in and merges what comes back.
+ */
+public final class PartitionTrainer {
+  private PartitionTrainer() {}
+
+  /**
+   * Synchronous gradient sharing: the summed loss gradient over this worker's share of one step at
+   * {@code params}. Dropout masks are drawn from a generator seeded by (seed, step, worker).
+   */
+  public static GradientAggregator gradient(
+      ModelSpec spec, FlatVector params, MiniBatch batch, long dropoutSeed) {
+    if (batch.isEmpty()) {
+      return GradientAggregator.empty();
+    }
+    return NetworkPool.withNetwork(
+        spec,
+        net -> {
+          params.copyTo(net.params());
+          Nd4j.getRandom().setSeed(dropoutSeed);
+          double meanLoss = computeGradient(net, spec, batch);
+          return GradientAggregator.empty()
+              .add(
+                  FlatVector.copyOf(net.getFlattenedGradients()),
+                  meanLoss * batch.size(),
+                  batch.size(),
+                  correctOfLastForward(net, batch));
+        });
+  }
+
+  /**
+   * Parameter averaging: up to {@code steps} local optimiser steps from {@code params} and {@code
+   * state} over the next mini-batches, at global iterations {@code firstIteration...}; returns the
+   * end point weighted by the examples seen.
+   */
+  public static AveragingAggregator localSteps(
+      ModelSpec spec,
+      FlatVector params,
+      FlatVector state,
+      Iterator<MiniBatch> batches,
+      int steps,
+      long firstIteration,
+      long dropoutSeed) {
+    return NetworkPool.withNetwork(
+        spec,
+        net -> {
+          INDArray w = net.params();
+          params.copyTo(w);
+          FlatOptimizer optimizer =
+              FlatOptimizer.create(spec.optimizer(), w.length(), w.dataType());
+          optimizer.setState(state.toINDArray());
+          Regularization reg = Regularization.of(net, spec.model().l1(), spec.model().l2());
+          double lossSum = 0;
+          long examples = 0;
+          long correct = 0;
+          int done = 0;
+          while (done < steps && batches.hasNext()) {
+            MiniBatch batch = batches.next();
+            if (!batch.isEmpty()) {
+              Nd4j.getRandom().setSeed(dropoutSeed + done);
+              double meanLoss = computeGradient(net, spec, batch);
+              correct += correctOfLastForward(net, batch);
+              INDArray g = net.getFlattenedGradients().divi(batch.size());
+              reg.addGradient(w, g);
+              optimizer.step(w, g, firstIteration + done);
+              lossSum += meanLoss * batch.size();
+              examples += batch.size();
+            }
+            done++;
+          }
+          return AveragingAggregator.empty()
+              .add(
+                  FlatVector.copyOf(w),
+                  FlatVector.copyOf(optimizer.state()),
+                  lossSum,
+                  examples,
+                  correct,
+                  done);
+        });
+  }
+
+  /** Test-set accuracy and summed loss of {@code params} over this partition's batches. */
+  public static Evaluation evaluate(ModelSpec spec, FlatVector params, Iterator<MiniBatch> it) {
+    return NetworkPool.withNetwork(
+        spec,
+        net -> {
+          params.copyTo(net.params());
+          Evaluation total = Evaluation.empty();
+          DataType type = spec.dataType();
+          while (it.hasNext()) {
+            MiniBatch batch = it.next();
+            if (batch.isEmpty()) {
+              continue;
+            }
+            INDArray x = batch.featureArray(type);
+            INDArray y = batch.oneHotLabels(type, spec.numClasses());
+            long correct = countCorrect(net.output(x, false), batch);
+            double meanLoss = net.score(new org.nd4j.linalg.dataset.DataSet(x, y), false);
+            total = total.merge(new Evaluation(correct, meanLoss * batch.size(), batch.size()));
+          }
+          return total;
+        });
+  }
+
+  /**
+   * Training accuracy at no extra forward pass: recomputes only the output layer from the input it
+   * kept from the last forward pass.
+   */
+  private static long correctOfLastForward(MultiLayerNetwork net, MiniBatch batch) {
+    INDArray out =
+        net.getOutputLayer()
+            .activate(false, org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces());
+    return countCorrect(out, batch);
+  }
+
+  private static long countCorrect(INDArray out, MiniBatch batch) {
+    INDArray predicted = out.argMax(1);
+    long correct = 0;
+    for (int i = 0; i < batch.size(); i++) {
+      if (predicted.getInt(i) == batch.labels()[i]) {
+        correct++;
+      }
+    }
+    return correct;
+  }
+
+  /** Forward and backward pass; leaves the summed gradient in the network's flat gradient view. */
+  private static double computeGradient(MultiLayerNetwork net, ModelSpec spec, MiniBatch batch) {
+    DataType type = spec.dataType();
+    net.setInput(batch.featureArray(type));
+    net.setLabels(batch.oneHotLabels(type, spec.numClasses()));
+    net.computeGradientAndScore();
+    return net.score();
+  }
+}

@@ -60,6 +60,8 @@ public final class Regularization {
     if (mask == null) {
       return;
     }
+    params = params.reshape(mask.shape());
+    gradient = gradient.reshape(mask.shape());
     if (l2 != 0) {
       gradient.addi(params.mul(mask).muli(l2));
     }

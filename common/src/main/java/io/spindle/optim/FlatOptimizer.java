@@ -114,6 +114,9 @@ public final class FlatOptimizer {
   public void step(INDArray params, INDArray gradient, long iteration, double learningRate) {
     check("params", params);
     check("gradient", gradient);
+    if (!java.util.Arrays.equals(gradient.shape(), params.shape())) {
+      gradient = gradient.reshape(params.shape()); // [1, n] and [n] hold the same flat vector
+    }
     if (iteration < 0) {
       throw new IllegalArgumentException("iteration must be >= 0, got " + iteration);
     }

@@ -26,6 +26,7 @@ public final class SpindleCli {
 
       Commands:
         train    train a model on Spark (default: an MLP on MNIST in local mode)
+        bench    time DL4J fit() and Spindle's sync strategies on the same model and data
         help     show this help
 
       Run 'spindle <command> --help' for the options of a command.
@@ -51,6 +52,24 @@ public final class SpindleCli {
       environment variable SPINDLE_DATA_MIRROR, cached in data.cacheDir (~/.cache/spindle).
       """;
 
+  static final String BENCH_USAGE =
+      """
+      Usage: spindle bench [--config FILE] [--set key=value ...] [--output DIR] [--epochs N]
+                           [--systems a,b,...]
+
+      Trains the configured model (default: the MLP 784-800-800-10 on MNIST, global batch 256)
+      with each system in turn, in one process on this machine, and writes bench.json and
+      bench.txt (a table) into the output directory.
+
+      Options:
+        --config, --set   as for train
+        --output DIR      output directory (default: runs/bench-<timestamp>)
+        --epochs N        epochs per system (default 1)
+        --systems LIST    comma-separated, from: dl4j-fit-1t, dl4j-fit-2t,
+                          spindle-gradient-sharing, spindle-parameter-averaging (default: all)
+        --help            show this help
+      """;
+
   private SpindleCli() {}
 
   public static void main(String[] args) {
@@ -69,8 +88,10 @@ public final class SpindleCli {
     try {
       return switch (command) {
         case "train" -> train(rest, out);
+        case "bench" -> bench(rest, out);
         default -> {
-          err.println("spindle: unknown command '" + command + "'; expected one of [train, help]");
+          err.println(
+              "spindle: unknown command '" + command + "'; expected one of [train, bench, help]");
           err.print(USAGE);
           yield ExitCode.BAD_CONFIG.code();
         }
@@ -137,6 +158,57 @@ public final class SpindleCli {
           output.dir().resolve("summary.json"));
     }
     return ExitCode.SUCCESS.code();
+  }
+
+  private static int bench(String[] args, PrintStream out) {
+    Path configFile = null;
+    Path outputDir = null;
+    int epochs = 1;
+    List<String> systems = io.spindle.driver.bench.BenchCommand.SYSTEMS;
+    List<String> overrides = new ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      switch (a) {
+        case "--help", "-h" -> {
+          out.print(BENCH_USAGE);
+          return ExitCode.SUCCESS.code();
+        }
+        case "--config" -> configFile = Path.of(value(args, ++i, a));
+        case "--set" -> overrides.add(value(args, ++i, a));
+        case "--output" -> outputDir = Path.of(value(args, ++i, a));
+        case "--epochs" -> epochs = positiveInt(value(args, ++i, a), a);
+        case "--systems" -> systems = List.of(value(args, ++i, a).split(","));
+        default ->
+            throw new ConfigException(
+                "unknown option '"
+                    + a
+                    + "' for bench; expected --config, --set, --output, --epochs, --systems or"
+                    + " --help");
+      }
+    }
+    SpindleConfig config = ConfigLoader.load(configFile, overrides);
+    if (outputDir == null) {
+      outputDir =
+          Path.of(
+              "runs",
+              "bench-"
+                  + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    }
+    io.spindle.driver.bench.BenchCommand.run(config, systems, epochs, outputDir, out);
+    out.println("spindle: bench results in " + outputDir.toAbsolutePath());
+    return ExitCode.SUCCESS.code();
+  }
+
+  private static int positiveInt(String text, String option) {
+    try {
+      int v = Integer.parseInt(text);
+      if (v > 0) {
+        return v;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new ConfigException(option + " must be a positive integer, got '" + text + "'");
   }
 
   private static String value(String[] args, int i, String option) {

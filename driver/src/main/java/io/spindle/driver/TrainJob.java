@@ -7,11 +7,11 @@ import io.spindle.data.DatasetSpec;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.listen.DivergenceGuard;
 import io.spindle.driver.listen.MetricsLog;
+import io.spindle.driver.listen.RunSummaryWriter;
 import io.spindle.driver.sync.GradientSharing;
 import io.spindle.driver.sync.ParameterAveraging;
 import io.spindle.driver.sync.ParameterSync;
 import io.spindle.runtime.Nd4jRuntime;
-import io.spindle.sync.Evaluation;
 import io.spindle.worker.ModelSpec;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -98,49 +98,31 @@ public final class TrainJob {
           config.cluster().sync() == SyncMode.GRADIENT_SHARING
               ? new GradientSharing(sc)
               : new ParameterAveraging(sc, config.cluster().averagingSteps());
-      Map<String, Object> summary = new LinkedHashMap<>();
       try (MetricsLog metrics =
           new MetricsLog(
               output.metricsFile(),
               console,
               config.training().logEvery(),
               config.training().epochs())) {
-        TrainingListener saveAndSummarise =
-            new TrainingListener() {
-              @Override
-              public void onEnd(TrainingState state, GlobalModel m, Evaluation test) {
-                output.writeModel(m.network());
-                summary.put("test_accuracy", test.accuracy());
-                summary.put("test_loss", test.meanLoss());
-                summary.put("epochs", state.epoch() + 1);
-                summary.put("steps", state.globalStep());
-                summary.put("examples", state.examplesSeen());
-                summary.put("samples_per_second", state.examplesSeen() / metrics.trainSeconds());
-                summary.put(
-                    "end_to_end_samples_per_second", state.examplesSeen() / state.wallSeconds());
-                summary.put("wall_seconds", state.wallSeconds());
-                summary.put("train_seconds", metrics.trainSeconds());
-                summary.put("workers", workers);
-                summary.put("threads_per_worker", threads);
-                summary.put("sync", sync.name());
-                summary.put("global_batch", config.training().batchSize());
-                summary.put("parameters", m.params().length());
-                summary.put("dataset", config.data().dataset());
-                summary.put("spark_master", sc.master());
-                output.writeSummary(summary);
-              }
-            };
+        Map<String, Object> facts = new LinkedHashMap<>();
+        facts.put("workers", workers);
+        facts.put("threads_per_worker", threads);
+        facts.put("sync", sync.name());
+        facts.put("global_batch", config.training().batchSize());
+        facts.put("dataset", config.data().dataset());
+        facts.put("spark_master", sc.master());
+        RunSummaryWriter summary = new RunSummaryWriter(output, metrics, facts);
         new TrainingCoordinator(
                 data,
                 model,
                 sync,
                 new Evaluator(sc, data.test()),
-                List.of(new DivergenceGuard(), metrics, saveAndSummarise),
+                List.of(new DivergenceGuard(), metrics, summary),
                 config.training().epochs(),
                 config.training().maxSteps())
             .fit();
+        return summary.summary();
       }
-      return summary;
     }
   }
 }

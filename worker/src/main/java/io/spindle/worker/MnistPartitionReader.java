@@ -1,11 +1,11 @@
 package io.spindle.worker;
 
+import io.spindle.data.DataFormatException;
 import io.spindle.data.Example;
 import io.spindle.data.IdxImages;
 import io.spindle.data.IdxReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
@@ -27,12 +27,12 @@ public final class MnistPartitionReader {
     try (InputStream in = open(imagesUri)) {
       images = IdxReader.readImages(imagesUri, in);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + imagesUri + ": " + e.getMessage(), e);
+      throw new DataFormatException("cannot read " + imagesUri + ": " + e, e);
     }
     try (InputStream in = open(labelsUri)) {
       labels = IdxReader.readLabels(labelsUri, in, numClasses);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + labelsUri + ": " + e.getMessage(), e);
+      throw new DataFormatException("cannot read " + labelsUri + ": " + e, e);
     }
     if (images.count() != labels.length) {
       throw new IllegalArgumentException(

@@ -229,7 +229,7 @@ public final class SpindleCli {
       if (c instanceof ConfigException) {
         return ExitCode.BAD_CONFIG;
       }
-      if (c instanceof DataFormatException || c instanceof java.io.UncheckedIOException) {
+      if (c instanceof DataFormatException) {
         return ExitCode.BAD_DATA;
       }
       if (c instanceof TrainingDivergedException) {

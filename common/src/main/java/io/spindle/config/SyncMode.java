@@ -5,5 +5,10 @@ public enum SyncMode implements ConfigEnum {
   /** Every step: gradients of all workers summed, one global optimiser step. */
   GRADIENT_SHARING,
   /** Every K local steps: parameters and optimiser state averaged, weighted by examples. */
-  PARAMETER_AVERAGING
+  PARAMETER_AVERAGING,
+  /**
+   * Gradient sharing through the collective engine: one barrier stage per round of R steps, the
+   * workers all-reducing gradients with each other over TCP every step.
+   */
+  COLLECTIVE
 }

@@ -51,6 +51,15 @@ public final class Regularization {
     return new Regularization(l1, l2, mask);
   }
 
+  /** The penalty restricted to parameters {@code [from, to)} (for a shard of the vector). */
+  public Regularization slice(long from, long to) {
+    if (mask == null) {
+      return this;
+    }
+    return new Regularization(
+        l1, l2, mask.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(from, to)).dup());
+  }
+
   public boolean isActive() {
     return mask != null;
   }

@@ -99,6 +99,18 @@ public final class FlatVector implements Serializable {
     return this;
   }
 
+  /** A new float array with the values (converted from float64 if needed). */
+  public float[] toFloatArray() {
+    if (floats != null) {
+      return floats.clone();
+    }
+    float[] out = new float[doubles.length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = (float) doubles[i];
+    }
+    return out;
+  }
+
   public double get(int i) {
     return floats != null ? floats[i] : doubles[i];
   }

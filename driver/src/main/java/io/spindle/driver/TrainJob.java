@@ -1,13 +1,13 @@
 package io.spindle.driver;
 
 import io.spindle.config.SpindleConfig;
-import io.spindle.config.SyncMode;
 import io.spindle.data.DatasetDownloader;
 import io.spindle.data.DatasetSpec;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.listen.DivergenceGuard;
 import io.spindle.driver.listen.MetricsLog;
 import io.spindle.driver.listen.RunSummaryWriter;
+import io.spindle.driver.sync.CollectiveSync;
 import io.spindle.driver.sync.GradientSharing;
 import io.spindle.driver.sync.ParameterAveraging;
 import io.spindle.driver.sync.ParameterSync;
@@ -23,6 +23,41 @@ import org.apache.spark.api.java.JavaSparkContext;
 /** One training run from a config: data, model, sync strategy, loop, outputs. */
 public final class TrainJob {
   private TrainJob() {}
+
+  static ParameterSync syncFor(JavaSparkContext sc, SpindleConfig config, DistributedDataset data) {
+    var cluster = config.cluster();
+    return switch (cluster.sync()) {
+      case GRADIENT_SHARING -> new GradientSharing(sc);
+      case PARAMETER_AVERAGING -> new ParameterAveraging(sc, cluster.averagingSteps());
+      case COLLECTIVE -> {
+        if (config.model().precision() != io.spindle.config.Precision.FLOAT32) {
+          throw new io.spindle.config.ConfigException(
+              "cluster.sync collective needs model.precision float32, got "
+                  + config.model().precision().configName());
+        }
+        yield new CollectiveSync(
+            sc,
+            cluster.roundSteps(),
+            cluster.wire(),
+            cluster.shardOptimizer(),
+            data.numTrain(),
+            config.training().batchSize(),
+            cluster.peerTimeoutSeconds() * 1000,
+            -1);
+      }
+    };
+  }
+
+  /** Traffic figures of the collective engine, known only at the end of the run. */
+  private static Map<String, Object> syncFacts(ParameterSync sync, int workers, GlobalModel model) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    if (sync instanceof CollectiveSync c && c.steps() > 0) {
+      double modelBytes = 4.0 * model.params().length();
+      out.put("bytes_sent_per_worker_per_step", (double) c.bytesSent() / workers / c.steps());
+      out.put("allreduce_bound_bytes", 2.0 * (workers - 1) / workers * modelBytes);
+    }
+    return out;
+  }
 
   /** Default cache folder of downloaded data sets. */
   public static Path defaultCacheDir() {
@@ -94,10 +129,7 @@ public final class TrainJob {
           config.cluster().sync().configName(),
           config.training().batchSize(),
           data.stepsPerEpoch());
-      ParameterSync sync =
-          config.cluster().sync() == SyncMode.GRADIENT_SHARING
-              ? new GradientSharing(sc)
-              : new ParameterAveraging(sc, config.cluster().averagingSteps());
+      ParameterSync sync = syncFor(sc, config, data);
       try (MetricsLog metrics =
           new MetricsLog(
               output.metricsFile(),
@@ -111,7 +143,8 @@ public final class TrainJob {
         facts.put("global_batch", config.training().batchSize());
         facts.put("dataset", config.data().dataset());
         facts.put("spark_master", sc.master());
-        RunSummaryWriter summary = new RunSummaryWriter(output, metrics, facts);
+        RunSummaryWriter summary =
+            new RunSummaryWriter(output, metrics, facts, () -> syncFacts(sync, workers, model));
         new TrainingCoordinator(
                 data,
                 model,

@@ -50,6 +50,9 @@ class DistributedEqualsLocalTest {
   @TempDir static Path cache;
   static Map<String, Path> files;
 
+  /** Lets another test class reuse these helpers with its own Spark context. */
+  static SparkLocal SPARK_OVERRIDE;
+
   static final int LIMIT = 1200;
   static final int BATCH = 50;
   static final int STEPS = 50; // 24 steps per epoch: crosses two reshuffles
@@ -57,6 +60,7 @@ class DistributedEqualsLocalTest {
 
   @BeforeAll
   static void fetch() {
+    SPARK_OVERRIDE = SPARK;
     files =
         DatasetDownloader.fetch(
             DatasetSpec.named("mnist"), TestDatasets.mirror().toString(), cache);
@@ -80,7 +84,7 @@ class DistributedEqualsLocalTest {
 
   static DistributedDataset data(int workers) {
     return DistributedDataset.idx(
-        SPARK.sc(),
+        SPARK_OVERRIDE.sc(),
         uri("train-images-idx3-ubyte.gz"),
         uri("train-labels-idx1-ubyte.gz"),
         uri("t10k-images-idx3-ubyte.gz"),

@@ -8,18 +8,32 @@ import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * A Spark context in {@code local[2]} on 127.0.0.1 for one test class, stopped after it. Register
- * with {@code @RegisterExtension static final SparkLocal SPARK = new SparkLocal();}.
+ * A Spark context in local mode (default {@code local[2]}) on 127.0.0.1 for one test class, stopped
+ * after it. Register with {@code @RegisterExtension static final SparkLocal SPARK = new
+ * SparkLocal();}.
  */
 public final class SparkLocal implements BeforeAllCallback, AfterAllCallback {
+  private final String master;
   private JavaSparkContext sc;
+
+  public SparkLocal() {
+    this("local[2]");
+  }
+
+  /**
+   * @param master for example {@code local[4,3]}: 4 task slots (barrier stages need one per
+   *     worker), and 3 attempts per task so a failed stage is retried
+   */
+  public SparkLocal(String master) {
+    this.master = master;
+  }
 
   @Override
   public void beforeAll(ExtensionContext context) {
     sc =
         new JavaSparkContext(
             SparkContexts.conf(
-                    new ClusterConfig("local[2]", 2, SyncMode.GRADIENT_SHARING, 1, 1),
+                    ClusterConfig.of(master, 2, SyncMode.GRADIENT_SHARING, 1),
                     context.getDisplayName())
                 .set("spark.ui.enabled", "false"));
     sc.setLogLevel("WARN");

@@ -123,7 +123,7 @@ public final class PartitionTrainer {
    * Training accuracy at no extra forward pass: recomputes only the output layer from the input it
    * kept from the last forward pass.
    */
-  private static long correctOfLastForward(MultiLayerNetwork net, MiniBatch batch) {
+  public static long correctOfLastForward(MultiLayerNetwork net, MiniBatch batch) {
     INDArray out =
         net.getOutputLayer()
             .activate(false, org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces());
@@ -141,8 +141,11 @@ public final class PartitionTrainer {
     return correct;
   }
 
-  /** Forward and backward pass; leaves the summed gradient in the network's flat gradient view. */
-  private static double computeGradient(MultiLayerNetwork net, ModelSpec spec, MiniBatch batch) {
+  /**
+   * Forward and backward pass; leaves the summed gradient in the network's flat gradient view and
+   * returns the mean loss of the batch.
+   */
+  public static double computeGradient(MultiLayerNetwork net, ModelSpec spec, MiniBatch batch) {
     DataType type = spec.dataType();
     net.setInput(batch.featureArray(type));
     net.setLabels(batch.oneHotLabels(type, spec.numClasses()));

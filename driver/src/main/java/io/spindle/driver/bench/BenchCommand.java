@@ -27,12 +27,17 @@ import org.apache.spark.api.java.JavaSparkContext;
  *
  * <p>Systems: {@code dl4j-fit-1t} and {@code dl4j-fit-2t} (plain single-process DL4J {@code fit()}
  * with 1 and 2 ND4J threads), {@code spindle-gradient-sharing} and {@code
- * spindle-parameter-averaging} (Spindle in Spark local mode with the configured workers).
+ * spindle-parameter-averaging} and {@code spindle-collective} (Spindle in Spark local mode with the
+ * configured workers).
  */
 public final class BenchCommand {
   public static final List<String> SYSTEMS =
       List.of(
-          "dl4j-fit-1t", "dl4j-fit-2t", "spindle-gradient-sharing", "spindle-parameter-averaging");
+          "dl4j-fit-1t",
+          "dl4j-fit-2t",
+          "spindle-gradient-sharing",
+          "spindle-parameter-averaging",
+          "spindle-collective");
 
   private BenchCommand() {}
 
@@ -79,6 +84,10 @@ public final class BenchCommand {
           r.put("test_accuracy", summary.get("test_accuracy"));
           r.put("workers", summary.get("workers"));
           r.put("threads_per_worker", summary.get("threads_per_worker"));
+          if (summary.containsKey("bytes_sent_per_worker_per_step")) {
+            r.put("bytes_sent_per_worker_per_step", summary.get("bytes_sent_per_worker_per_step"));
+            r.put("allreduce_bound_bytes", summary.get("allreduce_bound_bytes"));
+          }
         }
       }
       r.put("global_batch", config.training().batchSize());

@@ -16,15 +16,22 @@ public final class RunSummaryWriter implements TrainingListener {
   private final RunOutput output;
   private final MetricsLog metrics;
   private final Map<String, Object> facts;
+  private final java.util.function.Supplier<Map<String, Object>> lateFacts;
   private final Map<String, Object> summary = new LinkedHashMap<>();
 
   /**
    * @param facts fixed facts of the run (workers, sync, data set, ...) appended to the summary
+   * @param lateFacts facts known only when the run ends (traffic counters), appended last
    */
-  public RunSummaryWriter(RunOutput output, MetricsLog metrics, Map<String, Object> facts) {
+  public RunSummaryWriter(
+      RunOutput output,
+      MetricsLog metrics,
+      Map<String, Object> facts,
+      java.util.function.Supplier<Map<String, Object>> lateFacts) {
     this.output = output;
     this.metrics = metrics;
     this.facts = Map.copyOf(facts);
+    this.lateFacts = lateFacts;
   }
 
   @Override
@@ -41,6 +48,7 @@ public final class RunSummaryWriter implements TrainingListener {
     summary.put("train_seconds", metrics.trainSeconds());
     summary.put("parameters", model.params().length());
     new java.util.TreeMap<>(facts).forEach(summary::put);
+    lateFacts.get().forEach(summary::put);
     output.writeSummary(summary);
   }
 

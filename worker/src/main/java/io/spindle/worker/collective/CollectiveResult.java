@@ -1,0 +1,102 @@
+package io.spindle.worker.collective;
+
+import io.spindle.tensor.FlatVector;
+import java.io.Serializable;
+
+/**
+ * What one peer returns at the end of a round: the parameters (every peer holds the same; rank 0
+ * sends them), its optimiser state (its shard when sharded, rank 0's whole state otherwise), and
+ * its counters. A plain class, not a record: Spark's Kryo cannot rebuild records.
+ */
+public final class CollectiveResult implements Serializable {
+  private static final long serialVersionUID = 1L;
+  final int rank;
+  final FlatVector params;
+  final FlatVector state;
+  final int stateFrom;
+  final int stateTo;
+  final double lossSum;
+  final long examples;
+  final long correct;
+  final int steps;
+  final long bytesSent;
+  final long collectiveNanos;
+  final long computeNanos;
+
+  CollectiveResult(
+      int rank,
+      FlatVector params,
+      FlatVector state,
+      int stateFrom,
+      int stateTo,
+      double lossSum,
+      long examples,
+      long correct,
+      int steps,
+      long bytesSent,
+      long collectiveNanos,
+      long computeNanos) {
+    this.rank = rank;
+    this.params = params;
+    this.state = state;
+    this.stateFrom = stateFrom;
+    this.stateTo = stateTo;
+    this.lossSum = lossSum;
+    this.examples = examples;
+    this.correct = correct;
+    this.steps = steps;
+    this.bytesSent = bytesSent;
+    this.collectiveNanos = collectiveNanos;
+    this.computeNanos = computeNanos;
+  }
+
+  public int rank() {
+    return rank;
+  }
+
+  /** The final parameters, or null on ranks other than 0. */
+  public FlatVector params() {
+    return params;
+  }
+
+  /** Optimiser state for parameters {@code [stateFrom, stateTo)}, or null. */
+  public FlatVector state() {
+    return state;
+  }
+
+  public int stateFrom() {
+    return stateFrom;
+  }
+
+  public int stateTo() {
+    return stateTo;
+  }
+
+  public double lossSum() {
+    return lossSum;
+  }
+
+  public long examples() {
+    return examples;
+  }
+
+  public long correct() {
+    return correct;
+  }
+
+  public int steps() {
+    return steps;
+  }
+
+  public long bytesSent() {
+    return bytesSent;
+  }
+
+  public long collectiveNanos() {
+    return collectiveNanos;
+  }
+
+  public long computeNanos() {
+    return computeNanos;
+  }
+}

@@ -1,0 +1,207 @@
+package io.spindle.worker.collective;
+
+import io.spindle.data.MiniBatch;
+import io.spindle.model.Regularization;
+import io.spindle.optim.FlatOptimizer;
+import io.spindle.tensor.FlatVector;
+import io.spindle.worker.NetworkPool;
+import io.spindle.worker.PartitionTrainer;
+import java.util.Arrays;
+import java.util.Iterator;
+import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.BarrierTaskInfo;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * One task of a collective round, inside a Spark barrier stage. The round's protocol:
+ *
+ * <ol>
+ *   <li>Each task opens a listener on its executor's address; the tasks exchange endpoints with
+ *       {@link BarrierTaskContext#allGather} and connect into a ring, proving the round's secret.
+ *   <li>Every step: each task computes the summed gradient over its share of the global batch; ring
+ *       reduce-scatter leaves task r with the summed gradient of chunk r.
+ *       <ul>
+ *         <li>sharded (ZeRO-1): task r divides by the global batch size, adds the penalty and
+ *             applies the optimiser to its chunk of the parameters with its chunk of the optimiser
+ *             state; ring all-gather then brings everyone the new parameters.
+ *         <li>replicated: ring all-gather completes the all-reduce and every task applies the same
+ *             optimiser step to the whole vector with its own full copy of the state.
+ *       </ul>
+ *   <li>At the end each task returns its state (shard) and rank 0 the parameters; the driver
+ *       commits them. A task that dies makes Spark relaunch the whole stage, which starts again
+ *       from the state the driver last committed, so no step is lost or applied twice.
+ * </ol>
+ */
+public final class CollectiveTrainer {
+  private CollectiveTrainer() {}
+
+  public static CollectiveResult run(
+      CollectiveSpec spec,
+      FlatVector params,
+      FlatVector state,
+      Iterator<MiniBatch> partition,
+      int firstStep,
+      int steps,
+      long firstIteration) {
+    BarrierTaskContext ctx = BarrierTaskContext.get();
+    BarrierTaskInfo[] infos = ctx.getTaskInfos();
+    int rank = ctx.partitionId();
+    int size = infos.length;
+    String host = hostOf(infos[rank].address());
+    long version = spec.modelVersion(params.length());
+    try (TcpRing ring =
+        TcpRing.bind(host, rank, size, spec.wire(), version, spec.timeoutMillis())) {
+      String[] endpoints = ctx.allGather(ring.endpoint());
+      ring.connect(Arrays.asList(endpoints), spec.secret(), spec.round());
+      boolean injectFailure = ctx.stageAttemptNumber() == 0 && rank == 0;
+      return NetworkPool.withNetwork(
+          spec.model(),
+          net ->
+              train(
+                  spec,
+                  ring,
+                  net,
+                  params,
+                  state,
+                  partition,
+                  firstStep,
+                  steps,
+                  firstIteration,
+                  injectFailure));
+    }
+  }
+
+  private static CollectiveResult train(
+      CollectiveSpec spec,
+      TcpRing ring,
+      MultiLayerNetwork net,
+      FlatVector params,
+      FlatVector state,
+      Iterator<MiniBatch> partition,
+      int firstStep,
+      int steps,
+      long firstIteration,
+      boolean injectFailure) {
+    INDArray w = net.params();
+    if (w.dataType() != DataType.FLOAT) {
+      throw new IllegalArgumentException(
+          "the collective engine works in float32, got model.precision " + w.dataType());
+    }
+    int n = (int) w.length();
+    int rank = ring.rank();
+    int[] bounds = TcpRing.bounds(n, ring.size());
+    int from = spec.sharded() ? bounds[rank] : 0;
+    int to = spec.sharded() ? bounds[rank + 1] : n;
+    params.copyTo(w);
+    float[] values = params.toFloatArray();
+    Regularization reg =
+        Regularization.of(net, spec.model().model().l1(), spec.model().model().l2())
+            .slice(from, to);
+    FlatOptimizer optimizer =
+        FlatOptimizer.create(spec.model().optimizer(), to - from, DataType.FLOAT);
+    optimizer.setState(sliceState(state, n, from, to));
+    for (int i = 0; i < firstStep; i++) {
+      partition.next();
+    }
+    double lossSum = 0;
+    long examples = 0;
+    long correct = 0;
+    long computeNanos = 0;
+    float[] gradient = new float[n];
+    for (int s = 0; s < steps; s++) {
+      int step = firstStep + s;
+      long iteration = firstIteration + s;
+      if (injectFailure && spec.failAtStep() == s) {
+        throw new IllegalStateException(
+            "injected failure (test hook) in rank 0 at step " + step + " of the round");
+      }
+      long t0 = System.nanoTime();
+      MiniBatch batch = partition.next();
+      if (batch.step() != step) {
+        throw new IllegalStateException(
+            "worker partition out of order: expected step " + step + ", found " + batch.step());
+      }
+      if (batch.isEmpty()) {
+        Arrays.fill(gradient, 0f);
+      } else {
+        Nd4j.getRandom().setSeed(spec.model().seed() * 31 + iteration * 1024 + rank);
+        double meanLoss = PartitionTrainer.computeGradient(net, spec.model(), batch);
+        lossSum += meanLoss * batch.size();
+        examples += batch.size();
+        correct += PartitionTrainer.correctOfLastForward(net, batch);
+        copyFlat(net.getFlattenedGradients(), gradient);
+      }
+      computeNanos += System.nanoTime() - t0;
+      double globalSize = spec.stepSize(step);
+      if (spec.sharded()) {
+        ring.reduceScatter(gradient, bounds, iteration);
+        t0 = System.nanoTime();
+        INDArray g = Nd4j.createFromArray(Arrays.copyOfRange(gradient, from, to));
+        g.divi(globalSize);
+        INDArray shard = w.get(NDArrayIndex.interval(from, to));
+        reg.addGradient(shard, g);
+        optimizer.step(shard, g, iteration);
+        float[] updated = shard.toFloatVector();
+        System.arraycopy(updated, 0, values, from, to - from);
+        computeNanos += System.nanoTime() - t0;
+        ring.allGather(values, bounds, iteration);
+        t0 = System.nanoTime();
+        w.assign(Nd4j.createFromArray(values));
+        computeNanos += System.nanoTime() - t0;
+      } else {
+        ring.allReduce(gradient, bounds, iteration);
+        t0 = System.nanoTime();
+        INDArray g = Nd4j.createFromArray(gradient).divi(globalSize);
+        reg.addGradient(w, g);
+        optimizer.step(w, g, iteration);
+        computeNanos += System.nanoTime() - t0;
+      }
+    }
+    boolean sendState = spec.sharded() || rank == 0;
+    return new CollectiveResult(
+        rank,
+        rank == 0 ? FlatVector.copyOf(w) : null,
+        sendState ? FlatVector.copyOf(optimizer.state()) : null,
+        from,
+        to,
+        lossSum,
+        examples,
+        correct,
+        steps,
+        ring.bytesSent(),
+        ring.nanosInCollectives(),
+        computeNanos);
+  }
+
+  /**
+   * The optimiser state of parameters {@code [from, to)} out of a full state laid out as k blocks
+   * of n values ({@code [m | v]} for Adam), in the same layout for the shard.
+   */
+  public static INDArray sliceState(FlatVector full, int n, int from, int to) {
+    int k = full.length() / n;
+    float[] all = full.toFloatArray();
+    float[] out = new float[k * (to - from)];
+    for (int j = 0; j < k; j++) {
+      System.arraycopy(all, j * n + from, out, j * (to - from), to - from);
+    }
+    return Nd4j.createFromArray(out);
+  }
+
+  /** Copies a flat float array's values into {@code out} without an intermediate array. */
+  private static void copyFlat(INDArray flat, float[] out) {
+    if (flat.offset() == 0 && flat.length() == out.length && flat.data().length() >= out.length) {
+      flat.data().asNioFloat().get(out, 0, out.length);
+    } else {
+      System.arraycopy(flat.toFloatVector(), 0, out, 0, out.length);
+    }
+  }
+
+  static String hostOf(String address) {
+    int colon = address.lastIndexOf(':');
+    return colon > 0 ? address.substring(0, colon) : address;
+  }
+}

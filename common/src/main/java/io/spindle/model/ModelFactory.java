@@ -9,7 +9,6 @@ import io.spindle.config.ModelConfig;
 import io.spindle.config.Precision;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.WorkspaceMode;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -47,9 +46,6 @@ public final class ModelFactory {
             .seed(seed)
             .dataType(dataType(model.precision()))
             .updater(new NoOp())
-            // Plain arrays rather than workspaces while training, so the output layer's input
-            // is still valid after the backward pass (the worker reads training accuracy there).
-            .trainingWorkspaceMode(WorkspaceMode.NONE)
             .weightInit(weightInit(model.weightInit()))
             .biasInit(0.0)
             .l1(model.l1())

@@ -145,17 +145,19 @@ public final class FlatOptimizer {
         params.subi(gradient.mul(lr).divi(denominator));
       }
       case ADAM -> {
+        // in place on preallocated scratch: no temporary the size of the model per step
         double b1 = config.beta1();
         double b2 = config.beta2();
         long t = iteration + 1;
-        first.muli(b1).addi(gradient.mul(1 - b1));
-        second.muli(b2).addi(gradient.mul(gradient).muli(1 - b2));
+        INDArray a = scratch();
+        INDArray b = scratch2();
+        first.muli(b1).addi(a.assign(gradient).muli(1 - b1));
+        second.muli(b2).addi(a.assign(gradient).muli(gradient).muli(1 - b2));
         double c1 = 1 - Math.pow(b1, t);
         double c2 = 1 - Math.pow(b2, t);
-        INDArray denominator = scratch2().assign(second).divi(c2);
-        Transforms.sqrt(denominator, false).addi(config.epsilon());
-        INDArray update = scratch().assign(first).muli(lr / c1).divi(denominator);
-        params.subi(update);
+        b.assign(second).divi(c2);
+        Transforms.sqrt(b, false).addi(config.epsilon());
+        params.subi(a.assign(first).muli(lr / c1).divi(b));
       }
       default -> throw new IllegalStateException("unknown optimiser " + config.type());
     }

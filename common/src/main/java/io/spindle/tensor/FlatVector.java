@@ -38,7 +38,9 @@ public final class FlatVector implements Serializable {
       return of(array.toDoubleVector());
     }
     if (array.dataType() == DataType.FLOAT) {
-      return of(array.toFloatVector());
+      float[] out = new float[(int) array.length()];
+      copyOut(array, out, 0);
+      return of(out);
     }
     throw new IllegalArgumentException(
         "expected a FLOAT or DOUBLE array, found " + array.dataType());
@@ -54,9 +56,9 @@ public final class FlatVector implements Serializable {
 
   /** A new rank-1 ND4J array holding a copy of the values. */
   public INDArray toINDArray() {
-    return floats != null
-        ? Nd4j.createFromArray(floats.clone())
-        : Nd4j.createFromArray(doubles.clone());
+    INDArray out = Nd4j.create(dataType(), length());
+    copyTo(out);
+    return out;
   }
 
   /** Copies the values into {@code target}, which must have the same length. */
@@ -65,7 +67,60 @@ public final class FlatVector implements Serializable {
       throw new IllegalArgumentException(
           "target has " + target.length() + " elements, expected " + length());
     }
-    target.assign(floats != null ? Nd4j.createFromArray(floats) : Nd4j.createFromArray(doubles));
+    if (length() == 0) {
+      return;
+    }
+    if (floats != null) {
+      copyInto(floats, 0, floats.length, target, 0);
+    } else if (isDense(target, DataType.DOUBLE)) {
+      java.nio.DoubleBuffer b = target.data().asNioDouble();
+      b.position((int) target.offset());
+      b.put(doubles, 0, doubles.length);
+    } else {
+      target.assign(Nd4j.createFromArray(doubles));
+    }
+  }
+
+  /**
+   * Copies {@code values[from, from+len)} into {@code target} from element {@code at} on, by bulk
+   * copy into the native buffer when the target is dense (creating a large ND4J array from a Java
+   * array element by element is about fifty times slower).
+   */
+  public static void copyInto(float[] values, int from, int len, INDArray target, long at) {
+    if (len == 0) {
+      return;
+    }
+    if (isDense(target, DataType.FLOAT)) {
+      java.nio.FloatBuffer b = target.data().asNioFloat();
+      b.position((int) (target.offset() + at));
+      b.put(values, from, len);
+    } else {
+      target
+          .reshape(target.length())
+          .get(org.nd4j.linalg.indexing.NDArrayIndex.interval(at, at + len))
+          .assign(Nd4j.createFromArray(java.util.Arrays.copyOfRange(values, from, from + len)));
+    }
+  }
+
+  /** Copies {@code source}'s values into {@code out[at...]}, by bulk copy when it is dense. */
+  public static void copyOut(INDArray source, float[] out, int at) {
+    if (isDense(source, DataType.FLOAT)) {
+      java.nio.FloatBuffer b = source.data().asNioFloat();
+      b.position((int) source.offset());
+      b.get(out, at, (int) source.length());
+    } else {
+      float[] v = source.toFloatVector();
+      System.arraycopy(v, 0, out, at, v.length);
+    }
+  }
+
+  /** A vector whose elements lie contiguously in its buffer from its offset on. */
+  private static boolean isDense(INDArray a, DataType type) {
+    return a.dataType() == type
+        && a.length() > 0
+        && (a.rank() == 1 || a.isRowVector())
+        && a.elementWiseStride() == 1
+        && a.data().length() >= a.offset() + a.length();
   }
 
   /** {@code this += scale * other}, in place; returns this. */

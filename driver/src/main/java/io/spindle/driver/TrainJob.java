@@ -55,6 +55,9 @@ public final class TrainJob {
       double modelBytes = 4.0 * model.params().length();
       out.put("bytes_sent_per_worker_per_step", (double) c.bytesSent() / workers / c.steps());
       out.put("allreduce_bound_bytes", 2.0 * (workers - 1) / workers * modelBytes);
+      out.put("compute_seconds_per_step", c.computeSecondsPerStep());
+      out.put("collective_seconds_per_step", c.collectiveSecondsPerStep());
+      out.put("wall_seconds_per_step", c.wallSecondsPerStep());
     }
     return out;
   }

@@ -119,15 +119,20 @@ public final class PartitionTrainer {
         });
   }
 
-  /**
-   * Training accuracy at no extra forward pass: recomputes only the output layer from the input it
-   * kept from the last forward pass.
-   */
+  /** Correct predictions of the last training forward pass (see {@link AccuracyCounter}). */
   public static long correctOfLastForward(MultiLayerNetwork net, MiniBatch batch) {
-    INDArray out =
-        net.getOutputLayer()
-            .activate(false, org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces());
-    return countCorrect(out, batch);
+    return counter(net).correct();
+  }
+
+  private static AccuracyCounter counter(MultiLayerNetwork net) {
+    for (var l : net.getListeners()) {
+      if (l instanceof AccuracyCounter c) {
+        return c;
+      }
+    }
+    AccuracyCounter c = new AccuracyCounter();
+    net.addListeners(c);
+    return c;
   }
 
   private static long countCorrect(INDArray out, MiniBatch batch) {
@@ -147,6 +152,7 @@ public final class PartitionTrainer {
    */
   public static double computeGradient(MultiLayerNetwork net, ModelSpec spec, MiniBatch batch) {
     DataType type = spec.dataType();
+    counter(net).expect(batch.labels());
     net.setInput(batch.featureArray(type));
     net.setLabels(batch.oneHotLabels(type, spec.numClasses()));
     net.computeGradientAndScore();

@@ -37,6 +37,9 @@ public final class CollectiveSync implements ParameterSync {
   private long bytesSent;
   private long rounds;
   private long steps;
+  private long computeNanos;
+  private long collectiveNanos;
+  private double roundSeconds;
 
   /**
    * @param roundSteps R, steps per barrier stage (0: the rest of the epoch)
@@ -64,6 +67,21 @@ public final class CollectiveSync implements ParameterSync {
   @Override
   public String name() {
     return "collective";
+  }
+
+  /** Mean seconds per step each worker spent computing (forward, backward, optimiser). */
+  public double computeSecondsPerStep() {
+    return steps == 0 ? Double.NaN : computeNanos / 1e9 / steps;
+  }
+
+  /** Mean seconds per step each worker spent in the ring (sending, waiting, summing). */
+  public double collectiveSecondsPerStep() {
+    return steps == 0 ? Double.NaN : collectiveNanos / 1e9 / steps;
+  }
+
+  /** Mean wall seconds per step, barrier stage set-up and commit included. */
+  public double wallSecondsPerStep() {
+    return steps == 0 ? Double.NaN : roundSeconds / steps;
   }
 
   /** Global steps run so far. */
@@ -126,7 +144,10 @@ public final class CollectiveSync implements ParameterSync {
         examples += r.examples();
         correct += r.correct();
         bytesSent += r.bytesSent();
+        computeNanos += r.computeNanos() / results.size();
+        collectiveNanos += r.collectiveNanos() / results.size();
       }
+      roundSeconds += (System.nanoTime() - start) / 1e9;
       return new RoundResult(
           steps, examples, correct, lossSum / examples, (System.nanoTime() - start) / 1e9);
     } finally {

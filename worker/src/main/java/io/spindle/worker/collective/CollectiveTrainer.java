@@ -112,6 +112,8 @@ public final class CollectiveTrainer {
     long correct = 0;
     long computeNanos = 0;
     float[] gradient = new float[n];
+    INDArray gradientShard = Nd4j.create(DataType.FLOAT, to - from);
+    INDArray shard = w.reshape(n).get(NDArrayIndex.interval(from, to));
     for (int s = 0; s < steps; s++) {
       int step = firstStep + s;
       long iteration = firstIteration + s;
@@ -121,6 +123,7 @@ public final class CollectiveTrainer {
       }
       long t0 = System.nanoTime();
       MiniBatch batch = partition.next();
+
       if (batch.step() != step) {
         throw new IllegalStateException(
             "worker partition out of order: expected step " + step + ", found " + batch.step());
@@ -133,31 +136,30 @@ public final class CollectiveTrainer {
         lossSum += meanLoss * batch.size();
         examples += batch.size();
         correct += PartitionTrainer.correctOfLastForward(net, batch);
-        copyFlat(net.getFlattenedGradients(), gradient);
+        FlatVector.copyOut(net.getFlattenedGradients(), gradient, 0);
       }
       computeNanos += System.nanoTime() - t0;
       double globalSize = spec.stepSize(step);
       if (spec.sharded()) {
         ring.reduceScatter(gradient, bounds, iteration);
         t0 = System.nanoTime();
-        INDArray g = Nd4j.createFromArray(Arrays.copyOfRange(gradient, from, to));
-        g.divi(globalSize);
-        INDArray shard = w.get(NDArrayIndex.interval(from, to));
-        reg.addGradient(shard, g);
-        optimizer.step(shard, g, iteration);
-        float[] updated = shard.toFloatVector();
-        System.arraycopy(updated, 0, values, from, to - from);
+        FlatVector.copyInto(gradient, from, to - from, gradientShard, 0);
+        gradientShard.divi(globalSize);
+        reg.addGradient(shard, gradientShard);
+        optimizer.step(shard, gradientShard, iteration);
+        FlatVector.copyOut(shard, values, from);
         computeNanos += System.nanoTime() - t0;
         ring.allGather(values, bounds, iteration);
         t0 = System.nanoTime();
-        w.assign(Nd4j.createFromArray(values));
+        FlatVector.copyInto(values, 0, n, w, 0);
         computeNanos += System.nanoTime() - t0;
       } else {
         ring.allReduce(gradient, bounds, iteration);
         t0 = System.nanoTime();
-        INDArray g = Nd4j.createFromArray(gradient).divi(globalSize);
-        reg.addGradient(w, g);
-        optimizer.step(w, g, iteration);
+        FlatVector.copyInto(gradient, 0, n, gradientShard, 0);
+        gradientShard.divi(globalSize);
+        reg.addGradient(w, gradientShard);
+        optimizer.step(w, gradientShard, iteration);
         computeNanos += System.nanoTime() - t0;
       }
     }
@@ -189,15 +191,6 @@ public final class CollectiveTrainer {
       System.arraycopy(all, j * n + from, out, j * (to - from), to - from);
     }
     return Nd4j.createFromArray(out);
-  }
-
-  /** Copies a flat float array's values into {@code out} without an intermediate array. */
-  private static void copyFlat(INDArray flat, float[] out) {
-    if (flat.offset() == 0 && flat.length() == out.length && flat.data().length() >= out.length) {
-      flat.data().asNioFloat().get(out, 0, out.length);
-    } else {
-      System.arraycopy(flat.toFloatVector(), 0, out, 0, out.length);
-    }
   }
 
   static String hostOf(String address) {

@@ -22,6 +22,17 @@ public final class PartitionTrainer {
   private PartitionTrainer() {}
 
   /**
+   * The seed of worker {@code worker}'s dropout masks at global iteration {@code iteration}: the
+   * same in every sync strategy, so they train on the same masks.
+   */
+  public static long dropoutSeed(long seed, long iteration, int worker) {
+    long z = seed + 0x9E3779B97F4A7C15L * (iteration * 1024 + worker + 1);
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return z ^ (z >>> 31);
+  }
+
+  /**
    * Synchronous gradient sharing: the summed loss gradient over this worker's share of one step at
    * {@code params}. Dropout masks are drawn from a generator seeded by (seed, step, worker).
    */

@@ -23,10 +23,7 @@ public interface ParameterSync {
 
   /** A seed for worker {@code worker}'s dropout masks at global iteration {@code iteration}. */
   static long dropoutSeed(long seed, long iteration, int worker) {
-    long z = seed + 0x9E3779B97F4A7C15L * (iteration * 1024 + worker + 1);
-    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-    return z ^ (z >>> 31);
+    return io.spindle.worker.PartitionTrainer.dropoutSeed(seed, iteration, worker);
   }
 
   /** The batch of {@code step} from a worker's step-ordered partition. */

@@ -131,7 +131,8 @@ public final class CollectiveTrainer {
       if (batch.isEmpty()) {
         Arrays.fill(gradient, 0f);
       } else {
-        Nd4j.getRandom().setSeed(spec.model().seed() * 31 + iteration * 1024 + rank);
+        Nd4j.getRandom()
+            .setSeed(PartitionTrainer.dropoutSeed(spec.model().seed(), iteration, rank));
         double meanLoss = PartitionTrainer.computeGradient(net, spec.model(), batch);
         lossSum += meanLoss * batch.size();
         examples += batch.size();

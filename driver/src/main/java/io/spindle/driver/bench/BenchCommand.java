@@ -28,7 +28,8 @@ import org.apache.spark.api.java.JavaSparkContext;
  * <p>Systems: {@code dl4j-fit-1t} and {@code dl4j-fit-2t} (plain single-process DL4J {@code fit()}
  * with 1 and 2 ND4J threads), {@code spindle-gradient-sharing} and {@code
  * spindle-parameter-averaging} and {@code spindle-collective} (Spindle in Spark local mode with the
- * configured workers).
+ * configured workers), and {@code spindle-collective-1w} (the collective engine with one worker, to
+ * show the scaling from 1 to N workers).
  */
 public final class BenchCommand {
   public static final List<String> SYSTEMS =
@@ -37,7 +38,8 @@ public final class BenchCommand {
           "dl4j-fit-2t",
           "spindle-gradient-sharing",
           "spindle-parameter-averaging",
-          "spindle-collective");
+          "spindle-collective",
+          "spindle-collective-1w");
 
   private BenchCommand() {}
 
@@ -68,10 +70,18 @@ public final class BenchCommand {
         r.put("workers", 1);
         r.put("threads_per_worker", threads);
       } else {
-        String sync = system.substring("spindle-".length()).replace('-', '_');
-        SpindleConfig run =
-            ConfigLoader.parse(
-                ConfigLoader.toYaml(config), "bench", List.of("cluster.sync=" + sync));
+        boolean oneWorker = system.endsWith("-1w");
+        String sync =
+            system
+                .substring("spindle-".length(), system.length() - (oneWorker ? 3 : 0))
+                .replace('-', '_');
+        List<String> sets = new ArrayList<>(List.of("cluster.sync=" + sync));
+        if (oneWorker) {
+          sets.add("cluster.workers=1");
+          sets.add("cluster.master=local[1]");
+          sets.add("cluster.threadsPerWorker=1"); // as each of the N workers: pure worker scaling
+        }
+        SpindleConfig run = ConfigLoader.parse(ConfigLoader.toYaml(config), "bench", sets);
         try (JavaSparkContext sc = SparkContexts.create(run.cluster(), "spindle bench " + system)) {
           sc.setLogLevel("WARN");
           PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
@@ -132,11 +142,13 @@ public final class BenchCommand {
         table.append(
             String.format(
                 Locale.ROOT,
-                "%-28s %9s %13.0f %8.2f %9.4f%n",
+                "%-28s %9s %13.0f %8s %9.4f%n",
                 r.get("system"),
                 r.get("workers") + "x" + r.get("threads_per_worker") + "t",
                 sps,
-                sps / reference,
+                Double.isNaN(reference)
+                    ? "n/a"
+                    : String.format(Locale.ROOT, "%.2f", sps / reference),
                 ((Number) r.get("test_accuracy")).doubleValue()));
       }
       table.append("ratio: samples/s over the faster DL4J fit() run\n");

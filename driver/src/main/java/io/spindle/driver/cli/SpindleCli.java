@@ -66,7 +66,8 @@ public final class SpindleCli {
         --output DIR      output directory (default: runs/bench-<timestamp>)
         --epochs N        epochs per system (default 1)
         --systems LIST    comma-separated, from: dl4j-fit-1t, dl4j-fit-2t,
-                          spindle-gradient-sharing, spindle-parameter-averaging (default: all)
+                          spindle-gradient-sharing, spindle-parameter-averaging,
+                          spindle-collective, spindle-collective-1w (default: all)
         --help            show this help
       """;
 

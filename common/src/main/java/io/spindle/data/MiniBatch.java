@@ -86,15 +86,27 @@ public final class MiniBatch implements Serializable {
     return size == 0;
   }
 
+  /** The features as a {@code size x numFeatures} array (bulk-copied into native memory). */
   public INDArray featureArray(DataType type) {
-    return Nd4j.createFromArray(features).reshape(size, numFeatures).castTo(type);
+    return matrix(features, size, numFeatures, type);
   }
 
+  /** The labels one-hot encoded as a {@code size x numClasses} array. */
   public INDArray oneHotLabels(DataType type, int numClasses) {
-    INDArray y = Nd4j.zeros(type, size, numClasses);
+    float[] y = new float[size * numClasses];
     for (int i = 0; i < size; i++) {
-      y.putScalar(i, labels[i], 1.0);
+      y[i * numClasses + labels[i]] = 1f;
     }
-    return y;
+    return matrix(y, size, numClasses, type);
+  }
+
+  private static INDArray matrix(float[] values, int rows, int cols, DataType type) {
+    if (values.length == 0) {
+      return Nd4j.create(type, rows, cols);
+    }
+    INDArray flat = Nd4j.create(DataType.FLOAT, values.length);
+    io.spindle.tensor.FlatVector.copyInto(values, 0, values.length, flat, 0);
+    INDArray m = flat.reshape(rows, cols);
+    return type == DataType.FLOAT ? m : m.castTo(type);
   }
 }

@@ -1,7 +1,6 @@
 package io.spindle.driver.cli;
 
 import io.spindle.config.ConfigException;
-import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
 import io.spindle.data.DataFormatException;
 import io.spindle.driver.RunOutput;
@@ -10,9 +9,6 @@ import io.spindle.driver.TrainJob;
 import io.spindle.driver.TrainingDivergedException;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -108,43 +104,13 @@ public final class SpindleCli {
   }
 
   private static int train(String[] args, PrintStream out) {
-    Path configFile = null;
-    Path outputDir = null;
-    List<String> overrides = new ArrayList<>();
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      switch (a) {
-        case "--help", "-h" -> {
-          out.print(TRAIN_USAGE);
-          return ExitCode.SUCCESS.code();
-        }
-        case "--config" -> configFile = Path.of(value(args, ++i, a));
-        case "--set" -> overrides.add(value(args, ++i, a));
-        case "--output" -> outputDir = Path.of(value(args, ++i, a));
-        default -> {
-          if (a.startsWith("--set=")) {
-            overrides.add(a.substring(6));
-          } else if (a.startsWith("--config=")) {
-            configFile = Path.of(a.substring(9));
-          } else if (a.startsWith("--output=")) {
-            outputDir = Path.of(a.substring(9));
-          } else {
-            throw new ConfigException(
-                "unknown option '"
-                    + a
-                    + "' for train; expected --config, --set, --output or --help");
-          }
-        }
-      }
+    CommandOptions options = CommandOptions.parse("train", args, List.of());
+    if (options.help()) {
+      out.print(TRAIN_USAGE);
+      return ExitCode.SUCCESS.code();
     }
-    SpindleConfig config = ConfigLoader.load(configFile, overrides);
-    if (outputDir == null) {
-      outputDir =
-          Path.of(
-              "runs",
-              "train-"
-                  + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-    }
+    SpindleConfig config = options.config();
+    Path outputDir = options.outputDir("train");
     Map<String, Path> files = TrainJob.fetchData(config);
     RunOutput output = new RunOutput(outputDir);
     out.println("spindle: writing to " + outputDir.toAbsolutePath());
@@ -162,40 +128,19 @@ public final class SpindleCli {
   }
 
   private static int bench(String[] args, PrintStream out) {
-    Path configFile = null;
-    Path outputDir = null;
-    int epochs = 1;
-    List<String> systems = io.spindle.driver.bench.BenchCommand.SYSTEMS;
-    List<String> overrides = new ArrayList<>();
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      switch (a) {
-        case "--help", "-h" -> {
-          out.print(BENCH_USAGE);
-          return ExitCode.SUCCESS.code();
-        }
-        case "--config" -> configFile = Path.of(value(args, ++i, a));
-        case "--set" -> overrides.add(value(args, ++i, a));
-        case "--output" -> outputDir = Path.of(value(args, ++i, a));
-        case "--epochs" -> epochs = positiveInt(value(args, ++i, a), a);
-        case "--systems" -> systems = List.of(value(args, ++i, a).split(","));
-        default ->
-            throw new ConfigException(
-                "unknown option '"
-                    + a
-                    + "' for bench; expected --config, --set, --output, --epochs, --systems or"
-                    + " --help");
-      }
+    CommandOptions options = CommandOptions.parse("bench", args, List.of("--epochs", "--systems"));
+    if (options.help()) {
+      out.print(BENCH_USAGE);
+      return ExitCode.SUCCESS.code();
     }
-    SpindleConfig config = ConfigLoader.load(configFile, overrides);
-    if (outputDir == null) {
-      outputDir =
-          Path.of(
-              "runs",
-              "bench-"
-                  + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-    }
-    io.spindle.driver.bench.BenchCommand.run(config, systems, epochs, outputDir, out);
+    int epochs =
+        options.extra("--epochs") == null ? 1 : positiveInt(options.extra("--epochs"), "--epochs");
+    List<String> systems =
+        options.extra("--systems") == null
+            ? io.spindle.driver.bench.BenchCommand.SYSTEMS
+            : List.of(options.extra("--systems").split(","));
+    Path outputDir = options.outputDir("bench");
+    io.spindle.driver.bench.BenchCommand.run(options.config(), systems, epochs, outputDir, out);
     out.println("spindle: bench results in " + outputDir.toAbsolutePath());
     return ExitCode.SUCCESS.code();
   }
@@ -210,13 +155,6 @@ public final class SpindleCli {
       // reported below
     }
     throw new ConfigException(option + " must be a positive integer, got '" + text + "'");
-  }
-
-  private static String value(String[] args, int i, String option) {
-    if (i >= args.length) {
-      throw new ConfigException(option + " needs a value");
-    }
-    return args[i];
   }
 
   private static boolean isHelp(String a) {

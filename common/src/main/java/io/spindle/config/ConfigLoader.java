@@ -558,10 +558,7 @@ public final class ConfigLoader {
   }
 
   private static String expected(Class<?> type) {
-    if (type == int.class || type == Integer.class) {
-      return "an integer";
-    }
-    if (type == long.class || type == Long.class) {
+    if (type == int.class || type == Integer.class || type == long.class || type == Long.class) {
       return "an integer";
     }
     if (type == double.class || type == Double.class) {

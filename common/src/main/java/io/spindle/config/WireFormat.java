@@ -5,7 +5,9 @@ import java.nio.ByteBuffer;
 /**
  * How float vectors travel between peers. {@code FP32} is exact; {@code BF16} sends the upper 16
  * bits of each float (rounded to nearest even), halving the bytes at about 3 significant digits.
- * Sums are always accumulated in fp32 on the receiver.
+ * Sums are always accumulated in fp32 on the receiver. Values travel little-endian (the byte order
+ * of the buffers passed in, which callers set), so that on x86 and ARM the fp32 encoding is a bulk
+ * copy.
  */
 public enum WireFormat implements ConfigEnum {
   FP32(4),
@@ -33,11 +35,16 @@ public enum WireFormat implements ConfigEnum {
     }
   }
 
-  /** Adds the {@code len} values in {@code in} to {@code target[from...]}. */
-  public void addInto(ByteBuffer in, float[] target, int from, int len) {
+  /**
+   * Adds the {@code len} values in {@code in} to {@code target[from...]}; {@code scratch} (at least
+   * {@code len} long) takes the decoded values on the way.
+   */
+  public void addInto(ByteBuffer in, float[] target, int from, int len, float[] scratch) {
     if (this == FP32) {
-      for (int i = from; i < from + len; i++) {
-        target[i] += in.getFloat();
+      in.asFloatBuffer().get(scratch, 0, len);
+      in.position(in.position() + 4 * len);
+      for (int i = 0; i < len; i++) {
+        target[from + i] += scratch[i];
       }
       return;
     }

@@ -82,8 +82,19 @@ public final class ModelFactory {
     return list.build();
   }
 
-  /** A new, initialised network. */
+  /**
+   * A new, initialised network whose ReLU and identity dense layers reuse their forward output in
+   * the backward pass ({@link ActivationReusingDenseLayer}); its configuration, parameters and
+   * gradients are DL4J's own.
+   */
   public static MultiLayerNetwork create(ModelConfig model, int numInputs, long seed) {
+    MultiLayerNetwork net = createStock(model, numInputs, seed);
+    ActivationReusingDenseLayer.install(net);
+    return net;
+  }
+
+  /** A new, initialised network exactly as DL4J builds it. */
+  public static MultiLayerNetwork createStock(ModelConfig model, int numInputs, long seed) {
     MultiLayerNetwork net = new MultiLayerNetwork(configuration(model, numInputs, seed));
     net.init();
     return net;

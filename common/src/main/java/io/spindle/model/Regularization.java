@@ -19,6 +19,7 @@ public final class Regularization {
   private final double l1;
   private final double l2;
   private final INDArray mask;
+  private float[] heapMask;
 
   private Regularization(double l1, double l2, INDArray mask) {
     this.l1 = l1;
@@ -62,6 +63,27 @@ public final class Regularization {
 
   public boolean isActive() {
     return mask != null;
+  }
+
+  /**
+   * The same on Java arrays: {@code grad[g + i] += l1 * sign(w) + l2 * w} for {@code w = params[p +
+   * i]} where the mask is set, i over the mask's length.
+   */
+  public void addGradient(float[] params, int p, float[] grad, int g) {
+    if (mask == null) {
+      return;
+    }
+    if (heapMask == null) {
+      heapMask = mask.castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).toFloatVector();
+    }
+    float fl1 = (float) l1;
+    float fl2 = (float) l2;
+    for (int i = 0; i < heapMask.length; i++) {
+      if (heapMask[i] != 0f) {
+        float w = params[p + i];
+        grad[g + i] += fl2 * w + fl1 * Math.signum(w);
+      }
+    }
   }
 
   /** {@code gradient += l1 * sign(w) * mask + l2 * w * mask}, in place. */

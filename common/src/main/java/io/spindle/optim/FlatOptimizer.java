@@ -2,6 +2,7 @@ package io.spindle.optim;
 
 import io.spindle.config.OptimizerConfig;
 import io.spindle.config.OptimizerType;
+import io.spindle.tensor.FlatVector;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -33,6 +34,12 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  *
  * <p>State layout: SGD none; momentum and Nesterov {@code [v]}; AdaGrad {@code [h]}; RMSProp {@code
  * [s]}; Adam {@code [m | v]}. The gradient passed to {@link #step} is not modified.
+ *
+ * <p>Two forms of the step share one state: {@link #step(INDArray, INDArray, long)} on ND4J arrays
+ * (either precision), and {@link #step(float[], int, float[], int, long)}, one fused pass over Java
+ * arrays for float32 (the collective engine's hot path: one read and one write of each value
+ * instead of a dozen native passes). The state lives where the last step ran and is synchronised
+ * lazily; {@link #state()} always returns it current.
  */
 public final class FlatOptimizer {
   private final OptimizerConfig config;
@@ -43,6 +50,11 @@ public final class FlatOptimizer {
   private final INDArray second;
   private INDArray scratch;
   private INDArray scratch2;
+
+  /** The state as a Java array, for the fused float32 step; authoritative when {@code onHeap}. */
+  private float[] heapState;
+
+  private boolean onHeap;
 
   private FlatOptimizer(OptimizerConfig config, long numParams, DataType dtype) {
     this.config = config;
@@ -83,6 +95,7 @@ public final class FlatOptimizer {
 
   /** The live flat state vector (not a copy). */
   public INDArray state() {
+    toNative();
     return state;
   }
 
@@ -104,6 +117,121 @@ public final class FlatOptimizer {
     if (state.length() > 0) {
       state.assign(values.reshape(state.length()));
     }
+    onHeap = false;
+  }
+
+  private void toNative() {
+    if (onHeap) {
+      FlatVector.copyInto(heapState, 0, heapState.length, state, 0);
+      onHeap = false;
+    }
+  }
+
+  private void toHeap() {
+    if (!onHeap) {
+      if (heapState == null) {
+        heapState = new float[(int) state.length()];
+      }
+      if (heapState.length > 0) {
+        FlatVector.copyOut(state, heapState, 0);
+      }
+      onHeap = true;
+    }
+  }
+
+  /**
+   * One update in place, float32, fused: {@code params[p, p + n) <- params - update(grad[g, g +
+   * n))} at 0-based {@code iteration} with the configured learning rate, where n is {@link
+   * #numParams()}. Same formulas as the ND4J form; {@code grad} is not modified.
+   */
+  public void step(float[] params, int p, float[] grad, int g, long iteration) {
+    if (dtype != DataType.FLOAT) {
+      throw new IllegalStateException("the fused step is float32, this optimiser is " + dtype);
+    }
+    int n = (int) numParams;
+    if (p < 0 || g < 0 || p + n > params.length || g + n > grad.length) {
+      throw new IllegalArgumentException(
+          "a step over "
+              + n
+              + " values does not fit params["
+              + p
+              + "...] of "
+              + params.length
+              + " or grad["
+              + g
+              + "...] of "
+              + grad.length);
+    }
+    if (iteration < 0) {
+      throw new IllegalArgumentException("iteration must be >= 0, got " + iteration);
+    }
+    toHeap();
+    float[] st = heapState;
+    float lr = (float) config.learningRate();
+    switch (config.type()) {
+      case SGD -> {
+        for (int i = 0; i < n; i++) {
+          params[p + i] -= grad[g + i] * lr;
+        }
+      }
+      case MOMENTUM -> {
+        float mu = (float) config.momentum();
+        for (int i = 0; i < n; i++) {
+          float v = st[i] * mu - grad[g + i] * lr;
+          st[i] = v;
+          params[p + i] += v;
+        }
+      }
+      case NESTEROV -> {
+        float mu = (float) config.momentum();
+        float onePlusMu = (float) (1 + config.momentum());
+        for (int i = 0; i < n; i++) {
+          float previous = st[i];
+          float v = previous * mu - grad[g + i] * lr;
+          st[i] = v;
+          params[p + i] += previous * -mu + v * onePlusMu;
+        }
+      }
+      case ADAGRAD -> {
+        float eps = (float) config.epsilon();
+        for (int i = 0; i < n; i++) {
+          float gi = grad[g + i];
+          float h = st[i] + gi * gi;
+          st[i] = h;
+          params[p + i] -= gi * lr / ((float) Math.sqrt(h) + eps);
+        }
+      }
+      case RMSPROP -> {
+        float rho = (float) config.rmsDecay();
+        float oneMinusRho = (float) (1 - config.rmsDecay());
+        float eps = (float) config.epsilon();
+        for (int i = 0; i < n; i++) {
+          float gi = grad[g + i];
+          float s2 = st[i] * rho + gi * gi * oneMinusRho;
+          st[i] = s2;
+          params[p + i] -= gi * lr / ((float) Math.sqrt(s2) + eps);
+        }
+      }
+      case ADAM -> {
+        long t = iteration + 1;
+        float b1 = (float) config.beta1();
+        float b2 = (float) config.beta2();
+        float oneMinusB1 = (float) (1 - config.beta1());
+        float oneMinusB2 = (float) (1 - config.beta2());
+        float c2 = (float) (1 - Math.pow(config.beta2(), t));
+        float step = (float) (config.learningRate() / (1 - Math.pow(config.beta1(), t)));
+        float eps = (float) config.epsilon();
+        for (int i = 0, j = n; i < n; i++, j++) {
+          float gi = grad[g + i];
+          float m = st[i] * b1 + gi * oneMinusB1;
+          float v = st[j] * b2 + gi * gi * oneMinusB2;
+          st[i] = m;
+          st[j] = v;
+          params[p + i] -= m * step / ((float) Math.sqrt(v / c2) + eps);
+        }
+      }
+      default -> throw new IllegalStateException("unknown optimiser " + config.type());
+    }
   }
 
   public void step(INDArray params, INDArray gradient, long iteration) {
@@ -120,6 +248,7 @@ public final class FlatOptimizer {
     if (iteration < 0) {
       throw new IllegalArgumentException("iteration must be >= 0, got " + iteration);
     }
+    toNative();
     double lr = learningRate;
     switch (config.type()) {
       case SGD -> params.subi(gradient.mul(lr));

@@ -68,6 +68,50 @@ class FlatOptimizerTest {
     assertArrayEquals(expected, twoSteps(opt, DataType.FLOAT).toDoubleVector(), 1e-6);
   }
 
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("golden")
+  void fusedFloat32StepGivesTheGoldenValuesAtAnOffset(OptimizerType type, double[] expected) {
+    FlatOptimizer opt = FlatOptimizer.create(config(type), 3, DataType.FLOAT);
+    float[] params = {9f, 9f, (float) W0[0], (float) W0[1], (float) W0[2], 9f};
+    float[] g1 = {(float) G1[0], (float) G1[1], (float) G1[2]};
+    float[] g2 = {7f, (float) G2[0], (float) G2[1], (float) G2[2]};
+    opt.step(params, 2, g1, 0, 0);
+    opt.step(params, 2, g2, 1, 1);
+    for (int i = 0; i < 3; i++) {
+      assertEquals(expected[i], params[2 + i], 1e-6, "parameter " + i);
+    }
+    assertEquals(9f, params[0]);
+    assertEquals(9f, params[1]);
+    assertEquals(9f, params[5]);
+    assertEquals(7f, g2[0]);
+    assertEquals((float) G2[0], g2[1], "the gradient is not modified");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("golden")
+  void fusedAndNd4jStepsShareTheState(OptimizerType type, double[] expected) {
+    // step 1 fused, step 2 on ND4J arrays, then the state read back and used by a fresh optimiser
+    FlatOptimizer opt = FlatOptimizer.create(config(type), 3, DataType.FLOAT);
+    float[] params = {(float) W0[0], (float) W0[1], (float) W0[2]};
+    opt.step(params, 0, new float[] {(float) G1[0], (float) G1[1], (float) G1[2]}, 0, 0);
+    INDArray w = Nd4j.createFromArray(params);
+    FlatOptimizer copy = FlatOptimizer.create(config(type), 3, DataType.FLOAT);
+    copy.setState(opt.state().dup());
+    copy.step(w, Nd4j.createFromArray(G2).castTo(DataType.FLOAT), 1);
+    assertArrayEquals(expected, w.toDoubleVector(), 1e-6);
+  }
+
+  @Test
+  void fusedStepRefusesArraysTooShortAndFloat64() {
+    FlatOptimizer opt = FlatOptimizer.create(config(OptimizerType.ADAM), 3, DataType.FLOAT);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> opt.step(new float[4], 2, new float[3], 0, 0));
+    assertTrue(e.getMessage().contains("params[2...] of 4"), e.getMessage());
+    FlatOptimizer f64 = FlatOptimizer.create(config(OptimizerType.ADAM), 3, DataType.DOUBLE);
+    assertThrows(IllegalStateException.class, () -> f64.step(new float[3], 0, new float[3], 0, 0));
+  }
+
   @Test
   void adamStateIsFirstThenSecondMoment() {
     FlatOptimizer opt = FlatOptimizer.create(config(OptimizerType.ADAM), 3, DataType.DOUBLE);

@@ -14,7 +14,6 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * One task of a collective round, inside a Spark barrier stage. The round's protocol:
@@ -112,8 +111,6 @@ public final class CollectiveTrainer {
     long correct = 0;
     long computeNanos = 0;
     float[] gradient = new float[n];
-    INDArray gradientShard = Nd4j.create(DataType.FLOAT, to - from);
-    INDArray shard = w.reshape(n).get(NDArrayIndex.interval(from, to));
     for (int s = 0; s < steps; s++) {
       int step = firstStep + s;
       long iteration = firstIteration + s;
@@ -123,7 +120,6 @@ public final class CollectiveTrainer {
       }
       long t0 = System.nanoTime();
       MiniBatch batch = partition.next();
-
       if (batch.step() != step) {
         throw new IllegalStateException(
             "worker partition out of order: expected step " + step + ", found " + batch.step());
@@ -140,34 +136,32 @@ public final class CollectiveTrainer {
         FlatVector.copyOut(net.getFlattenedGradients(), gradient, 0);
       }
       computeNanos += System.nanoTime() - t0;
-      double globalSize = spec.stepSize(step);
+      // sharded: sum only this worker's chunk, update it, then share the new parameters;
+      // replicated: sum everything and let every worker apply the same update
       if (spec.sharded()) {
         ring.reduceScatter(gradient, bounds, iteration);
-        t0 = System.nanoTime();
-        FlatVector.copyInto(gradient, from, to - from, gradientShard, 0);
-        gradientShard.divi(globalSize);
-        reg.addGradient(shard, gradientShard);
-        optimizer.step(shard, gradientShard, iteration);
-        FlatVector.copyOut(shard, values, from);
-        computeNanos += System.nanoTime() - t0;
-        ring.allGather(values, bounds, iteration);
-        t0 = System.nanoTime();
-        FlatVector.copyInto(values, 0, n, w, 0);
-        computeNanos += System.nanoTime() - t0;
       } else {
         ring.allReduce(gradient, bounds, iteration);
-        t0 = System.nanoTime();
-        FlatVector.copyInto(gradient, 0, n, gradientShard, 0);
-        gradientShard.divi(globalSize);
-        reg.addGradient(w, gradientShard);
-        optimizer.step(w, gradientShard, iteration);
-        computeNanos += System.nanoTime() - t0;
       }
+      t0 = System.nanoTime();
+      float scale = (float) (1.0 / spec.stepSize(step));
+      for (int i = from; i < to; i++) {
+        gradient[i] *= scale;
+      }
+      reg.addGradient(values, from, gradient, from);
+      optimizer.step(values, from, gradient, from, iteration);
+      computeNanos += System.nanoTime() - t0;
+      if (spec.sharded()) {
+        ring.allGather(values, bounds, iteration);
+      }
+      t0 = System.nanoTime();
+      FlatVector.copyInto(values, 0, n, w, 0);
+      computeNanos += System.nanoTime() - t0;
     }
     boolean sendState = spec.sharded() || rank == 0;
     return new CollectiveResult(
         rank,
-        rank == 0 ? FlatVector.copyOf(w) : null,
+        rank == 0 ? FlatVector.of(values) : null,
         sendState ? FlatVector.copyOf(optimizer.state()) : null,
         from,
         to,

@@ -13,6 +13,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -34,11 +35,12 @@ import java.util.concurrent.TimeoutException;
  *       and overwrite. Afterwards every peer holds every chunk.
  * </ul>
  *
- * Each chunk travels in blocks, each behind a header (step, operation, phase, chunk, offset,
- * length, model version) that the receiver checks, so peers that disagree on the step, the shape or
- * the model fail loudly instead of mixing data. A sender thread writes while the caller receives
- * and sums, so sending overlaps with summing. Each peer sends 2 (N-1)/N of the vector per
- * all-reduce. Every socket read has a timeout; {@link #close} closes sockets and stops the thread.
+ * Each chunk travels in blocks (little-endian), each behind a header (step, operation, phase,
+ * chunk, offset, length, model version) that the receiver checks, so peers that disagree on the
+ * step, the shape or the model fail loudly instead of mixing data. A sender thread writes while the
+ * caller receives and sums, so sending overlaps with summing. Each peer sends 2 (N-1)/N of the
+ * vector per all-reduce. Every socket read has a timeout; {@link #close} closes sockets and stops
+ * the thread.
  */
 public final class TcpRing implements AutoCloseable {
   private static final int BLOCK_MAGIC = 0x53424c4b; // "SBLK"
@@ -57,6 +59,7 @@ public final class TcpRing implements AutoCloseable {
   private DataOutputStream toRight;
   private DataInputStream fromLeft;
   private final byte[] receiveBuffer;
+  private final float[] receiveScratch = new float[BLOCK_VALUES];
   private final ByteBuffer sendBuffer;
   private long bytesSent;
   private long nanosWaiting;
@@ -79,7 +82,8 @@ public final class TcpRing implements AutoCloseable {
                 })
             : null;
     this.receiveBuffer = new byte[HEADER_BYTES + BLOCK_VALUES * 4];
-    this.sendBuffer = ByteBuffer.allocate(HEADER_BYTES + BLOCK_VALUES * 4);
+    this.sendBuffer =
+        ByteBuffer.allocate(HEADER_BYTES + BLOCK_VALUES * 4).order(ByteOrder.LITTLE_ENDIAN);
   }
 
   /**
@@ -326,7 +330,7 @@ public final class TcpRing implements AutoCloseable {
     for (int off = from; off < to || (off == from && from == to); off += BLOCK_VALUES) {
       int len = Math.min(BLOCK_VALUES, to - off);
       fromLeft.readFully(receiveBuffer, 0, HEADER_BYTES);
-      ByteBuffer h = ByteBuffer.wrap(receiveBuffer, 0, HEADER_BYTES);
+      ByteBuffer h = ByteBuffer.wrap(receiveBuffer, 0, HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
       int magic = h.getInt();
       long theirStep = h.getLong();
       int theirOp = h.getInt();
@@ -369,9 +373,10 @@ public final class TcpRing implements AutoCloseable {
       }
       int payload = len * wire.bytesPerValue();
       fromLeft.readFully(receiveBuffer, HEADER_BYTES, payload);
-      ByteBuffer p = ByteBuffer.wrap(receiveBuffer, HEADER_BYTES, payload);
+      ByteBuffer p =
+          ByteBuffer.wrap(receiveBuffer, HEADER_BYTES, payload).order(ByteOrder.LITTLE_ENDIAN);
       if (add) {
-        wire.addInto(p, data, off, len);
+        wire.addInto(p, data, off, len, receiveScratch);
       } else {
         wire.copyInto(p, data, off, len);
       }

@@ -43,6 +43,7 @@ public final class TrainJob {
             data.numTrain(),
             config.training().batchSize(),
             cluster.peerTimeoutSeconds() * 1000,
+            true,
             -1);
       }
     };

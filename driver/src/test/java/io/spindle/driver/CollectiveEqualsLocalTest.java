@@ -42,7 +42,7 @@ class CollectiveEqualsLocalTest {
         DistributedEqualsLocalTest.model(1e-4), OptimizerConfig.of(OptimizerType.ADAM, 1e-3));
   }
 
-  static CollectiveSync collective(boolean sharded, int failAtStep) {
+  static CollectiveSync collective(boolean sharded, boolean driverRendezvous, int failAtStep) {
     return new CollectiveSync(
         SPARK.sc(),
         20,
@@ -51,21 +51,24 @@ class CollectiveEqualsLocalTest {
         DistributedEqualsLocalTest.LIMIT,
         DistributedEqualsLocalTest.BATCH,
         30000,
+        driverRendezvous,
         failAtStep);
   }
 
-  static INDArray trainCollective(int workers, boolean sharded, int failAtStep) {
+  static INDArray trainCollective(
+      int workers, boolean sharded, boolean driverRendezvous, int failAtStep) {
     try (DistributedDataset data = DistributedEqualsLocalTest.data(workers)) {
       return DistributedEqualsLocalTest.trainDistributed(
-          collective(sharded, failAtStep), data, new GlobalModel(spec()));
+          collective(sharded, driverRendezvous, failAtStep), data, new GlobalModel(spec()));
     }
   }
 
-  @ParameterizedTest(name = "{0} workers, sharded {1}")
-  @CsvSource({"2, true", "2, false", "4, true", "4, false"})
-  void collectiveSyncWithAdamEqualsSingleProcess(int workers, boolean sharded) {
+  @ParameterizedTest(name = "{0} workers, sharded {1}, driver rendezvous {2}")
+  @CsvSource({"2, true, true", "2, false, false", "4, true, false", "4, false, true"})
+  void collectiveSyncWithAdamEqualsSingleProcess(
+      int workers, boolean sharded, boolean driverRendezvous) {
     INDArray expected = DistributedEqualsLocalTest.trainLocal(spec());
-    INDArray actual = trainCollective(workers, sharded, -1);
+    INDArray actual = trainCollective(workers, sharded, driverRendezvous, -1);
     double rel = DistributedEqualsLocalTest.relativeError(actual, expected);
     assertTrue(rel <= 1e-5, "relative L2 error " + rel + " exceeds 1e-5");
     double scale = expected.amaxNumber().doubleValue();
@@ -75,8 +78,8 @@ class CollectiveEqualsLocalTest {
 
   @Test
   void aTaskKilledMidRoundEndsWithTheParametersOfAnUninterruptedRun() {
-    INDArray uninterrupted = trainCollective(2, true, -1);
-    INDArray interrupted = trainCollective(2, true, 7);
+    INDArray uninterrupted = trainCollective(2, true, true, -1);
+    INDArray interrupted = trainCollective(2, true, true, 7);
     double rel = DistributedEqualsLocalTest.relativeError(interrupted, uninterrupted);
     assertTrue(rel == 0.0, "a relaunched round must redo exactly the same steps, error " + rel);
   }

@@ -8,6 +8,7 @@ import io.spindle.tensor.FlatVector;
 import io.spindle.worker.collective.CollectiveResult;
 import io.spindle.worker.collective.CollectiveSpec;
 import io.spindle.worker.collective.CollectiveTrainer;
+import io.spindle.worker.collective.Rendezvous;
 import java.security.SecureRandom;
 import java.util.Collections;
 import java.util.List;
@@ -34,6 +35,7 @@ public final class CollectiveSync implements ParameterSync {
   private final int batchSize;
   private final int timeoutMillis;
   private final int failAtStep;
+  private final boolean driverRendezvous;
   private long bytesSent;
   private long rounds;
   private long steps;
@@ -43,6 +45,8 @@ public final class CollectiveSync implements ParameterSync {
 
   /**
    * @param roundSteps R, steps per barrier stage (0: the rest of the epoch)
+   * @param driverRendezvous tasks find each other through a {@link Rendezvous} service on the
+   *     driver (false: through {@code BarrierTaskContext.allGather}, a second slower per round)
    * @param failAtStep test hook: rank 0 throws once at this step of the first round (-1: never)
    */
   public CollectiveSync(
@@ -53,6 +57,7 @@ public final class CollectiveSync implements ParameterSync {
       int numExamples,
       int batchSize,
       int timeoutMillis,
+      boolean driverRendezvous,
       int failAtStep) {
     this.sc = sc;
     this.roundSteps = roundSteps;
@@ -62,6 +67,7 @@ public final class CollectiveSync implements ParameterSync {
     this.batchSize = batchSize;
     this.timeoutMillis = timeoutMillis;
     this.failAtStep = failAtStep;
+    this.driverRendezvous = driverRendezvous;
   }
 
   @Override
@@ -101,6 +107,13 @@ public final class CollectiveSync implements ParameterSync {
     int steps = roundSteps > 0 ? Math.min(roundSteps, maxSteps) : maxSteps;
     byte[] secret = new byte[32];
     RANDOM.nextBytes(secret);
+    Rendezvous rendezvous =
+        driverRendezvous
+            ? Rendezvous.start(sc.getConf().get("spark.driver.host", "127.0.0.1"))
+            : null;
+    if (rendezvous != null) {
+      rendezvous.open(iteration, secret);
+    }
     CollectiveSpec spec =
         new CollectiveSpec(
             model.spec(),
@@ -111,6 +124,7 @@ public final class CollectiveSync implements ParameterSync {
             iteration,
             secret,
             timeoutMillis,
+            rendezvous == null ? null : rendezvous.endpoint(),
             rounds == 0 ? failAtStep : -1);
     Broadcast<FlatVector> params = sc.broadcast(FlatVector.copyOf(model.params()));
     Broadcast<FlatVector> state = sc.broadcast(stateOf(model));
@@ -153,6 +167,9 @@ public final class CollectiveSync implements ParameterSync {
     } finally {
       params.destroy();
       state.destroy();
+      if (rendezvous != null) {
+        rendezvous.close();
+      }
     }
   }
 

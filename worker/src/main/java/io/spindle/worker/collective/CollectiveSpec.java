@@ -15,6 +15,8 @@ import java.io.Serializable;
  * @param round a unique id of this round (its first global iteration); peers must agree on it
  * @param secret the round's shared secret, proven between peers, never sent between them
  * @param timeoutMillis connect and read timeout between peers
+ * @param rendezvous host:port of the driver's {@link Rendezvous} service, or null to find peers
+ *     with {@code BarrierTaskContext.allGather} (which costs at least a second per round)
  * @param failAtStep test hook: the task of rank 0 throws once, on its first attempt, at this step
  *     of the round (-1: never)
  */
@@ -27,6 +29,7 @@ public record CollectiveSpec(
     long round,
     byte[] secret,
     int timeoutMillis,
+    String rendezvous,
     int failAtStep)
     implements Serializable {
 

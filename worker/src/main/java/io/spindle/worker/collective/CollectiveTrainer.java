@@ -8,6 +8,7 @@ import io.spindle.worker.NetworkPool;
 import io.spindle.worker.PartitionTrainer;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.List;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.BarrierTaskInfo;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -19,8 +20,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * One task of a collective round, inside a Spark barrier stage. The round's protocol:
  *
  * <ol>
- *   <li>Each task opens a listener on its executor's address; the tasks exchange endpoints with
- *       {@link BarrierTaskContext#allGather} and connect into a ring, proving the round's secret.
+ *   <li>Each task opens a listener on its executor's address; the tasks exchange endpoints through
+ *       the driver's {@link Rendezvous} (or {@link BarrierTaskContext#allGather}) and connect into
+ *       a ring, proving the round's secret.
  *   <li>Every step: each task computes the summed gradient over its share of the global batch; ring
  *       reduce-scatter leaves task r with the summed gradient of chunk r.
  *       <ul>
@@ -54,8 +56,19 @@ public final class CollectiveTrainer {
     long version = spec.modelVersion(params.length());
     try (TcpRing ring =
         TcpRing.bind(host, rank, size, spec.wire(), version, spec.timeoutMillis())) {
-      String[] endpoints = ctx.allGather(ring.endpoint());
-      ring.connect(Arrays.asList(endpoints), spec.secret(), spec.round());
+      List<String> endpoints =
+          spec.rendezvous() == null
+              ? Arrays.asList(ctx.allGather(ring.endpoint()))
+              : Rendezvous.join(
+                  spec.rendezvous(),
+                  spec.round(),
+                  ctx.stageAttemptNumber(),
+                  rank,
+                  size,
+                  ring.endpoint(),
+                  spec.secret(),
+                  spec.timeoutMillis());
+      ring.connect(endpoints, spec.secret(), spec.round());
       boolean injectFailure = ctx.stageAttemptNumber() == 0 && rank == 0;
       return NetworkPool.withNetwork(
           spec.model(),

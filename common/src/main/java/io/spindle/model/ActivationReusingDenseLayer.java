@@ -2,8 +2,11 @@ package io.spindle.model;
 
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
@@ -11,6 +14,7 @@ import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
@@ -24,8 +28,14 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * output by the next layer does not change this: a dropped unit's output becomes 0, but its
  * incoming gradient is 0 too, and a kept unit stays positive.
  *
- * <p>Only the backward pass changes; parameters, configuration (and so saved models) and gradients
- * are DL4J's own, bit for bit (tested against the stock layer). Other activations keep DL4J's path.
+ * <p>The first layer also skips the gradient with respect to the network's input (another matrix
+ * product as large as its forward one), which training never uses; DL4J accepts a null input
+ * gradient from a first layer, as from its embedding layers. So a network built this way cannot
+ * report input gradients (nothing in Spindle asks for them).
+ *
+ * <p>Only the backward pass changes; parameters, configuration (and so saved models) and parameter
+ * gradients are DL4J's own, bit for bit (tested against the stock layer). Other activations keep
+ * DL4J's path.
  */
 public final class ActivationReusingDenseLayer extends DenseLayer {
   private static final long serialVersionUID = 1L;
@@ -96,6 +106,31 @@ public final class ActivationReusingDenseLayer extends DenseLayer {
       return new Pair<>(a, a);
     }
     return super.preOutputWithPreNorm(training, forBackprop, workspaceMgr);
+  }
+
+  @Override
+  public Pair<Gradient, INDArray> backpropGradient(
+      INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+    if (getIndex() != 0
+        || lastOutput == null
+        || maskArray != null
+        || layerConf().getWeightNoise() != null
+        || !hasBias()) {
+      return super.backpropGradient(epsilon, workspaceMgr);
+    }
+    assertInputSet(true);
+    INDArray a = lastOutput;
+    lastOutput = null;
+    // the same operations as DL4J's BaseLayer, minus the input gradient
+    INDArray delta = layerConf().getActivationFn().backprop(a, epsilon).getFirst();
+    Gradient ret = new DefaultGradient();
+    INDArray biasGrad = gradientViews.get(DefaultParamInitializer.BIAS_KEY);
+    delta.sum(biasGrad, 0);
+    ret.gradientForVariable().put(DefaultParamInitializer.BIAS_KEY, biasGrad);
+    INDArray weightGrad = gradientViews.get(DefaultParamInitializer.WEIGHT_KEY);
+    Nd4j.gemm(input.castTo(weightGrad.dataType()), delta, weightGrad, true, false, 1.0, 0.0);
+    ret.gradientForVariable().put(DefaultParamInitializer.WEIGHT_KEY, weightGrad);
+    return new Pair<>(ret, null);
   }
 
   @Override

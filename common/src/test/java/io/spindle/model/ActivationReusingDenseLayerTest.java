@@ -33,7 +33,7 @@ class ActivationReusingDenseLayerTest {
   private static ModelConfig model(Activation hidden, Precision precision) {
     return new ModelConfig(
         List.of(
-            new LayerConfig(LayerType.DENSE, 16, hidden, 0.0, null),
+            new LayerConfig(LayerType.DENSE, 16, hidden, 0.1, null),
             new LayerConfig(LayerType.DENSE, 12, hidden, 0.3, null),
             new LayerConfig(LayerType.OUTPUT, 4, Activation.SOFTMAX, 0.2, Loss.CROSS_ENTROPY)),
         WeightInit.HE_NORMAL,

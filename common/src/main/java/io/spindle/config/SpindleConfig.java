@@ -36,6 +36,6 @@ public record SpindleConfig(
         OptimizerConfig.of(OptimizerType.ADAM, 1e-3),
         new DataConfig("mnist", "", "", 0),
         new TrainingConfig(8, 256, 42L, 20, 0),
-        ClusterConfig.of("", 2, SyncMode.GRADIENT_SHARING, 4));
+        ClusterConfig.of("", 2, SyncMode.COLLECTIVE, 4));
   }
 }

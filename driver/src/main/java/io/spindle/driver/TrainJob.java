@@ -32,8 +32,9 @@ public final class TrainJob {
       case COLLECTIVE -> {
         if (config.model().precision() != io.spindle.config.Precision.FLOAT32) {
           throw new io.spindle.config.ConfigException(
-              "cluster.sync collective needs model.precision float32, got "
-                  + config.model().precision().configName());
+              "cluster.sync collective (the default) needs model.precision float32, got "
+                  + config.model().precision().configName()
+                  + "; for float64 set cluster.sync to gradient_sharing or parameter_averaging");
         }
         yield new CollectiveSync(
             sc,

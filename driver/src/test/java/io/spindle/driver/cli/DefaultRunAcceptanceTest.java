@@ -14,8 +14,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The main job exactly as {@code ./spindle train} runs it: the default config (MLP 784-800-800-10
- * on MNIST, 8 epochs, two workers sharing gradients in local mode), data from the mirror given by
- * SPINDLE_DATA_MIRROR (set by the build for tests). About three minutes on two cores.
+ * on MNIST, 8 epochs, two workers all-reducing gradients with the collective engine in local mode),
+ * data from the mirror given by SPINDLE_DATA_MIRROR (set by the build for tests). About two minutes
+ * on two cores.
  */
 class DefaultRunAcceptanceTest {
   @Test
@@ -34,7 +35,7 @@ class DefaultRunAcceptanceTest {
     double accuracy = summary.get("test_accuracy").asDouble();
     assertTrue(accuracy >= 0.98, "test accuracy " + accuracy + " < 0.98");
     assertEquals(8, summary.get("epochs").asInt());
-    assertEquals("gradient_sharing", summary.get("sync").asText());
+    assertEquals("collective", summary.get("sync").asText());
     assertEquals(2, summary.get("workers").asInt());
   }
 }

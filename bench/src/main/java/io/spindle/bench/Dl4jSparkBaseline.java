@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaRDD;
@@ -157,6 +158,10 @@ final class Dl4jSparkBaseline {
 
   private static TrainingMaster<?, ?> sharedMaster(
       int perWorker, Path exportDir, long seed, Map<String, Object> extra) {
+    // DL4J's embedded Aeron media driver sets a 30 s client liveness timeout, which Aeron refuses
+    // unless the publication unblock timeout (default 15 s) is longer.
+    System.setProperty(
+        "aeron.publication.unblock.timeout", String.valueOf(TimeUnit.SECONDS.toNanos(60)));
     int port = freeLoopbackPort();
     VoidConfiguration voidConf =
         VoidConfiguration.builder()

@@ -76,7 +76,7 @@ final class BenchChart {
       g.setColor(new Color(0xdddddd));
       g.drawLine(gx, top, gx, top + plotH);
       g.setColor(Color.DARK_GRAY);
-      String s = String.format(Locale.ROOT, "%,.0f", max * t / 4);
+      String s = tick(max * t / 4);
       g.drawString(s, gx - fm.stringWidth(s) / 2, top + plotH + 16);
     }
     g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 14));
@@ -126,9 +126,12 @@ final class BenchChart {
       g.drawLine(gx, top, gx, top + plotH);
       g.drawLine(left, gy, left + plotW, gy);
       g.setColor(Color.DARK_GRAY);
-      String sx = String.format(Locale.ROOT, "%.0f s", maxT * t / 4);
+      String sx = tick(maxT * t / 4) + " s";
       g.drawString(sx, gx - fm.stringWidth(sx) / 2, top + plotH + 16);
-      String sy = String.format(Locale.ROOT, "%.3f", lo + (hi - lo) * t / 4);
+      String sy =
+          new java.math.BigDecimal(String.format(Locale.ROOT, "%.4f", lo + (hi - lo) * t / 4))
+              .stripTrailingZeros()
+              .toPlainString();
       g.drawString(sy, left - 6 - fm.stringWidth(sy), gy + 4);
     }
     Stroke plain = g.getStroke();
@@ -175,6 +178,10 @@ final class BenchChart {
     g.setColor(Color.BLACK);
     g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
     g.drawString(text, x + 10, y + 18);
+  }
+
+  private static String tick(double v) {
+    return String.format(Locale.ROOT, Math.abs(v - Math.rint(v)) < 1e-9 ? "%,.0f" : "%,.1f", v);
   }
 
   /** 1, 2 or 5 times a power of ten, at least {@code v}. */

@@ -22,7 +22,7 @@ public final class SpindleCli {
 
       Commands:
         train    train a model on Spark (default: an MLP on MNIST in local mode)
-        bench    time DL4J fit() and Spindle's sync strategies on the same model and data
+        bench    time Spindle against DL4J fit() and DL4J Spark (./spindle bench --help)
         help     show this help
 
       Run 'spindle <command> --help' for the options of a command.
@@ -48,25 +48,6 @@ public final class SpindleCli {
       environment variable SPINDLE_DATA_MIRROR, cached in data.cacheDir (~/.cache/spindle).
       """;
 
-  static final String BENCH_USAGE =
-      """
-      Usage: spindle bench [--config FILE] [--set key=value ...] [--output DIR] [--epochs N]
-                           [--systems a,b,...]
-
-      Trains the configured model (default: the MLP 784-800-800-10 on MNIST, global batch 256)
-      with each system in turn, in one process on this machine, and writes bench.json and
-      bench.txt (a table) into the output directory.
-
-      Options:
-        --config, --set   as for train
-        --output DIR      output directory (default: runs/bench-<timestamp>)
-        --epochs N        epochs per system (default 1)
-        --systems LIST    comma-separated, from: dl4j-fit-1t, dl4j-fit-2t,
-                          spindle-gradient-sharing, spindle-parameter-averaging,
-                          spindle-collective, spindle-collective-1w (default: all)
-        --help            show this help
-      """;
-
   private SpindleCli() {}
 
   public static void main(String[] args) {
@@ -85,7 +66,7 @@ public final class SpindleCli {
     try {
       return switch (command) {
         case "train" -> train(rest, out);
-        case "bench" -> bench(rest, out);
+        case "bench" -> bench(err);
         default -> {
           err.println(
               "spindle: unknown command '" + command + "'; expected one of [train, bench, help]");
@@ -127,34 +108,17 @@ public final class SpindleCli {
     return ExitCode.SUCCESS.code();
   }
 
-  private static int bench(String[] args, PrintStream out) {
-    CommandOptions options = CommandOptions.parse("bench", args, List.of("--epochs", "--systems"));
-    if (options.help()) {
-      out.print(BENCH_USAGE);
-      return ExitCode.SUCCESS.code();
-    }
-    int epochs =
-        options.extra("--epochs") == null ? 1 : positiveInt(options.extra("--epochs"), "--epochs");
-    List<String> systems =
-        options.extra("--systems") == null
-            ? io.spindle.driver.bench.BenchCommand.SYSTEMS
-            : List.of(options.extra("--systems").split(","));
-    Path outputDir = options.outputDir("bench");
-    io.spindle.driver.bench.BenchCommand.run(options.config(), systems, epochs, outputDir, out);
-    out.println("spindle: bench results in " + outputDir.toAbsolutePath());
-    return ExitCode.SUCCESS.code();
-  }
-
-  private static int positiveInt(String text, String option) {
-    try {
-      int v = Integer.parseInt(text);
-      if (v > 0) {
-        return v;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new ConfigException(option + " must be a positive integer, got '" + text + "'");
+  /**
+   * The benchmark lives in the spindle-bench module, whose classpath alone holds DL4J Spark's jars;
+   * the {@code ./spindle} launcher runs {@code io.spindle.bench.BenchCli} for {@code spindle
+   * bench}. This class only says so when called directly.
+   */
+  private static int bench(PrintStream err) {
+    err.println(
+        "spindle: bench runs from the spindle-bench module (io.spindle.bench.BenchCli), which"
+            + " holds the DL4J Spark baselines; use ./spindle bench, or put bench/target/lib/*"
+            + " and bench/target/classes on the classpath");
+    return ExitCode.BAD_CONFIG.code();
   }
 
   private static boolean isHelp(String a) {

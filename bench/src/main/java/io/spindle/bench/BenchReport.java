@@ -1,0 +1,233 @@
+package io.spindle.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.spindle.bench.BenchMetrics.EpochPoint;
+import io.spindle.config.SpindleConfig;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Turns the runs into {@code bench.json} (one object per system), {@code bench.txt} (a table with
+ * ratios against the faster DL4J {@code fit()}) and {@code bench.png}; each file is written to a
+ * temporary name and renamed, so none is ever half-written.
+ */
+public final class BenchReport {
+  private BenchReport() {}
+
+  /** One bench.json object per run, in run order. */
+  public static List<Map<String, Object>> objects(
+      SpindleConfig config,
+      int numFeatures,
+      double target,
+      double peak1,
+      double peak2,
+      java.util.function.IntToDoubleFunction computeSecondsForBatch,
+      List<SystemRun> runs) {
+    double modelBytes = modelBytes(config, numFeatures);
+    double flopsPerExample = BenchMetrics.flopsPerExample(numFeatures, config.model());
+    int global = config.training().batchSize();
+    double reference = fastestFit(runs);
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (SystemRun r : runs) {
+      Map<String, Object> o = new LinkedHashMap<>();
+      o.put("system", r.system());
+      o.put("workers", r.workers());
+      o.put("threads_per_worker", r.threadsPerWorker());
+      o.put("global_batch", global);
+      o.put("epochs", r.epochs().size());
+      o.put("examples", r.examples());
+      o.put("steps", r.steps());
+      o.put("train_seconds", r.trainSeconds());
+      o.put("time_method", r.timeMethod());
+      o.put("samples_per_second", r.samplesPerSecond());
+      o.put(
+          "ratio_to_faster_dl4j_fit",
+          Double.isNaN(reference) ? null : r.samplesPerSecond() / reference);
+      o.put("test_accuracy", r.testAccuracy());
+      List<Map<String, Object>> epochs = new ArrayList<>();
+      for (EpochPoint p : r.epochs()) {
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("epoch", p.epoch());
+        e.put("train_seconds", p.trainSeconds());
+        e.put("test_accuracy", p.testAccuracy());
+        epochs.add(e);
+      }
+      o.put("accuracy_by_epoch", epochs);
+      o.put("target_accuracy", target);
+      o.put("time_to_target_seconds", BenchMetrics.timeToTarget(r.epochs(), target));
+      o.put("model_bytes", modelBytes);
+      o.put("bytes_sent_per_worker_per_step", r.bytesSentPerWorkerPerStep());
+      double bound = BenchMetrics.allreduceBoundBytes(r.workers(), modelBytes);
+      o.put("allreduce_bound_bytes", bound);
+      o.put(
+          "bytes_to_bound",
+          r.bytesSentPerWorkerPerStep() == null || bound == 0
+              ? null
+              : r.bytesSentPerWorkerPerStep() / bound);
+      o.put("traffic_method", r.trafficMethod());
+      double wall =
+          r.wallSecondsPerStep() != null
+              ? r.wallSecondsPerStep()
+              : r.trainSeconds() / Math.max(1, r.steps());
+      double compute;
+      String computeMethod;
+      if (r.computeSecondsPerStep() != null) {
+        compute = r.computeSecondsPerStep();
+        computeMethod = "the system's own counter (forward, backward, optimiser)";
+      } else {
+        int perWorker = (global + r.workers() - 1) / r.workers();
+        compute = computeSecondsForBatch.applyAsDouble(perWorker);
+        computeMethod =
+            "derived: one DL4J fit() step on one ND4J thread with global batch / workers = "
+                + perWorker
+                + " examples, measured in this run";
+      }
+      o.put("wall_seconds_per_step", wall);
+      o.put("compute_seconds_per_step", compute);
+      o.put("compute_method", computeMethod);
+      o.put("non_compute_seconds_per_step", wall - compute);
+      double flops = r.samplesPerSecond() * flopsPerExample;
+      double peak = r.cores() <= 1 ? peak1 : peak2;
+      o.put("flops_per_example", flopsPerExample);
+      o.put("flops_formula", BenchMetrics.FLOPS_FORMULA);
+      o.put("model_flops_per_second", flops);
+      o.put("matmul_peak_flops_per_second", peak);
+      o.put("matmul_peak_threads", r.cores() <= 1 ? 1 : 2);
+      o.put("fraction_of_matmul_peak", flops / peak);
+      r.extra().entrySet().stream()
+          .sorted(Map.Entry.comparingByKey())
+          .forEach(e -> o.put(e.getKey(), e.getValue()));
+      out.add(o);
+    }
+    return out;
+  }
+
+  static void write(
+      Path dir,
+      SpindleConfig config,
+      int numFeatures,
+      BenchCommand.Settings settings,
+      Calibration calibration,
+      List<SystemRun> runs,
+      PrintStream console) {
+    List<Map<String, Object>> objects =
+        objects(
+            config,
+            numFeatures,
+            settings.target(),
+            calibration.peak1,
+            calibration.peak2,
+            calibration::computeSecondsPerStep,
+            runs);
+    String table =
+        table(objects)
+            + String.format(
+                Locale.ROOT,
+                "ratio: samples/s over the faster DL4J fit(); matmul peak (fp32 %dx%d, best of %d):"
+                    + " %.1f GFLOP/s on 1 thread, %.1f on 2%n",
+                calibration.matmulSize,
+                calibration.matmulSize,
+                Calibration.REPEATS,
+                calibration.peak1 / 1e9,
+                calibration.peak2 / 1e9);
+    try {
+      Files.createDirectories(dir);
+      byte[] json =
+          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(objects);
+      atomicWrite(dir.resolve("bench.json"), json);
+      atomicWrite(dir.resolve("bench.txt"), table.getBytes(StandardCharsets.UTF_8));
+      atomicWrite(dir.resolve("bench.png"), BenchChart.png(runs, settings.target()));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write bench results to " + dir + ": " + e, e);
+    }
+    console.print(table);
+  }
+
+  /** The human-readable table of bench.txt. */
+  static String table(List<Map<String, Object>> objects) {
+    StringBuilder t = new StringBuilder();
+    t.append(
+        String.format(
+            Locale.ROOT,
+            "%-31s %6s %10s %6s %8s %9s %12s %7s %9s %9s %7s%n",
+            "system",
+            "cores",
+            "samples/s",
+            "ratio",
+            "test acc",
+            "t-target",
+            "bytes/w/step",
+            "x bound",
+            "ms/step",
+            "non-comp",
+            "% peak"));
+    for (Map<String, Object> o : objects) {
+      t.append(
+          String.format(
+              Locale.ROOT,
+              "%-31s %6s %10.0f %6s %8.4f %9s %12s %7s %9.1f %9.1f %7.1f%n",
+              o.get("system"),
+              o.get("workers") + "x" + o.get("threads_per_worker"),
+              num(o, "samples_per_second"),
+              fmt(o.get("ratio_to_faster_dl4j_fit"), "%.2f"),
+              num(o, "test_accuracy"),
+              fmt(o.get("time_to_target_seconds"), "%.1fs"),
+              fmt(o.get("bytes_sent_per_worker_per_step"), "%.0f"),
+              fmt(o.get("bytes_to_bound"), "%.2f"),
+              1000 * num(o, "wall_seconds_per_step"),
+              1000 * num(o, "non_compute_seconds_per_step"),
+              100 * num(o, "fraction_of_matmul_peak")));
+    }
+    t.append(
+        "cores: workers x ND4J threads; t-target: training seconds to the target test accuracy"
+            + " (- = not reached); bytes/w/step: bytes sent per worker per step (see"
+            + " traffic_method in bench.json); x bound: over the all-reduce bound 2(N-1)/N x model"
+            + " bytes; non-comp: wall minus compute ms per step; % peak: model FLOP/s over the"
+            + " matmul peak\n");
+    return t.toString();
+  }
+
+  static double modelBytes(SpindleConfig config, int numFeatures) {
+    long params = 0;
+    int fanIn = numFeatures;
+    for (var layer : config.model().layers()) {
+      params += (long) fanIn * layer.units() + layer.units();
+      fanIn = layer.units();
+    }
+    int bytesPer = config.model().precision() == io.spindle.config.Precision.FLOAT64 ? 8 : 4;
+    return (double) params * bytesPer;
+  }
+
+  private static double fastestFit(List<SystemRun> runs) {
+    return runs.stream()
+        .filter(r -> r.system().startsWith("dl4j-fit"))
+        .mapToDouble(SystemRun::samplesPerSecond)
+        .max()
+        .orElse(Double.NaN);
+  }
+
+  private static double num(Map<String, Object> o, String key) {
+    return ((Number) o.get(key)).doubleValue();
+  }
+
+  private static String fmt(Object value, String format) {
+    return value == null ? "-" : String.format(Locale.ROOT, format, ((Number) value).doubleValue());
+  }
+
+  private static void atomicWrite(Path target, byte[] bytes) throws IOException {
+    Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+    Files.write(tmp, bytes);
+    Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+}

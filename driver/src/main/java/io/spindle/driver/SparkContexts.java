@@ -24,20 +24,28 @@ public final class SparkContexts {
     }
     conf.setIfMissing("spark.ui.showConsoleProgress", "false");
     conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
-    conf.registerKryoClasses(
-        new Class<?>[] {
-          io.spindle.data.Example.class,
-          io.spindle.data.MiniBatch.class,
-          io.spindle.tensor.FlatVector.class,
-          io.spindle.sync.GradientAggregator.class,
-          io.spindle.sync.AveragingAggregator.class,
-          io.spindle.sync.Evaluation.class,
-          float[].class,
-          int[].class,
-          double[].class
-        });
+    // Kryo refuses any class not registered below, so no unexpected class travels between JVMs.
+    conf.setIfMissing("spark.kryo.registrationRequired", "true");
+    conf.registerKryoClasses(KRYO_CLASSES);
     return conf;
   }
+
+  /** Every class Spindle ships through Spark's serializer (shuffles, broadcasts, results). */
+  static final Class<?>[] KRYO_CLASSES = {
+    io.spindle.data.Example.class,
+    io.spindle.data.MiniBatch.class,
+    io.spindle.tensor.FlatVector.class,
+    io.spindle.sync.GradientAggregator.class,
+    io.spindle.sync.AveragingAggregator.class,
+    io.spindle.sync.Evaluation.class,
+    io.spindle.worker.collective.CollectiveResult.class,
+    float[].class,
+    int[].class,
+    double[].class,
+    long[].class,
+    byte[].class,
+    Object[].class
+  };
 
   public static boolean isLocal(SparkConf conf) {
     return conf.get("spark.master", "").startsWith("local");

@@ -90,6 +90,7 @@ public final class TrainJob {
     if (config.checkpoint().resume() != ResumeMode.AUTO) {
       return new TrainingState();
     }
+    long start = System.nanoTime();
     Optional<Checkpoint> newest = store.newestValid(console);
     if (newest.isEmpty()) {
       console.println("spindle: no valid checkpoint in " + store.root() + "; starting at step 0");
@@ -98,8 +99,14 @@ public final class TrainJob {
     Checkpoint cp = newest.get();
     TrainingState state = Resume.apply(cp, config, model, stepsPerEpoch);
     console.printf(
-        "spindle: resuming from %s: global step %d, epoch %d, step %d of the epoch%n",
-        cp.path(), state.globalStep(), state.epoch() + 1, state.stepInEpoch());
+        java.util.Locale.ROOT,
+        "spindle: resuming from %s: global step %d, epoch %d, step %d of the epoch (loaded and"
+            + " verified in %.2f s)%n",
+        cp.path(),
+        state.globalStep(),
+        state.epoch() + 1,
+        state.stepInEpoch(),
+        (System.nanoTime() - start) / 1e9);
     return state;
   }
 

@@ -65,7 +65,7 @@ class DriverKillTest {
   void killedWhileWritingACheckpointThenResumedFinishesExactly(@TempDir Path tmp) throws Exception {
     List<String> settings = ExactResumeTest.settings(tmp, "gradient_sharing");
     Path whole = tmp.resolve("whole");
-    ExactResumeTest.train(whole, settings);
+    ExactResumeTest.train(SPARK.sc(), whole, settings);
 
     Path out = tmp.resolve("killed");
     Process child =

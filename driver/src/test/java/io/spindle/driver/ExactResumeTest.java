@@ -53,11 +53,19 @@ class ExactResumeTest {
   }
 
   static Map<String, Object> train(Path out, List<String> settings, String... more) {
+    return train(SPARK.sc(), out, settings, more);
+  }
+
+  static Map<String, Object> train(
+      org.apache.spark.api.java.JavaSparkContext sc,
+      Path out,
+      List<String> settings,
+      String... more) {
     List<String> all = new ArrayList<>(settings);
     all.addAll(List.of(more));
     SpindleConfig config = ConfigLoader.load(null, all);
     return TrainJob.run(
-        SPARK.sc(),
+        sc,
         config,
         new RunOutput(out),
         new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));

@@ -205,4 +205,21 @@ class CheckpointStoreTest {
     assertTrue(w.contains("step-000000000008/params.bin"), w);
     assertFalse(w.contains("000000000016"), w);
   }
+
+  /** A format-version-1 checkpoint checked into the repository must still load, bit for bit. */
+  @Test
+  void checkedInVersion1CheckpointStillLoads() throws Exception {
+    Path dir =
+        Path.of(getClass().getResource("/checkpoints/v1/step-000000000012/manifest.json").toURI())
+            .getParent();
+    Checkpoint cp = CheckpointStore.read(dir.toUri().toString(), new Configuration());
+    assertEquals(12, cp.globalStep());
+    assertEquals(1, cp.epoch());
+    assertEquals(2, cp.stepInEpoch());
+    assertArrayEquals(
+        new float[] {0.5f, -1.25f, 3.0f, 1e-7f, -0.0f, 65504.0f}, cp.params().toFloatVector());
+    float[] state = cp.optimizerState().toFloatVector();
+    assertEquals(12, state.length);
+    assertEquals((float) (0.01 * 11 - 0.03), state[11]);
+  }
 }

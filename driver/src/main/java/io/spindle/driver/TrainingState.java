@@ -9,6 +9,7 @@ public final class TrainingState {
   private int stepInEpoch;
   private long globalStep;
   private long examplesSeen;
+  private long examplesBefore;
   private final long startNanos = System.nanoTime();
 
   /** A fresh run: epoch 0, step 0. */
@@ -36,6 +37,7 @@ public final class TrainingState {
     s.stepInEpoch = stepInEpoch;
     s.globalStep = globalStep;
     s.examplesSeen = examplesSeen;
+    s.examplesBefore = examplesSeen;
     return s;
   }
 
@@ -53,6 +55,11 @@ public final class TrainingState {
 
   public long examplesSeen() {
     return examplesSeen;
+  }
+
+  /** Examples seen by this process (a resumed run excludes those before its checkpoint). */
+  public long examplesThisRun() {
+    return examplesSeen - examplesBefore;
   }
 
   public double wallSeconds() {

@@ -46,7 +46,15 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * network, the optimiser and the epoch order).
  */
 class DistributedEqualsLocalTest {
-  @RegisterExtension static final SparkLocal SPARK = new SparkLocal();
+  // glom() ships java.util.Lists to the driver: only this test does, so only it registers them
+  // (Spindle's own classes are registered in SparkContexts, with registrationRequired on).
+  @RegisterExtension
+  static final SparkLocal SPARK =
+      new SparkLocal(
+          "local[2]",
+          java.util.Map.of(
+              "spark.kryo.classesToRegister", "java.util.ArrayList,[Ljava.util.List;"));
+
   @TempDir static Path cache;
   static Map<String, Path> files;
 

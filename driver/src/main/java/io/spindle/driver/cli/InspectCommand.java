@@ -15,12 +15,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 final class InspectCommand {
   static final String USAGE =
       """
-      Usage: spindle inspect CHECKPOINT
+      Usage: spindle inspect CHECKPOINT | CHECKPOINT_DIR
 
       Verifies a checkpoint directory (a local path or a Hadoop URI such as
       file:///runs/x/checkpoints/step-000000000120): the manifest, the format version, and the
       length and SHA-256 of every file; then prints its counters, data cursor, RNG seeds,
-      optimiser, provenance and config. Exit code 3 names the damaged file.
+      optimiser, provenance and config. Exit code 3 names the damaged file. Given a run's
+      checkpoint directory (runs/x/checkpoints), lists its checkpoints with their status.
       """;
 
   private InspectCommand() {}
@@ -34,7 +35,24 @@ final class InspectCommand {
       throw new ConfigException(
           "inspect expects exactly one checkpoint directory, got " + java.util.List.of(args));
     }
-    Checkpoint cp = CheckpointStore.read(args[0], new Configuration());
+    CheckpointStore dir = CheckpointStore.open(args[0], new Configuration());
+    java.util.List<Long> steps = dir.steps();
+    if (!steps.isEmpty()) {
+      // a checkpoint directory of a run: list its checkpoints, newest first, with their status
+      out.println("checkpoints in " + dir.root() + " (newest first):");
+      for (long step : steps) {
+        String status;
+        try {
+          dir.read(dir.pathOf(step));
+          status = "valid";
+        } catch (io.spindle.driver.checkpoint.CheckpointException e) {
+          status = "DAMAGED: " + e.getMessage();
+        }
+        out.println("  " + dir.pathOf(step).getName() + "  " + status);
+      }
+      return ExitCode.SUCCESS.code();
+    }
+    Checkpoint cp = dir.read(dir.root());
     JsonNode m = cp.manifest();
     out.println("checkpoint " + cp.path() + ": valid (every file matches its SHA-256)");
     out.printf(

@@ -87,6 +87,15 @@ class InspectCommandTest {
   }
 
   @Test
+  void listsTheCheckpointsOfARunDirectory(@TempDir Path tmp) throws Exception {
+    Path cp = checkpoint(tmp);
+    Files.delete(cp.resolve("config.yaml"));
+    assertEquals(0, run("inspect", tmp.toString()));
+    String text = out.toString(StandardCharsets.UTF_8);
+    assertTrue(text.contains("step-000000000030  DAMAGED") && text.contains("config.yaml"), text);
+  }
+
+  @Test
   void resumeNeedsTheOutputDirectory() {
     assertEquals(ExitCode.BAD_CONFIG.code(), run("train", "--resume"));
     assertTrue(err.toString(StandardCharsets.UTF_8).contains("--resume needs --output"));

@@ -41,7 +41,13 @@ public final class SparkLocal implements BeforeAllCallback, AfterAllCallback {
         SparkContexts.conf(
                 ClusterConfig.of(master, 2, SyncMode.GRADIENT_SHARING, 1), context.getDisplayName())
             .set("spark.ui.enabled", "false");
-    settings.forEach(conf::set);
+    settings.forEach(
+        (k, v) ->
+            conf.set(
+                k,
+                k.equals("spark.kryo.classesToRegister") && conf.contains(k)
+                    ? conf.get(k) + "," + v
+                    : v));
     sc = new JavaSparkContext(conf);
     sc.setLogLevel("WARN");
   }

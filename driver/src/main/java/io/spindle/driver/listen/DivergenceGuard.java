@@ -5,8 +5,6 @@ import io.spindle.driver.RoundResult;
 import io.spindle.driver.TrainingDivergedException;
 import io.spindle.driver.TrainingListener;
 import io.spindle.driver.TrainingState;
-import org.nd4j.linalg.indexing.BooleanIndexing;
-import org.nd4j.linalg.indexing.conditions.Conditions;
 
 /**
  * Stops the run as soon as a round's training loss is NaN or infinite, or a gradient made a
@@ -26,9 +24,9 @@ public final class DivergenceGuard implements TrainingListener {
     String what = null;
     if (!Double.isFinite(round.meanLoss())) {
       what = "training loss is " + round.meanLoss();
-    } else if (model != null
-        && (BooleanIndexing.or(model.params(), Conditions.isNan())
-            || BooleanIndexing.or(model.params(), Conditions.isInfinite()))) {
+    } else if (model != null && !Double.isFinite(model.params().sumNumber().doubleValue())) {
+      // one vectorised pass: a NaN or infinity anywhere makes the sum non-finite (so would
+      // parameters summing past the float range, which is divergence too)
       what = "a gradient made the parameters NaN or infinite";
     }
     if (what != null) {

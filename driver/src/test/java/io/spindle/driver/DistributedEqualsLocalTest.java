@@ -46,14 +46,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * network, the optimiser and the epoch order).
  */
 class DistributedEqualsLocalTest {
-  // glom() ships java.util.Lists to the driver: only this test does, so only it registers them
-  // (Spindle's own classes are registered in SparkContexts, with registrationRequired on).
-  @RegisterExtension
-  static final SparkLocal SPARK =
-      new SparkLocal(
-          "local[2]",
-          java.util.Map.of(
-              "spark.kryo.classesToRegister", "java.util.ArrayList,[Ljava.util.List;"));
+  @RegisterExtension static final SparkLocal SPARK = new SparkLocal();
 
   @TempDir static Path cache;
   static Map<String, Path> files;
@@ -200,7 +193,9 @@ class DistributedEqualsLocalTest {
     try (DistributedDataset data = data(3)) {
       JavaRDD<MiniBatch> batches = data.epoch(0);
       assertEquals(3, batches.getNumPartitions());
-      List<List<MiniBatch>> parts = batches.glom().collect();
+      // collectPartitions ships MiniBatch[] (registered with Kryo), not glom()'s Scala wrappers
+      List<List<MiniBatch>> parts =
+          java.util.Arrays.asList(batches.collectPartitions(new int[] {0, 1, 2}));
       int steps = data.stepsPerEpoch();
       long total = 0;
       for (int s = 0; s < steps; s++) {

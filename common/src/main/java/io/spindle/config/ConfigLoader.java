@@ -71,7 +71,7 @@ public final class ConfigLoader {
       throw new ConfigException(
           binder.where(root)
               + "the top level must be a mapping of model, optimizer, data,"
-              + " training and cluster, found "
+              + " training, cluster and checkpoint, found "
               + describe(root));
     }
     for (String override : overrides) {

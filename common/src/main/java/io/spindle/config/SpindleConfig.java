@@ -8,14 +8,26 @@ public record SpindleConfig(
     OptimizerConfig optimizer,
     DataConfig data,
     TrainingConfig training,
-    ClusterConfig cluster)
+    ClusterConfig cluster,
+    CheckpointConfig checkpoint)
     implements java.io.Serializable {
+  /** A config with the default checkpoint settings. */
+  public SpindleConfig(
+      ModelConfig model,
+      OptimizerConfig optimizer,
+      DataConfig data,
+      TrainingConfig training,
+      ClusterConfig cluster) {
+    this(model, optimizer, data, training, cluster, CheckpointConfig.defaults());
+  }
+
   public SpindleConfig {
     Check.notNull("model", model);
     Check.notNull("optimizer", optimizer);
     Check.notNull("data", data);
     Check.notNull("training", training);
     Check.notNull("cluster", cluster);
+    Check.notNull("checkpoint", checkpoint);
   }
 
   /**

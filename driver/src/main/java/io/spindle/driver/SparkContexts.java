@@ -24,20 +24,31 @@ public final class SparkContexts {
     }
     conf.setIfMissing("spark.ui.showConsoleProgress", "false");
     conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
+    // Kryo refuses any class not registered below, so no unexpected class travels between JVMs.
+    conf.setIfMissing("spark.kryo.registrationRequired", "true");
+    conf.registerKryoClasses(KRYO_CLASSES);
     conf.registerKryoClasses(
         new Class<?>[] {
-          io.spindle.data.Example.class,
-          io.spindle.data.MiniBatch.class,
-          io.spindle.tensor.FlatVector.class,
-          io.spindle.sync.GradientAggregator.class,
-          io.spindle.sync.AveragingAggregator.class,
-          io.spindle.sync.Evaluation.class,
-          float[].class,
-          int[].class,
-          double[].class
+          float[].class, int[].class, double[].class, long[].class, byte[].class, Object[].class
         });
     return conf;
   }
+
+  /**
+   * Every class Spindle ships through Spark's serializer (shuffles, broadcasts, task results,
+   * collected arrays), each also as an array type.
+   */
+  static final Class<?>[] KRYO_CLASSES =
+      java.util.stream.Stream.of(
+              io.spindle.data.Example.class,
+              io.spindle.data.MiniBatch.class,
+              io.spindle.tensor.FlatVector.class,
+              io.spindle.sync.GradientAggregator.class,
+              io.spindle.sync.AveragingAggregator.class,
+              io.spindle.sync.Evaluation.class,
+              io.spindle.worker.collective.CollectiveResult.class)
+          .flatMap(c -> java.util.stream.Stream.of(c, c.arrayType()))
+          .toArray(Class<?>[]::new);
 
   public static boolean isLocal(SparkConf conf) {
     return conf.get("spark.master", "").startsWith("local");

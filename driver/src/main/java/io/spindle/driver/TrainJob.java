@@ -1,8 +1,13 @@
 package io.spindle.driver;
 
+import io.spindle.config.ResumeMode;
 import io.spindle.config.SpindleConfig;
 import io.spindle.data.DatasetDownloader;
 import io.spindle.data.DatasetSpec;
+import io.spindle.driver.checkpoint.Checkpoint;
+import io.spindle.driver.checkpoint.CheckpointListener;
+import io.spindle.driver.checkpoint.CheckpointStore;
+import io.spindle.driver.checkpoint.Resume;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.listen.DivergenceGuard;
 import io.spindle.driver.listen.MetricsLog;
@@ -18,6 +23,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.spark.api.java.JavaSparkContext;
 
 /** One training run from a config: data, model, sync strategy, loop, outputs. */
@@ -62,6 +68,48 @@ public final class TrainJob {
       out.put("wall_seconds_per_step", c.wallSecondsPerStep());
     }
     return out;
+  }
+
+  /** The checkpoint directory: {@code checkpoint.dir}, else {@code checkpoints} in the output. */
+  public static String checkpointDir(SpindleConfig config, RunOutput output) {
+    String dir = config.checkpoint().dir();
+    return dir.isEmpty()
+        ? output.dir().resolve("checkpoints").toAbsolutePath().toUri().toString()
+        : dir;
+  }
+
+  /**
+   * With {@code checkpoint.resume: auto}, loads the newest valid checkpoint into {@code model} and
+   * returns its state (damaged ones are skipped with a warning); otherwise, or with none, a fresh
+   * state.
+   */
+  private static TrainingState resume(
+      CheckpointStore store,
+      SpindleConfig config,
+      GlobalModel model,
+      int stepsPerEpoch,
+      PrintStream console) {
+    if (config.checkpoint().resume() != ResumeMode.AUTO) {
+      return new TrainingState();
+    }
+    long start = System.nanoTime();
+    Optional<Checkpoint> newest = store.newestValid(console);
+    if (newest.isEmpty()) {
+      console.println("spindle: no valid checkpoint in " + store.root() + "; starting at step 0");
+      return new TrainingState();
+    }
+    Checkpoint cp = newest.get();
+    TrainingState state = Resume.apply(cp, config, model, stepsPerEpoch);
+    console.printf(
+        java.util.Locale.ROOT,
+        "spindle: resuming from %s: global step %d, epoch %d, step %d of the epoch (loaded and"
+            + " verified in %.2f s)%n",
+        cp.path(),
+        state.globalStep(),
+        state.epoch() + 1,
+        state.stepInEpoch(),
+        (System.nanoTime() - start) / 1e9);
+    return state;
   }
 
   /** Default cache folder of downloaded data sets. */
@@ -135,12 +183,18 @@ public final class TrainJob {
           config.training().batchSize(),
           data.stepsPerEpoch());
       ParameterSync sync = syncFor(sc, config, data);
+      CheckpointStore checkpoints =
+          CheckpointStore.open(checkpointDir(config, output), sc.hadoopConfiguration());
+      TrainingState start = resume(checkpoints, config, model, data.stepsPerEpoch(), console);
+      CheckpointListener checkpointer =
+          new CheckpointListener(checkpoints, config, sync.name(), console, start.globalStep());
       try (MetricsLog metrics =
           new MetricsLog(
               output.metricsFile(),
               console,
               config.training().logEvery(),
-              config.training().epochs())) {
+              config.training().epochs(),
+              start.globalStep() > 0)) {
         Map<String, Object> facts = new LinkedHashMap<>();
         facts.put("workers", workers);
         facts.put("threads_per_worker", threads);
@@ -149,16 +203,24 @@ public final class TrainJob {
         facts.put("dataset", config.data().dataset());
         facts.put("spark_master", sc.master());
         RunSummaryWriter summary =
-            new RunSummaryWriter(output, metrics, facts, () -> syncFacts(sync, workers, model));
+            new RunSummaryWriter(
+                output,
+                metrics,
+                facts,
+                () -> {
+                  Map<String, Object> late = syncFacts(sync, workers, model);
+                  late.putAll(checkpointer.facts());
+                  return late;
+                });
         new TrainingCoordinator(
                 data,
                 model,
                 sync,
                 new Evaluator(sc, data.test()),
-                List.of(new DivergenceGuard(), metrics, summary),
+                List.of(new DivergenceGuard(), metrics, checkpointer, summary),
                 config.training().epochs(),
                 config.training().maxSteps())
-            .fit();
+            .fit(start);
         return summary.summary();
       }
     }

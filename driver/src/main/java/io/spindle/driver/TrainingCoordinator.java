@@ -39,12 +39,22 @@ public final class TrainingCoordinator {
   }
 
   public TrainingState fit() {
-    TrainingState state = new TrainingState();
+    return fit(new TrainingState());
+  }
+
+  /**
+   * Trains from {@code state}: a fresh one, or one restored from a checkpoint together with the
+   * model, in which case the run continues mid-epoch at the state's step.
+   */
+  public TrainingState fit(TrainingState state) {
     int stepsPerEpoch = data.stepsPerEpoch();
+    int first = state.epoch();
     listeners.forEach(l -> l.onStart(model, stepsPerEpoch));
     Evaluation test = null;
-    for (int epoch = 0; epoch < epochs && state.globalStep() < maxSteps; epoch++) {
-      state.startEpoch(epoch);
+    for (int epoch = first; epoch < epochs && state.globalStep() < maxSteps; epoch++) {
+      if (epoch > first) {
+        state.startEpoch(epoch);
+      }
       JavaRDD<MiniBatch> batches = data.epoch(epoch);
       while (state.stepInEpoch() < stepsPerEpoch && state.globalStep() < maxSteps) {
         int left =
@@ -57,6 +67,9 @@ public final class TrainingCoordinator {
       test = evaluator.evaluate(model);
       Evaluation epochTest = test;
       listeners.forEach(l -> l.onEpochEnd(state, epochTest));
+    }
+    if (test == null) {
+      test = evaluator.evaluate(model);
     }
     Evaluation finalTest = test;
     listeners.forEach(l -> l.onEnd(state, model, finalTest));

@@ -9,7 +9,37 @@ public final class TrainingState {
   private int stepInEpoch;
   private long globalStep;
   private long examplesSeen;
+  private long examplesBefore;
   private final long startNanos = System.nanoTime();
+
+  /** A fresh run: epoch 0, step 0. */
+  public TrainingState() {}
+
+  /**
+   * A resumed run's counters: the next step to run is {@code stepInEpoch} of {@code epoch} (equal
+   * to the epoch's step count when only its evaluation is left).
+   */
+  public static TrainingState resumedAt(
+      int epoch, int stepInEpoch, long globalStep, long examplesSeen) {
+    if (epoch < 0 || stepInEpoch < 0 || globalStep < 0 || examplesSeen < 0) {
+      throw new IllegalArgumentException(
+          "counters must be >= 0, got epoch "
+              + epoch
+              + ", stepInEpoch "
+              + stepInEpoch
+              + ", globalStep "
+              + globalStep
+              + ", examplesSeen "
+              + examplesSeen);
+    }
+    TrainingState s = new TrainingState();
+    s.epoch = epoch;
+    s.stepInEpoch = stepInEpoch;
+    s.globalStep = globalStep;
+    s.examplesSeen = examplesSeen;
+    s.examplesBefore = examplesSeen;
+    return s;
+  }
 
   public int epoch() {
     return epoch;
@@ -25,6 +55,11 @@ public final class TrainingState {
 
   public long examplesSeen() {
     return examplesSeen;
+  }
+
+  /** Examples seen by this process (a resumed run excludes those before its checkpoint). */
+  public long examplesThisRun() {
+    return examplesSeen - examplesBefore;
   }
 
   public double wallSeconds() {

@@ -47,6 +47,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 class DistributedEqualsLocalTest {
   @RegisterExtension static final SparkLocal SPARK = new SparkLocal();
+
   @TempDir static Path cache;
   static Map<String, Path> files;
 
@@ -192,7 +193,9 @@ class DistributedEqualsLocalTest {
     try (DistributedDataset data = data(3)) {
       JavaRDD<MiniBatch> batches = data.epoch(0);
       assertEquals(3, batches.getNumPartitions());
-      List<List<MiniBatch>> parts = batches.glom().collect();
+      // collectPartitions ships MiniBatch[] (registered with Kryo), not glom()'s Scala wrappers
+      List<List<MiniBatch>> parts =
+          java.util.Arrays.asList(batches.collectPartitions(new int[] {0, 1, 2}));
       int steps = data.stepsPerEpoch();
       long total = 0;
       for (int s = 0; s < steps; s++) {

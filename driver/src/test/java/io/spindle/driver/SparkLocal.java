@@ -14,6 +14,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  */
 public final class SparkLocal implements BeforeAllCallback, AfterAllCallback {
   private final String master;
+  private final java.util.Map<String, String> settings;
   private JavaSparkContext sc;
 
   public SparkLocal() {
@@ -25,17 +26,29 @@ public final class SparkLocal implements BeforeAllCallback, AfterAllCallback {
    *     worker), and 3 attempts per task so a failed stage is retried
    */
   public SparkLocal(String master) {
+    this(master, java.util.Map.of());
+  }
+
+  /** With extra Spark settings, for example authentication and encryption. */
+  public SparkLocal(String master, java.util.Map<String, String> settings) {
     this.master = master;
+    this.settings = java.util.Map.copyOf(settings);
   }
 
   @Override
   public void beforeAll(ExtensionContext context) {
-    sc =
-        new JavaSparkContext(
-            SparkContexts.conf(
-                    ClusterConfig.of(master, 2, SyncMode.GRADIENT_SHARING, 1),
-                    context.getDisplayName())
-                .set("spark.ui.enabled", "false"));
+    org.apache.spark.SparkConf conf =
+        SparkContexts.conf(
+                ClusterConfig.of(master, 2, SyncMode.GRADIENT_SHARING, 1), context.getDisplayName())
+            .set("spark.ui.enabled", "false");
+    settings.forEach(
+        (k, v) ->
+            conf.set(
+                k,
+                k.equals("spark.kryo.classesToRegister") && conf.contains(k)
+                    ? conf.get(k) + "," + v
+                    : v));
+    sc = new JavaSparkContext(conf);
     sc.setLogLevel("WARN");
   }
 

@@ -23,6 +23,7 @@ public final class SpindleCli {
       Commands:
         train    train a model on Spark (default: an MLP on MNIST in local mode)
         bench    time Spindle against DL4J fit() and DL4J Spark (./spindle bench --help)
+        inspect  verify a checkpoint and print what it holds
         help     show this help
 
       Run 'spindle <command> --help' for the options of a command.
@@ -32,7 +33,7 @@ public final class SpindleCli {
 
   static final String TRAIN_USAGE =
       """
-      Usage: spindle train [--config FILE] [--set key=value ...] [--output DIR]
+      Usage: spindle train [--config FILE] [--set key=value ...] [--output DIR] [--resume]
 
       Trains the model the config describes, data-parallel on Spark, and writes config.yaml,
       metrics.jsonl, model.zip and summary.json (written last) into the output directory.
@@ -42,6 +43,8 @@ public final class SpindleCli {
         --set key=value   override one key, e.g. --set optimizer.learningRate=0.01,
                           --set model.layers[0].units=500 (repeatable; wins over --config)
         --output DIR      output directory (default: runs/train-<timestamp>)
+        --resume          continue from the newest valid checkpoint of the run in --output
+                          (same as --set checkpoint.resume=auto); damaged ones are skipped
         --help            show this help
 
       Data comes from the official download sites, or from a mirror given by data.mirror or the
@@ -67,9 +70,12 @@ public final class SpindleCli {
       return switch (command) {
         case "train" -> train(rest, out);
         case "bench" -> bench(err);
+        case "inspect" -> InspectCommand.run(rest, out);
         default -> {
           err.println(
-              "spindle: unknown command '" + command + "'; expected one of [train, bench, help]");
+              "spindle: unknown command '"
+                  + command
+                  + "'; expected one of [train, bench, inspect, help]");
           err.print(USAGE);
           yield ExitCode.BAD_CONFIG.code();
         }
@@ -85,6 +91,17 @@ public final class SpindleCli {
   }
 
   private static int train(String[] args, PrintStream out) {
+    boolean resume = Arrays.asList(args).contains("--resume");
+    if (resume) {
+      List<String> rest = new java.util.ArrayList<>(Arrays.asList(args));
+      rest.removeIf("--resume"::equals);
+      if (!rest.contains("--output") && rest.stream().noneMatch(a -> a.startsWith("--output="))) {
+        throw new ConfigException(
+            "--resume needs --output DIR: the directory of the run to continue");
+      }
+      rest.addAll(List.of("--set", "checkpoint.resume=auto"));
+      args = rest.toArray(new String[0]);
+    }
     CommandOptions options = CommandOptions.parse("train", args, List.of());
     if (options.help()) {
       out.print(TRAIN_USAGE);

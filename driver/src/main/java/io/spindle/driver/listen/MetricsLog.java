@@ -41,8 +41,22 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
   private double trainSeconds;
 
   public MetricsLog(Path file, PrintStream console, int logEvery, int epochs) {
+    this(file, console, logEvery, epochs, false);
+  }
+
+  /**
+   * @param append continue an existing log (a resumed run) instead of starting a new one
+   */
+  public MetricsLog(Path file, PrintStream console, int logEvery, int epochs, boolean append) {
     try {
-      this.out = Files.newBufferedWriter(file, StandardCharsets.UTF_8);
+      this.out =
+          append
+              ? Files.newBufferedWriter(
+                  file,
+                  StandardCharsets.UTF_8,
+                  java.nio.file.StandardOpenOption.CREATE,
+                  java.nio.file.StandardOpenOption.APPEND)
+              : Files.newBufferedWriter(file, StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create " + file + ": " + e.getMessage(), e);
     }

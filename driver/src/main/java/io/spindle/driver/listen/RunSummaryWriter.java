@@ -42,8 +42,8 @@ public final class RunSummaryWriter implements TrainingListener {
     summary.put("epochs", state.epoch() + 1);
     summary.put("steps", state.globalStep());
     summary.put("examples", state.examplesSeen());
-    summary.put("samples_per_second", state.examplesSeen() / metrics.trainSeconds());
-    summary.put("end_to_end_samples_per_second", state.examplesSeen() / state.wallSeconds());
+    summary.put("samples_per_second", state.examplesThisRun() / metrics.trainSeconds());
+    summary.put("end_to_end_samples_per_second", state.examplesThisRun() / state.wallSeconds());
     summary.put("wall_seconds", state.wallSeconds());
     summary.put("train_seconds", metrics.trainSeconds());
     summary.put("parameters", model.params().length());

@@ -1,0 +1,133 @@
+package io.spindle.driver.checkpoint;
+
+import io.spindle.config.CheckpointConfig;
+import io.spindle.config.ClusterConfig;
+import io.spindle.config.ConfigException;
+import io.spindle.config.ConfigLoader;
+import io.spindle.config.DataConfig;
+import io.spindle.config.SpindleConfig;
+import io.spindle.config.TrainingConfig;
+import io.spindle.driver.GlobalModel;
+import io.spindle.driver.TrainingState;
+import java.util.ArrayList;
+import java.util.List;
+import org.nd4j.linalg.api.buffer.DataType;
+
+/**
+ * Restores a run from a checkpoint: the parameters, the optimiser state and the counters, after
+ * checking that the checkpoint belongs to a run with the same trajectory. Keys that may change on
+ * resume (they do not change the arithmetic): training.epochs, training.maxSteps,
+ * training.logEvery, checkpoint.*, cluster.master, cluster.threadsPerWorker,
+ * cluster.peerTimeoutSeconds, data.mirror, data.cacheDir.
+ */
+public final class Resume {
+  private Resume() {}
+
+  /**
+   * Loads {@code checkpoint} into {@code model} and returns the state to continue from. Throws
+   * {@link ConfigException} if the current config would train a different trajectory.
+   */
+  public static TrainingState apply(
+      Checkpoint checkpoint, SpindleConfig config, GlobalModel model, int stepsPerEpoch) {
+    String where = checkpoint.path() + "/" + CheckpointStore.CONFIG;
+    SpindleConfig saved = ConfigLoader.parse(checkpoint.configYaml(), where, List.of());
+    List<String> differ = differences(trajectory(saved), trajectory(config));
+    if (!differ.isEmpty()) {
+      throw new ConfigException(
+          "cannot resume from "
+              + checkpoint.path()
+              + ": it was written by a run with different "
+              + String.join(", ", differ)
+              + " settings (see "
+              + where
+              + "); only training.epochs, training.maxSteps, training.logEvery, checkpoint.*,"
+              + " cluster.master, cluster.threadsPerWorker, cluster.peerTimeoutSeconds,"
+              + " data.mirror and data.cacheDir may change on resume");
+    }
+    if (checkpoint.stepsPerEpoch() != stepsPerEpoch) {
+      throw new ConfigException(
+          "cannot resume from "
+              + checkpoint.path()
+              + ": it has "
+              + checkpoint.stepsPerEpoch()
+              + " steps per epoch, this run "
+              + stepsPerEpoch
+              + " (different data?)");
+    }
+    boolean float64 = model.params().dataType() == DataType.DOUBLE;
+    if (checkpoint.float64() != float64
+        || checkpoint.numParams() != model.params().length()
+        || checkpoint.optimizerStateLength() != model.optimizer().state().length()) {
+      throw new CheckpointException(
+          checkpoint.path()
+              + ": expected "
+              + model.params().length()
+              + " parameters and "
+              + model.optimizer().state().length()
+              + " optimiser state values in "
+              + (float64 ? "float64" : "float32")
+              + ", found "
+              + checkpoint.numParams()
+              + " and "
+              + checkpoint.optimizerStateLength()
+              + " in "
+              + (checkpoint.float64() ? "float64" : "float32"));
+    }
+    model.params().assign(checkpoint.params());
+    if (checkpoint.optimizerStateLength() > 0) {
+      model.optimizer().setState(checkpoint.optimizerState());
+    }
+    int epoch = checkpoint.epoch();
+    int step = checkpoint.stepInEpoch();
+    if (checkpoint.epochEvaluated()
+        && step >= stepsPerEpoch
+        && epoch + 1 < config.training().epochs()) {
+      epoch++;
+      step = 0;
+    }
+    return TrainingState.resumedAt(epoch, step, checkpoint.globalStep(), checkpoint.examplesSeen());
+  }
+
+  /** The config with every key that may change on resume set to a fixed value. */
+  static SpindleConfig trajectory(SpindleConfig c) {
+    TrainingConfig t = c.training();
+    ClusterConfig k = c.cluster();
+    DataConfig d = c.data();
+    return new SpindleConfig(
+        c.model(),
+        c.optimizer(),
+        new DataConfig(d.dataset(), "", "", d.trainLimit()),
+        new TrainingConfig(1, t.batchSize(), t.seed(), 1, 0),
+        new ClusterConfig(
+            "",
+            k.workers(),
+            k.sync(),
+            k.averagingSteps(),
+            0,
+            k.roundSteps(),
+            k.wire(),
+            k.shardOptimizer(),
+            1),
+        CheckpointConfig.defaults());
+  }
+
+  private static List<String> differences(SpindleConfig a, SpindleConfig b) {
+    List<String> out = new ArrayList<>();
+    if (!a.model().equals(b.model())) {
+      out.add("model");
+    }
+    if (!a.optimizer().equals(b.optimizer())) {
+      out.add("optimizer");
+    }
+    if (!a.data().equals(b.data())) {
+      out.add("data");
+    }
+    if (!a.training().equals(b.training())) {
+      out.add("training (batchSize, seed)");
+    }
+    if (!a.cluster().equals(b.cluster())) {
+      out.add("cluster");
+    }
+    return out;
+  }
+}

@@ -34,6 +34,8 @@ public final class DistributedDataset implements AutoCloseable {
   private final int batchSize;
   private final int workers;
   private final long seed;
+  private final int prefetch;
+  private final long skipped;
   private JavaRDD<MiniBatch> current;
 
   private DistributedDataset(
@@ -43,8 +45,12 @@ public final class DistributedDataset implements AutoCloseable {
       int numClasses,
       int batchSize,
       int workers,
-      long seed) {
+      long seed,
+      int prefetch,
+      long skipped) {
     this.sc = sc;
+    this.prefetch = prefetch;
+    this.skipped = skipped;
     this.train = train;
     this.test = test;
     this.numClasses = numClasses;
@@ -86,7 +92,42 @@ public final class DistributedDataset implements AutoCloseable {
             .mapPartitions(it -> chunk(it, evalBatch))
             .setName("test batches")
             .persist(StorageLevel.MEMORY_ONLY());
-    return new DistributedDataset(sc, train, test, numClasses, batchSize, workers, seed);
+    return new DistributedDataset(sc, train, test, numClasses, batchSize, workers, seed, 0, 0);
+  }
+
+  /**
+   * A data set from examples already read on the executors (see {@link DatasetLoader}). The
+   * training examples must be indexed densely {@code 0..n-1}; they are kept in Spark's cache
+   * serialised, spilling to disk ({@code MEMORY_AND_DISK_SER}), so a set larger than the executors'
+   * memory still trains.
+   *
+   * @param prefetch mini-batches each worker prepares ahead of compute (0 = none)
+   * @param skipped bad records dropped while reading, reported in the summary
+   */
+  public static DistributedDataset of(
+      JavaSparkContext sc,
+      JavaRDD<Example> train,
+      JavaRDD<Example> test,
+      int numClasses,
+      int batchSize,
+      int workers,
+      long seed,
+      int prefetch,
+      long skipped) {
+    int evalBatch = 1000;
+    JavaRDD<Example> cachedTrain =
+        train.setName("train examples").persist(StorageLevel.MEMORY_AND_DISK_SER());
+    JavaRDD<MiniBatch> testBatches =
+        test.mapPartitions(it -> chunk(it, evalBatch))
+            .setName("test batches")
+            .persist(StorageLevel.MEMORY_AND_DISK_SER());
+    return new DistributedDataset(
+        sc, cachedTrain, testBatches, numClasses, batchSize, workers, seed, prefetch, skipped);
+  }
+
+  /** Bad records dropped while reading (0 unless data.skipBadRecords). */
+  public long skippedRecords() {
+    return skipped;
   }
 
   private static JavaRDD<Example> readIdx(
@@ -158,14 +199,28 @@ public final class DistributedDataset implements AutoCloseable {
             .repartitionAndSortWithinPartitions(new WorkerPartitioner(n, b, w))
             .mapPartitions(it -> toBatches(it, b, d, steps), true)
             .setName("epoch " + epoch + " batches")
-            .persist(StorageLevel.MEMORY_ONLY());
+            .persist(StorageLevel.MEMORY_AND_DISK_SER());
     sc.setJobDescription("epoch " + epoch + ": shuffle training data");
     batches.count();
     if (current != null) {
       current.unpersist(false);
     }
     current = batches;
-    return batches;
+    int ahead = prefetch;
+    if (ahead == 0) {
+      return batches;
+    }
+    return batches.mapPartitions(
+        it -> {
+          var p = new io.spindle.worker.PrefetchIterator<>(it, ahead, "spindle-prefetch");
+          org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get();
+          if (task != null) {
+            task.addTaskCompletionListener(
+                (org.apache.spark.util.TaskCompletionListener) ctx -> p.close());
+          }
+          return p;
+        },
+        true);
   }
 
   private static int denseIndex(int index, int n) {

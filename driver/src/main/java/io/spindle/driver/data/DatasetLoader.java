@@ -219,7 +219,7 @@ public final class DatasetLoader {
     for (int p = 0; p < partitions; p++) {
       int from = (int) ((long) p * n / partitions);
       int to = (int) ((long) (p + 1) * n / partitions);
-      out.add(List.of(InputSplit.idx(images, labels, from, to)));
+      out.add(mutable(InputSplit.idx(images, labels, from, to)));
     }
     return out;
   }
@@ -241,6 +241,8 @@ public final class DatasetLoader {
         new ReadOptions(numClasses, format, coarse, null, config.skipBadRecords());
     List<List<InputSplit>> train;
     List<List<InputSplit>> test;
+    long[] partial = {0};
+    long partialTrain = 0;
     if (root.endsWith(".tar.gz") || root.endsWith(".tgz")) {
       long trainRecords = 0;
       long testRecords = 0;
@@ -250,8 +252,9 @@ public final class DatasetLoader {
       for (String m : spec.test()) {
         testRecords += spec.sizes().get(m) / format.recordBytes();
       }
-      train = List.of(List.of(InputSplit.cifarTar(root, spec.train(), trainRecords)));
-      test = List.of(List.of(InputSplit.cifarTar(root, spec.test(), testRecords)));
+      train =
+          new ArrayList<>(List.of(mutable(InputSplit.cifarTar(root, spec.train(), trainRecords))));
+      test = new ArrayList<>(List.of(mutable(InputSplit.cifarTar(root, spec.test(), testRecords))));
     } else {
       String folder = root;
       String firstName = baseName(spec.train().get(0));
@@ -259,14 +262,15 @@ public final class DatasetLoader {
           && exists(conf, child(child(folder, spec.folder()), firstName))) {
         folder = child(folder, spec.folder());
       }
-      train = byteRangeSplits(conf, folder, spec.train(), format, partitions, config);
-      test = byteRangeSplits(conf, folder, spec.test(), format, partitions, config);
+      train = byteRangeSplits(conf, folder, spec.train(), format, partitions, config, partial);
+      partialTrain = partial[0];
+      test = byteRangeSplits(conf, folder, spec.test(), format, partitions, config, partial);
     }
     return new Source(
         read(sc, train, options, hadoop),
         read(sc, test, options, hadoop),
-        expected(train),
-        expected(test),
+        expected(train) + partialTrain,
+        expected(test) + partial[0] - partialTrain,
         numClasses);
   }
 
@@ -280,7 +284,8 @@ public final class DatasetLoader {
       List<String> members,
       CifarFormat format,
       int partitions,
-      DataConfig config) {
+      DataConfig config,
+      long[] partial) {
     List<String> uris = new ArrayList<>();
     List<Long> records = new ArrayList<>();
     long total = 0;
@@ -295,6 +300,7 @@ public final class DatasetLoader {
           throw e;
         }
         r = size / format.recordBytes();
+        partial[0]++; // the incomplete last record counts as skipped
       }
       uris.add(uri);
       records.add(r);
@@ -416,12 +422,19 @@ public final class DatasetLoader {
         u.add(uris.get(order[i]));
         l[i - from] = labels.get(order[i]);
       }
-      out.add(List.of(InputSplit.images(u, l, from)));
+      out.add(mutable(InputSplit.images(u, l, from)));
     }
     return out;
   }
 
   // ---- helpers ----
+
+  /** A mutable one-element list: Spark's Kryo cannot rebuild immutable lists. */
+  private static List<InputSplit> mutable(InputSplit split) {
+    List<InputSplit> out = new ArrayList<>(1);
+    out.add(split);
+    return out;
+  }
 
   private static long expected(List<List<InputSplit>> partitions) {
     long n = 0;

@@ -256,6 +256,11 @@ public final class DistributedDataset implements AutoCloseable {
     return out.iterator();
   }
 
+  /** The training examples (cached on the executors), in no particular order. */
+  public JavaRDD<Example> trainExamples() {
+    return train;
+  }
+
   public JavaRDD<MiniBatch> test() {
     return test;
   }

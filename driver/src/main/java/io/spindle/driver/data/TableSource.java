@@ -84,7 +84,10 @@ final class TableSource {
       throw new DataFormatException(
           where + ": label column '" + config.labelColumn() + "' must be numeric, found " + label);
     }
-    return df.select(config.featureColumn(), config.labelColumn());
+    return df.select(
+        org.apache.spark.sql.functions.col(config.featureColumn()),
+        org.apache.spark.sql.functions.col(config.labelColumn()),
+        org.apache.spark.sql.functions.input_file_name());
   }
 
   private static JavaRDD<Example> examples(
@@ -126,7 +129,9 @@ final class TableSource {
   }
 
   static Example toExample(
-      Row r, long row, String where, String column, boolean regression, int numClasses) {
+      Row r, long row, String table, String column, boolean regression, int numClasses) {
+    String file = r.size() > 2 ? r.getString(2) : null;
+    String where = file == null || file.isEmpty() ? table : table + " (file " + file + ")";
     Object v = r.get(0);
     if (v == null || r.isNullAt(1)) {
       throw new DataFormatException(where + " row " + row + ": null feature or label");

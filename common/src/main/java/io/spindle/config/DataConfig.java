@@ -130,8 +130,7 @@ public record DataConfig(
       throw new ConfigException("testPath must be set for format table, got ''");
     }
     if (task.equals("regression") && !format.equals("table")) {
-      throw new ConfigException(
-          "task regression needs format table, got format '" + effectiveFormat() + "'");
+      throw new ConfigException("task regression needs format table, got format '" + format + "'");
     }
     Check.nonNegative("trainLimit", trainLimit);
     Check.nonNegative("numClasses", numClasses);

@@ -116,16 +116,21 @@ public final class DatasetLoader {
     if (gotTrain < source.expectedTrain()) {
       dense = train.zipWithIndex().map(t -> t._1().withIndex((int) (long) t._2()));
     }
-    return DistributedDataset.of(
-        sc,
-        dense,
-        test,
-        source.numClasses(),
-        batchSize,
-        workers,
-        seed,
-        config.prefetchBatches(),
-        skipped);
+    DistributedDataset out =
+        DistributedDataset.of(
+            sc,
+            dense,
+            test,
+            source.numClasses(),
+            batchSize,
+            workers,
+            seed,
+            config.prefetchBatches(),
+            skipped);
+    if (dense != train) {
+      train.unpersist(false); // the renumbered copy is cached now
+    }
+    return out;
   }
 
   /** spark.hadoop.* (prefix removed) and data.hadoop, for the executors' Hadoop clients. */

@@ -199,7 +199,9 @@ public final class DistributedDataset implements AutoCloseable {
             .repartitionAndSortWithinPartitions(new WorkerPartitioner(n, b, w))
             .mapPartitions(it -> toBatches(it, b, d, steps), true)
             .setName("epoch " + epoch + " batches")
-            .persist(StorageLevel.MEMORY_AND_DISK_SER());
+            // deserialised, so a step's task reaches its batch without deserialising the ones
+            // before it; spills to disk when the executor's memory is short
+            .persist(StorageLevel.MEMORY_AND_DISK());
     sc.setJobDescription("epoch " + epoch + ": shuffle training data");
     batches.count();
     if (current != null) {

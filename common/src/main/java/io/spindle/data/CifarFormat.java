@@ -35,7 +35,8 @@ public enum CifarFormat {
   }
 
   /**
-   * Decodes the record at {@code rec[off..off+recordBytes)}; pixels scaled to [0, 1] in CHW order.
+   * Decodes the record at {@code rec[off..off+recordBytes)}: pixels kept encoded in CHW order (the
+   * features are pixel / 255).
    *
    * @param source the file, for messages
    * @param fileOffset the record's byte offset in the file, for messages
@@ -59,12 +60,8 @@ public enum CifarFormat {
               + (fileOffset / recordBytes())
               + ")");
     }
-    float[] x = new float[PIXELS];
-    int p = off + labelBytes;
-    for (int i = 0; i < PIXELS; i++) {
-      x[i] = (rec[p + i] & 0xFF) / 255f;
-    }
-    return new Example(index, x, label, Float.NaN, CHANNELS, SIDE, SIDE);
+    byte[] px = java.util.Arrays.copyOfRange(rec, off + labelBytes, off + labelBytes + PIXELS);
+    return Example.ofPixels(index, px, label, CHANNELS, SIDE, SIDE);
   }
 
   /** Records in a file of {@code size} bytes; refuses a size that is not whole records. */

@@ -115,16 +115,16 @@ public final class MiniBatch implements Serializable {
       if (regression) {
         t[i] = e.target();
       }
-      if (e.features().length != numFeatures) {
+      if (e.numFeatures() != numFeatures) {
         throw new IllegalArgumentException(
             "example "
                 + e.index()
                 + " has "
-                + e.features().length
+                + e.numFeatures()
                 + " features, expected "
                 + numFeatures);
       }
-      System.arraycopy(e.features(), 0, x, i * numFeatures, numFeatures);
+      e.copyFeatures(x, i * numFeatures);
       y[i] = e.label();
     }
     return new MiniBatch(step, n, numFeatures, x, y, t, shape);

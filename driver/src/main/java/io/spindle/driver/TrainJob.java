@@ -147,6 +147,10 @@ public final class TrainJob {
           config.cluster().sync().configName(),
           config.training().batchSize(),
           data.stepsPerEpoch());
+      if (data.skippedRecords() > 0) {
+        console.printf(
+            "spindle: skipped %d bad record(s) (data.skipBadRecords)%n", data.skippedRecords());
+      }
       ParameterSync sync = syncFor(sc, config, data);
       try (MetricsLog metrics =
           new MetricsLog(

@@ -116,14 +116,10 @@ public final class SplitReader {
                   + index
                   + ")");
         }
-        float[] x = new float[d];
-        for (int j = 0; j < d; j++) {
-          x[j] = (px[j] & 0xFF) / 255f;
-        }
         int side = (int) Math.round(Math.sqrt(d));
         return side * side == d
-            ? new Example(index, x, label, Float.NaN, 1, side, side)
-            : new Example(index, x, label);
+            ? Example.ofPixels(index, px.clone(), label, 1, side, side)
+            : Example.ofPixels(index, px.clone(), label, 1, 1, d);
       }
     };
   }

@@ -99,6 +99,9 @@ public final class DataBenchCommand {
       r.put("epoch_samples_per_second", perEpoch);
       double best = perEpoch.stream().mapToDouble(Double::doubleValue).max().orElse(0);
       r.put("best_epoch_samples_per_second", best);
+      double compute = computeRate(config, data);
+      r.put("training_compute_samples_per_second_1_thread", compute);
+      r.put("pipeline_over_training_ratio", best / compute);
       out.printf(
           "data-bench %s: %d train examples x %d features; read+decode %.0f samples/s (%.1f s);"
               + " shuffle+batch+deliver per epoch %s samples/s%n",
@@ -108,8 +111,48 @@ public final class DataBenchCommand {
           examples / readSeconds,
           readSeconds,
           perEpoch.stream().map(v -> String.format("%.0f", v)).toList());
+      out.printf(
+          "data-bench %s: the model's forward+backward alone, 1 ND4J thread, now: %.0f samples/s;"
+              + " pipeline / training = %.1fx%n",
+          label, compute, best / compute);
     }
     return r;
+  }
+
+  /**
+   * Samples/s that training consumes on this machine right now: forward and backward passes of the
+   * configured model (one ND4J thread, as one worker) over mini-batches of this data set, measured
+   * in the same conditions as the pipeline so the ratio holds on a shared machine.
+   */
+  static double computeRate(SpindleConfig config, DistributedDataset data) {
+    io.spindle.runtime.Nd4jRuntime.configureThreads(1);
+    List<MiniBatch> batches = data.epoch(0).take(24);
+    io.spindle.worker.ModelSpec spec =
+        new io.spindle.worker.ModelSpec(
+            config.model(),
+            config.optimizer(),
+            data.numFeatures(),
+            data.numClasses(),
+            config.training().seed(),
+            1);
+    return io.spindle.worker.NetworkPool.withNetwork(
+        spec,
+        net -> {
+          long examples = 0;
+          long start = 0;
+          for (int i = 0; i < batches.size(); i++) {
+            if (i == 4) {
+              start = System.nanoTime(); // after warm-up
+              examples = 0;
+            }
+            MiniBatch b = batches.get(i);
+            if (!b.isEmpty()) {
+              io.spindle.worker.PartitionTrainer.computeGradient(net, spec, b);
+              examples += b.size();
+            }
+          }
+          return examples / ((System.nanoTime() - start) / 1e9);
+        });
   }
 
   /** What a training step does with a batch before compute: build its ND4J arrays. */

@@ -63,7 +63,7 @@ public final class DistributedDataset implements AutoCloseable {
     if (numTrain == 0 || first.isEmpty()) {
       throw new IllegalArgumentException("the training set is empty");
     }
-    this.numFeatures = first.get(0).features().length;
+    this.numFeatures = first.get(0).numFeatures();
   }
 
   /**
@@ -159,7 +159,7 @@ public final class DistributedDataset implements AutoCloseable {
     int numFeatures = -1;
     while (it.hasNext()) {
       Example e = it.next();
-      numFeatures = e.features().length;
+      numFeatures = e.numFeatures();
       buf.add(e);
       if (buf.size() == size) {
         out.add(MiniBatch.of(-1, numFeatures, buf));
@@ -187,12 +187,8 @@ public final class DistributedDataset implements AutoCloseable {
         train.mapPartitionsToPair(
             it -> {
               EpochPlan plan = new EpochPlan(n, b, w, s, epoch);
-              List<Tuple2<Integer, Example>> out = new ArrayList<>();
-              while (it.hasNext()) {
-                Example e = it.next();
-                out.add(new Tuple2<>(plan.positionOf(denseIndex(e.index(), n)), e));
-              }
-              return out.iterator();
+              // lazily: a partition never sits in memory whole (the shuffle writer spills)
+              return withPositions(it, plan, n);
             });
     JavaRDD<MiniBatch> batches =
         byPosition
@@ -225,6 +221,22 @@ public final class DistributedDataset implements AutoCloseable {
         true);
   }
 
+  private static Iterator<Tuple2<Integer, Example>> withPositions(
+      Iterator<Example> it, EpochPlan plan, int n) {
+    return new Iterator<>() {
+      @Override
+      public boolean hasNext() {
+        return it.hasNext();
+      }
+
+      @Override
+      public Tuple2<Integer, Example> next() {
+        Example e = it.next();
+        return new Tuple2<>(plan.positionOf(denseIndex(e.index(), n)), e);
+      }
+    };
+  }
+
   private static int denseIndex(int index, int n) {
     if (index < 0 || index >= n) {
       throw new IllegalStateException(
@@ -237,25 +249,40 @@ public final class DistributedDataset implements AutoCloseable {
     return index;
   }
 
+  /**
+   * Groups a worker's position-sorted examples into one batch per global step, lazily (one batch in
+   * memory at a time before Spark's block store takes it).
+   */
   private static Iterator<MiniBatch> toBatches(
       Iterator<Tuple2<Integer, Example>> it, int batchSize, int numFeatures, int steps) {
-    List<MiniBatch> out = new ArrayList<>(steps);
-    List<Example> buf = new ArrayList<>();
-    int step = 0;
-    while (it.hasNext()) {
-      Tuple2<Integer, Example> t = it.next();
-      int s = t._1() / batchSize;
-      while (step < s) {
-        out.add(MiniBatch.of(step++, numFeatures, buf));
-        buf.clear();
+    return new Iterator<MiniBatch>() {
+      private int step = 0;
+      private Tuple2<Integer, Example> pending;
+
+      @Override
+      public boolean hasNext() {
+        return step < steps;
       }
-      buf.add(t._2());
-    }
-    while (step < steps) {
-      out.add(MiniBatch.of(step++, numFeatures, buf));
-      buf.clear();
-    }
-    return out.iterator();
+
+      @Override
+      public MiniBatch next() {
+        if (step >= steps) {
+          throw new java.util.NoSuchElementException();
+        }
+        List<Example> buf = new ArrayList<>();
+        while (true) {
+          if (pending == null && it.hasNext()) {
+            pending = it.next();
+          }
+          if (pending == null || pending._1() / batchSize != step) {
+            break;
+          }
+          buf.add(pending._2());
+          pending = null;
+        }
+        return MiniBatch.of(step++, numFeatures, buf);
+      }
+    };
   }
 
   /** The training examples (cached on the executors), in no particular order. */

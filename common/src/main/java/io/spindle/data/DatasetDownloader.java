@@ -66,9 +66,13 @@ public final class DatasetDownloader {
    * folder, else the official URLs.
    */
   static List<String> sources(DatasetSpec spec, String mirror, String envMirror) {
+    return sources(spec.name(), spec.baseUrls(), mirror, envMirror);
+  }
+
+  static List<String> sources(String name, List<String> baseUrls, String mirror, String envMirror) {
     String m = mirror != null && !mirror.isBlank() ? mirror : envMirror;
     if (m == null || m.isBlank()) {
-      return spec.baseUrls();
+      return baseUrls;
     }
     m = m.trim();
     String root;
@@ -82,7 +86,7 @@ public final class DatasetDownloader {
       }
       root = folder.toUri().toString();
     }
-    return List.of(root + spec.name() + "/");
+    return List.of(root + name + "/");
   }
 
   private static Path fetchFile(
@@ -195,6 +199,149 @@ public final class DatasetDownloader {
           + " bytes)";
     }
     return null;
+  }
+
+  /**
+   * Brings an archive data set (CIFAR) into the cache and returns the folder that holds its
+   * extracted members ({@code <cacheDir>/<name>/<folder>}). The archive is downloaded to a
+   * temporary name, its MD5 checked, renamed into place; the members are extracted into a temporary
+   * folder, their sizes checked, and the folder renamed into place, so the cache never holds a
+   * partial archive or a partially extracted folder under its final name.
+   */
+  public static Path fetchArchive(ArchiveSpec spec, String mirror, Path cacheDir) {
+    Path dir = cacheDir.resolve(spec.name());
+    Path extracted = dir.resolve(spec.folder());
+    if (membersComplete(spec, extracted) == null) {
+      return extracted;
+    }
+    try {
+      Files.createDirectories(dir);
+    } catch (IOException e) {
+      throw new DataFormatException("cannot create cache folder " + dir + ": " + e, e);
+    }
+    List<String> bases = sources(spec.name(), spec.baseUrls(), mirror, System.getenv(MIRROR_ENV));
+    Path archive = dir.resolve(spec.archive());
+    if (!Files.exists(archive) || !spec.md5().equals(md5(archive))) {
+      List<String> failures = new ArrayList<>();
+      for (String base : bases) {
+        String url = base + spec.archive();
+        Path tmp = null;
+        try {
+          tmp = Files.createTempFile(dir, "." + spec.archive() + ".", ".part");
+          copy(url, tmp);
+          String actual = md5(tmp);
+          if (!spec.md5().equals(actual)) {
+            failures.add(url + ": expected MD5 " + spec.md5() + ", found " + actual);
+            continue;
+          }
+          move(tmp, archive);
+          tmp = null;
+          break;
+        } catch (IOException e) {
+          failures.add(url + ": " + describe(e));
+        } finally {
+          deleteQuietly(tmp);
+        }
+      }
+      if (!Files.exists(archive)) {
+        throw new DataFormatException(
+            "cannot obtain "
+                + spec.name()
+                + "/"
+                + spec.archive()
+                + ": "
+                + String.join("; ", failures));
+      }
+    }
+    extract(spec, archive, dir, extracted);
+    return extracted;
+  }
+
+  /** Null when every member is in {@code folder} with its size; else what is missing. */
+  static String membersComplete(ArchiveSpec spec, Path folder) {
+    for (Map.Entry<String, Long> m : new TreeMap<>(spec.sizes()).entrySet()) {
+      Path f = folder.resolve(m.getKey().substring(m.getKey().indexOf('/') + 1));
+      try {
+        if (!Files.isRegularFile(f) || Files.size(f) != m.getValue()) {
+          return f + " missing or not " + m.getValue() + " bytes";
+        }
+      } catch (IOException e) {
+        return f + ": " + describe(e);
+      }
+    }
+    return null;
+  }
+
+  private static void extract(ArchiveSpec spec, Path archive, Path dir, Path extracted) {
+    Path tmp = null;
+    try {
+      tmp = Files.createTempDirectory(dir, "." + spec.folder() + ".");
+      try (InputStream in = new GZIPInputStream(Files.newInputStream(archive), 1 << 16)) {
+        TarStream tar = new TarStream(archive.toString(), in);
+        while (tar.next()) {
+          if (spec.sizes().containsKey(tar.name())) {
+            Path out = tmp.resolve(tar.name().substring(tar.name().indexOf('/') + 1));
+            try (OutputStream o = Files.newOutputStream(out)) {
+              tar.entryStream().transferTo(o);
+            }
+          }
+        }
+      }
+      String problem = membersComplete(spec, tmp);
+      if (problem != null) {
+        throw new DataFormatException(archive + ": incomplete archive: " + problem);
+      }
+      if (Files.exists(extracted)) {
+        try (var old = Files.list(extracted)) {
+          for (Path p : old.toList()) {
+            Files.delete(p);
+          }
+        }
+        Files.delete(extracted);
+      }
+      move(tmp, extracted);
+      tmp = null;
+      LOG.info("extracted {} into {}", archive, extracted);
+    } catch (IOException e) {
+      throw new DataFormatException("cannot extract " + archive + ": " + describe(e), e);
+    } finally {
+      if (tmp != null) {
+        try (var left = Files.list(tmp)) {
+          for (Path p : left.toList()) {
+            Files.deleteIfExists(p);
+          }
+          Files.deleteIfExists(tmp);
+        } catch (IOException ignored) {
+          // a temporary folder is never read; best effort
+        }
+      }
+    }
+  }
+
+  static String md5(Path file) {
+    try (InputStream in = Files.newInputStream(file)) {
+      MessageDigest md = MessageDigest.getInstance("MD5");
+      byte[] buf = new byte[1 << 16];
+      int n;
+      while ((n = in.read(buf)) >= 0) {
+        md.update(buf, 0, n);
+      }
+      return HexFormat.of().formatHex(md.digest());
+    } catch (IOException e) {
+      return "unreadable (" + describe(e) + ")";
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static void deleteQuietly(Path p) {
+    if (p != null) {
+      try {
+        Files.deleteIfExists(p);
+      } catch (IOException ignored) {
+        // the temporary name is never read; best effort
+      }
+    }
   }
 
   private static void move(Path from, Path to) throws IOException {

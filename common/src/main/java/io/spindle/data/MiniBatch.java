@@ -17,8 +17,25 @@ public final class MiniBatch implements Serializable {
   private final int numFeatures;
   private final float[] features;
   private final int[] labels;
+  private final float[] targets;
+  private final int[] shape;
 
   public MiniBatch(int step, int size, int numFeatures, float[] features, int[] labels) {
+    this(step, size, numFeatures, features, labels, null, new int[] {1, 1, numFeatures});
+  }
+
+  /**
+   * @param targets regression targets (one per example), or null for classification
+   * @param shape the shape of one example's features: channels, height, width
+   */
+  public MiniBatch(
+      int step,
+      int size,
+      int numFeatures,
+      float[] features,
+      int[] labels,
+      float[] targets,
+      int[] shape) {
     if (features.length != (long) size * numFeatures || labels.length != size) {
       throw new IllegalArgumentException(
           "mini-batch of step "
@@ -39,6 +56,27 @@ public final class MiniBatch implements Serializable {
     this.numFeatures = numFeatures;
     this.features = features;
     this.labels = labels;
+    if (targets != null && targets.length != size) {
+      throw new IllegalArgumentException(
+          "mini-batch of step "
+              + step
+              + ": expected "
+              + size
+              + " targets, found "
+              + targets.length);
+    }
+    this.targets = targets;
+    this.shape = shape.clone();
+  }
+
+  /** Regression targets, or null for a classification batch. */
+  public float[] targets() {
+    return targets;
+  }
+
+  /** The shape of one example: channels, height, width. */
+  public int[] shape() {
+    return shape.clone();
   }
 
   public int step() {
@@ -65,21 +103,31 @@ public final class MiniBatch implements Serializable {
     int n = examples.size();
     float[] x = new float[n * numFeatures];
     int[] y = new int[n];
+    boolean regression = n > 0 && examples.get(0).isRegression();
+    float[] t = regression ? new float[n] : null;
+    int[] shape = {1, 1, numFeatures};
+    if (n > 0) {
+      Example first = examples.get(0);
+      shape = new int[] {first.channels(), first.height(), first.width()};
+    }
     for (int i = 0; i < n; i++) {
       Example e = examples.get(i);
-      if (e.features().length != numFeatures) {
+      if (regression) {
+        t[i] = e.target();
+      }
+      if (e.numFeatures() != numFeatures) {
         throw new IllegalArgumentException(
             "example "
                 + e.index()
                 + " has "
-                + e.features().length
+                + e.numFeatures()
                 + " features, expected "
                 + numFeatures);
       }
-      System.arraycopy(e.features(), 0, x, i * numFeatures, numFeatures);
+      e.copyFeatures(x, i * numFeatures);
       y[i] = e.label();
     }
-    return new MiniBatch(step, n, numFeatures, x, y);
+    return new MiniBatch(step, n, numFeatures, x, y, t, shape);
   }
 
   public boolean isEmpty() {
@@ -91,8 +139,14 @@ public final class MiniBatch implements Serializable {
     return matrix(features, size, numFeatures, type);
   }
 
-  /** The labels one-hot encoded as a {@code size x numClasses} array. */
+  /**
+   * The labels one-hot encoded as a {@code size x numClasses} array; for a regression batch the
+   * targets as a {@code size x 1} array ({@code numClasses} is then the model's output size, 1).
+   */
   public INDArray oneHotLabels(DataType type, int numClasses) {
+    if (targets != null) {
+      return matrix(targets, size, 1, type);
+    }
     float[] y = new float[size * numClasses];
     for (int i = 0; i < size; i++) {
       y[i * numClasses + labels[i]] = 1f;

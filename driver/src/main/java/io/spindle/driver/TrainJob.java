@@ -122,10 +122,30 @@ public final class TrainJob {
    * file name to cached path. Runs before Spark starts, so bad data fails fast.
    */
   public static Map<String, Path> fetchData(SpindleConfig config) {
-    DatasetSpec spec = DatasetSpec.named(config.data().dataset());
+    if (!config.data().path().isEmpty()) {
+      return Map.of(); // read from data.path on the executors, nothing to download
+    }
     Path cache =
         config.data().cacheDir().isEmpty() ? defaultCacheDir() : Path.of(config.data().cacheDir());
+    if (io.spindle.data.ArchiveSpec.isArchive(config.data().dataset())) {
+      io.spindle.data.ArchiveSpec archive =
+          io.spindle.data.ArchiveSpec.named(config.data().dataset());
+      return Map.of(
+          "folder", DatasetDownloader.fetchArchive(archive, config.data().mirror(), cache));
+    }
+    DatasetSpec spec = DatasetSpec.named(config.data().dataset());
     return DatasetDownloader.fetch(spec, config.data().mirror(), cache);
+  }
+
+  /** Where the data set's files are: data.path, or the cache folder {@link #fetchData} filled. */
+  static String dataRoot(SpindleConfig config, Map<String, Path> files) {
+    if (!config.data().path().isEmpty()) {
+      return config.data().path();
+    }
+    if (files.containsKey("folder")) {
+      return files.get("folder").toUri().toString();
+    }
+    return files.get("train-images-idx3-ubyte.gz").getParent().toUri().toString();
   }
 
   /** Fetches the data, then runs {@code config} on {@code sc}. */
@@ -145,19 +165,14 @@ public final class TrainJob {
       RunOutput output,
       PrintStream console) {
     output.writeConfig(config);
-    DatasetSpec spec = DatasetSpec.named(config.data().dataset());
     int workers = config.cluster().workers();
     int threads = SparkContexts.threadsPerWorker(sc, config.cluster());
     Nd4jRuntime.configureThreads(threads);
     try (DistributedDataset data =
-        DistributedDataset.idx(
+        io.spindle.driver.data.DatasetLoader.load(
             sc,
-            files.get("train-images-idx3-ubyte.gz").toUri().toString(),
-            files.get("train-labels-idx1-ubyte.gz").toUri().toString(),
-            files.get("t10k-images-idx3-ubyte.gz").toUri().toString(),
-            files.get("t10k-labels-idx1-ubyte.gz").toUri().toString(),
-            spec.numClasses(),
-            config.data().trainLimit(),
+            config.data(),
+            dataRoot(config, files),
             config.training().batchSize(),
             workers,
             config.training().seed())) {
@@ -182,6 +197,10 @@ public final class TrainJob {
           config.cluster().sync().configName(),
           config.training().batchSize(),
           data.stepsPerEpoch());
+      if (data.skippedRecords() > 0) {
+        console.printf(
+            "spindle: skipped %d bad record(s) (data.skipBadRecords)%n", data.skippedRecords());
+      }
       ParameterSync sync = syncFor(sc, config, data);
       CheckpointStore checkpoints =
           CheckpointStore.open(checkpointDir(config, output), sc.hadoopConfiguration());
@@ -201,6 +220,7 @@ public final class TrainJob {
         facts.put("sync", sync.name());
         facts.put("global_batch", config.training().batchSize());
         facts.put("dataset", config.data().dataset());
+        facts.put("skipped_records", data.skippedRecords());
         facts.put("spark_master", sc.master());
         RunSummaryWriter summary =
             new RunSummaryWriter(

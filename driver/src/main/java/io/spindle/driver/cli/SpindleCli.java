@@ -23,6 +23,7 @@ public final class SpindleCli {
       Commands:
         train    train a model on Spark (default: an MLP on MNIST in local mode)
         bench    time Spindle against DL4J fit() and DL4J Spark (./spindle bench --help)
+        data-bench  time the data pipeline alone (read, decode, shuffle, batch), no training
         inspect  verify a checkpoint and print what it holds
         help     show this help
 
@@ -70,12 +71,13 @@ public final class SpindleCli {
       return switch (command) {
         case "train" -> train(rest, out);
         case "bench" -> bench(err);
+        case "data-bench" -> dataBench(rest, out);
         case "inspect" -> InspectCommand.run(rest, out);
         default -> {
           err.println(
               "spindle: unknown command '"
                   + command
-                  + "'; expected one of [train, bench, inspect, help]");
+                  + "'; expected one of [train, bench, data-bench, inspect, help]");
           err.print(USAGE);
           yield ExitCode.BAD_CONFIG.code();
         }
@@ -136,6 +138,56 @@ public final class SpindleCli {
             + " holds the DL4J Spark baselines; use ./spindle bench, or put bench/target/lib/*"
             + " and bench/target/classes on the classpath");
     return ExitCode.BAD_CONFIG.code();
+  }
+
+  static final String DATA_BENCH_USAGE =
+      """
+      Usage: spindle data-bench [--config FILE] [--set key=value ...] [--output DIR] [--epochs N]
+                                [--cifar-records N]
+
+      Measures the data pipeline without training, in samples/s: reading and decoding the
+      configured data set on the executors (default MNIST), then per epoch the global reshuffle
+      into per-worker mini-batches and their delivery as ND4J arrays through the prefetch queue;
+      then the same for generated files in the CIFAR-10 binary layout. Writes data-bench.json.
+
+      Options:
+        --config, --set   as for train (data.*, cluster.workers, training.batchSize apply)
+        --output DIR      output directory (default: runs/data-bench-<timestamp>)
+        --epochs N        epochs to time (default 2)
+        --cifar-records N records per generated CIFAR file, 5 training files + 1 test
+                          (default 10000, the official size)
+        --help            show this help
+      """;
+
+  private static int dataBench(String[] args, PrintStream out) {
+    CommandOptions options =
+        CommandOptions.parse("data-bench", args, List.of("--epochs", "--cifar-records"));
+    if (options.help()) {
+      out.print(DATA_BENCH_USAGE);
+      return ExitCode.SUCCESS.code();
+    }
+    int epochs =
+        options.extra("--epochs") == null ? 2 : positiveInt(options.extra("--epochs"), "--epochs");
+    int records =
+        options.extra("--cifar-records") == null
+            ? 10000
+            : positiveInt(options.extra("--cifar-records"), "--cifar-records");
+    Path outputDir = options.outputDir("data-bench");
+    io.spindle.driver.bench.DataBenchCommand.run(options.config(), epochs, records, outputDir, out);
+    out.println("spindle: data-bench results in " + outputDir.toAbsolutePath());
+    return ExitCode.SUCCESS.code();
+  }
+
+  private static int positiveInt(String text, String option) {
+    try {
+      int v = Integer.parseInt(text);
+      if (v > 0) {
+        return v;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new ConfigException(option + " must be a positive integer, got '" + text + "'");
   }
 
   private static boolean isHelp(String a) {

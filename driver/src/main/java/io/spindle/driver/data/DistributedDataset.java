@@ -34,6 +34,8 @@ public final class DistributedDataset implements AutoCloseable {
   private final int batchSize;
   private final int workers;
   private final long seed;
+  private final int prefetch;
+  private final long skipped;
   private JavaRDD<MiniBatch> current;
 
   private DistributedDataset(
@@ -43,8 +45,12 @@ public final class DistributedDataset implements AutoCloseable {
       int numClasses,
       int batchSize,
       int workers,
-      long seed) {
+      long seed,
+      int prefetch,
+      long skipped) {
     this.sc = sc;
+    this.prefetch = prefetch;
+    this.skipped = skipped;
     this.train = train;
     this.test = test;
     this.numClasses = numClasses;
@@ -57,7 +63,7 @@ public final class DistributedDataset implements AutoCloseable {
     if (numTrain == 0 || first.isEmpty()) {
       throw new IllegalArgumentException("the training set is empty");
     }
-    this.numFeatures = first.get(0).features().length;
+    this.numFeatures = first.get(0).numFeatures();
   }
 
   /**
@@ -86,7 +92,42 @@ public final class DistributedDataset implements AutoCloseable {
             .mapPartitions(it -> chunk(it, evalBatch))
             .setName("test batches")
             .persist(StorageLevel.MEMORY_ONLY());
-    return new DistributedDataset(sc, train, test, numClasses, batchSize, workers, seed);
+    return new DistributedDataset(sc, train, test, numClasses, batchSize, workers, seed, 0, 0);
+  }
+
+  /**
+   * A data set from examples already read on the executors (see {@link DatasetLoader}). The
+   * training examples must be indexed densely {@code 0..n-1}; they are kept in Spark's cache
+   * serialised, spilling to disk ({@code MEMORY_AND_DISK_SER}), so a set larger than the executors'
+   * memory still trains.
+   *
+   * @param prefetch mini-batches each worker prepares ahead of compute (0 = none)
+   * @param skipped bad records dropped while reading, reported in the summary
+   */
+  public static DistributedDataset of(
+      JavaSparkContext sc,
+      JavaRDD<Example> train,
+      JavaRDD<Example> test,
+      int numClasses,
+      int batchSize,
+      int workers,
+      long seed,
+      int prefetch,
+      long skipped) {
+    int evalBatch = 1000;
+    JavaRDD<Example> cachedTrain =
+        train.setName("train examples").persist(StorageLevel.MEMORY_AND_DISK_SER());
+    JavaRDD<MiniBatch> testBatches =
+        test.mapPartitions(it -> chunk(it, evalBatch))
+            .setName("test batches")
+            .persist(StorageLevel.MEMORY_AND_DISK_SER());
+    return new DistributedDataset(
+        sc, cachedTrain, testBatches, numClasses, batchSize, workers, seed, prefetch, skipped);
+  }
+
+  /** Bad records dropped while reading (0 unless data.skipBadRecords). */
+  public long skippedRecords() {
+    return skipped;
   }
 
   private static JavaRDD<Example> readIdx(
@@ -118,7 +159,7 @@ public final class DistributedDataset implements AutoCloseable {
     int numFeatures = -1;
     while (it.hasNext()) {
       Example e = it.next();
-      numFeatures = e.features().length;
+      numFeatures = e.numFeatures();
       buf.add(e);
       if (buf.size() == size) {
         out.add(MiniBatch.of(-1, numFeatures, buf));
@@ -146,26 +187,54 @@ public final class DistributedDataset implements AutoCloseable {
         train.mapPartitionsToPair(
             it -> {
               EpochPlan plan = new EpochPlan(n, b, w, s, epoch);
-              List<Tuple2<Integer, Example>> out = new ArrayList<>();
-              while (it.hasNext()) {
-                Example e = it.next();
-                out.add(new Tuple2<>(plan.positionOf(denseIndex(e.index(), n)), e));
-              }
-              return out.iterator();
+              // lazily: a partition never sits in memory whole (the shuffle writer spills)
+              return withPositions(it, plan, n);
             });
     JavaRDD<MiniBatch> batches =
         byPosition
             .repartitionAndSortWithinPartitions(new WorkerPartitioner(n, b, w))
             .mapPartitions(it -> toBatches(it, b, d, steps), true)
             .setName("epoch " + epoch + " batches")
-            .persist(StorageLevel.MEMORY_ONLY());
+            // deserialised, so a step's task reaches its batch without deserialising the ones
+            // before it; spills to disk when the executor's memory is short
+            .persist(StorageLevel.MEMORY_AND_DISK());
     sc.setJobDescription("epoch " + epoch + ": shuffle training data");
     batches.count();
     if (current != null) {
       current.unpersist(false);
     }
     current = batches;
-    return batches;
+    int ahead = prefetch;
+    if (ahead == 0) {
+      return batches;
+    }
+    return batches.mapPartitions(
+        it -> {
+          var p = new io.spindle.worker.PrefetchIterator<>(it, ahead, "spindle-prefetch");
+          org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get();
+          if (task != null) {
+            task.addTaskCompletionListener(
+                (org.apache.spark.util.TaskCompletionListener) ctx -> p.close());
+          }
+          return p;
+        },
+        true);
+  }
+
+  private static Iterator<Tuple2<Integer, Example>> withPositions(
+      Iterator<Example> it, EpochPlan plan, int n) {
+    return new Iterator<>() {
+      @Override
+      public boolean hasNext() {
+        return it.hasNext();
+      }
+
+      @Override
+      public Tuple2<Integer, Example> next() {
+        Example e = it.next();
+        return new Tuple2<>(plan.positionOf(denseIndex(e.index(), n)), e);
+      }
+    };
   }
 
   private static int denseIndex(int index, int n) {
@@ -180,25 +249,45 @@ public final class DistributedDataset implements AutoCloseable {
     return index;
   }
 
+  /**
+   * Groups a worker's position-sorted examples into one batch per global step, lazily (one batch in
+   * memory at a time before Spark's block store takes it).
+   */
   private static Iterator<MiniBatch> toBatches(
       Iterator<Tuple2<Integer, Example>> it, int batchSize, int numFeatures, int steps) {
-    List<MiniBatch> out = new ArrayList<>(steps);
-    List<Example> buf = new ArrayList<>();
-    int step = 0;
-    while (it.hasNext()) {
-      Tuple2<Integer, Example> t = it.next();
-      int s = t._1() / batchSize;
-      while (step < s) {
-        out.add(MiniBatch.of(step++, numFeatures, buf));
-        buf.clear();
+    return new Iterator<MiniBatch>() {
+      private int step = 0;
+      private Tuple2<Integer, Example> pending;
+
+      @Override
+      public boolean hasNext() {
+        return step < steps;
       }
-      buf.add(t._2());
-    }
-    while (step < steps) {
-      out.add(MiniBatch.of(step++, numFeatures, buf));
-      buf.clear();
-    }
-    return out.iterator();
+
+      @Override
+      public MiniBatch next() {
+        if (step >= steps) {
+          throw new java.util.NoSuchElementException();
+        }
+        List<Example> buf = new ArrayList<>();
+        while (true) {
+          if (pending == null && it.hasNext()) {
+            pending = it.next();
+          }
+          if (pending == null || pending._1() / batchSize != step) {
+            break;
+          }
+          buf.add(pending._2());
+          pending = null;
+        }
+        return MiniBatch.of(step++, numFeatures, buf);
+      }
+    };
+  }
+
+  /** The training examples (cached on the executors), in no particular order. */
+  public JavaRDD<Example> trainExamples() {
+    return train;
   }
 
   public JavaRDD<MiniBatch> test() {

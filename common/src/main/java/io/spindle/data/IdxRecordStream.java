@@ -1,0 +1,131 @@
+package io.spindle.data;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipException;
+
+/**
+ * Streams the records of one IDX file (see {@link IdxReader}) without holding the file in memory:
+ * parses the header, then {@link #skip} and {@link #read} whole records. A gzip file cannot be
+ * entered in the middle, so reading records {@code [from, to)} decompresses (and discards) the
+ * records before {@code from}: each input partition of a gzip IDX file pays for decompressing the
+ * prefix before its range. Offsets in messages count bytes of the decompressed content.
+ */
+public final class IdxRecordStream implements AutoCloseable {
+  private final String source;
+  private final InputStream in;
+  private final int count;
+  private final int recordBytes;
+  private long offset;
+
+  /**
+   * @param magic {@link IdxReader#IMAGES_MAGIC} or {@link IdxReader#LABELS_MAGIC}
+   */
+  public IdxRecordStream(String source, InputStream raw, int magic) {
+    this.source = source;
+    try {
+      BufferedInputStream buffered = new BufferedInputStream(raw, 1 << 16);
+      buffered.mark(2);
+      int b0 = buffered.read();
+      int b1 = buffered.read();
+      buffered.reset();
+      this.in = (b0 == 0x1f && b1 == 0x8b) ? new GZIPInputStream(buffered, 1 << 16) : buffered;
+    } catch (IOException e) {
+      throw new DataFormatException(source + ": cannot read: " + e.getMessage(), e);
+    }
+    int found = readInt("IDX magic number");
+    if (found != magic) {
+      throw new DataFormatException(
+          source + " offset 0: expected IDX magic " + magic + ", found " + found);
+    }
+    int dims = magic & 0xFF;
+    count = readInt("record count");
+    long rec = 1;
+    for (int d = 1; d < dims; d++) {
+      rec *= readInt("dimension " + d);
+    }
+    if (count < 0 || rec <= 0 || rec > (1 << 24)) {
+      throw new DataFormatException(
+          source + " offset 4: bad IDX dimensions (count " + count + ", record bytes " + rec + ")");
+    }
+    recordBytes = (int) rec;
+  }
+
+  public int count() {
+    return count;
+  }
+
+  public int recordBytes() {
+    return recordBytes;
+  }
+
+  /** Byte offset (in the decompressed content) of the next record. */
+  public long offset() {
+    return offset;
+  }
+
+  /** Skips {@code n} records. */
+  public void skip(int n) {
+    byte[] buf = new byte[recordBytes * Math.max(1, Math.min(n, 256))];
+    long left = (long) n * recordBytes;
+    while (left > 0) {
+      int len = (int) Math.min(buf.length, left);
+      fill(buf, len, "records");
+      left -= len;
+    }
+  }
+
+  /** Reads one record into {@code buf[0..recordBytes)}. */
+  public void read(byte[] buf) {
+    fill(buf, recordBytes, "a record");
+  }
+
+  private int readInt(String what) {
+    byte[] b = new byte[4];
+    fill(b, 4, what);
+    return ((b[0] & 0xFF) << 24) | ((b[1] & 0xFF) << 16) | ((b[2] & 0xFF) << 8) | (b[3] & 0xFF);
+  }
+
+  private void fill(byte[] b, int len, String what) {
+    int total = 0;
+    try {
+      while (total < len) {
+        int r = in.read(b, total, len - total);
+        if (r < 0) {
+          throw new DataFormatException(
+              source
+                  + " offset "
+                  + (offset + total)
+                  + ": file truncated: expected "
+                  + len
+                  + " bytes of "
+                  + what
+                  + ", found "
+                  + total);
+        }
+        total += r;
+      }
+    } catch (ZipException e) {
+      throw new DataFormatException(
+          source + " offset " + (offset + total) + ": corrupt gzip data: " + e.getMessage(), e);
+    } catch (java.io.EOFException e) {
+      throw new DataFormatException(
+          source + " offset " + (offset + total) + ": file truncated (" + e.getMessage() + ")", e);
+    } catch (IOException e) {
+      throw new DataFormatException(
+          source + " offset " + (offset + total) + ": cannot read: " + e.getMessage(), e);
+    }
+    offset += len;
+  }
+
+  @Override
+  public void close() {
+    try {
+      in.close();
+    } catch (IOException e) {
+      throw new DataFormatException(source + ": cannot close: " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,321 @@
+package io.spindle.worker;
+
+import io.spindle.data.CifarFormat;
+import io.spindle.data.DataFormatException;
+import io.spindle.data.Example;
+import io.spindle.data.IdxReader;
+import io.spindle.data.IdxRecordStream;
+import io.spindle.data.InputSplit;
+import io.spindle.data.ReadOptions;
+import io.spindle.data.TarStream;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.zip.GZIPInputStream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads one {@link InputSplit} on an executor through Hadoop's {@link FileSystem} ({@code file://},
+ * {@code hdfs://}, {@code s3a://}, ...), streaming: examples are decoded one at a time as the
+ * iterator is consumed, so a split never sits in memory whole. A bad record fails with a {@link
+ * DataFormatException} naming the file and offset, unless {@link ReadOptions#skipBadRecords()}, in
+ * which case it is dropped (the driver counts what is missing).
+ */
+public final class SplitReader {
+  private static final Logger LOG = LoggerFactory.getLogger(SplitReader.class);
+
+  private SplitReader() {}
+
+  /** Opens {@code uri} with a Hadoop configuration built from {@code hadoopConf}. */
+  public static FSDataInputStream open(String uri, Map<String, String> hadoopConf)
+      throws IOException {
+    Path path = new Path(uri);
+    return path.getFileSystem(configuration(hadoopConf)).open(path);
+  }
+
+  public static Configuration configuration(Map<String, String> hadoopConf) {
+    Configuration conf = new Configuration();
+    hadoopConf.forEach(conf::set);
+    return conf;
+  }
+
+  /** The examples of {@code split}, decoded lazily. */
+  public static Iterator<Example> read(
+      InputSplit split, ReadOptions options, Map<String, String> hadoopConf) {
+    try {
+      return switch (split.kind()) {
+        case IDX -> idx(split, options, hadoopConf);
+        case CIFAR_BIN -> cifarBin(split, options, hadoopConf);
+        case CIFAR_TAR -> cifarTar(split, options, hadoopConf);
+        case IMAGES -> images(split, options, hadoopConf);
+      };
+    } catch (IOException e) {
+      throw new DataFormatException("cannot read " + split + ": " + e, e);
+    }
+  }
+
+  private static Iterator<Example> idx(
+      InputSplit split, ReadOptions options, Map<String, String> conf) throws IOException {
+    String imagesUri = split.uri(0);
+    String labelsUri = split.uri(1);
+    IdxRecordStream images =
+        new IdxRecordStream(imagesUri, open(imagesUri, conf), IdxReader.IMAGES_MAGIC);
+    IdxRecordStream labels =
+        new IdxRecordStream(labelsUri, open(labelsUri, conf), IdxReader.LABELS_MAGIC);
+    if (images.count() != labels.count()) {
+      images.close();
+      labels.close();
+      throw new DataFormatException(
+          imagesUri
+              + " holds "
+              + images.count()
+              + " images but "
+              + labelsUri
+              + " holds "
+              + labels.count()
+              + " labels");
+    }
+    int from = (int) split.from();
+    int to = (int) Math.min(split.to(), images.count());
+    images.skip(from);
+    labels.skip(from);
+    int d = images.recordBytes();
+    byte[] px = new byte[d];
+    byte[] lb = new byte[1];
+    return new Decoding(options, () -> closeAll(images, labels)) {
+      int i = from;
+
+      @Override
+      Example decodeNext() {
+        if (i >= to) {
+          return null;
+        }
+        int index = i++;
+        long labelOffset = labels.offset();
+        images.read(px);
+        labels.read(lb);
+        int label = lb[0] & 0xFF;
+        if (label >= options.numClasses()) {
+          throw new DataFormatException(
+              labelsUri
+                  + " offset "
+                  + labelOffset
+                  + ": label "
+                  + label
+                  + " out of range [0, "
+                  + options.numClasses()
+                  + ") (example "
+                  + index
+                  + ")");
+        }
+        int side = (int) Math.round(Math.sqrt(d));
+        return side * side == d
+            ? Example.ofPixels(index, px.clone(), label, 1, side, side)
+            : Example.ofPixels(index, px.clone(), label, 1, 1, d);
+      }
+    };
+  }
+
+  private static Iterator<Example> cifarBin(
+      InputSplit split, ReadOptions options, Map<String, String> conf) throws IOException {
+    CifarFormat format = options.cifar();
+    String uri = split.uri(0);
+    int rec = format.recordBytes();
+    FSDataInputStream in = open(uri, conf);
+    in.seek(split.from() * rec);
+    byte[] buf = new byte[rec];
+    return new Decoding(options, in) {
+      long r = split.from();
+
+      @Override
+      Example decodeNext() throws IOException {
+        if (r >= split.to()) {
+          return null;
+        }
+        long offset = r * rec;
+        int index = (int) (split.firstIndex() + (r - split.from()));
+        r++;
+        int n = in.readNBytes(buf, 0, rec);
+        if (n < rec) {
+          r = split.to();
+          throw new DataFormatException(
+              uri
+                  + " offset "
+                  + (offset + n)
+                  + ": file truncated: expected "
+                  + rec
+                  + " bytes of record "
+                  + (offset / rec)
+                  + ", found "
+                  + n);
+        }
+        return format.decode(uri, offset, buf, 0, index, options.coarseLabels());
+      }
+    };
+  }
+
+  private static Iterator<Example> cifarTar(
+      InputSplit split, ReadOptions options, Map<String, String> conf) throws IOException {
+    CifarFormat format = options.cifar();
+    String uri = split.uri(0);
+    InputStream raw = open(uri, conf);
+    TarStream tar = new TarStream(uri, new GZIPInputStream(raw, 1 << 16));
+    java.util.List<String> wanted = split.members();
+    byte[] buf = new byte[format.recordBytes()];
+    return new Decoding(options, raw) {
+      int member = -1;
+      InputStream entry;
+      long offset;
+      int index;
+
+      @Override
+      Example decodeNext() throws IOException {
+        while (true) {
+          if (entry != null) {
+            int n = entry.readNBytes(buf, 0, buf.length);
+            if (n == buf.length) {
+              long at = offset;
+              offset += n;
+              return format.decode(
+                  uri + "!" + wanted.get(member), at, buf, 0, index++, options.coarseLabels());
+            }
+            if (n > 0) {
+              entry = null;
+              throw new DataFormatException(
+                  uri
+                      + "!"
+                      + wanted.get(member)
+                      + " offset "
+                      + offset
+                      + ": truncated record ("
+                      + n
+                      + " of "
+                      + buf.length
+                      + " bytes)");
+            }
+            entry = null;
+          }
+          if (member + 1 >= wanted.size()) {
+            return null;
+          }
+          member++;
+          String name = wanted.get(member);
+          while (tar.next()) {
+            if (tar.name().equals(name)) {
+              entry = tar.entryStream();
+              offset = 0;
+              break;
+            }
+          }
+          if (entry == null) {
+            throw new DataFormatException(uri + ": archive has no member " + name);
+          }
+        }
+      }
+    };
+  }
+
+  private static Iterator<Example> images(
+      InputSplit split, ReadOptions options, Map<String, String> conf) {
+    Configuration hadoop = configuration(conf);
+    return new Decoding(options, () -> {}) {
+      int i = 0;
+
+      @Override
+      Example decodeNext() throws IOException {
+        if (i >= split.numUris()) {
+          return null;
+        }
+        int k = i++;
+        String uri = split.uri(k);
+        Path path = new Path(uri);
+        byte[] bytes;
+        try (InputStream in = path.getFileSystem(hadoop).open(path)) {
+          bytes = in.readAllBytes();
+        }
+        return options.images().apply(uri, bytes, split.firstIndex() + k, split.label(k));
+      }
+    };
+  }
+
+  private static void closeAll(AutoCloseable... all) {
+    for (AutoCloseable c : all) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        LOG.debug("closing a reader failed", e);
+      }
+    }
+  }
+
+  /**
+   * An iterator over decoded examples that drops bad records when asked to and closes its input at
+   * the end.
+   */
+  private abstract static class Decoding implements Iterator<Example> {
+    private final ReadOptions options;
+    private final Closeable input;
+    private Example next;
+    private boolean done;
+
+    Decoding(ReadOptions options, Closeable input) {
+      this.options = options;
+      this.input = input;
+    }
+
+    /** The next example, or null at the end; throws for a bad record. */
+    abstract Example decodeNext() throws IOException;
+
+    @Override
+    public boolean hasNext() {
+      while (next == null && !done) {
+        try {
+          next = decodeNext();
+          if (next == null) {
+            finish();
+          }
+        } catch (DataFormatException e) {
+          if (!options.skipBadRecords()) {
+            finish();
+            throw e;
+          }
+          LOG.warn("skipping bad record: {}", e.getMessage());
+        } catch (IOException e) {
+          finish();
+          throw new DataFormatException("read failed: " + e, e);
+        } catch (RuntimeException e) {
+          finish();
+          throw e;
+        }
+      }
+      return next != null;
+    }
+
+    @Override
+    public Example next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      Example e = next;
+      next = null;
+      return e;
+    }
+
+    private void finish() {
+      done = true;
+      try {
+        input.close();
+      } catch (IOException e) {
+        LOG.debug("closing a reader failed", e);
+      }
+    }
+  }
+}

@@ -94,7 +94,7 @@ public final class StandaloneCluster implements AutoCloseable {
     private int coresPerWorker = 1;
     private String memoryPerWorker = "3g";
     private String daemonHeap = "256m";
-    private Duration startTimeout = Duration.ofSeconds(90);
+    private Duration startTimeout = Duration.ofSeconds(180);
     private final Map<String, String> conf = new LinkedHashMap<>();
     private final Map<Integer, Map<String, String>> workerEnv = new LinkedHashMap<>();
 

@@ -23,6 +23,11 @@ public final class SparkContexts {
       conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
     }
     conf.setIfMissing("spark.ui.showConsoleProgress", "false");
+    String plugin = io.spindle.driver.monitor.SpindlePlugin.class.getName();
+    String plugins = conf.get("spark.plugins", "");
+    if (!plugins.contains(plugin)) {
+      conf.set("spark.plugins", plugins.isBlank() ? plugin : plugins + "," + plugin);
+    }
     conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
     conf.registerKryoClasses(
         new Class<?>[] {

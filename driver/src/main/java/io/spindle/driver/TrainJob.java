@@ -146,14 +146,29 @@ public final class TrainJob {
         facts.put("global_batch", config.training().batchSize());
         facts.put("dataset", config.data().dataset());
         facts.put("spark_master", sc.master());
+        io.spindle.driver.monitor.SpindlePlugin.resetDeviceUses();
         RunSummaryWriter summary =
-            new RunSummaryWriter(output, metrics, facts, () -> syncFacts(sync, workers, model));
+            new RunSummaryWriter(
+                output,
+                metrics,
+                facts,
+                () -> {
+                  Map<String, Object> late = syncFacts(sync, workers, model);
+                  late.putAll(io.spindle.driver.monitor.DeviceFacts.of());
+                  return late;
+                });
         new TrainingCoordinator(
                 data,
                 model,
                 sync,
                 new Evaluator(sc, data.test()),
-                List.of(new DivergenceGuard(), metrics, summary),
+                List.of(
+                    new DivergenceGuard(),
+                    metrics,
+                    new io.spindle.driver.monitor.TrainingGauges(sc, config.training().epochs()),
+                    new io.spindle.driver.monitor.HtmlReport(
+                        output.dir(), "Spindle run: " + config.data().dataset()),
+                    summary),
                 config.training().epochs(),
                 config.training().maxSteps())
             .fit();

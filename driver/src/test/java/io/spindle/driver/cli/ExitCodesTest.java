@@ -67,6 +67,13 @@ class ExitCodesTest {
     assertFalse(summary.has("old"));
     assertEquals(1024, summary.get("examples").asInt());
     assertTrue(Files.exists(out.resolve("model.zip")));
+    // The report: self-contained, with the curves.
+    String report = Files.readString(out.resolve("report.html"));
+    assertTrue(report.contains("<svg") && report.contains("Test accuracy per epoch"), report);
+    assertTrue(report.contains("<polyline"), report);
+    assertFalse(report.contains("<script") || report.contains("src=\"http"), report);
+    // The gauges the Spark plugin exports saw every step (1024 examples / 128 = 8).
+    assertEquals(8, io.spindle.driver.monitor.TrainingGauges.current().globalStep());
   }
 
   @Test

@@ -10,7 +10,10 @@ import org.apache.spark.resource.ResourceInformation;
  * thread so that the executor plugin can report which device each task used.
  */
 public final class TaskDevice {
-  private static final ThreadLocal<String> CURRENT = new ThreadLocal<>();
+  /** The device a task was bound to, with the task's stage and partition. */
+  public record Binding(String address, int stageId, int partitionId) {}
+
+  private static final ThreadLocal<Binding> CURRENT = new ThreadLocal<>();
 
   private TaskDevice() {}
 
@@ -25,14 +28,18 @@ public final class TaskDevice {
       return;
     }
     String address = gpu.addresses()[0];
-    if (!address.equals(CURRENT.get())) {
+    Binding previous = CURRENT.get();
+    if (previous == null || !address.equals(previous.address())) {
       Nd4jRuntime.bindDevice(address);
-      CURRENT.set(address);
     }
+    CURRENT.set(new Binding(address, task.stageId(), task.partitionId()));
   }
 
-  /** The GPU address this thread's task was bound to, or null. */
-  public static String current() {
+  /**
+   * This thread's task's binding, or null. Still readable after the task body ended (Spark unsets
+   * the TaskContext before the executor plugin's onTaskSucceeded runs in the same thread).
+   */
+  public static Binding current() {
     return CURRENT.get();
   }
 

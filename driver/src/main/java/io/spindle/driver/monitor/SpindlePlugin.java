@@ -9,7 +9,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.apache.spark.SparkContext;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.plugin.DriverPlugin;
 import org.apache.spark.api.plugin.ExecutorPlugin;
 import org.apache.spark.api.plugin.PluginContext;
@@ -89,11 +88,11 @@ public final class SpindlePlugin implements SparkPlugin {
       }
 
       private void report() {
-        String address = TaskDevice.current();
-        TaskContext task = TaskContext.get();
-        if (address != null && task != null) {
+        // TaskContext is already unset here; the binding remembers stage and partition.
+        TaskDevice.Binding b = TaskDevice.current();
+        if (b != null) {
           try {
-            ctx.send(new DeviceUse(ctx.executorID(), task.stageId(), task.partitionId(), address));
+            ctx.send(new DeviceUse(ctx.executorID(), b.stageId(), b.partitionId(), b.address()));
           } catch (java.io.IOException e) {
             // Reporting is best effort; training does not depend on it.
           }

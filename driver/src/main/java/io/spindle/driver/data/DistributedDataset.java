@@ -159,8 +159,11 @@ public final class DistributedDataset implements AutoCloseable {
             .mapPartitions(it -> toBatches(it, b, d, steps), true)
             .setName("epoch " + epoch + " batches")
             .persist(StorageLevel.MEMORY_ONLY());
-    sc.setJobDescription("epoch " + epoch + ": shuffle training data");
+    // Label the shuffle job, then give the caller's description (epoch and step) back.
+    String description = sc.getLocalProperty("spark.job.description");
+    sc.setJobDescription("spindle epoch " + (epoch + 1) + ": shuffle training data");
     batches.count();
+    sc.setJobDescription(description);
     if (current != null) {
       current.unpersist(false);
     }

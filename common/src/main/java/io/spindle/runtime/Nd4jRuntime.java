@@ -29,6 +29,34 @@ public final class Nd4jRuntime {
   }
 
   /**
+   * Binds the calling thread's ND4J work to the accelerator with the given address (Spark's GPU
+   * address, a device ordinal such as {@code "0"}). This is the only place Spindle selects a
+   * device; the worker calls it at the start of every task with the address Spark assigned to that
+   * task ({@code TaskContext.resources().get("gpu")}). On the CPU backend there is one device and
+   * nothing to bind: the address is only recorded. Returns what was done, for logs and reports.
+   */
+  public static String bindDevice(String address) {
+    int ordinal;
+    try {
+      ordinal = Integer.parseInt(address.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "GPU address must be a device ordinal such as 0, got '" + address + "'", e);
+    }
+    int devices = Nd4j.getAffinityManager().getNumberOfDevices();
+    String backend = Nd4j.getBackend().getClass().getSimpleName();
+    if (backend.startsWith("Cpu") || devices <= 1 && ordinal == 0) {
+      return "recorded (" + backend + ", nothing to bind)";
+    }
+    if (ordinal >= devices) {
+      throw new IllegalStateException(
+          "Spark assigned GPU " + ordinal + " but ND4J sees " + devices + " device(s)");
+    }
+    Nd4j.getAffinityManager().unsafeSetDevice(ordinal);
+    return "bound to device " + ordinal;
+  }
+
+  /**
    * Sets ND4J's and BLAS's thread counts once per JVM; later calls with the same value are free.
    */
   public static void configureThreads(int threads) {

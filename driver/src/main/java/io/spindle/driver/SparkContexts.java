@@ -23,6 +23,11 @@ public final class SparkContexts {
       conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
     }
     conf.setIfMissing("spark.ui.showConsoleProgress", "false");
+    String plugin = io.spindle.driver.monitor.SpindlePlugin.class.getName();
+    String plugins = conf.get("spark.plugins", "");
+    if (!plugins.contains(plugin)) {
+      conf.set("spark.plugins", plugins.isBlank() ? plugin : plugins + "," + plugin);
+    }
     conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
     // Kryo refuses any class not registered below, so no unexpected class travels between JVMs.
     conf.setIfMissing("spark.kryo.registrationRequired", "true");
@@ -55,7 +60,38 @@ public final class SparkContexts {
   }
 
   public static JavaSparkContext create(ClusterConfig cluster, String appName) {
-    return new JavaSparkContext(conf(cluster, appName));
+    SparkConf conf = conf(cluster, appName);
+    checkMasterReachable(conf.get("spark.master"), 5000);
+    return new JavaSparkContext(conf);
+  }
+
+  /**
+   * Fails fast, as a Spark failure, when no master of a standalone URL ({@code
+   * spark://host:port[,host:port]}) accepts a TCP connection within {@code timeoutMillis}. Spark
+   * itself would retry registering for a minute before giving up.
+   */
+  public static void checkMasterReachable(String master, int timeoutMillis) {
+    if (!master.startsWith("spark://")) {
+      return;
+    }
+    StringBuilder errors = new StringBuilder();
+    for (String hostPort : master.substring("spark://".length()).split(",")) {
+      int colon = hostPort.lastIndexOf(':');
+      String host = colon > 0 ? hostPort.substring(0, colon) : hostPort;
+      int port = colon > 0 ? Integer.parseInt(hostPort.substring(colon + 1).trim()) : 7077;
+      try (java.net.Socket s = new java.net.Socket()) {
+        s.connect(new java.net.InetSocketAddress(host, port), timeoutMillis);
+        return;
+      } catch (java.io.IOException e) {
+        errors.append(errors.length() == 0 ? "" : "; ").append(hostPort).append(": ").append(e);
+      }
+    }
+    throw new ClusterUnreachableException(
+        "cannot reach the Spark master "
+            + master
+            + " ("
+            + errors
+            + "); check spark-submit --master or cluster.master, and that the master is running");
   }
 
   /**

@@ -222,6 +222,7 @@ public final class TrainJob {
         facts.put("dataset", config.data().dataset());
         facts.put("skipped_records", data.skippedRecords());
         facts.put("spark_master", sc.master());
+        io.spindle.driver.monitor.SpindlePlugin.resetDeviceUses();
         RunSummaryWriter summary =
             new RunSummaryWriter(
                 output,
@@ -230,6 +231,7 @@ public final class TrainJob {
                 () -> {
                   Map<String, Object> late = syncFacts(sync, workers, model);
                   late.putAll(checkpointer.facts());
+                  late.putAll(io.spindle.driver.monitor.DeviceFacts.of());
                   return late;
                 });
         new TrainingCoordinator(
@@ -237,7 +239,14 @@ public final class TrainJob {
                 model,
                 sync,
                 new Evaluator(sc, data.test()),
-                List.of(new DivergenceGuard(), metrics, checkpointer, summary),
+                List.of(
+                    new DivergenceGuard(),
+                    metrics,
+                    checkpointer,
+                    new io.spindle.driver.monitor.TrainingGauges(sc, config.training().epochs()),
+                    new io.spindle.driver.monitor.HtmlReport(
+                        output.dir(), "Spindle run: " + config.data().dataset()),
+                    summary),
                 config.training().epochs(),
                 config.training().maxSteps())
             .fit(start);

@@ -12,7 +12,8 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 /**
  * The network replicas of this executor JVM. Each replica is built once and reused across steps and
  * epochs; concurrent tasks of one executor each borrow their own replica, so nothing is shared
- * between threads while it is in use.
+ * between threads while it is in use. Every task's ND4J work starts here, so this is also where the
+ * task's thread is bound to the GPU Spark assigned it ({@link TaskDevice}).
  */
 public final class NetworkPool {
   private static final Map<ModelSpec, Queue<MultiLayerNetwork>> POOLS = new ConcurrentHashMap<>();
@@ -22,6 +23,7 @@ public final class NetworkPool {
   /** Runs {@code work} with a replica of {@code spec}'s network, returning it to the pool after. */
   public static <T> T withNetwork(ModelSpec spec, Function<MultiLayerNetwork, T> work) {
     Nd4jRuntime.configureThreads(spec.threads());
+    TaskDevice.bind();
     Queue<MultiLayerNetwork> pool = POOLS.computeIfAbsent(spec, s -> new ConcurrentLinkedQueue<>());
     MultiLayerNetwork net = pool.poll();
     if (net == null) {

@@ -22,15 +22,28 @@ final class CommandOptions {
   private boolean help;
   private final List<String> overrides = new ArrayList<>();
   private final Map<String, String> extra = new LinkedHashMap<>();
+  private final java.util.Set<String> flags = new java.util.HashSet<>();
 
   private CommandOptions() {}
 
   static CommandOptions parse(String command, String[] args, List<String> extraOptions) {
+    return parse(command, args, extraOptions, List.of());
+  }
+
+  /**
+   * @param flagOptions the command's own options without a value (e.g. {@code --overwrite})
+   */
+  static CommandOptions parse(
+      String command, String[] args, List<String> extraOptions, List<String> flagOptions) {
     CommandOptions o = new CommandOptions();
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       if (a.equals("--help") || a.equals("-h")) {
         o.help = true;
+        continue;
+      }
+      if (flagOptions.contains(a)) {
+        o.flags.add(a);
         continue;
       }
       int eq = a.indexOf('=');
@@ -40,6 +53,7 @@ final class CommandOptions {
       if (!known) {
         List<String> expected = new ArrayList<>(List.of("--config", "--set", "--output"));
         expected.addAll(extraOptions);
+        expected.addAll(flagOptions);
         expected.add("--help");
         throw new ConfigException(
             "unknown option '" + a + "' for " + command + "; expected one of " + expected);
@@ -80,6 +94,11 @@ final class CommandOptions {
             prefix
                 + "-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+  }
+
+  /** Whether a command-specific flag was given. */
+  boolean flag(String name) {
+    return flags.contains(name);
   }
 
   /** A command-specific option's value, or null. */

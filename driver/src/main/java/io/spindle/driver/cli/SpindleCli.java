@@ -3,6 +3,7 @@ package io.spindle.driver.cli;
 import io.spindle.config.ConfigException;
 import io.spindle.config.SpindleConfig;
 import io.spindle.data.DataFormatException;
+import io.spindle.driver.ResourcePlan;
 import io.spindle.driver.RunOutput;
 import io.spindle.driver.SparkContexts;
 import io.spindle.driver.TrainJob;
@@ -34,7 +35,8 @@ public final class SpindleCli {
 
   static final String TRAIN_USAGE =
       """
-      Usage: spindle train [--config FILE] [--set key=value ...] [--output DIR] [--resume]
+      Usage: spindle train [--config FILE] [--set key=value ...] [--output DIR]
+                           [--resume | --overwrite]
 
       Trains the model the config describes, data-parallel on Spark, and writes config.yaml,
       metrics.jsonl, model.zip and summary.json (written last) into the output directory.
@@ -43,9 +45,13 @@ public final class SpindleCli {
         --config FILE     YAML config; keys it omits keep their defaults
         --set key=value   override one key, e.g. --set optimizer.learningRate=0.01,
                           --set model.layers[0].units=500 (repeatable; wins over --config)
-        --output DIR      output directory (default: runs/train-<timestamp>)
+        --output DIR      output directory (default: runs/train-<timestamp>); an existing
+                          non-empty one is refused (exit 2) unless --resume or --overwrite
         --resume          continue from the newest valid checkpoint of the run in --output
                           (same as --set checkpoint.resume=auto); damaged ones are skipped
+        --overwrite       replace the run in an existing output directory (its summary.json
+                          and checkpoints are deleted first, so summary.json reappears only
+                          when the new run succeeds)
         --help            show this help
 
       Data comes from the official download sites, or from a mirror given by data.mirror or the
@@ -104,13 +110,22 @@ public final class SpindleCli {
       rest.addAll(List.of("--set", "checkpoint.resume=auto"));
       args = rest.toArray(new String[0]);
     }
-    CommandOptions options = CommandOptions.parse("train", args, List.of());
+    CommandOptions options =
+        CommandOptions.parse("train", args, List.of(), List.of(OutputDirectory.OVERWRITE));
     if (options.help()) {
       out.print(TRAIN_USAGE);
       return ExitCode.SUCCESS.code();
     }
     SpindleConfig config = options.config();
     Path outputDir = options.outputDir("train");
+    ResourcePlan.of(config, SparkContexts.conf(config.cluster(), "spindle train")).check();
+    if (config.checkpoint().resume() == io.spindle.config.ResumeMode.AUTO) {
+      if (options.flag(OutputDirectory.OVERWRITE)) {
+        throw new ConfigException("--resume and --overwrite exclude each other");
+      }
+    } else {
+      OutputDirectory.claim(outputDir, options.flag(OutputDirectory.OVERWRITE));
+    }
     Map<String, Path> files = TrainJob.fetchData(config);
     RunOutput output = new RunOutput(outputDir);
     out.println("spindle: writing to " + outputDir.toAbsolutePath());
@@ -207,7 +222,8 @@ public final class SpindleCli {
       if (c instanceof TrainingDivergedException) {
         return ExitCode.DIVERGED;
       }
-      if (c instanceof org.apache.spark.SparkException) {
+      if (c instanceof org.apache.spark.SparkException
+          || c instanceof io.spindle.driver.ClusterUnreachableException) {
         spark = true;
       }
       if (c.getCause() == c) {
@@ -222,7 +238,8 @@ public final class SpindleCli {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof ConfigException
           || c instanceof DataFormatException
-          || c instanceof TrainingDivergedException) {
+          || c instanceof TrainingDivergedException
+          || c instanceof io.spindle.driver.ClusterUnreachableException) {
         return c.getMessage();
       }
       root = c;

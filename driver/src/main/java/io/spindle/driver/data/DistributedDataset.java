@@ -198,8 +198,11 @@ public final class DistributedDataset implements AutoCloseable {
             // deserialised, so a step's task reaches its batch without deserialising the ones
             // before it; spills to disk when the executor's memory is short
             .persist(StorageLevel.MEMORY_AND_DISK());
-    sc.setJobDescription("epoch " + epoch + ": shuffle training data");
+    // Label the shuffle job, then give the caller's description (epoch and step) back.
+    String description = sc.getLocalProperty("spark.job.description");
+    sc.setJobDescription("spindle epoch " + (epoch + 1) + ": shuffle training data");
     batches.count();
+    sc.setJobDescription(description);
     if (current != null) {
       current.unpersist(false);
     }

@@ -37,8 +37,12 @@ public record CollectiveSpec(
     return Math.min(batchSize, numExamples - step * batchSize);
   }
 
-  /** A fingerprint of the model peers must share (its config and parameter count). */
+  /**
+   * A fingerprint of the model peers must share (its config and parameter count). Built from the
+   * config's text, not its {@code hashCode()}: enum hash codes differ between JVMs, so executors of
+   * a real cluster would disagree.
+   */
   public long modelVersion(long numParams) {
-    return model.hashCode() * 31L + numParams;
+    return model.toString().hashCode() * 31L + numParams;
   }
 }

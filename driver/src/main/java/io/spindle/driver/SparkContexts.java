@@ -51,7 +51,12 @@ public final class SparkContexts {
               io.spindle.sync.GradientAggregator.class,
               io.spindle.sync.AveragingAggregator.class,
               io.spindle.sync.Evaluation.class,
-              io.spindle.worker.collective.CollectiveResult.class)
+              io.spindle.worker.collective.CollectiveResult.class,
+              io.spindle.data.InputSplit.class,
+              io.spindle.data.InputSplit.Kind.class,
+              // the input partitions' split lists travel as parallelized data
+              java.util.ArrayList.class,
+              String.class)
           .flatMap(c -> java.util.stream.Stream.of(c, c.arrayType()))
           .toArray(Class<?>[]::new);
 

@@ -42,8 +42,9 @@ class ResourcePlanTest {
     assertEquals(1L << 30, plan.maxBytes());
     assertEquals(3L << 30, plan.maxPhysicalBytes());
     assertEquals(List.of(), plan.problems());
-    // 2 x (4 model copies x 4 bytes + 3 x 128 x (784+1610) x 4 bytes) + 64 MiB.
-    long expected = 2 * (4L * 1_276_810 * 4 + 3L * 128 * (784 + 1610) * 4) + (64L << 20);
+    // default sync collective: the worker also holds Adam's two state vectors, so
+    // 2 x ((4 + 2) model copies x 4 bytes + 3 x 128 x (784+1610) x 4 bytes) + 64 MiB.
+    long expected = 2 * (6L * 1_276_810 * 4 + 3L * 128 * (784 + 1610) * 4) + (64L << 20);
     assertEquals(expected, plan.offHeapNeedBytes());
   }
 

@@ -50,6 +50,8 @@ class DivergenceCheckpointTest {
                 "optimizer.learningRate=10",
                 "training.epochs=1",
                 "training.batchSize=50",
+                // one step per round, so the guard and the checkpoints see every step
+                "cluster.sync=gradient_sharing",
                 "checkpoint.everySteps=1",
                 "checkpoint.keepLast=2"));
     Path out = tmp.resolve("run");

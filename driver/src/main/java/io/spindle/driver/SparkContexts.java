@@ -65,7 +65,19 @@ public final class SparkContexts {
   }
 
   public static JavaSparkContext create(ClusterConfig cluster, String appName) {
+    return create(cluster, appName, false);
+  }
+
+  /**
+   * As {@link #create(ClusterConfig, String)}; with {@code sqlData} (a table data set, read through
+   * Spark SQL, whose own classes travel through Kryo and are not Spindle's to register) Kryo's
+   * registration requirement is left off unless the user set it.
+   */
+  public static JavaSparkContext create(ClusterConfig cluster, String appName, boolean sqlData) {
     SparkConf conf = conf(cluster, appName);
+    if (sqlData && System.getProperty("spark.kryo.registrationRequired") == null) {
+      conf.set("spark.kryo.registrationRequired", "false");
+    }
     checkMasterReachable(conf.get("spark.master"), 5000);
     return new JavaSparkContext(conf);
   }

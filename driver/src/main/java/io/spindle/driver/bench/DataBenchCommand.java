@@ -34,7 +34,9 @@ public final class DataBenchCommand {
   public static Map<String, Object> run(
       SpindleConfig config, int epochs, int cifarRecordsPerFile, Path outputDir, PrintStream out) {
     Map<String, Object> results = new LinkedHashMap<>();
-    try (JavaSparkContext sc = SparkContexts.create(config.cluster(), "spindle data-bench")) {
+    try (JavaSparkContext sc =
+        SparkContexts.create(
+            config.cluster(), "spindle data-bench", config.data().format().equals("table"))) {
       sc.setLogLevel("WARN");
       Map<String, Path> files = TrainJob.fetchData(config);
       results.put(

@@ -129,7 +129,9 @@ public final class SpindleCli {
     Map<String, Path> files = TrainJob.fetchData(config);
     RunOutput output = new RunOutput(outputDir);
     out.println("spindle: writing to " + outputDir.toAbsolutePath());
-    try (JavaSparkContext sc = SparkContexts.create(config.cluster(), "spindle train")) {
+    try (JavaSparkContext sc =
+        SparkContexts.create(
+            config.cluster(), "spindle train", config.data().format().equals("table"))) {
       sc.setLogLevel("WARN");
       Map<String, Object> summary = TrainJob.run(sc, config, files, output, out);
       out.printf(

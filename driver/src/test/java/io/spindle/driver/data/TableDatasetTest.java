@@ -30,7 +30,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Spark tables as data sets: Parquet regression trains; bad rows and missing columns fail. */
 class TableDatasetTest {
-  @RegisterExtension static final SparkLocal SPARK = new SparkLocal();
+  @RegisterExtension
+  static final SparkLocal SPARK =
+      new SparkLocal("local[2]", java.util.Map.of("spark.kryo.registrationRequired", "false"));
 
   static final StructType ARRAY_SCHEMA =
       new StructType()

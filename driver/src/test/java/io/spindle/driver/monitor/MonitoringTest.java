@@ -61,6 +61,8 @@ class MonitoringTest {
                 "--set",
                 "data.trainLimit=1024",
                 "--set",
+                "cluster.sync=gradient_sharing",
+                "--set",
                 "training.epochs=2",
                 "--set",
                 "training.batchSize=256",

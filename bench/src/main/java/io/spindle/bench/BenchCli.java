@@ -3,8 +3,8 @@ package io.spindle.bench;
 import io.spindle.config.ConfigException;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
-import io.spindle.data.DataFormatException;
 import io.spindle.driver.cli.ExitCode;
+import io.spindle.driver.cli.SpindleCli;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
@@ -88,11 +88,11 @@ public final class BenchCli {
           case "--config" -> configFile = Path.of(value);
           case "--set" -> sets.add(value);
           case "--output" -> output = Path.of(value);
-          case "--epochs" -> epochs = positiveInt(value, name);
-          case "--workers" -> workers = positiveInt(value, name);
+          case "--epochs" -> epochs = SpindleCli.positiveInt(value, name);
+          case "--workers" -> workers = SpindleCli.positiveInt(value, name);
           case "--systems" -> systems = List.of(value.split(","));
           case "--target" -> target = number(value, name);
-          case "--peak-size" -> peakSize = positiveInt(value, name);
+          case "--peak-size" -> peakSize = SpindleCli.positiveInt(value, name);
           default ->
               throw new ConfigException(
                   "unknown option '"
@@ -118,41 +118,13 @@ public final class BenchCli {
       out.println("spindle: bench results in " + dir.toAbsolutePath());
       return ExitCode.SUCCESS.code();
     } catch (Throwable t) {
-      ExitCode code = classify(t);
+      ExitCode code = SpindleCli.classify(t);
       err.println("spindle bench: " + code.name().toLowerCase().replace('_', ' ') + ": " + t);
       if (code == ExitCode.INTERNAL_ERROR || code == ExitCode.CLUSTER_FAILURE) {
         t.printStackTrace(err);
       }
       return code.code();
     }
-  }
-
-  static ExitCode classify(Throwable t) {
-    boolean spark = false;
-    for (Throwable c = t; c != null && c.getCause() != c; c = c.getCause()) {
-      if (c instanceof ConfigException) {
-        return ExitCode.BAD_CONFIG;
-      }
-      if (c instanceof DataFormatException) {
-        return ExitCode.BAD_DATA;
-      }
-      if (c instanceof org.apache.spark.SparkException) {
-        spark = true;
-      }
-    }
-    return spark ? ExitCode.CLUSTER_FAILURE : ExitCode.INTERNAL_ERROR;
-  }
-
-  private static int positiveInt(String text, String option) {
-    try {
-      int v = Integer.parseInt(text);
-      if (v > 0) {
-        return v;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new ConfigException(option + " must be a positive integer, got '" + text + "'");
   }
 
   private static double number(String text, String option) {

@@ -195,7 +195,8 @@ public final class SpindleCli {
     return ExitCode.SUCCESS.code();
   }
 
-  private static int positiveInt(String text, String option) {
+  /** {@code text} as a positive integer, else a config error naming {@code option}. */
+  public static int positiveInt(String text, String option) {
     try {
       int v = Integer.parseInt(text);
       if (v > 0) {
@@ -212,7 +213,7 @@ public final class SpindleCli {
   }
 
   /** Maps a failure to its exit code, looking through Spark's wrapping for the root cause. */
-  static ExitCode classify(Throwable t) {
+  public static ExitCode classify(Throwable t) {
     boolean spark = false;
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof ConfigException) {

@@ -5,4 +5,8 @@ public class PeerAuthenticationException extends CollectiveException {
   public PeerAuthenticationException(String message) {
     super(message);
   }
+
+  public PeerAuthenticationException(String message, Throwable cause) {
+    super(message, cause);
+  }
 }

@@ -36,7 +36,38 @@ final class PeerAuthenticator {
   }
 
   /** Run by the side that opened the connection; returns normally only when both proved. */
-  void asConnector(DataInputStream in, DataOutputStream out, int myRank, String peer)
+  void asConnector(DataInputStream in, DataOutputStream out, int myRank, String peer) {
+    try {
+      connectorHandshake(in, out, myRank, peer);
+    } catch (IOException e) {
+      throw broken(peer, e);
+    }
+  }
+
+  /** Run by the accepting side; returns the connector's rank once it proved the secret. */
+  int asAcceptor(DataInputStream in, DataOutputStream out, int expectedRank, String peer) {
+    try {
+      return acceptorHandshake(in, out, expectedRank, peer);
+    } catch (IOException e) {
+      throw broken(peer, e);
+    }
+  }
+
+  /**
+   * A connection that breaks mid-handshake: typically the other side found the secrets differ and
+   * closed it before this side read the verdict.
+   */
+  private static PeerAuthenticationException broken(String peer, IOException e) {
+    return new PeerAuthenticationException(
+        "peer "
+            + peer
+            + " broke the connection during authentication ("
+            + e
+            + "): it does not share this job's secret, or it failed; no data was sent",
+        e);
+  }
+
+  private void connectorHandshake(DataInputStream in, DataOutputStream out, int myRank, String peer)
       throws IOException {
     byte[] nonceC = nonce();
     out.writeInt(MAGIC);
@@ -68,9 +99,8 @@ final class PeerAuthenticator {
     }
   }
 
-  /** Run by the accepting side; returns the connector's rank once it proved the secret. */
-  int asAcceptor(DataInputStream in, DataOutputStream out, int expectedRank, String peer)
-      throws IOException {
+  private int acceptorHandshake(
+      DataInputStream in, DataOutputStream out, int expectedRank, String peer) throws IOException {
     int magic = in.readInt();
     if (magic != MAGIC) {
       throw new PeerAuthenticationException(

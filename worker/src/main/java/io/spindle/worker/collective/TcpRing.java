@@ -195,7 +195,7 @@ public final class TcpRing implements AutoCloseable {
     DataOutputStream out = new DataOutputStream(s.getOutputStream());
     try {
       auth.asAcceptor(in, out, leftRank, s.getRemoteSocketAddress().toString());
-    } catch (IOException | RuntimeException e) {
+    } catch (RuntimeException e) {
       s.close();
       throw e;
     }

@@ -54,8 +54,10 @@ public final class CollectiveTrainer {
     int size = infos.length;
     String host = hostOf(infos[rank].address());
     long version = spec.modelVersion(params.length());
-    try (TcpRing ring =
-        TcpRing.bind(host, rank, size, spec.wire(), version, spec.timeoutMillis())) {
+    KillWatch watch = new KillWatch(ctx::isInterrupted, 200, "spindle-kill-watch-" + rank);
+    try (watch;
+        TcpRing ring = TcpRing.bind(host, rank, size, spec.wire(), version, spec.timeoutMillis())) {
+      watch.guard(ring::close);
       List<String> endpoints =
           spec.rendezvous() == null
               ? Arrays.asList(ctx.allGather(ring.endpoint()))
@@ -67,7 +69,8 @@ public final class CollectiveTrainer {
                   size,
                   ring.endpoint(),
                   spec.secret(),
-                  spec.timeoutMillis());
+                  spec.timeoutMillis(),
+                  watch::guard);
       ring.connect(endpoints, spec.secret(), spec.round());
       boolean injectFailure = ctx.stageAttemptNumber() == 0 && rank == 0;
       return NetworkPool.withNetwork(
@@ -84,6 +87,17 @@ public final class CollectiveTrainer {
                   steps,
                   firstIteration,
                   injectFailure));
+    } catch (RuntimeException e) {
+      if (watch.fired()) {
+        throw new CollectiveException(
+            "rank "
+                + rank
+                + ": Spark killed this task (another task of the barrier stage failed), so its"
+                + " connections were closed; Spark relaunches the stage from the last committed"
+                + " state",
+            e);
+      }
+      throw e;
     }
   }
 

@@ -192,11 +192,29 @@ public final class Rendezvous implements AutoCloseable {
       String endpoint,
       byte[] secret,
       int timeoutMillis) {
+    return join(service, round, attempt, rank, size, endpoint, secret, timeoutMillis, s -> {});
+  }
+
+  /**
+   * As {@link #join(String, long, int, int, int, String, byte[], int)}, handing the connection to
+   * {@code onOpen} first (a {@link KillWatch} closes it if the task is killed while it waits).
+   */
+  static List<String> join(
+      String service,
+      long round,
+      int attempt,
+      int rank,
+      int size,
+      String endpoint,
+      byte[] secret,
+      int timeoutMillis,
+      java.util.function.Consumer<java.io.Closeable> onOpen) {
     int colon = service.lastIndexOf(':');
     InetSocketAddress address =
         new InetSocketAddress(
             service.substring(0, colon), Integer.parseInt(service.substring(colon + 1)));
     try (Socket s = new Socket()) {
+      onOpen.accept(s);
       s.connect(address, timeoutMillis);
       s.setSoTimeout(timeoutMillis);
       DataOutputStream out = new DataOutputStream(s.getOutputStream());

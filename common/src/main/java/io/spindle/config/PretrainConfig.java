@@ -16,6 +16,8 @@ package io.spindle.config;
  * @param decoderActivation activation of the first layer's decoder, which reconstructs the data;
  *     deeper decoders use the activation of the layer whose output they reconstruct
  * @param loss reconstruction loss against the clean input
+ * @param learningRate the optimiser's learning rate while pre-training, >= 0 (0 = {@code
+ *     optimizer.learningRate}); every other optimiser setting is the {@code optimizer} section's
  */
 public record PretrainConfig(
     boolean enabled,
@@ -23,7 +25,8 @@ public record PretrainConfig(
     double maskProbability,
     double gaussianSigma,
     Activation decoderActivation,
-    ReconstructionLoss loss)
+    ReconstructionLoss loss,
+    double learningRate)
     implements java.io.Serializable {
   public PretrainConfig {
     Check.positive("epochsPerLayer", epochsPerLayer);
@@ -31,6 +34,7 @@ public record PretrainConfig(
     Check.nonNegative("gaussianSigma", gaussianSigma);
     Check.notNull("decoderActivation", decoderActivation);
     Check.notNull("loss", loss);
+    Check.nonNegative("learningRate", learningRate);
     if (decoderActivation == Activation.SOFTMAX) {
       throw new ConfigException(
           "decoderActivation must be sigmoid, tanh, relu or identity (one value per input), got"
@@ -45,8 +49,26 @@ public record PretrainConfig(
     }
   }
 
-  /** Off; when switched on: 5 epochs per layer, masking noise 0.25, sigmoid decoder, MSE. */
+  /**
+   * Off; when switched on: 5 epochs per layer, masking noise 0.25, sigmoid decoder, MSE, the
+   * optimizer's learning rate.
+   */
   public static PretrainConfig defaults() {
-    return new PretrainConfig(false, 5, 0.25, 0.0, Activation.SIGMOID, ReconstructionLoss.MSE);
+    return new PretrainConfig(false, 5, 0.25, 0.0, Activation.SIGMOID, ReconstructionLoss.MSE, 0.0);
+  }
+
+  /** The optimiser of pre-training: {@code optimizer} with {@link #learningRate} if set. */
+  public OptimizerConfig optimizer(OptimizerConfig optimizer) {
+    if (learningRate == 0) {
+      return optimizer;
+    }
+    return new OptimizerConfig(
+        optimizer.type(),
+        learningRate,
+        optimizer.momentum(),
+        optimizer.beta1(),
+        optimizer.beta2(),
+        optimizer.epsilon(),
+        optimizer.rmsDecay());
   }
 }

@@ -21,7 +21,10 @@ class PretrainConfigTest {
     PretrainConfig p = SpindleConfig.defaults().pretrain();
     assertFalse(p.enabled());
     assertEquals(
-        new PretrainConfig(false, 5, 0.25, 0.0, Activation.SIGMOID, ReconstructionLoss.MSE), p);
+        new PretrainConfig(false, 5, 0.25, 0.0, Activation.SIGMOID, ReconstructionLoss.MSE, 0.0),
+        p);
+    OptimizerConfig o = OptimizerConfig.of(OptimizerType.MOMENTUM, 0.05);
+    assertEquals(o, p.optimizer(o));
   }
 
   @Test
@@ -30,11 +33,16 @@ class PretrainConfigTest {
         ConfigLoader.parse(
             "pretrain:\n  enabled: true\n  epochsPerLayer: 3\n  loss: binary_cross_entropy\n",
             "run.yaml",
-            List.of("pretrain.gaussianSigma=0.1", "pretrain.maskProbability=0"));
+            List.of(
+                "pretrain.gaussianSigma=0.1",
+                "pretrain.maskProbability=0",
+                "pretrain.learningRate=0.5"));
     assertEquals(
         new PretrainConfig(
-            true, 3, 0.0, 0.1, Activation.SIGMOID, ReconstructionLoss.BINARY_CROSS_ENTROPY),
+            true, 3, 0.0, 0.1, Activation.SIGMOID, ReconstructionLoss.BINARY_CROSS_ENTROPY, 0.5),
         c.pretrain());
+    assertEquals(0.5, c.pretrain().optimizer(c.optimizer()).learningRate());
+    assertEquals(c.optimizer().type(), c.pretrain().optimizer(c.optimizer()).type());
     assertEquals(c, ConfigLoader.parse(ConfigLoader.toYaml(c), "written", List.of()));
     assertTrue(ConfigLoader.toYaml(c).contains("pretrain:"), ConfigLoader.toYaml(c));
   }
@@ -62,6 +70,8 @@ class PretrainConfigTest {
         e);
     e = error("", "pretrain.decoderActivation=softmax");
     assertTrue(e.contains("decoderActivation must be sigmoid, tanh, relu or identity"), e);
+    e = error("", "pretrain.learningRate=-1");
+    assertTrue(e.contains("learningRate must be >= 0, got -1.0"), e);
     e = error("pretrain:\n  epochs: 3\n");
     assertTrue(e.contains("unknown key 'pretrain.epochs'") && e.contains("epochsPerLayer"), e);
   }

@@ -141,9 +141,9 @@ public final class TrainJob {
       console.println(
           "spindle: pretraining is not checkpointed; it runs again from the first layer");
     }
-    return io.spindle.driver.pretrain.LayerwisePretraining.facts(
-        new io.spindle.driver.pretrain.LayerwisePretraining(sc, config, data, threads, console)
-            .run(model));
+    return new io.spindle.driver.pretrain.LayerwisePretraining(sc, config, data, threads, console)
+        .run(model)
+        .facts();
   }
 
   /** Default cache folder of downloaded data sets. */

@@ -44,9 +44,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *       like hidden layer k, and a decoder output layer back to the encoder's input size (the first
  *       decoder with {@code pretrain.decoderActivation}, deeper ones with the activation of the
  *       layer whose output they reconstruct), with loss {@code pretrain.loss}. It is trained like
- *       any model: a {@link GlobalModel} with its own optimiser state from {@code optimizer},
- *       updated by the run's {@link ParameterSync} (so distributed, through the same sync path as
- *       training), {@code pretrain.epochsPerLayer} epochs over the training set.
+ *       any model: a {@link GlobalModel} with its own optimiser state from {@code optimizer} (at
+ *       {@code pretrain.learningRate} if set), updated by the run's {@link ParameterSync} (so
+ *       distributed, through the same sync path as training), {@code pretrain.epochsPerLayer}
+ *       epochs over the training set.
  *   <li>Its input is the output of the already pre-trained layers 0..k-1, frozen: each epoch the
  *       workers map their own mini-batches through the {@link EncoderStack} (shipped in the task
  *       closure) and cache the result for the epoch, so no encoded data set is collected or
@@ -150,11 +151,28 @@ public final class LayerwisePretraining {
     }
   }
 
+  /** What pre-training did, layer by layer, and the trained encoders, bottom first. */
+  public record Result(List<LayerResult> layers, EncoderStack encoders) {
+    /** The summary facts of the run. */
+    public Map<String, Object> facts() {
+      Map<String, Object> out = new LinkedHashMap<>();
+      List<Map<String, Object>> list = new ArrayList<>();
+      double seconds = 0;
+      for (LayerResult r : layers) {
+        list.add(r.toMap());
+        seconds += r.seconds();
+      }
+      out.put("pretrain_seconds", seconds);
+      out.put("pretrain_layers", list);
+      return out;
+    }
+  }
+
   /**
    * Pre-trains every hidden layer of {@code classifier} in turn and writes the encoders' weights
-   * into it; returns what each layer did.
+   * into it; its output layer is left as it is.
    */
-  public List<LayerResult> run(GlobalModel classifier) {
+  public Result run(GlobalModel classifier) {
     validate(config);
     PretrainConfig pre = config.pretrain();
     ModelConfig model = config.model();
@@ -180,7 +198,7 @@ public final class LayerwisePretraining {
       ModelSpec spec =
           new ModelSpec(
               autoencoderModel,
-              config.optimizer(),
+              pre.optimizer(config.optimizer()),
               inputs,
               inputs,
               config.training().seed() + k,
@@ -196,7 +214,7 @@ public final class LayerwisePretraining {
       stack = stack.plus(w, b, layer.activation());
       inputs = layer.units();
     }
-    return results;
+    return new Result(List.copyOf(results), stack);
   }
 
   private LayerResult trainLayer(
@@ -290,20 +308,6 @@ public final class LayerwisePretraining {
             .setName("pretraining: " + what + " encoded by " + stack.depth() + " layer(s)")
             .persist(StorageLevel.MEMORY_AND_DISK());
     out.count();
-    return out;
-  }
-
-  /** The summary facts of a pre-training run. */
-  public static Map<String, Object> facts(List<LayerResult> results) {
-    Map<String, Object> out = new LinkedHashMap<>();
-    List<Map<String, Object>> layers = new ArrayList<>();
-    double seconds = 0;
-    for (LayerResult r : results) {
-      layers.add(r.toMap());
-      seconds += r.seconds();
-    }
-    out.put("pretrain_seconds", seconds);
-    out.put("pretrain_layers", layers);
     return out;
   }
 }

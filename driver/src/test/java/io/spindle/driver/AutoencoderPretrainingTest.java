@@ -221,13 +221,15 @@ class AutoencoderPretrainingTest {
     }
 
     // the same pre-training inside a run (deterministic), then one fine-tuning step at a rate
-    // too small to move a float32 weight: the saved classifier holds the pre-trained encoders
+    // too small to move a float32 weight: the saved classifier holds the pre-trained encoders.
+    // The run asks to resume but finds no checkpoint, as after a stop during pre-training: it
+    // says so and pre-trains again from the first layer, to the same weights.
     Path out = tmp.resolve("run");
     ByteArrayOutputStream console = new ByteArrayOutputStream();
     Map<String, Object> summary =
         TrainJob.run(
             SPARK.sc(),
-            config(tmp, overrides),
+            config(tmp, concat(overrides, "checkpoint.resume=auto")),
             new RunOutput(out),
             new PrintStream(console, true, StandardCharsets.UTF_8));
     MultiLayerNetwork saved =
@@ -235,6 +237,9 @@ class AutoencoderPretrainingTest {
     assertEncodesLike(saved, pretrained, x, 1e-6f);
     assertEquals(initialOutputW, saved.getLayer(2).getParam("W"));
     assertEquals(2, ((List<?>) summary.get("pretrain_layers")).size());
+    String text = console.toString(StandardCharsets.UTF_8);
+    assertTrue(text.contains("pretraining is not checkpointed; it runs again"), text);
+    assertTrue(text.contains("pretraining layer 1/2"), text);
   }
 
   @ParameterizedTest(name = "{0}")

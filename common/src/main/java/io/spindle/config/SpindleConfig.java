@@ -9,7 +9,8 @@ public record SpindleConfig(
     DataConfig data,
     TrainingConfig training,
     ClusterConfig cluster,
-    CheckpointConfig checkpoint)
+    CheckpointConfig checkpoint,
+    PretrainConfig pretrain)
     implements java.io.Serializable {
   /** A config with the default checkpoint settings. */
   public SpindleConfig(
@@ -21,6 +22,17 @@ public record SpindleConfig(
     this(model, optimizer, data, training, cluster, CheckpointConfig.defaults());
   }
 
+  /** A config without autoencoder pre-training. */
+  public SpindleConfig(
+      ModelConfig model,
+      OptimizerConfig optimizer,
+      DataConfig data,
+      TrainingConfig training,
+      ClusterConfig cluster,
+      CheckpointConfig checkpoint) {
+    this(model, optimizer, data, training, cluster, checkpoint, PretrainConfig.defaults());
+  }
+
   public SpindleConfig {
     Check.notNull("model", model);
     Check.notNull("optimizer", optimizer);
@@ -28,6 +40,7 @@ public record SpindleConfig(
     Check.notNull("training", training);
     Check.notNull("cluster", cluster);
     Check.notNull("checkpoint", checkpoint);
+    Check.notNull("pretrain", pretrain);
   }
 
   /**

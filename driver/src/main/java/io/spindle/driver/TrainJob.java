@@ -30,7 +30,8 @@ import org.apache.spark.api.java.JavaSparkContext;
 public final class TrainJob {
   private TrainJob() {}
 
-  static ParameterSync syncFor(JavaSparkContext sc, SpindleConfig config, DistributedDataset data) {
+  public static ParameterSync syncFor(
+      JavaSparkContext sc, SpindleConfig config, DistributedDataset data) {
     var cluster = config.cluster();
     return switch (cluster.sync()) {
       case GRADIENT_SHARING -> new GradientSharing(sc);
@@ -110,6 +111,39 @@ public final class TrainJob {
         state.stepInEpoch(),
         (System.nanoTime() - start) / 1e9);
     return state;
+  }
+
+  /**
+   * With {@code pretrain.enabled}, pre-trains the hidden layers of a fresh {@code model} layer by
+   * layer (see {@link io.spindle.driver.pretrain.LayerwisePretraining}) and returns its summary
+   * facts; a run resumed from a checkpoint skips it, since the checkpoint holds the pre-trained
+   * (and since fine-tuned) weights.
+   */
+  private static Map<String, Object> pretrain(
+      JavaSparkContext sc,
+      SpindleConfig config,
+      DistributedDataset data,
+      int threads,
+      GlobalModel model,
+      TrainingState start,
+      PrintStream console) {
+    if (!config.pretrain().enabled()) {
+      return Map.of();
+    }
+    io.spindle.driver.pretrain.LayerwisePretraining.validate(config);
+    if (start.globalStep() > 0) {
+      console.println(
+          "spindle: resumed after pretraining; the checkpoint holds the pretrained weights, so"
+              + " pretraining is skipped");
+      return Map.of("pretrain_skipped_on_resume", true);
+    }
+    if (config.checkpoint().resume() == ResumeMode.AUTO) {
+      console.println(
+          "spindle: pretraining is not checkpointed; it runs again from the first layer");
+    }
+    return new io.spindle.driver.pretrain.LayerwisePretraining(sc, config, data, threads, console)
+        .run(model)
+        .facts();
   }
 
   /** Default cache folder of downloaded data sets. */
@@ -205,6 +239,7 @@ public final class TrainJob {
       CheckpointStore checkpoints =
           CheckpointStore.open(checkpointDir(config, output), sc.hadoopConfiguration());
       TrainingState start = resume(checkpoints, config, model, data.stepsPerEpoch(), console);
+      Map<String, Object> pretrained = pretrain(sc, config, data, threads, model, start, console);
       CheckpointListener checkpointer =
           new CheckpointListener(checkpoints, config, sync.name(), console, start.globalStep());
       try (MetricsLog metrics =
@@ -222,6 +257,7 @@ public final class TrainJob {
         facts.put("dataset", config.data().dataset());
         facts.put("skipped_records", data.skippedRecords());
         facts.put("spark_master", sc.master());
+        facts.putAll(pretrained);
         io.spindle.driver.monitor.SpindlePlugin.resetDeviceUses();
         RunSummaryWriter summary =
             new RunSummaryWriter(

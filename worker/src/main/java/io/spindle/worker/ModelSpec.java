@@ -3,7 +3,9 @@ package io.spindle.worker;
 import io.spindle.config.ModelConfig;
 import io.spindle.config.OptimizerConfig;
 import io.spindle.model.ModelFactory;
+import io.spindle.model.Reconstruction;
 import java.io.Serializable;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**
@@ -16,6 +18,8 @@ import org.nd4j.linalg.api.buffer.DataType;
  * @param numClasses classes of the labels
  * @param seed initialisation seed
  * @param threads ND4J threads per worker
+ * @param reconstruction null for a classifier; for an autoencoder (layer-wise pre-training) the
+ *     corruption and loss: the label of each example is then its own clean input
  */
 public record ModelSpec(
     ModelConfig model,
@@ -23,9 +27,30 @@ public record ModelSpec(
     int numInputs,
     int numClasses,
     long seed,
-    int threads)
+    int threads,
+    Reconstruction reconstruction)
     implements Serializable {
+  /** A classifier's spec. */
+  public ModelSpec(
+      ModelConfig model,
+      OptimizerConfig optimizer,
+      int numInputs,
+      int numClasses,
+      long seed,
+      int threads) {
+    this(model, optimizer, numInputs, numClasses, seed, threads, null);
+  }
+
   public ModelSpec {
+    if (reconstruction != null && (numClasses != numInputs)) {
+      throw new IllegalArgumentException(
+          "an autoencoder reconstructs its "
+              + numInputs
+              + " inputs, so its output must have "
+              + numInputs
+              + " units, got "
+              + numClasses);
+    }
     if (model.outputLayer().units() != numClasses) {
       throw new IllegalArgumentException(
           "model.layers: the output layer has "
@@ -34,6 +59,12 @@ public record ModelSpec(
               + numClasses
               + " classes");
     }
+  }
+
+  /** A new, initialised network of this spec (with the reconstruction loss of an autoencoder). */
+  public MultiLayerNetwork newNetwork() {
+    MultiLayerNetwork net = ModelFactory.create(model, numInputs, seed);
+    return reconstruction == null ? net : reconstruction.configure(net);
   }
 
   public DataType dataType() {

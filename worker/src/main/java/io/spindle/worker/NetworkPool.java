@@ -1,6 +1,5 @@
 package io.spindle.worker;
 
-import io.spindle.model.ModelFactory;
 import io.spindle.runtime.Nd4jRuntime;
 import java.util.Map;
 import java.util.Queue;
@@ -27,7 +26,7 @@ public final class NetworkPool {
     Queue<MultiLayerNetwork> pool = POOLS.computeIfAbsent(spec, s -> new ConcurrentLinkedQueue<>());
     MultiLayerNetwork net = pool.poll();
     if (net == null) {
-      net = ModelFactory.create(spec.model(), spec.numInputs(), spec.seed());
+      net = spec.newNetwork();
     }
     try {
       return work.apply(net);

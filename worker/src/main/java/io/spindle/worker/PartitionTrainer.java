@@ -120,6 +120,11 @@ public final class PartitionTrainer {
             if (batch.isEmpty()) {
               continue;
             }
+            if (spec.reconstruction() != null) {
+              double meanLoss = spec.reconstruction().score(net, batch, type);
+              total = total.merge(new Evaluation(0, meanLoss * batch.size(), batch.size()));
+              continue;
+            }
             INDArray x = batch.featureArray(type);
             INDArray y = batch.oneHotLabels(type, spec.numClasses());
             long correct = countCorrect(net.output(x, false), batch);
@@ -158,11 +163,17 @@ public final class PartitionTrainer {
   }
 
   /**
-   * Forward and backward pass; leaves the summed gradient in the network's flat gradient view and
-   * returns the mean loss of the batch.
+   * Forward and backward pass (of an autoencoder: on the corrupted features against the clean ones,
+   * see {@link io.spindle.model.Reconstruction}); leaves the summed gradient in the network's flat
+   * gradient view and returns the mean loss of the batch.
    */
   public static double computeGradient(MultiLayerNetwork net, ModelSpec spec, MiniBatch batch) {
     DataType type = spec.dataType();
+    if (spec.reconstruction() != null) {
+      counter(net).expect(null); // an autoencoder has no classes to count
+      return spec.reconstruction()
+          .computeGradient(net, batch, type, io.spindle.model.Reconstruction.stepSeed());
+    }
     counter(net).expect(batch.labels());
     net.setInput(batch.featureArray(type));
     net.setLabels(batch.oneHotLabels(type, spec.numClasses()));

@@ -94,6 +94,15 @@ public final class ExampleBlock implements Serializable {
     }
   }
 
+  /** Writes row {@code row}'s encoded pixels into {@code out[at..at + numFeatures)}. */
+  public void copyPixels(int row, byte[] out, int at) {
+    if (pixels == null) {
+      throw new IllegalStateException("block of float features has no encoded pixels");
+    }
+    int d = numFeatures();
+    System.arraycopy(pixels, row * d, out, at, d);
+  }
+
   /** Row {@code row} as an {@link Example} whose index is the row's id. */
   public Example example(int row) {
     int d = numFeatures();

@@ -113,4 +113,25 @@ class ExampleBlockTest {
     assertArrayEquals(new int[] {4, 1, 3}, y);
     assertArrayEquals(new float[] {8f, 2f, 6f}, t);
   }
+
+  @Test
+  void anEncodedMiniBatchGivesTheSameFeaturesAsFloats() {
+    List<Example> px = pixels(3, 0);
+    List<Example> floats = new ArrayList<>();
+    for (Example e : px) {
+      floats.add(new Example(e.index(), e.features(), e.label(), Float.NaN, 3, 2, 2));
+    }
+    MiniBatch encoded = MiniBatch.of(5, 12, px);
+    MiniBatch decoded = MiniBatch.of(5, 12, floats);
+    assertTrue(encoded.isEncoded());
+    assertEquals(false, decoded.isEncoded());
+    assertArrayEquals(decoded.features(), encoded.features());
+    assertArrayEquals(decoded.labels(), encoded.labels());
+    assertArrayEquals(new int[] {3, 2, 2}, encoded.shape());
+    try (var a = encoded.featureArray(org.nd4j.linalg.api.buffer.DataType.FLOAT);
+        var b = decoded.featureArray(org.nd4j.linalg.api.buffer.DataType.FLOAT)) {
+      assertEquals(b, a);
+      assertArrayEquals(new long[] {3, 12}, a.shape());
+    }
+  }
 }

@@ -44,6 +44,7 @@ public final class DistributedDataset implements AutoCloseable {
   private final int numClasses;
   private final int[] shape;
   private final boolean regression;
+  private final boolean encoded;
   private final int batchSize;
   private final int workers;
   private final long seed;
@@ -86,6 +87,7 @@ public final class DistributedDataset implements AutoCloseable {
     this.numFeatures = first.get(0).numFeatures();
     this.shape = first.get(0).shape();
     this.regression = first.get(0).isRegression();
+    this.encoded = first.get(0).bytesPerFeature() == 1;
   }
 
   /**
@@ -117,9 +119,10 @@ public final class DistributedDataset implements AutoCloseable {
 
   /**
    * A data set from examples already read on the executors (see {@link DatasetLoader}). The
-   * training examples must be indexed densely {@code 0..n-1}; they are kept in Spark's cache
-   * serialised, spilling to disk ({@code MEMORY_AND_DISK_SER}), so a set larger than the executors'
-   * memory still trains.
+   * training examples must be indexed densely {@code 0..n-1}; they are kept in Spark's cache as
+   * {@link ExampleBlock}s (a few flat arrays each, as compact in memory as serialised, so they are
+   * kept deserialised), spilling to disk ({@code MEMORY_AND_DISK}), so a set larger than the
+   * executors' memory still trains.
    *
    * @param prefetch mini-batches each worker prepares ahead of compute (0 = none)
    * @param skipped bad records dropped while reading, reported in the summary
@@ -142,7 +145,7 @@ public final class DistributedDataset implements AutoCloseable {
     return new DistributedDataset(
         sc,
         train,
-        StorageLevel.MEMORY_AND_DISK_SER(),
+        StorageLevel.MEMORY_AND_DISK(),
         testBatches,
         numClasses,
         batchSize,
@@ -228,6 +231,7 @@ public final class DistributedDataset implements AutoCloseable {
     int groups = (steps + group - 1) / group;
     int[] rowShape = shape.clone();
     boolean reg = regression;
+    boolean enc = encoded;
     JavaPairRDD<Integer, ExampleBlock> chunks =
         blocks.mapPartitionsToPair(
             it -> new EpochChunks(it, new EpochPlan(n, b, w, s, epoch), group, groups));
@@ -235,7 +239,8 @@ public final class DistributedDataset implements AutoCloseable {
         chunks
             .repartitionAndSortWithinPartitions(new GroupPartitioner(w, groups))
             .mapPartitionsWithIndex(
-                (worker, it) -> new EpochBatches(it, n, b, w, worker, group, rowShape, reg), true)
+                (worker, it) -> new EpochBatches(it, n, b, w, worker, group, rowShape, reg, enc),
+                true)
             .setName("epoch " + epoch + " batches")
             // deserialised, so a step's task reaches its batch without deserialising the ones
             // before it; spills to disk when the executor's memory is short
@@ -268,7 +273,7 @@ public final class DistributedDataset implements AutoCloseable {
 
   /** Consecutive steps a worker assembles together: about {@link #GROUP_BYTES} of features. */
   int stepsPerGroup() {
-    long shareBytes = 4L * ((batchSize + workers - 1) / workers) * numFeatures;
+    long shareBytes = (encoded ? 1L : 4L) * ((batchSize + workers - 1) / workers) * numFeatures;
     long g = Math.max(1, GROUP_BYTES / Math.max(1, shareBytes));
     return (int) Math.min(g, stepsPerEpoch());
   }

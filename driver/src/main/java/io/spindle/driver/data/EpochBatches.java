@@ -10,9 +10,11 @@ import scala.Tuple2;
 /**
  * The reduce side of an epoch's shuffle: one worker's chunks, sorted by key ({@code worker * groups
  * + group}), become the worker's mini-batches, one per global step in step order (empty where the
- * worker has no share of a step). Each group of steps is assembled whole, every row placed at the
- * offset its epoch position gives it inside the worker's share of its step; a row outside the
- * worker's shares, a row placed twice or a missing row is an error.
+ * worker has no share of a step). Batches of encoded data sets (8-bit pixels) stay encoded, a
+ * quarter of the memory of floats; they are decoded when a step builds its arrays. Each group of
+ * steps is assembled whole, every row placed at the offset its epoch position gives it inside the
+ * worker's share of its step; a row outside the worker's shares, a row placed twice or a missing
+ * row is an error.
  */
 final class EpochBatches implements Iterator<MiniBatch> {
   private final Iterator<Tuple2<Integer, ExampleBlock>> chunks;
@@ -26,6 +28,7 @@ final class EpochBatches implements Iterator<MiniBatch> {
   private final int[] shape;
   private final int numFeatures;
   private final boolean regression;
+  private final boolean encoded;
   private final ArrayDeque<MiniBatch> ready = new ArrayDeque<>();
   private Tuple2<Integer, ExampleBlock> pending;
   private int group;
@@ -38,7 +41,8 @@ final class EpochBatches implements Iterator<MiniBatch> {
       int worker,
       int stepsPerGroup,
       int[] shape,
-      boolean regression) {
+      boolean regression,
+      boolean encoded) {
     this.chunks = chunks;
     this.numExamples = numExamples;
     this.batchSize = batchSize;
@@ -50,6 +54,7 @@ final class EpochBatches implements Iterator<MiniBatch> {
     this.shape = shape.clone();
     this.numFeatures = shape[0] * shape[1] * shape[2];
     this.regression = regression;
+    this.encoded = encoded;
   }
 
   @Override
@@ -85,12 +90,17 @@ final class EpochBatches implements Iterator<MiniBatch> {
     int last = Math.min(steps, first + stepsPerGroup);
     int count = last - first;
     float[][] x = new float[count][];
+    byte[][] px = new byte[count][];
     int[][] y = new int[count][];
     float[][] t = new float[count][];
     boolean[][] filled = new boolean[count][];
     for (int i = 0; i < count; i++) {
       int size = shareSize(first + i);
-      x[i] = new float[size * numFeatures];
+      if (encoded) {
+        px[i] = new byte[size * numFeatures];
+      } else {
+        x[i] = new float[size * numFeatures];
+      }
       y[i] = new int[size];
       t[i] = regression ? new float[size] : null;
       filled[i] = new boolean[size];
@@ -105,12 +115,15 @@ final class EpochBatches implements Iterator<MiniBatch> {
       }
       ExampleBlock chunk = pending._2();
       pending = null;
-      if (chunk.numFeatures() != numFeatures) {
+      if (chunk.numFeatures() != numFeatures || (chunk.bytesPerFeature() == 1) != encoded) {
         throw new IllegalStateException(
             "epoch chunk has "
                 + chunk.numFeatures()
-                + " features per example, expected "
-                + numFeatures);
+                + " features per example of "
+                + chunk.bytesPerFeature()
+                + " byte(s), expected "
+                + numFeatures
+                + (encoded ? " encoded pixels" : " floats"));
       }
       for (int r = 0; r < chunk.size(); r++) {
         int position = chunk.id(r);
@@ -130,7 +143,12 @@ final class EpochBatches implements Iterator<MiniBatch> {
                   + ")");
         }
         filled[i][at] = true;
-        chunk.copyRow(r, x[i], at * numFeatures, y[i], t[i], at);
+        if (encoded) {
+          chunk.copyPixels(r, px[i], at * numFeatures);
+          y[i][at] = chunk.label(r);
+        } else {
+          chunk.copyRow(r, x[i], at * numFeatures, y[i], t[i], at);
+        }
       }
     }
     if (pending != null && (pending._1() < key || g == groups - 1)) {
@@ -154,7 +172,10 @@ final class EpochBatches implements Iterator<MiniBatch> {
                   + (first + i));
         }
       }
-      ready.add(new MiniBatch(first + i, y[i].length, numFeatures, x[i], y[i], t[i], shape));
+      ready.add(
+          encoded
+              ? MiniBatch.ofPixels(first + i, y[i].length, numFeatures, px[i], y[i], shape)
+              : new MiniBatch(first + i, y[i].length, numFeatures, x[i], y[i], t[i], shape));
     }
   }
 }

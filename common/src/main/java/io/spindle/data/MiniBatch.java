@@ -195,7 +195,23 @@ public final class MiniBatch implements Serializable {
 
   /** The features as a {@code size x numFeatures} array (bulk-copied into native memory). */
   public INDArray featureArray(DataType type) {
-    return matrix(features(), size, numFeatures, type);
+    if (pixels == null || pixels.length == 0) {
+      return matrix(features(), size, numFeatures, type);
+    }
+    // decode straight into native memory, a cache-sized piece at a time: no heap copy of the floats
+    INDArray flat = Nd4j.createUninitialized(DataType.FLOAT, pixels.length);
+    java.nio.FloatBuffer out = flat.data().asNioFloat();
+    out.position((int) flat.offset());
+    float[] piece = new float[Math.min(pixels.length, 8192)];
+    for (int from = 0; from < pixels.length; from += piece.length) {
+      int n = Math.min(piece.length, pixels.length - from);
+      for (int i = 0; i < n; i++) {
+        piece[i] = Example.PIXEL_VALUES[pixels[from + i] & 0xFF];
+      }
+      out.put(piece, 0, n);
+    }
+    INDArray m = flat.reshape(size, numFeatures);
+    return type == DataType.FLOAT ? m : m.castTo(type);
   }
 
   /**

@@ -130,8 +130,25 @@ class ExampleBlockTest {
     assertArrayEquals(new int[] {3, 2, 2}, encoded.shape());
     try (var a = encoded.featureArray(org.nd4j.linalg.api.buffer.DataType.FLOAT);
         var b = decoded.featureArray(org.nd4j.linalg.api.buffer.DataType.FLOAT)) {
-      assertEquals(b, a);
       assertArrayEquals(new long[] {3, 12}, a.shape());
+      assertArrayEquals(b.reshape(36).toFloatVector(), a.reshape(36).toFloatVector());
+      assertArrayEquals(decoded.features(), a.reshape(36).toFloatVector());
+    }
+  }
+
+  @Test
+  void aLargeEncodedBatchDecodesIntoNativeMemoryExactly() {
+    byte[] px = new byte[3 * 10000]; // several 8192-value pieces, the last one partial
+    new java.util.Random(3).nextBytes(px);
+    MiniBatch b = MiniBatch.ofPixels(0, 3, 10000, px, new int[] {1, 2, 3}, new int[] {1, 100, 100});
+    float[] expected = new float[px.length];
+    for (int i = 0; i < px.length; i++) {
+      expected[i] = (px[i] & 0xFF) / 255f;
+    }
+    assertArrayEquals(expected, b.features());
+    try (var a = b.featureArray(org.nd4j.linalg.api.buffer.DataType.FLOAT)) {
+      assertArrayEquals(new long[] {3, 10000}, a.shape());
+      assertArrayEquals(expected, a.reshape(px.length).toFloatVector());
     }
   }
 }

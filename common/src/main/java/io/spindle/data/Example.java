@@ -97,8 +97,27 @@ public final class Example implements Serializable {
       return;
     }
     for (int i = 0; i < pixels.length; i++) {
-      out[at + i] = (pixels[i] & 0xFF) / 255f;
+      out[at + i] = PIXEL_VALUES[pixels[i] & 0xFF];
     }
+  }
+
+  /** {@code PIXEL_VALUES[p] == p / 255f}: the decoded value of pixel byte {@code p & 0xFF}. */
+  static final float[] PIXEL_VALUES = new float[256];
+
+  static {
+    for (int p = 0; p < 256; p++) {
+      PIXEL_VALUES[p] = p / 255f;
+    }
+  }
+
+  /** Whether the features are stored encoded as unsigned 8-bit pixels. */
+  public boolean isEncoded() {
+    return pixels != null;
+  }
+
+  /** Writes the encoded pixels into {@code out[at..at + numFeatures)}; encoded examples only. */
+  void copyPixels(byte[] out, int at) {
+    System.arraycopy(pixels, 0, out, at, pixels.length);
   }
 
   public int index() {

@@ -46,6 +46,7 @@ public final class SparkContexts {
   static final Class<?>[] KRYO_CLASSES =
       java.util.stream.Stream.of(
               io.spindle.data.Example.class,
+              io.spindle.data.ExampleBlock.class,
               io.spindle.data.MiniBatch.class,
               io.spindle.tensor.FlatVector.class,
               io.spindle.sync.GradientAggregator.class,

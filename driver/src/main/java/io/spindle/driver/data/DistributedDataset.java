@@ -2,6 +2,7 @@ package io.spindle.driver.data;
 
 import io.spindle.data.EpochPlan;
 import io.spindle.data.Example;
+import io.spindle.data.ExampleBlock;
 import io.spindle.data.MiniBatch;
 import io.spindle.worker.MnistPartitionReader;
 import java.util.ArrayList;
@@ -12,7 +13,6 @@ import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.storage.StorageLevel;
-import scala.Tuple2;
 
 /**
  * A labelled data set held in Spark: read on the executors, cached there, never collected to the
@@ -25,12 +25,26 @@ import scala.Tuple2;
  */
 public final class DistributedDataset implements AutoCloseable {
   private final JavaSparkContext sc;
+
+  /** Rows of the cached training blocks (at most this many examples per block). */
+  static final int BLOCK_ROWS = 4096;
+
+  /** Bytes of features per cached block (about; at least one example). */
+  static final long BLOCK_BYTES = 8L << 20;
+
+  /** Decoded feature bytes a worker assembles at once: one group of steps of the epoch. */
+  static final long GROUP_BYTES = 8L << 20;
+
+  private final JavaRDD<ExampleBlock> blocks;
   private final JavaRDD<Example> train;
   private final JavaRDD<MiniBatch> test;
   private final int numTrain;
   private final int numTest;
   private final int numFeatures;
   private final int numClasses;
+  private final int[] shape;
+  private final boolean regression;
+  private final boolean encoded;
   private final int batchSize;
   private final int workers;
   private final long seed;
@@ -40,7 +54,8 @@ public final class DistributedDataset implements AutoCloseable {
 
   private DistributedDataset(
       JavaSparkContext sc,
-      JavaRDD<Example> train,
+      JavaRDD<Example> examples,
+      StorageLevel level,
       JavaRDD<MiniBatch> test,
       int numClasses,
       int batchSize,
@@ -51,19 +66,28 @@ public final class DistributedDataset implements AutoCloseable {
     this.sc = sc;
     this.prefetch = prefetch;
     this.skipped = skipped;
-    this.train = train;
+    this.blocks =
+        examples
+            .mapPartitions(it -> ExampleBlock.pack(it, BLOCK_ROWS, BLOCK_BYTES), true)
+            .setName("train example blocks")
+            .persist(level);
+    this.train = blocks.flatMap(ExampleBlock::examples);
     this.test = test;
     this.numClasses = numClasses;
     this.batchSize = batchSize;
     this.workers = workers;
     this.seed = seed;
-    this.numTrain = (int) train.count();
+    this.numTrain = blocks.map(ExampleBlock::size).fold(0, Integer::sum);
+    examples.unpersist(false); // the blocks hold the training set now
     this.numTest = test.map(MiniBatch::size).fold(0, Integer::sum);
-    List<Example> first = train.take(1);
+    List<ExampleBlock> first = blocks.take(1);
     if (numTrain == 0 || first.isEmpty()) {
       throw new IllegalArgumentException("the training set is empty");
     }
     this.numFeatures = first.get(0).numFeatures();
+    this.shape = first.get(0).shape();
+    this.regression = first.get(0).isRegression();
+    this.encoded = first.get(0).bytesPerFeature() == 1;
   }
 
   /**
@@ -82,24 +106,23 @@ public final class DistributedDataset implements AutoCloseable {
       int batchSize,
       int workers,
       long seed) {
-    JavaRDD<Example> train =
-        readIdx(sc, trainImages, trainLabels, numClasses, limit, workers)
-            .setName("train examples")
-            .persist(StorageLevel.MEMORY_ONLY());
+    JavaRDD<Example> train = readIdx(sc, trainImages, trainLabels, numClasses, limit, workers);
     int evalBatch = 1000;
     JavaRDD<MiniBatch> test =
         readIdx(sc, testImages, testLabels, numClasses, 0, workers)
             .mapPartitions(it -> chunk(it, evalBatch))
             .setName("test batches")
             .persist(StorageLevel.MEMORY_ONLY());
-    return new DistributedDataset(sc, train, test, numClasses, batchSize, workers, seed, 0, 0);
+    return new DistributedDataset(
+        sc, train, StorageLevel.MEMORY_ONLY(), test, numClasses, batchSize, workers, seed, 0, 0);
   }
 
   /**
    * A data set from examples already read on the executors (see {@link DatasetLoader}). The
-   * training examples must be indexed densely {@code 0..n-1}; they are kept in Spark's cache
-   * serialised, spilling to disk ({@code MEMORY_AND_DISK_SER}), so a set larger than the executors'
-   * memory still trains.
+   * training examples must be indexed densely {@code 0..n-1}; they are kept in Spark's cache as
+   * {@link ExampleBlock}s (a few flat arrays each, as compact in memory as serialised, so they are
+   * kept deserialised), spilling to disk ({@code MEMORY_AND_DISK}), so a set larger than the
+   * executors' memory still trains.
    *
    * @param prefetch mini-batches each worker prepares ahead of compute (0 = none)
    * @param skipped bad records dropped while reading, reported in the summary
@@ -115,14 +138,21 @@ public final class DistributedDataset implements AutoCloseable {
       int prefetch,
       long skipped) {
     int evalBatch = 1000;
-    JavaRDD<Example> cachedTrain =
-        train.setName("train examples").persist(StorageLevel.MEMORY_AND_DISK_SER());
     JavaRDD<MiniBatch> testBatches =
         test.mapPartitions(it -> chunk(it, evalBatch))
             .setName("test batches")
             .persist(StorageLevel.MEMORY_AND_DISK_SER());
     return new DistributedDataset(
-        sc, cachedTrain, testBatches, numClasses, batchSize, workers, seed, prefetch, skipped);
+        sc,
+        train,
+        StorageLevel.MEMORY_AND_DISK(),
+        testBatches,
+        numClasses,
+        batchSize,
+        workers,
+        seed,
+        prefetch,
+        skipped);
   }
 
   /** Bad records dropped while reading (0 unless data.skipBadRecords). */
@@ -175,25 +205,42 @@ public final class DistributedDataset implements AutoCloseable {
   /**
    * The mini-batches of {@code epoch}: {@code workers} partitions, each holding one batch per
    * global step in step order. Cached and materialised; the previous epoch's batches are dropped.
+   *
+   * <p>How: every cached block is cut, by the {@link EpochPlan} of (seed, epoch), into chunks of
+   * the rows that go to the same worker and the same group of consecutive steps, each row's id now
+   * its epoch position ({@link EpochChunks}); one Spark shuffle sorts the chunks of each worker by
+   * group, and the worker's partition assembles each group's batches by placing every row at its
+   * position ({@link EpochBatches}). A few hundred compact chunks travel instead of one record per
+   * example, and a worker holds one group of steps (about {@link #GROUP_BYTES} of features) at a
+   * time, so memory stays bounded however large the data set.
    */
   public JavaRDD<MiniBatch> epoch(int epoch) {
+    return epoch(epoch, stepsPerGroup());
+  }
+
+  /** As {@link #epoch(int)}, assembling {@code group} steps at a time (tests use small groups). */
+  JavaRDD<MiniBatch> epoch(int epoch, int group) {
+    if (group <= 0) {
+      throw new IllegalArgumentException("steps per group must be > 0, got " + group);
+    }
     int n = numTrain;
     int b = batchSize;
     int w = workers;
     long s = seed;
-    int d = numFeatures;
     int steps = stepsPerEpoch();
-    JavaPairRDD<Integer, Example> byPosition =
-        train.mapPartitionsToPair(
-            it -> {
-              EpochPlan plan = new EpochPlan(n, b, w, s, epoch);
-              // lazily: a partition never sits in memory whole (the shuffle writer spills)
-              return withPositions(it, plan, n);
-            });
+    int groups = (steps + group - 1) / group;
+    int[] rowShape = shape.clone();
+    boolean reg = regression;
+    boolean enc = encoded;
+    JavaPairRDD<Integer, ExampleBlock> chunks =
+        blocks.mapPartitionsToPair(
+            it -> new EpochChunks(it, new EpochPlan(n, b, w, s, epoch), group, groups));
     JavaRDD<MiniBatch> batches =
-        byPosition
-            .repartitionAndSortWithinPartitions(new WorkerPartitioner(n, b, w))
-            .mapPartitions(it -> toBatches(it, b, d, steps), true)
+        chunks
+            .repartitionAndSortWithinPartitions(new GroupPartitioner(w, groups))
+            .mapPartitionsWithIndex(
+                (worker, it) -> new EpochBatches(it, n, b, w, worker, group, rowShape, reg, enc),
+                true)
             .setName("epoch " + epoch + " batches")
             // deserialised, so a step's task reaches its batch without deserialising the ones
             // before it; spills to disk when the executor's memory is short
@@ -224,71 +271,14 @@ public final class DistributedDataset implements AutoCloseable {
         true);
   }
 
-  private static Iterator<Tuple2<Integer, Example>> withPositions(
-      Iterator<Example> it, EpochPlan plan, int n) {
-    return new Iterator<>() {
-      @Override
-      public boolean hasNext() {
-        return it.hasNext();
-      }
-
-      @Override
-      public Tuple2<Integer, Example> next() {
-        Example e = it.next();
-        return new Tuple2<>(plan.positionOf(denseIndex(e.index(), n)), e);
-      }
-    };
+  /** Consecutive steps a worker assembles together: about {@link #GROUP_BYTES} of features. */
+  int stepsPerGroup() {
+    long shareBytes = (encoded ? 1L : 4L) * ((batchSize + workers - 1) / workers) * numFeatures;
+    long g = Math.max(1, GROUP_BYTES / Math.max(1, shareBytes));
+    return (int) Math.min(g, stepsPerEpoch());
   }
 
-  private static int denseIndex(int index, int n) {
-    if (index < 0 || index >= n) {
-      throw new IllegalStateException(
-          "example index "
-              + index
-              + " outside [0, "
-              + n
-              + "); the training set must be indexed 0..n-1");
-    }
-    return index;
-  }
-
-  /**
-   * Groups a worker's position-sorted examples into one batch per global step, lazily (one batch in
-   * memory at a time before Spark's block store takes it).
-   */
-  private static Iterator<MiniBatch> toBatches(
-      Iterator<Tuple2<Integer, Example>> it, int batchSize, int numFeatures, int steps) {
-    return new Iterator<MiniBatch>() {
-      private int step = 0;
-      private Tuple2<Integer, Example> pending;
-
-      @Override
-      public boolean hasNext() {
-        return step < steps;
-      }
-
-      @Override
-      public MiniBatch next() {
-        if (step >= steps) {
-          throw new java.util.NoSuchElementException();
-        }
-        List<Example> buf = new ArrayList<>();
-        while (true) {
-          if (pending == null && it.hasNext()) {
-            pending = it.next();
-          }
-          if (pending == null || pending._1() / batchSize != step) {
-            break;
-          }
-          buf.add(pending._2());
-          pending = null;
-        }
-        return MiniBatch.of(step++, numFeatures, buf);
-      }
-    };
-  }
-
-  /** The training examples (cached on the executors), in no particular order. */
+  /** The training examples (cached on the executors as blocks), in no particular order. */
   public JavaRDD<Example> trainExamples() {
     return train;
   }

@@ -1,6 +1,8 @@
 package io.spindle.worker;
 
 import io.spindle.data.MiniBatch;
+import io.spindle.model.MaxNorm;
+import io.spindle.model.RawUpdateRanges;
 import io.spindle.model.Regularization;
 import io.spindle.optim.FlatOptimizer;
 import io.spindle.sync.AveragingAggregator;
@@ -77,6 +79,8 @@ public final class PartitionTrainer {
           FlatOptimizer optimizer =
               FlatOptimizer.create(spec.optimizer(), w.length(), w.dataType());
           optimizer.setState(state.toINDArray());
+          optimizer.rawUpdates(RawUpdateRanges.of(net));
+          MaxNorm maxNorm = MaxNorm.of(net, spec.model().maxNorm());
           Regularization reg = Regularization.of(net, spec.model().l1(), spec.model().l2());
           double lossSum = 0;
           long examples = 0;
@@ -91,6 +95,7 @@ public final class PartitionTrainer {
               INDArray g = net.getFlattenedGradients().divi(batch.size());
               reg.addGradient(w, g);
               optimizer.step(w, g, firstIteration + done);
+              maxNorm.apply(w);
               lossSum += meanLoss * batch.size();
               examples += batch.size();
             }
@@ -159,7 +164,9 @@ public final class PartitionTrainer {
 
   /**
    * Forward and backward pass; leaves the summed gradient in the network's flat gradient view and
-   * returns the mean loss of the batch.
+   * returns the mean loss of the batch. Raw-update entries (batch-norm statistics, {@link
+   * RawUpdateRanges}) hold their update times the batch size, so that dividing by the examples
+   * gives back the update (or, summed over workers, the example-weighted mean of their updates).
    */
   public static double computeGradient(MultiLayerNetwork net, ModelSpec spec, MiniBatch batch) {
     DataType type = spec.dataType();
@@ -167,6 +174,8 @@ public final class PartitionTrainer {
     net.setInput(batch.featureArray(type));
     net.setLabels(batch.oneHotLabels(type, spec.numClasses()));
     net.computeGradientAndScore();
+    // batch-norm statistics carry a per-batch update, not a sum over examples: make it one
+    RawUpdateRanges.of(net).scaleToSum(net.getFlattenedGradients(), batch.size());
     return net.score();
   }
 }

@@ -67,7 +67,7 @@ public record DataConfig(
   public static final Set<String> DATASETS =
       Set.of("mnist", "fashion-mnist", "cifar10", "cifar100", "majority-tokens");
   public static final Set<String> FORMATS =
-      Set.of("idx", "cifar10", "cifar100", "image_folder", "table", "generated");
+      Set.of("idx", "cifar10", "cifar100", "image_folder", "table");
   public static final Set<String> TABLE_FORMATS = Set.of("parquet", "csv", "orc", "json", "table");
 
   /** The MNIST defaults with the given source settings. */
@@ -120,13 +120,9 @@ public record DataConfig(
           "dataset must be one of " + new TreeSet<>(DATASETS) + ", got '" + dataset + "'");
     }
     oneOf("format", format, FORMATS, true);
-    if (format.equals("generated") != dataset.equals("majority-tokens") && !format.isEmpty()) {
+    if (dataset.equals("majority-tokens") && !format.isEmpty()) {
       throw new ConfigException(
-          "format generated goes with dataset majority-tokens (and only it), got format '"
-              + format
-              + "' with dataset '"
-              + dataset
-              + "'");
+          "format must be empty for the generated data set majority-tokens, got '" + format + "'");
     }
     oneOf("tableFormat", tableFormat, TABLE_FORMATS, false);
     oneOf("task", task, Set.of("classification", "regression"), false);

@@ -60,7 +60,7 @@ public enum LayerType implements ConfigEnum {
   /** Whether a {@code dropout} rate on the layer's input is allowed. */
   boolean allowsDropout() {
     return switch (this) {
-      case DENSE, OUTPUT, CONV2D, LSTM, SIMPLE_RNN, SELF_ATTENTION, DROPOUT -> true;
+      case DENSE, OUTPUT, CONV2D, LSTM, SIMPLE_RNN, DROPOUT -> true;
       default -> false;
     };
   }

@@ -8,13 +8,12 @@ import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.nd4j.linalg.learning.config.NoOp;
 
 /**
  * The index ranges of the flat parameter vector whose "gradient" is really an update to subtract as
  * is: batch normalisation's running mean and variance (or log10 standard deviation). DL4J computes
  * for them {@code running - (decay * running + (1 - decay) * batchStatistic)}, does not divide it
- * by the batch size ({@code Layer.updaterDivideByMinibatch} is false) and gives them a {@link NoOp}
+ * by the batch size ({@code Layer.updaterDivideByMinibatch} is false) and gives them a NoOp
  * updater, so {@code params -= gradient} moves the running statistic towards the batch's (checked
  * in DL4J 1.0.0-M2.1's {@code BatchNormalization}).
  *
@@ -40,7 +39,7 @@ public final class RawUpdateRanges implements java.io.Serializable {
     return NONE;
   }
 
-  /** The parameters of {@code net} that DL4J updates with a NoOp updater and no batch division. */
+  /** The parameters of {@code net} whose gradient DL4J does not divide by the batch size. */
   public static RawUpdateRanges of(MultiLayerNetwork net) {
     List<Integer> out = new ArrayList<>();
     long offset = 0;
@@ -48,10 +47,10 @@ public final class RawUpdateRanges implements java.io.Serializable {
       for (Map.Entry<String, INDArray> e : layer.paramTable().entrySet()) {
         long n = e.getValue().length();
         String key = e.getKey();
-        boolean raw =
-            !layer.updaterDivideByMinibatch(key)
-                && layer.conf().getLayer().getUpdaterByParam(key) instanceof NoOp;
-        if (raw) {
+        // DL4J's marker for "an update, not a gradient"; its BatchNormalization also gives exactly
+        // these parameters a NoOp updater (Spindle's global updater is NoOp anyway, so that
+        // cannot serve as the test here)
+        if (!layer.updaterDivideByMinibatch(key)) {
           int from = (int) offset;
           int to = (int) (offset + n);
           if (!out.isEmpty() && out.get(out.size() - 1) == from) {

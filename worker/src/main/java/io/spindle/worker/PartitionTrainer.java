@@ -14,6 +14,7 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The executor side of training: what one Spark task does with one partition's mini-batches. It
@@ -21,6 +22,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * state) in and merges what comes back.
  */
 public final class PartitionTrainer {
+  /** Test examples per forward pass in {@link #evaluate}. */
+  static final int EVAL_SLICE = 200;
+
   private PartitionTrainer() {}
 
   /**
@@ -127,9 +131,16 @@ public final class PartitionTrainer {
             }
             INDArray x = batch.featureArray(type);
             INDArray y = batch.oneHotLabels(type, spec.numClasses());
-            long correct = countCorrect(net.output(x, false), batch);
-            double meanLoss = net.score(new org.nd4j.linalg.dataset.DataSet(x, y), false);
-            total = total.merge(new Evaluation(correct, meanLoss * batch.size(), batch.size()));
+            // slices of at most EVAL_SLICE examples: a convolution's activations for a
+            // 1000-example test batch would take gigabytes
+            for (int from = 0; from < batch.size(); from += EVAL_SLICE) {
+              int to = Math.min(batch.size(), from + EVAL_SLICE);
+              INDArray xs = x.get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
+              INDArray ys = y.get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
+              long correct = countCorrect(net.output(xs, false), batch, from);
+              double meanLoss = net.score(new org.nd4j.linalg.dataset.DataSet(xs, ys), false);
+              total = total.merge(new Evaluation(correct, meanLoss * (to - from), to - from));
+            }
           }
           return total;
         });
@@ -151,11 +162,12 @@ public final class PartitionTrainer {
     return c;
   }
 
-  private static long countCorrect(INDArray out, MiniBatch batch) {
+  /** Correct predictions of {@code out}, the outputs for examples {@code from...} of the batch. */
+  private static long countCorrect(INDArray out, MiniBatch batch, int from) {
     INDArray predicted = out.argMax(1);
     long correct = 0;
-    for (int i = 0; i < batch.size(); i++) {
-      if (predicted.getInt(i) == batch.labels()[i]) {
+    for (int i = 0; i < out.size(0); i++) {
+      if (predicted.getInt(i) == batch.labels()[from + i]) {
         correct++;
       }
     }

@@ -8,7 +8,8 @@ import java.util.TreeSet;
  * Where the data comes from and how it is decoded.
  *
  * @param dataset a named data set: mnist, fashion-mnist, cifar10 or cifar100 (downloaded into the
- *     cache unless {@code path} is given); for image_folder and table formats only a display name
+ *     cache unless {@code path} is given), or majority-tokens (generated, see {@code
+ *     io.spindle.data.GeneratedSequences}); for image_folder and table formats only a display name
  * @param mirror a folder or URL laid out like the official download site, used instead of it; when
  *     empty the environment variable SPINDLE_DATA_MIRROR is used, and when that is unset too the
  *     official URLs
@@ -64,7 +65,7 @@ public record DataConfig(
     List<String> hadoop)
     implements java.io.Serializable {
   public static final Set<String> DATASETS =
-      Set.of("mnist", "fashion-mnist", "cifar10", "cifar100");
+      Set.of("mnist", "fashion-mnist", "cifar10", "cifar100", "majority-tokens");
   public static final Set<String> FORMATS =
       Set.of("idx", "cifar10", "cifar100", "image_folder", "table");
   public static final Set<String> TABLE_FORMATS = Set.of("parquet", "csv", "orc", "json", "table");
@@ -119,6 +120,10 @@ public record DataConfig(
           "dataset must be one of " + new TreeSet<>(DATASETS) + ", got '" + dataset + "'");
     }
     oneOf("format", format, FORMATS, true);
+    if (dataset.equals("majority-tokens") && !format.isEmpty()) {
+      throw new ConfigException(
+          "format must be empty for the generated data set majority-tokens, got '" + format + "'");
+    }
     oneOf("tableFormat", tableFormat, TABLE_FORMATS, false);
     oneOf("task", task, Set.of("classification", "regression"), false);
     oneOf("cifarLabels", cifarLabels, Set.of("fine", "coarse"), false);
@@ -159,6 +164,7 @@ public record DataConfig(
     return switch (dataset) {
       case "cifar10" -> "cifar10";
       case "cifar100" -> "cifar100";
+      case "majority-tokens" -> "generated";
       default -> "idx";
     };
   }

@@ -2,18 +2,36 @@ package io.spindle.model;
 
 import io.spindle.config.Activation;
 import io.spindle.config.ConfigException;
+import io.spindle.config.InputConfig;
 import io.spindle.config.LayerConfig;
 import io.spindle.config.LayerType;
 import io.spindle.config.Loss;
 import io.spindle.config.ModelConfig;
 import io.spindle.config.Precision;
+import java.util.ArrayList;
+import java.util.List;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.DropoutLayer;
+import org.deeplearning4j.nn.conf.layers.EmbeddingSequenceLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.LSTM;
+import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
+import org.deeplearning4j.nn.conf.layers.SelfAttentionLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep;
+import org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationLReLU;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.activations.impl.ActivationSigmoid;
 import org.nd4j.linalg.activations.impl.ActivationSoftmax;
@@ -21,6 +39,7 @@ import org.nd4j.linalg.activations.impl.ActivationTanH;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.learning.config.NoOp;
 import org.nd4j.linalg.lossfunctions.ILossFunction;
+import org.nd4j.linalg.lossfunctions.impl.LossBinaryXENT;
 import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
 import org.nd4j.linalg.lossfunctions.impl.LossMSE;
 
@@ -36,11 +55,17 @@ import org.nd4j.linalg.lossfunctions.impl.LossMSE;
 public final class ModelFactory {
   private ModelFactory() {}
 
-  /** The DL4J configuration for {@code numInputs} input features. Deterministic given the seed. */
+  /**
+   * The DL4J configuration for {@code numInputs} input features. Deterministic given the seed. The
+   * input shape ({@link ModelConfig#inputFor}) is given to DL4J as its input type, so DL4J infers
+   * every layer's input size and adds the reshaping between image, sequence and flat layers; a
+   * sequence input is reshaped by {@link SequenceReshapePreProcessor}.
+   */
   public static MultiLayerConfiguration configuration(ModelConfig model, int numInputs, long seed) {
     if (numInputs <= 0) {
       throw new ConfigException("numInputs must be > 0, got " + numInputs);
     }
+    InputConfig input = model.inputFor(numInputs);
     NeuralNetConfiguration.ListBuilder list =
         new NeuralNetConfiguration.Builder()
             .seed(seed)
@@ -53,43 +78,98 @@ public final class ModelFactory {
             .l1Bias(0.0)
             .l2Bias(0.0)
             .list();
-    int in = numInputs;
-    for (int i = 0; i < model.layers().size(); i++) {
-      LayerConfig layer = model.layers().get(i);
-      if (layer.type() == LayerType.DENSE) {
-        DenseLayer.Builder b =
-            new DenseLayer.Builder()
-                .nIn(in)
-                .nOut(layer.units())
-                .activation(activation(layer.activation()));
-        if (layer.dropout() > 0) {
-          b.dropOut(1.0 - layer.dropout()); // DL4J takes the retain probability
-        }
-        list.layer(i, b.build());
+    List<Layer> layers = new ArrayList<>();
+    for (LayerConfig layer : model.layers()) {
+      if (layer.type() == LayerType.LAST_TIME_STEP) {
+        // ModelConfig checked that an lstm or simple_rnn layer comes just before
+        layers.set(layers.size() - 1, new LastTimeStep(layers.get(layers.size() - 1)));
       } else {
-        OutputLayer.Builder b =
-            new OutputLayer.Builder(loss(layer.loss()))
-                .nIn(in)
-                .nOut(layer.units())
-                .activation(activation(layer.activation()));
-        if (layer.dropout() > 0) {
-          b.dropOut(1.0 - layer.dropout());
-        }
-        list.layer(i, b.build());
+        layers.add(layer(layer, input));
       }
-      in = layer.units();
     }
-    return list.build();
+    for (int i = 0; i < layers.size(); i++) {
+      list.layer(i, layers.get(i));
+    }
+    switch (input.type()) {
+      case FLAT -> list.setInputType(InputType.feedForward(numInputs));
+      case IMAGE ->
+          list.setInputType(
+              InputType.convolutionalFlat(input.height(), input.width(), input.channels()));
+      case SEQUENCE -> {
+        list.setInputType(InputType.feedForward(numInputs));
+        list.inputPreProcessor(0, new SequenceReshapePreProcessor(input.steps(), input.features()));
+      }
+      default -> throw new IllegalStateException("unknown input " + input.type());
+    }
+    list.overrideNinUponBuild(false); // keeps an embedding layer's vocabulary as its nIn
+    MultiLayerConfiguration conf = list.build();
+    for (NeuralNetConfiguration c : conf.getConfs()) {
+      // batch normalisation's scale and shift are not weights: no L1/L2 on them
+      if (c.getLayer() instanceof BatchNormalization bn) {
+        bn.setRegularization(new ArrayList<>());
+        bn.setRegularizationBias(new ArrayList<>());
+      }
+    }
+    return conf;
+  }
+
+  private static Layer layer(LayerConfig layer, InputConfig input) {
+    Layer.Builder<?> b =
+        switch (layer.type()) {
+          case DENSE -> new DenseLayer.Builder().nOut(layer.units());
+          case OUTPUT -> new OutputLayer.Builder(loss(layer.loss())).nOut(layer.units());
+          case CONV2D ->
+              new ConvolutionLayer.Builder(layer.kernel(), layer.kernel())
+                  .stride(layer.stride(), layer.stride())
+                  .padding(layer.padding(), layer.padding())
+                  .nOut(layer.filters());
+          case MAX_POOL, AVG_POOL ->
+              new SubsamplingLayer.Builder(
+                      layer.type() == LayerType.MAX_POOL
+                          ? SubsamplingLayer.PoolingType.MAX
+                          : SubsamplingLayer.PoolingType.AVG)
+                  .kernelSize(layer.kernel(), layer.kernel())
+                  .stride(layer.stride(), layer.stride())
+                  .padding(layer.padding(), layer.padding());
+          case BATCH_NORM -> new BatchNormalization.Builder();
+          case DROPOUT -> new DropoutLayer.Builder(1.0 - layer.dropout());
+          case LSTM -> new LSTM.Builder().nOut(layer.units());
+          case SIMPLE_RNN -> new SimpleRnn.Builder().nOut(layer.units());
+          case GLOBAL_AVG_POOL -> new GlobalPoolingLayer.Builder(PoolingType.AVG);
+          case GLOBAL_MAX_POOL -> new GlobalPoolingLayer.Builder(PoolingType.MAX);
+          case EMBEDDING ->
+              new EmbeddingSequenceLayer.Builder()
+                  .nIn(layer.vocabulary())
+                  .nOut(layer.units())
+                  .inputLength(input.steps())
+                  .hasBias(false);
+          case SELF_ATTENTION ->
+              new SelfAttentionLayer.Builder()
+                  .nOut(layer.units())
+                  .nHeads(layer.heads())
+                  .headSize(layer.units() / layer.heads())
+                  .projectInput(true);
+          case LAST_TIME_STEP -> throw new IllegalStateException("wraps the layer before it");
+        };
+    if (layer.activation() != null && b instanceof BaseLayer.Builder<?> base) {
+      base.activation(activation(layer.activation()));
+    }
+    if (layer.dropout() > 0 && layer.type() != LayerType.DROPOUT) {
+      b.dropOut(1.0 - layer.dropout()); // DL4J takes the retain probability
+    }
+    return b.build();
   }
 
   /**
    * A new, initialised network whose ReLU and identity dense layers reuse their forward output in
-   * the backward pass ({@link ActivationReusingDenseLayer}); its configuration, parameters and
-   * gradients are DL4J's own.
+   * the backward pass ({@link ActivationReusingDenseLayer}) and whose self-attention layers report
+   * true gradients ({@link HalvedErrorSameDiffLayer}); its configuration and parameters are DL4J's
+   * own.
    */
   public static MultiLayerNetwork create(ModelConfig model, int numInputs, long seed) {
     MultiLayerNetwork net = createStock(model, numInputs, seed);
     ActivationReusingDenseLayer.install(net);
+    HalvedErrorSameDiffLayer.install(net);
     return net;
   }
 
@@ -122,6 +202,7 @@ public final class ModelFactory {
       case SIGMOID -> new ActivationSigmoid();
       case IDENTITY -> new ActivationIdentity();
       case SOFTMAX -> new ActivationSoftmax();
+      case LEAKY_RELU -> new ActivationLReLU(); // slope 0.01 below zero, DL4J's default
     };
   }
 
@@ -129,6 +210,7 @@ public final class ModelFactory {
     return switch (loss) {
       case CROSS_ENTROPY -> new LossMCXENT();
       case MSE -> new LossMSE();
+      case BINARY_CROSS_ENTROPY -> new LossBinaryXENT();
     };
   }
 }

@@ -10,10 +10,12 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 /**
  * Gradient of the L1/L2 penalty on the flat parameter vector.
  *
- * <p>The penalised loss is {@code L(w) + l1 * sum|w_i| + (l2 / 2) * sum w_i^2} over the weights
- * (biases are not penalised), so its gradient gains {@code l1 * sign(w) + l2 * w} on the weight
- * entries. DL4J adds these terms inside its updater, which Spindle does not use, so the coordinator
- * adds them to the mean data gradient before the optimiser step.
+ * <p>The penalised loss is {@code L(w) + l1 * sum|w_i| + (l2 / 2) * sum w_i^2} over the weights of
+ * every layer (dense, convolution, recurrent input and recurrent weights, embedding, attention
+ * projections; biases and batch normalisation's parameters are not penalised), so its gradient
+ * gains {@code l1 * sign(w) + l2 * w} on the weight entries. DL4J adds these terms inside its
+ * updater, which Spindle does not use, so the coordinator adds them to the mean data gradient
+ * before the optimiser step.
  */
 public final class Regularization {
   private final double l1;
@@ -38,7 +40,8 @@ public final class Regularization {
       for (Map.Entry<String, INDArray> e : layer.paramTable().entrySet()) {
         long n = e.getValue().length();
         boolean regularised =
-            !layer.conf().getLayer().getRegularizationByParam(e.getKey()).isEmpty();
+            isWeight(layer, e.getKey())
+                && !layer.conf().getLayer().getRegularizationByParam(e.getKey()).isEmpty();
         if (regularised) {
           mask.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(offset, offset + n)).assign(1.0);
         }
@@ -50,6 +53,11 @@ public final class Regularization {
           "parameter tables cover " + offset + " values, expected " + net.numParams());
     }
     return new Regularization(l1, l2, mask);
+  }
+
+  /** Whether DL4J's initialiser of {@code layer} calls {@code key} a weight (not a bias). */
+  static boolean isWeight(Layer layer, String key) {
+    return layer.conf().getLayer().initializer().isWeightParam(layer.conf().getLayer(), key);
   }
 
   /** The penalty restricted to parameters {@code [from, to)} (for a shard of the vector). */
@@ -84,6 +92,19 @@ public final class Regularization {
         grad[g + i] += fl2 * w + fl1 * Math.signum(w);
       }
     }
+  }
+
+  /**
+   * The penalty {@code l1 * sum|w| + (l2 / 2) * sum w^2} over the masked entries of {@code params}
+   * (the objective whose gradient {@link #addGradient} adds; DL4J's own score leaves out some
+   * layers, such as self-attention).
+   */
+  public double penalty(INDArray params) {
+    if (mask == null) {
+      return 0;
+    }
+    INDArray w = params.reshape(mask.shape()).mul(mask);
+    return l1 * w.norm1Number().doubleValue() + l2 / 2 * Math.pow(w.norm2Number().doubleValue(), 2);
   }
 
   /** {@code gradient += l1 * sign(w) * mask + l2 * w * mask}, in place. */

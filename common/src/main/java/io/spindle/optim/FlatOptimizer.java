@@ -2,6 +2,7 @@ package io.spindle.optim;
 
 import io.spindle.config.OptimizerConfig;
 import io.spindle.config.OptimizerType;
+import io.spindle.model.RawUpdateRanges;
 import io.spindle.tensor.FlatVector;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -40,6 +41,10 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * arrays for float32 (the collective engine's hot path: one read and one write of each value
  * instead of a dozen native passes). The state lives where the last step ran and is synchronised
  * lazily; {@link #state()} always returns it current.
+ *
+ * <p>Entries named by {@link #rawUpdates} (batch normalisation's running statistics, see {@link
+ * RawUpdateRanges}) are updated by plain subtraction, {@code w -= g}, whatever the optimiser and
+ * learning rate, and their optimiser state stays zero, as DL4J's NoOp updater does for them.
  */
 public final class FlatOptimizer {
   private final OptimizerConfig config;
@@ -55,6 +60,8 @@ public final class FlatOptimizer {
   private float[] heapState;
 
   private boolean onHeap;
+
+  private RawUpdateRanges raw = RawUpdateRanges.none();
 
   private FlatOptimizer(OptimizerConfig config, long numParams, DataType dtype) {
     this.config = config;
@@ -83,6 +90,21 @@ public final class FlatOptimizer {
       case MOMENTUM, NESTEROV, ADAGRAD, RMSPROP -> 1;
       case ADAM -> 2;
     };
+  }
+
+  /**
+   * Entries to update by plain subtraction; ranges relative to this optimiser's first parameter
+   * (for a shard, {@link RawUpdateRanges#slice}). Returns this optimiser.
+   */
+  public FlatOptimizer rawUpdates(RawUpdateRanges ranges) {
+    for (int r = 0; r < ranges.count(); r++) {
+      if (ranges.to(r) > numParams) {
+        throw new IllegalArgumentException(
+            "raw-update range " + ranges + " exceeds the " + numParams + " parameters");
+      }
+    }
+    this.raw = ranges;
+    return this;
   }
 
   public OptimizerConfig config() {
@@ -167,6 +189,7 @@ public final class FlatOptimizer {
     }
     toHeap();
     float[] st = heapState;
+    float[] saved = raw.isEmpty() ? null : saveRaw(params, p, st);
     float lr = (float) config.learningRate();
     switch (config.type()) {
       case SGD -> {
@@ -232,6 +255,55 @@ public final class FlatOptimizer {
       }
       default -> throw new IllegalStateException("unknown optimiser " + config.type());
     }
+    if (saved != null) {
+      restoreRaw(saved, params, p, grad, g, st);
+    }
+  }
+
+  /** The parameters, then each state block, of the raw ranges, before a fused step. */
+  private float[] saveRaw(float[] params, int p, float[] st) {
+    int k = stateMultiplier(config.type());
+    int n = (int) numParams;
+    float[] saved = new float[rawLength() * (1 + k)];
+    int o = 0;
+    for (int j = -1; j < k; j++) {
+      for (int r = 0; r < raw.count(); r++) {
+        int len = raw.to(r) - raw.from(r);
+        if (j < 0) {
+          System.arraycopy(params, p + raw.from(r), saved, o, len);
+        } else {
+          System.arraycopy(st, j * n + raw.from(r), saved, o, len);
+        }
+        o += len;
+      }
+    }
+    return saved;
+  }
+
+  /** After a fused step: raw entries become {@code saved - grad}, their state is put back. */
+  private void restoreRaw(float[] saved, float[] params, int p, float[] grad, int g, float[] st) {
+    int k = stateMultiplier(config.type());
+    int n = (int) numParams;
+    int o = 0;
+    for (int j = -1; j < k; j++) {
+      for (int r = 0; r < raw.count(); r++) {
+        for (int i = raw.from(r); i < raw.to(r); i++, o++) {
+          if (j < 0) {
+            params[p + i] = saved[o] - grad[g + i];
+          } else {
+            st[j * n + i] = saved[o];
+          }
+        }
+      }
+    }
+  }
+
+  private int rawLength() {
+    int len = 0;
+    for (int r = 0; r < raw.count(); r++) {
+      len += raw.to(r) - raw.from(r);
+    }
+    return len;
   }
 
   public void step(INDArray params, INDArray gradient, long iteration) {
@@ -249,6 +321,7 @@ public final class FlatOptimizer {
       throw new IllegalArgumentException("iteration must be >= 0, got " + iteration);
     }
     toNative();
+    INDArray[] saved = raw.isEmpty() ? null : saveRaw(params);
     double lr = learningRate;
     switch (config.type()) {
       case SGD -> params.subi(gradient.mul(lr));
@@ -289,6 +362,41 @@ public final class FlatOptimizer {
         params.subi(a.assign(first).muli(lr / c1).divi(b));
       }
       default -> throw new IllegalStateException("unknown optimiser " + config.type());
+    }
+    if (saved != null) {
+      restoreRaw(saved, params, gradient);
+    }
+  }
+
+  /** Copies of the raw ranges of the parameters, then of each state block. */
+  private INDArray[] saveRaw(INDArray params) {
+    int k = stateMultiplier(config.type());
+    INDArray flat = params.reshape(numParams);
+    INDArray[] saved = new INDArray[raw.count() * (1 + k)];
+    for (int r = 0; r < raw.count(); r++) {
+      saved[r] = flat.get(NDArrayIndex.interval(raw.from(r), raw.to(r))).dup();
+      for (int j = 0; j < k; j++) {
+        saved[(j + 1) * raw.count() + r] =
+            state
+                .get(NDArrayIndex.interval(j * numParams + raw.from(r), j * numParams + raw.to(r)))
+                .dup();
+      }
+    }
+    return saved;
+  }
+
+  private void restoreRaw(INDArray[] saved, INDArray params, INDArray gradient) {
+    int k = stateMultiplier(config.type());
+    INDArray flat = params.reshape(numParams);
+    INDArray grad = gradient.reshape(numParams);
+    for (int r = 0; r < raw.count(); r++) {
+      flat.get(NDArrayIndex.interval(raw.from(r), raw.to(r)))
+          .assign(saved[r].sub(grad.get(NDArrayIndex.interval(raw.from(r), raw.to(r)))));
+      for (int j = 0; j < k; j++) {
+        state
+            .get(NDArrayIndex.interval(j * numParams + raw.from(r), j * numParams + raw.to(r)))
+            .assign(saved[(j + 1) * raw.count() + r]);
+      }
     }
   }
 

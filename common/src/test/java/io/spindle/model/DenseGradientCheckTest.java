@@ -38,6 +38,7 @@ class DenseGradientCheckTest {
       {Activation.SIGMOID, Loss.MSE},
       {Activation.TANH, Loss.MSE},
       {Activation.SOFTMAX, Loss.MSE},
+      {Activation.SIGMOID, Loss.BINARY_CROSS_ENTROPY},
     };
     for (Activation hidden : Activation.values()) {
       for (Object[] o : outputs) {

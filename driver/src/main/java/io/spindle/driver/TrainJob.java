@@ -156,8 +156,8 @@ public final class TrainJob {
    * file name to cached path. Runs before Spark starts, so bad data fails fast.
    */
   public static Map<String, Path> fetchData(SpindleConfig config) {
-    if (!config.data().path().isEmpty()) {
-      return Map.of(); // read from data.path on the executors, nothing to download
+    if (!config.data().path().isEmpty() || config.data().effectiveFormat().equals("generated")) {
+      return Map.of(); // read from data.path on the executors, or generated: nothing to download
     }
     Path cache =
         config.data().cacheDir().isEmpty() ? defaultCacheDir() : Path.of(config.data().cacheDir());
@@ -175,6 +175,9 @@ public final class TrainJob {
   static String dataRoot(SpindleConfig config, Map<String, Path> files) {
     if (!config.data().path().isEmpty()) {
       return config.data().path();
+    }
+    if (config.data().effectiveFormat().equals("generated")) {
+      return "";
     }
     if (files.containsKey("folder")) {
       return files.get("folder").toUri().toString();

@@ -1,6 +1,8 @@
 package io.spindle.worker;
 
 import io.spindle.data.MiniBatch;
+import io.spindle.model.MaxNorm;
+import io.spindle.model.RawUpdateRanges;
 import io.spindle.model.Regularization;
 import io.spindle.optim.FlatOptimizer;
 import io.spindle.sync.AveragingAggregator;
@@ -12,6 +14,7 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The executor side of training: what one Spark task does with one partition's mini-batches. It
@@ -19,6 +22,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * state) in and merges what comes back.
  */
 public final class PartitionTrainer {
+  /** Test examples per forward pass in {@link #evaluate}. */
+  static final int EVAL_SLICE = 200;
+
   private PartitionTrainer() {}
 
   /**
@@ -77,6 +83,8 @@ public final class PartitionTrainer {
           FlatOptimizer optimizer =
               FlatOptimizer.create(spec.optimizer(), w.length(), w.dataType());
           optimizer.setState(state.toINDArray());
+          optimizer.rawUpdates(RawUpdateRanges.of(net));
+          MaxNorm maxNorm = MaxNorm.of(net, spec.model().maxNorm());
           Regularization reg = Regularization.of(net, spec.model().l1(), spec.model().l2());
           double lossSum = 0;
           long examples = 0;
@@ -91,6 +99,7 @@ public final class PartitionTrainer {
               INDArray g = net.getFlattenedGradients().divi(batch.size());
               reg.addGradient(w, g);
               optimizer.step(w, g, firstIteration + done);
+              maxNorm.apply(w);
               lossSum += meanLoss * batch.size();
               examples += batch.size();
             }
@@ -127,9 +136,16 @@ public final class PartitionTrainer {
             }
             INDArray x = batch.featureArray(type);
             INDArray y = batch.oneHotLabels(type, spec.numClasses());
-            long correct = countCorrect(net.output(x, false), batch);
-            double meanLoss = net.score(new org.nd4j.linalg.dataset.DataSet(x, y), false);
-            total = total.merge(new Evaluation(correct, meanLoss * batch.size(), batch.size()));
+            // slices of at most EVAL_SLICE examples: a convolution's activations for a
+            // 1000-example test batch would take gigabytes
+            for (int from = 0; from < batch.size(); from += EVAL_SLICE) {
+              int to = Math.min(batch.size(), from + EVAL_SLICE);
+              INDArray xs = x.get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
+              INDArray ys = y.get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
+              long correct = countCorrect(net.output(xs, false), batch, from);
+              double meanLoss = net.score(new org.nd4j.linalg.dataset.DataSet(xs, ys), false);
+              total = total.merge(new Evaluation(correct, meanLoss * (to - from), to - from));
+            }
           }
           return total;
         });
@@ -151,11 +167,12 @@ public final class PartitionTrainer {
     return c;
   }
 
-  private static long countCorrect(INDArray out, MiniBatch batch) {
+  /** Correct predictions of {@code out}, the outputs for examples {@code from...} of the batch. */
+  private static long countCorrect(INDArray out, MiniBatch batch, int from) {
     INDArray predicted = out.argMax(1);
     long correct = 0;
-    for (int i = 0; i < batch.size(); i++) {
-      if (predicted.getInt(i) == batch.labels()[i]) {
+    for (int i = 0; i < out.size(0); i++) {
+      if (predicted.getInt(i) == batch.labels()[from + i]) {
         correct++;
       }
     }
@@ -165,7 +182,10 @@ public final class PartitionTrainer {
   /**
    * Forward and backward pass (of an autoencoder: on the corrupted features against the clean ones,
    * see {@link io.spindle.model.Reconstruction}); leaves the summed gradient in the network's flat
-   * gradient view and returns the mean loss of the batch.
+   * gradient view and returns the mean loss of the batch. Raw-update entries (batch-norm
+   * statistics, {@link RawUpdateRanges}) hold their update times the batch size, so that dividing
+   * by the examples gives back the update (or, summed over workers, the example-weighted mean of
+   * their updates).
    */
   public static double computeGradient(MultiLayerNetwork net, ModelSpec spec, MiniBatch batch) {
     DataType type = spec.dataType();
@@ -178,6 +198,8 @@ public final class PartitionTrainer {
     net.setInput(batch.featureArray(type));
     net.setLabels(batch.oneHotLabels(type, spec.numClasses()));
     net.computeGradientAndScore();
+    // batch-norm statistics carry a per-batch update, not a sum over examples: make it one
+    RawUpdateRanges.of(net).scaleToSum(net.getFlattenedGradients(), batch.size());
     return net.score();
   }
 }

@@ -6,6 +6,7 @@ import io.spindle.data.ArchiveSpec;
 import io.spindle.data.CifarFormat;
 import io.spindle.data.DataFormatException;
 import io.spindle.data.Example;
+import io.spindle.data.GeneratedSequences;
 import io.spindle.data.IdxReader;
 import io.spindle.data.IdxRecordStream;
 import io.spindle.data.ImageTransform;
@@ -70,6 +71,7 @@ public final class DatasetLoader {
           case "cifar10", "cifar100" -> cifar(sc, config, root, partitions, hadoop);
           case "image_folder" -> images(sc, config, root, partitions, hadoop, seed);
           case "table" -> TableSource.read(sc, config, partitions);
+          case "generated" -> generated(sc, config, partitions);
           default -> throw new ConfigException("format " + config.effectiveFormat());
         };
     return finish(sc, source, config, batchSize, workers, seed);
@@ -174,6 +176,36 @@ public final class DatasetLoader {
                           java.util.stream.StreamSupport.stream(
                               java.util.Spliterators.spliteratorUnknownSize(it, 0), false))
                   .iterator();
+            });
+  }
+
+  // ---- generated ----
+
+  /** {@link GeneratedSequences}: each partition generates the examples whose index it owns. */
+  static Source generated(JavaSparkContext sc, DataConfig config, int partitions) {
+    int train =
+        config.trainLimit() == 0
+            ? GeneratedSequences.TRAIN_SIZE
+            : Math.min(config.trainLimit(), GeneratedSequences.TRAIN_SIZE);
+    return new Source(
+        generate(sc, train, false, partitions),
+        generate(sc, GeneratedSequences.TEST_SIZE, true, partitions),
+        train,
+        GeneratedSequences.TEST_SIZE,
+        GeneratedSequences.NUM_CLASSES);
+  }
+
+  private static JavaRDD<Example> generate(
+      JavaSparkContext sc, int count, boolean test, int partitions) {
+    List<Integer> parts = java.util.stream.IntStream.range(0, partitions).boxed().toList();
+    return sc.parallelize(parts, partitions)
+        .flatMap(
+            p -> {
+              List<Example> mine = new ArrayList<>();
+              for (int i = p; i < count; i += partitions) {
+                mine.add(GeneratedSequences.example(i, test));
+              }
+              return mine.iterator();
             });
   }
 

@@ -1,6 +1,8 @@
 package io.spindle.worker.collective;
 
 import io.spindle.data.MiniBatch;
+import io.spindle.model.MaxNorm;
+import io.spindle.model.RawUpdateRanges;
 import io.spindle.model.Regularization;
 import io.spindle.optim.FlatOptimizer;
 import io.spindle.tensor.FlatVector;
@@ -130,6 +132,10 @@ public final class CollectiveTrainer {
     FlatOptimizer optimizer =
         FlatOptimizer.create(spec.model().optimizer(), to - from, DataType.FLOAT);
     optimizer.setState(sliceState(state, n, from, to));
+    optimizer.rawUpdates(RawUpdateRanges.of(net).slice(from, to));
+    // every task holds the full vector after the step (and all-gather), so every task applies
+    // the constraint to it identically; rank 0's copy is what the driver commits
+    MaxNorm maxNorm = MaxNorm.of(net, spec.model().model().maxNorm());
     for (int i = 0; i < firstStep; i++) {
       partition.next();
     }
@@ -182,6 +188,7 @@ public final class CollectiveTrainer {
         ring.allGather(values, bounds, iteration);
       }
       t0 = System.nanoTime();
+      maxNorm.apply(values, 0);
       FlatVector.copyInto(values, 0, n, w, 0);
       computeNanos += System.nanoTime() - t0;
     }

@@ -1,0 +1,119 @@
+package io.spindle.model;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * The index ranges of the flat parameter vector whose "gradient" is really an update to subtract as
+ * is: batch normalisation's running mean and variance (or log10 standard deviation). DL4J computes
+ * for them {@code running - (decay * running + (1 - decay) * batchStatistic)}, does not divide it
+ * by the batch size ({@code Layer.updaterDivideByMinibatch} is false) and gives them a NoOp
+ * updater, so {@code params -= gradient} moves the running statistic towards the batch's (checked
+ * in DL4J 1.0.0-M2.1's {@code BatchNormalization}).
+ *
+ * <p>Spindle treats every gradient as a sum over examples that the coordinator divides by the
+ * number of examples. So that these entries fit that contract, {@link #scaleToSum} multiplies them
+ * by the batch size where the gradient is computed ({@code PartitionTrainer.computeGradient}):
+ * summed over workers and divided by the global batch, they become the example-weighted mean of the
+ * workers' updates, which {@code FlatOptimizer} then subtracts raw instead of running its update
+ * rule on them.
+ */
+public final class RawUpdateRanges implements java.io.Serializable {
+  private static final long serialVersionUID = 1L;
+  private static final RawUpdateRanges NONE = new RawUpdateRanges(new int[0]);
+
+  /** Pairs {@code from, to} (exclusive), ascending. */
+  private final int[] ranges;
+
+  private RawUpdateRanges(int[] ranges) {
+    this.ranges = ranges;
+  }
+
+  public static RawUpdateRanges none() {
+    return NONE;
+  }
+
+  /** The parameters of {@code net} whose gradient DL4J does not divide by the batch size. */
+  public static RawUpdateRanges of(MultiLayerNetwork net) {
+    List<Integer> out = new ArrayList<>();
+    long offset = 0;
+    for (Layer layer : net.getLayers()) {
+      for (Map.Entry<String, INDArray> e : layer.paramTable().entrySet()) {
+        long n = e.getValue().length();
+        String key = e.getKey();
+        // DL4J's marker for "an update, not a gradient"; its BatchNormalization also gives exactly
+        // these parameters a NoOp updater (Spindle's global updater is NoOp anyway, so that
+        // cannot serve as the test here)
+        if (!layer.updaterDivideByMinibatch(key)) {
+          int from = (int) offset;
+          int to = (int) (offset + n);
+          if (!out.isEmpty() && out.get(out.size() - 1) == from) {
+            out.set(out.size() - 1, to);
+          } else {
+            out.add(from);
+            out.add(to);
+          }
+        }
+        offset += n;
+      }
+    }
+    if (offset != net.numParams()) {
+      throw new IllegalStateException(
+          "parameter tables cover " + offset + " values, expected " + net.numParams());
+    }
+    return out.isEmpty() ? NONE : new RawUpdateRanges(out.stream().mapToInt(i -> i).toArray());
+  }
+
+  public boolean isEmpty() {
+    return ranges.length == 0;
+  }
+
+  /** Number of ranges. */
+  public int count() {
+    return ranges.length / 2;
+  }
+
+  public int from(int range) {
+    return ranges[2 * range];
+  }
+
+  public int to(int range) {
+    return ranges[2 * range + 1];
+  }
+
+  /** The ranges within {@code [from, to)}, relative to {@code from} (for a shard of the vector). */
+  public RawUpdateRanges slice(int from, int to) {
+    if (isEmpty()) {
+      return this;
+    }
+    List<Integer> out = new ArrayList<>();
+    for (int r = 0; r < count(); r++) {
+      int a = Math.max(from(r), from);
+      int b = Math.min(to(r), to);
+      if (a < b) {
+        out.add(a - from);
+        out.add(b - from);
+      }
+    }
+    return out.isEmpty() ? NONE : new RawUpdateRanges(out.stream().mapToInt(i -> i).toArray());
+  }
+
+  /** Multiplies the raw entries of a flat gradient by {@code batchSize}, in place. */
+  public void scaleToSum(INDArray gradient, double batchSize) {
+    INDArray flat = gradient.reshape(gradient.length());
+    for (int r = 0; r < count(); r++) {
+      flat.get(NDArrayIndex.interval(from(r), to(r))).muli(batchSize);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "RawUpdateRanges" + Arrays.toString(ranges);
+  }
+}

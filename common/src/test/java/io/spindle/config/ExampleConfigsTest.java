@@ -1,0 +1,49 @@
+package io.spindle.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.spindle.data.GeneratedSequences;
+import io.spindle.model.ModelFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every {@code deploy/examples/*.yaml} loads through {@link ConfigLoader} and builds its network
+ * for its data set's feature count, so the examples cannot rot.
+ */
+class ExampleConfigsTest {
+  static final Path EXAMPLES = Path.of("..", "deploy", "examples");
+
+  @Test
+  void everyExampleLoadsAndBuildsItsNetwork() throws IOException {
+    List<Path> yamls;
+    try (Stream<Path> s = Files.list(EXAMPLES)) {
+      yamls = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
+    }
+    assertTrue(
+        yamls.size() >= 4, "expected the example configs in " + EXAMPLES + ", found " + yamls);
+    for (Path yaml : yamls) {
+      SpindleConfig c = ConfigLoader.load(yaml, List.of());
+      int features =
+          switch (c.data().dataset()) {
+            case "mnist", "fashion-mnist" -> 784;
+            case "cifar10", "cifar100" -> 3072;
+            case GeneratedSequences.NAME -> GeneratedSequences.STEPS;
+            default ->
+                throw new AssertionError(yaml + ": no feature count for " + c.data().dataset());
+          };
+      MultiLayerNetwork net = ModelFactory.create(c.model(), features, c.training().seed());
+      assertTrue(net.numParams() > 0, yaml.toString());
+      assertEquals(
+          c.model().outputLayer().units(),
+          net.output(org.nd4j.linalg.factory.Nd4j.zeros(2, features)).size(1),
+          yaml + ": output width");
+    }
+  }
+}

@@ -54,10 +54,10 @@ public final class DistributedDataset implements AutoCloseable {
     this.train = train;
     this.test = test;
     this.numClasses = numClasses;
-    this.batchSize = batchSize;
     this.workers = workers;
     this.seed = seed;
     this.numTrain = (int) train.count();
+    this.batchSize = batchSize == 0 ? numTrain : batchSize; // 0: full-batch gradient descent
     this.numTest = test.map(MiniBatch::size).fold(0, Integer::sum);
     List<Example> first = train.take(1);
     if (numTrain == 0 || first.isEmpty()) {
@@ -315,6 +315,11 @@ public final class DistributedDataset implements AutoCloseable {
 
   public int workers() {
     return workers;
+  }
+
+  /** The global batch: the configured one, or the whole training set for {@code batchSize: 0}. */
+  public int batchSize() {
+    return batchSize;
   }
 
   public int stepsPerEpoch() {

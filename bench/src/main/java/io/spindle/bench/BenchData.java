@@ -71,6 +71,12 @@ final class BenchData {
   }
 
   static IUpdater updater(OptimizerConfig o) {
+    if (!o.schedule().equals(io.spindle.config.ScheduleConfig.constant())) {
+      throw new io.spindle.config.ConfigException(
+          "optimizer.schedule: the bench compares systems at a constant learning rate, got "
+              + o.schedule().type().configName()
+              + " (remove optimizer.schedule)");
+    }
     return switch (o.type()) {
       case ADAM -> new Adam(o.learningRate(), o.beta1(), o.beta2(), o.epsilon());
       case SGD -> new Sgd(o.learningRate());

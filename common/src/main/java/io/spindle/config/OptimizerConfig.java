@@ -11,6 +11,7 @@ package io.spindle.config;
  * @param beta2 Adam's second-moment decay, in [0, 1)
  * @param epsilon added to denominators of AdaGrad, RMSProp and Adam (> 0)
  * @param rmsDecay RMSProp's decay of the squared-gradient average, in [0, 1)
+ * @param schedule the learning rate as a function of the global step (default: constant)
  */
 public record OptimizerConfig(
     OptimizerType type,
@@ -19,7 +20,8 @@ public record OptimizerConfig(
     double beta1,
     double beta2,
     double epsilon,
-    double rmsDecay)
+    double rmsDecay,
+    ScheduleConfig schedule)
     implements java.io.Serializable {
   public OptimizerConfig {
     Check.notNull("type", type);
@@ -29,6 +31,56 @@ public record OptimizerConfig(
     Check.inRange("beta2", beta2, 0.0, 1.0);
     Check.positive("epsilon", epsilon);
     Check.inRange("rmsDecay", rmsDecay, 0.0, 1.0);
+    Check.notNull("schedule", schedule);
+    if (schedule.type() == ScheduleType.COSINE && schedule.finalRate() > learningRate) {
+      throw new ConfigException(
+          "schedule.finalRate (a_min of the cosine schedule) must be <= learningRate "
+              + learningRate
+              + ", got "
+              + schedule.finalRate());
+    }
+  }
+
+  /** An optimiser with a constant learning rate. */
+  public OptimizerConfig(
+      OptimizerType type,
+      double learningRate,
+      double momentum,
+      double beta1,
+      double beta2,
+      double epsilon,
+      double rmsDecay) {
+    this(type, learningRate, momentum, beta1, beta2, epsilon, rmsDecay, ScheduleConfig.constant());
+  }
+
+  /** The same optimiser with another schedule. */
+  public OptimizerConfig withSchedule(ScheduleConfig s) {
+    return new OptimizerConfig(type, learningRate, momentum, beta1, beta2, epsilon, rmsDecay, s);
+  }
+
+  /**
+   * The optimiser a run applies: the linear scaling rule applied (learningRate and
+   * schedule.finalRate multiplied by {@code globalBatch / schedule.referenceBatch}) and {@code
+   * schedule.steps: 0} replaced by {@code runSteps - warmupSteps} (at least 1). Unchanged when
+   * already resolved.
+   *
+   * @param globalBatch examples per global step
+   * @param runSteps global steps of the whole run ({@code training.epochs * stepsPerEpoch})
+   */
+  public OptimizerConfig resolve(long globalBatch, long runSteps) {
+    ScheduleConfig s = schedule;
+    double scale = s.referenceBatch() == 0 ? 1.0 : (double) globalBatch / s.referenceBatch();
+    long steps = s.followsRunLength() ? Math.max(1, runSteps - s.warmupSteps()) : s.steps();
+    return new OptimizerConfig(
+        type,
+        learningRate * scale,
+        momentum,
+        beta1,
+        beta2,
+        epsilon,
+        rmsDecay,
+        new ScheduleConfig(
+            s.type(), steps, s.finalRate() * scale, s.stepSize(), s.gamma(), s.warmupSteps(), 0));
   }
 
   public static OptimizerConfig of(OptimizerType type, double learningRate) {

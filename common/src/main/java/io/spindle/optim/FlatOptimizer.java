@@ -19,8 +19,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * 0-based global iteration {@code t}; {@link #state()} and {@link #setState} may be called between
  * steps.
  *
- * <p>Update formulas, with gradient {@code g}, learning rate {@code lr}, all operations
- * element-wise:
+ * <p>Update formulas, with gradient {@code g}, learning rate {@code lr} = the schedule's rate at
+ * the global step ({@link LearningRateSchedule}), all operations element-wise:
  *
  * <ul>
  *   <li>SGD: {@code w -= lr * g}
@@ -48,6 +48,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  */
 public final class FlatOptimizer {
   private final OptimizerConfig config;
+  private final LearningRateSchedule schedule;
   private final long numParams;
   private final DataType dtype;
   private final INDArray state;
@@ -65,6 +66,7 @@ public final class FlatOptimizer {
 
   private FlatOptimizer(OptimizerConfig config, long numParams, DataType dtype) {
     this.config = config;
+    this.schedule = LearningRateSchedule.of(config);
     this.numParams = numParams;
     this.dtype = dtype;
     int k = stateMultiplier(config.type());
@@ -109,6 +111,11 @@ public final class FlatOptimizer {
 
   public OptimizerConfig config() {
     return config;
+  }
+
+  /** The learning rate of 0-based global step {@code iteration} (from the schedule). */
+  public double learningRate(long iteration) {
+    return schedule.rate(iteration);
   }
 
   public long numParams() {
@@ -163,8 +170,8 @@ public final class FlatOptimizer {
 
   /**
    * One update in place, float32, fused: {@code params[p, p + n) <- params - update(grad[g, g +
-   * n))} at 0-based {@code iteration} with the configured learning rate, where n is {@link
-   * #numParams()}. Same formulas as the ND4J form; {@code grad} is not modified.
+   * n))} at 0-based global step {@code iteration} with the schedule's learning rate of that step,
+   * where n is {@link #numParams()}. Same formulas as the ND4J form; {@code grad} is not modified.
    */
   public void step(float[] params, int p, float[] grad, int g, long iteration) {
     if (dtype != DataType.FLOAT) {
@@ -190,7 +197,8 @@ public final class FlatOptimizer {
     toHeap();
     float[] st = heapState;
     float[] saved = raw.isEmpty() ? null : saveRaw(params, p, st);
-    float lr = (float) config.learningRate();
+    double rate = schedule.rate(iteration);
+    float lr = (float) rate;
     switch (config.type()) {
       case SGD -> {
         for (int i = 0; i < n; i++) {
@@ -242,7 +250,7 @@ public final class FlatOptimizer {
         float oneMinusB1 = (float) (1 - config.beta1());
         float oneMinusB2 = (float) (1 - config.beta2());
         float c2 = (float) (1 - Math.pow(config.beta2(), t));
-        float step = (float) (config.learningRate() / (1 - Math.pow(config.beta1(), t)));
+        float step = (float) (rate / (1 - Math.pow(config.beta1(), t)));
         float eps = (float) config.epsilon();
         for (int i = 0, j = n; i < n; i++, j++) {
           float gi = grad[g + i];
@@ -306,11 +314,15 @@ public final class FlatOptimizer {
     return len;
   }
 
+  /**
+   * One update in place: {@code params <- params - update(gradient)} at 0-based global step {@code
+   * iteration}, with the schedule's learning rate of that step.
+   */
   public void step(INDArray params, INDArray gradient, long iteration) {
-    step(params, gradient, iteration, config.learningRate());
+    step(params, gradient, iteration, schedule.rate(iteration));
   }
 
-  /** One update in place: {@code params <- params - update(gradient)} at 0-based iteration. */
+  /** One update in place with an explicit learning rate (the schedule is not consulted). */
   public void step(INDArray params, INDArray gradient, long iteration, double learningRate) {
     check("params", params);
     check("gradient", gradient);

@@ -12,10 +12,12 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Every {@code deploy/examples/*.yaml} loads through {@link ConfigLoader} and builds its network
- * for its data set's feature count, so the examples cannot rot.
+ * Every {@code deploy/examples/*.yaml} loads through {@link ConfigLoader}, writes back equal, and
+ * builds its network for its data set's feature count, so the examples cannot rot.
  */
 class ExampleConfigsTest {
   static final Path EXAMPLES = Path.of("..", "deploy", "examples");
@@ -45,5 +47,18 @@ class ExampleConfigsTest {
           net.output(org.nd4j.linalg.factory.Nd4j.zeros(2, features)).size(1),
           yaml + ": output width");
     }
+  }
+
+  static Stream<Path> examples() throws IOException {
+    try (Stream<Path> s = Files.list(EXAMPLES)) {
+      return s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList().stream();
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("examples")
+  void loadsAndRoundTrips(Path file) {
+    SpindleConfig c = ConfigLoader.load(file, List.of());
+    assertEquals(c, ConfigLoader.parse(ConfigLoader.toYaml(c), "written " + file, List.of()));
   }
 }

@@ -60,7 +60,11 @@ public record ResourcePlan(
       in = layer.units();
     }
     int workers = config.cluster().workers();
-    long workerBatch = (config.training().batchSize() + workers - 1) / workers;
+    long globalBatch = config.training().batchSize();
+    if (config.training().fullBatch()) { // the whole training set; MNIST's size when unknown
+      globalBatch = config.data().trainLimit() > 0 ? config.data().trainLimit() : 60_000;
+    }
+    long workerBatch = (globalBatch + workers - 1) / workers;
     boolean workerOptimizer = config.cluster().sync() != SyncMode.GRADIENT_SHARING;
     long stateSlots = workerOptimizer ? optimizerSlots(config.optimizer().type()) : 0;
     long need =

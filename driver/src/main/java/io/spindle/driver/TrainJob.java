@@ -49,7 +49,7 @@ public final class TrainJob {
             cluster.wire(),
             cluster.shardOptimizer(),
             data.numTrain(),
-            config.training().batchSize(),
+            data.batchSize(),
             cluster.peerTimeoutSeconds() * 1000,
             true,
             -1);
@@ -146,6 +146,16 @@ public final class TrainJob {
         .facts();
   }
 
+  /**
+   * The optimiser every sync strategy applies: {@code optimizer} with the linear scaling rule
+   * applied to the global batch and a schedule of {@code steps: 0} stretched over the whole run.
+   */
+  static io.spindle.config.OptimizerConfig effectiveOptimizer(
+      SpindleConfig config, DistributedDataset data) {
+    long runSteps = (long) config.training().epochs() * data.stepsPerEpoch();
+    return config.optimizer().resolve(data.batchSize(), runSteps);
+  }
+
   /** Default cache folder of downloaded data sets. */
   public static Path defaultCacheDir() {
     return Path.of(System.getProperty("user.home"), ".cache", "spindle");
@@ -216,7 +226,7 @@ public final class TrainJob {
       ModelSpec modelSpec =
           new ModelSpec(
               config.model(),
-              config.optimizer(),
+              effectiveOptimizer(config, data),
               data.numFeatures(),
               data.numClasses(),
               config.training().seed(),
@@ -232,7 +242,7 @@ public final class TrainJob {
           workers,
           threads,
           config.cluster().sync().configName(),
-          config.training().batchSize(),
+          data.batchSize(),
           data.stepsPerEpoch());
       if (data.skippedRecords() > 0) {
         console.printf(
@@ -256,7 +266,7 @@ public final class TrainJob {
         facts.put("workers", workers);
         facts.put("threads_per_worker", threads);
         facts.put("sync", sync.name());
-        facts.put("global_batch", config.training().batchSize());
+        facts.put("global_batch", data.batchSize());
         facts.put("dataset", config.data().dataset());
         facts.put("skipped_records", data.skippedRecords());
         facts.put("spark_master", sc.master());

@@ -84,6 +84,11 @@ class DistributedEqualsLocalTest {
   }
 
   static DistributedDataset data(int workers) {
+    return data(workers, BATCH);
+  }
+
+  /** The first {@link #LIMIT} examples in global batches of {@code batch} (0 = full batch). */
+  static DistributedDataset data(int workers, int batch) {
     return DistributedDataset.idx(
         SPARK_OVERRIDE.sc(),
         uri("train-images-idx3-ubyte.gz"),
@@ -92,7 +97,7 @@ class DistributedEqualsLocalTest {
         uri("t10k-labels-idx1-ubyte.gz"),
         10,
         LIMIT,
-        BATCH,
+        batch,
         workers,
         SEED);
   }
@@ -103,12 +108,17 @@ class DistributedEqualsLocalTest {
 
   /** Runs {@code steps} global steps of {@code sync} over the epochs of {@code data}. */
   static INDArray trainDistributed(ParameterSync sync, DistributedDataset data, GlobalModel model) {
+    return trainDistributed(sync, data, model, STEPS);
+  }
+
+  static INDArray trainDistributed(
+      ParameterSync sync, DistributedDataset data, GlobalModel model, int steps) {
     long iteration = 0;
-    for (int epoch = 0; iteration < STEPS; epoch++) {
+    for (int epoch = 0; iteration < steps; epoch++) {
       JavaRDD<MiniBatch> batches = data.epoch(epoch);
       int step = 0;
-      while (step < data.stepsPerEpoch() && iteration < STEPS) {
-        int left = (int) Math.min(data.stepsPerEpoch() - step, STEPS - iteration);
+      while (step < data.stepsPerEpoch() && iteration < steps) {
+        int left = (int) Math.min(data.stepsPerEpoch() - step, steps - iteration);
         RoundResult r = sync.round(batches, step, left, iteration, model);
         step += r.steps();
         iteration += r.steps();
@@ -119,6 +129,11 @@ class DistributedEqualsLocalTest {
 
   /** The single-process reference: whole global batches on one network, one optimiser. */
   static INDArray trainLocal(ModelSpec spec) {
+    return trainLocal(spec, BATCH, STEPS);
+  }
+
+  /** The reference with global batches of {@code batch} examples for {@code steps} steps. */
+  static INDArray trainLocal(ModelSpec spec, int batch, int steps) {
     List<Example> all =
         MnistPartitionReader.read(
             uri("train-images-idx3-ubyte.gz"), uri("train-labels-idx1-ubyte.gz"), 10, 0, LIMIT);
@@ -127,14 +142,14 @@ class DistributedEqualsLocalTest {
     FlatOptimizer opt = FlatOptimizer.create(spec.optimizer(), w.length(), w.dataType());
     Regularization reg = Regularization.of(net, spec.model().l1(), spec.model().l2());
     long iteration = 0;
-    for (int epoch = 0; iteration < STEPS; epoch++) {
-      EpochPlan plan = new EpochPlan(LIMIT, BATCH, 1, SEED, epoch);
-      for (int s = 0; s < plan.stepsPerEpoch() && iteration < STEPS; s++) {
-        List<Example> batch = new ArrayList<>();
-        for (int p = s * BATCH; p < s * BATCH + plan.stepSize(s); p++) {
-          batch.add(all.get(plan.exampleAt(p)));
+    for (int epoch = 0; iteration < steps; epoch++) {
+      EpochPlan plan = new EpochPlan(LIMIT, batch, 1, SEED, epoch);
+      for (int s = 0; s < plan.stepsPerEpoch() && iteration < steps; s++) {
+        List<Example> examples = new ArrayList<>();
+        for (int p = s * batch; p < s * batch + plan.stepSize(s); p++) {
+          examples.add(all.get(plan.exampleAt(p)));
         }
-        MiniBatch mb = MiniBatch.of(s, 784, batch);
+        MiniBatch mb = MiniBatch.of(s, 784, examples);
         net.setInput(mb.featureArray(w.dataType()));
         net.setLabels(mb.oneHotLabels(w.dataType(), 10));
         net.computeGradientAndScore();

@@ -121,6 +121,38 @@ class ExactResumeTest {
         "the resumed run appends to metrics.jsonl");
   }
 
+  /**
+   * A learning-rate schedule is a function of the global step, so a resumed run continues it
+   * exactly: warm-up, then linear decay stretched over the whole run (steps: 0), under collective.
+   */
+  @Test
+  void aResumedRunContinuesTheLearningRateScheduleExactly(@TempDir Path tmp) throws Exception {
+    List<String> s = settings(tmp, "collective");
+    s.add("optimizer.schedule={type: linear, steps: 0, finalRate: 0.0, warmupSteps: 3}");
+    Path whole = tmp.resolve("whole");
+    train(whole, s);
+    Path parts = tmp.resolve("parts");
+    train(parts, s, "training.maxSteps=8");
+    train(parts, s, "checkpoint.resume=auto");
+    assertSameState(last(whole), last(parts));
+    List<String> rates = new ArrayList<>();
+    for (Path run : List.of(whole, parts)) {
+      rates.add(
+          Files.readAllLines(run.resolve("metrics.jsonl")).stream()
+              .filter(l -> l.contains("\"type\":\"step\""))
+              .map(l -> l.replaceAll(".*\"learning_rate\":([^,]*),.*", "$1"))
+              .toList()
+              .toString());
+    }
+    assertEquals(rates.get(0), rates.get(1), "learning rates of the step records");
+    // training.epochs is part of a schedule stretched over the run: changing it is refused
+    ConfigException e =
+        assertThrows(
+            ConfigException.class,
+            () -> train(parts, s, "checkpoint.resume=auto", "training.epochs=3"));
+    assertTrue(e.getMessage().contains("training.epochs"), e.getMessage());
+  }
+
   @Test
   void resumeRefusesACheckpointOfADifferentTrajectory(@TempDir Path tmp) {
     List<String> s = settings(tmp, "gradient_sharing");

@@ -97,7 +97,13 @@ public final class Resume {
         c.model(),
         c.optimizer(),
         new DataConfig(d.dataset(), "", "", d.trainLimit()),
-        new TrainingConfig(1, t.batchSize(), t.seed(), 1, 0),
+        // a schedule stretched over the run (steps: 0) makes training.epochs part of it
+        new TrainingConfig(
+            c.optimizer().schedule().followsRunLength() ? t.epochs() : 1,
+            t.batchSize(),
+            t.seed(),
+            1,
+            0),
         new ClusterConfig(
             "",
             k.workers(),
@@ -123,7 +129,12 @@ public final class Resume {
       out.add("data");
     }
     if (!a.training().equals(b.training())) {
-      out.add("training (batchSize, seed)");
+      out.add(
+          "training (batchSize, seed)"
+              + (a.optimizer().schedule().followsRunLength()
+                  ? " or training.epochs (optimizer.schedule.steps 0 stretches the schedule over"
+                      + " the run)"
+                  : ""));
     }
     if (!a.cluster().equals(b.cluster())) {
       out.add("cluster");

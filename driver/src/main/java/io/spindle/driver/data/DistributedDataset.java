@@ -74,10 +74,10 @@ public final class DistributedDataset implements AutoCloseable {
     this.train = blocks.flatMap(ExampleBlock::examples);
     this.test = test;
     this.numClasses = numClasses;
-    this.batchSize = batchSize;
     this.workers = workers;
     this.seed = seed;
     this.numTrain = blocks.map(ExampleBlock::size).fold(0, Integer::sum);
+    this.batchSize = batchSize == 0 ? numTrain : batchSize; // 0: full-batch gradient descent
     examples.unpersist(false); // the blocks hold the training set now
     this.numTest = test.map(MiniBatch::size).fold(0, Integer::sum);
     List<ExampleBlock> first = blocks.take(1);
@@ -305,6 +305,11 @@ public final class DistributedDataset implements AutoCloseable {
 
   public int workers() {
     return workers;
+  }
+
+  /** The global batch: the configured one, or the whole training set for {@code batchSize: 0}. */
+  public int batchSize() {
+    return batchSize;
   }
 
   public int stepsPerEpoch() {

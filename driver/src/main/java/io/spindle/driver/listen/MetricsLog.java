@@ -20,7 +20,8 @@ import java.util.Map;
 /**
  * Progress on the console and one JSON object per logged step and per epoch in {@code
  * metrics.jsonl}. Step records cover the rounds since the previous record: their mean loss,
- * training accuracy (of the model before each update) and samples per second of training rounds.
+ * training accuracy (of the model before each update) and samples per second of training rounds,
+ * and the learning rate of the last step applied.
  */
 public final class MetricsLog implements TrainingListener, AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -29,6 +30,7 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
   private final int logEvery;
   private final int epochs;
   private int stepsPerEpoch;
+  private GlobalModel model;
   private long nextLog;
   private double lossSum;
   private long examples;
@@ -69,6 +71,7 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
   @Override
   public void onStart(GlobalModel model, int stepsPerEpoch) {
     this.stepsPerEpoch = stepsPerEpoch;
+    this.model = model;
   }
 
   @Override
@@ -94,6 +97,8 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
       rec.put("loss", loss);
       rec.put("accuracy", acc);
       rec.put("samples_per_second", rate);
+      // the schedule's rate of the last step applied (global step j = globalStep - 1)
+      rec.put("learning_rate", model.optimizer().learningRate(state.globalStep() - 1));
       rec.put("wall_seconds", state.wallSeconds());
       write(rec);
       console.printf(

@@ -1,0 +1,220 @@
+package io.spindle.optim;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.spindle.config.OptimizerConfig;
+import io.spindle.config.OptimizerType;
+import io.spindle.config.ScheduleConfig;
+import io.spindle.config.ScheduleType;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Golden values of every schedule, worked out by hand from the formulas (a_0 = 0.1 throughout), and
+ * the optimiser taking its rate from the schedule at the global step in both of its forms.
+ */
+class LearningRateScheduleTest {
+  static final double A0 = 0.1;
+
+  static LearningRateSchedule schedule(
+      ScheduleType type, long steps, double finalRate, long stepSize, double gamma, long warmup) {
+    return LearningRateSchedule.of(optimizer(type, steps, finalRate, stepSize, gamma, warmup));
+  }
+
+  static OptimizerConfig optimizer(
+      ScheduleType type, long steps, double finalRate, long stepSize, double gamma, long warmup) {
+    return OptimizerConfig.of(OptimizerType.SGD, A0)
+        .withSchedule(new ScheduleConfig(type, steps, finalRate, stepSize, gamma, warmup, 0));
+  }
+
+  @Test
+  void constantIsTheLearningRateAtEveryStep() {
+    LearningRateSchedule s = LearningRateSchedule.of(OptimizerConfig.of(OptimizerType.SGD, A0));
+    assertEquals(0.1, s.rate(0), 0);
+    assertEquals(0.1, s.rate(1_000_000), 0);
+  }
+
+  @Test
+  void linearDecayFollowsTheFormulaAtZeroHalfTTAndTwoT() {
+    // a_j = (1 - j/T) a_0 + (j/T) a_T for j <= T, a_T afterwards; a_0 = 0.1, a_T = 0.01, T = 100
+    LearningRateSchedule s = schedule(ScheduleType.LINEAR, 100, 0.01, 1, 1, 0);
+    assertEquals(0.1, s.rate(0), 1e-15); // j = 0
+    assertEquals(0.0775, s.rate(25), 1e-15); // 0.75 * 0.1 + 0.25 * 0.01
+    assertEquals(0.055, s.rate(50), 1e-15); // j = T/2: 0.5 * 0.1 + 0.5 * 0.01
+    assertEquals(0.01, s.rate(100), 1e-15); // j = T
+    assertEquals(0.01, s.rate(200), 1e-15); // j = 2T
+    assertEquals(0.01, s.rate(10_000), 1e-15);
+  }
+
+  @Test
+  void linearDecayCanEndAboveItsStart() {
+    LearningRateSchedule s = schedule(ScheduleType.LINEAR, 10, 0.2, 1, 1, 0);
+    assertEquals(0.15, s.rate(5), 1e-15);
+    assertEquals(0.2, s.rate(20), 1e-15);
+  }
+
+  @Test
+  void stepMultipliesByGammaEverySSteps() {
+    LearningRateSchedule s = schedule(ScheduleType.STEP, 0, 0, 10, 0.5, 0);
+    assertEquals(0.1, s.rate(0), 1e-15);
+    assertEquals(0.1, s.rate(9), 1e-15);
+    assertEquals(0.05, s.rate(10), 1e-15);
+    assertEquals(0.025, s.rate(25), 1e-15);
+    assertEquals(0.0125, s.rate(30), 1e-15);
+  }
+
+  @Test
+  void exponentialDecaysSmoothlyOrPerStep() {
+    LearningRateSchedule s = schedule(ScheduleType.EXPONENTIAL, 0, 0, 10, 0.5, 0);
+    assertEquals(0.1, s.rate(0), 1e-15);
+    assertEquals(0.1 / Math.sqrt(2), s.rate(5), 1e-15); // 0.1 * 0.5^(5/10)
+    assertEquals(0.05, s.rate(10), 1e-15);
+    assertEquals(0.025, s.rate(20), 1e-15);
+    LearningRateSchedule perStep = schedule(ScheduleType.EXPONENTIAL, 0, 0, 1, 0.9, 0);
+    assertEquals(0.0729, perStep.rate(3), 1e-15); // 0.1 * 0.9^3
+  }
+
+  @Test
+  void cosineGoesFromA0ToAMinOverTSteps() {
+    // a_min + (a_0 - a_min) (1 + cos(pi j / T)) / 2, a_0 = 0.1, a_min = 0.01, T = 100
+    LearningRateSchedule s = schedule(ScheduleType.COSINE, 100, 0.01, 1, 1, 0);
+    assertEquals(0.1, s.rate(0), 1e-15);
+    // cos(pi/4) = sqrt(2)/2: 0.01 + 0.09 * (1 + 0.70710678...) / 2
+    assertEquals(0.01 + 0.09 * (1 + Math.sqrt(0.5)) / 2, s.rate(25), 1e-15);
+    assertEquals(0.055, s.rate(50), 1e-15);
+    assertEquals(0.01 + 0.09 * (1 - Math.sqrt(0.5)) / 2, s.rate(75), 1e-15);
+    assertEquals(0.01, s.rate(100), 1e-15);
+    assertEquals(0.01, s.rate(200), 1e-15);
+  }
+
+  @Test
+  void warmUpRisesLinearlyToA0ThenTheScheduleStartsFromItsBeginning() {
+    // W = 4: a_j = a_0 (j + 1) / 4 for j < 4; then linear over T = 100 at i = j - 4
+    LearningRateSchedule s = schedule(ScheduleType.LINEAR, 100, 0.01, 1, 1, 4);
+    assertEquals(0.025, s.rate(0), 1e-15);
+    assertEquals(0.05, s.rate(1), 1e-15);
+    assertEquals(0.075, s.rate(2), 1e-15);
+    assertEquals(0.1, s.rate(3), 1e-15);
+    assertEquals(0.1, s.rate(4), 1e-15); // i = 0
+    assertEquals(0.055, s.rate(54), 1e-15); // i = T/2
+    assertEquals(0.01, s.rate(104), 1e-15); // i = T
+    assertEquals(0.01, s.rate(204), 1e-15); // i = 2T
+    LearningRateSchedule constant = schedule(ScheduleType.CONSTANT, 0, 0, 1, 1, 10);
+    assertEquals(0.01, constant.rate(0), 1e-15);
+    assertEquals(0.1, constant.rate(9), 1e-15);
+    assertEquals(0.1, constant.rate(500), 1e-15);
+    LearningRateSchedule step = schedule(ScheduleType.STEP, 0, 0, 10, 0.5, 10);
+    assertEquals(0.1, step.rate(19), 1e-15);
+    assertEquals(0.05, step.rate(20), 1e-15);
+  }
+
+  @Test
+  void resolveAppliesTheLinearScalingRuleAndStretchesStepsZeroOverTheRun() {
+    OptimizerConfig c =
+        OptimizerConfig.of(OptimizerType.ADAM, 0.1)
+            .withSchedule(new ScheduleConfig(ScheduleType.LINEAR, 0, 0.01, 1, 1, 100, 256));
+    assertThrows(IllegalArgumentException.class, () -> LearningRateSchedule.of(c));
+    OptimizerConfig r = c.resolve(512, 1000);
+    assertEquals(0.2, r.learningRate(), 1e-15); // 0.1 * 512 / 256
+    assertEquals(0.02, r.schedule().finalRate(), 1e-15);
+    assertEquals(900, r.schedule().steps()); // 1000 run steps - 100 warm-up steps
+    assertEquals(0, r.schedule().referenceBatch());
+    LearningRateSchedule s = LearningRateSchedule.of(r);
+    assertEquals(0.002, s.rate(0), 1e-15); // warm-up: 0.2 * 1 / 100
+    assertEquals(0.11, s.rate(100 + 450), 1e-15); // halfway: (0.2 + 0.02) / 2
+    assertEquals(0.02, s.rate(1000), 1e-15);
+    // an explicit T and no scaling: nothing to resolve
+    OptimizerConfig fixed = optimizer(ScheduleType.COSINE, 50, 0.0, 1, 1, 0);
+    assertEquals(fixed, fixed.resolve(512, 1000));
+  }
+
+  @Test
+  void refusesANegativeStep() {
+    LearningRateSchedule s = schedule(ScheduleType.CONSTANT, 0, 0, 1, 1, 0);
+    assertThrows(IllegalArgumentException.class, () -> s.rate(-1));
+  }
+
+  /** SGD and momentum with a_0 = 0.1, a_1 = 0.05 (linear to 0 over T = 2), by hand. */
+  @Test
+  void theOptimiserStepsWithTheScheduleRateOfTheGlobalStepInBothForms() {
+    OptimizerConfig sgd = optimizer(ScheduleType.LINEAR, 2, 0.0, 1, 1, 0);
+    // w0 - 0.1 g1 - 0.05 g2 = [0.5 - 0.01 + 0.0025, -1 + 0.02 - 0.02, 2 - 0.03 - 0.005]
+    double[] sgdExpected = {0.4925, -1.0, 1.965};
+    assertArrayEquals(sgdExpected, twoStepsNd4j(sgd), 1e-12);
+    assertArrayEquals(sgdExpected, twoStepsFused(sgd), 1e-6);
+    OptimizerConfig momentum =
+        new OptimizerConfig(
+            OptimizerType.MOMENTUM,
+            A0,
+            0.9,
+            0.9,
+            0.999,
+            1e-8,
+            0.95,
+            new ScheduleConfig(ScheduleType.LINEAR, 2, 0.0, 1, 1, 0, 0));
+    // v1 = -0.1 g1 = [-0.01, 0.02, -0.03]; v2 = 0.9 v1 - 0.05 g2 = [-0.0065, -0.002, -0.032]
+    double[] momentumExpected = {0.4835, -0.982, 1.938};
+    assertArrayEquals(momentumExpected, twoStepsNd4j(momentum), 1e-12);
+    assertArrayEquals(momentumExpected, twoStepsFused(momentum), 1e-6);
+    // Adam from Kingma and Ba's formulas in plain Python floats, lr 0.1 then 0.05
+    OptimizerConfig adam =
+        new OptimizerConfig(
+            OptimizerType.ADAM,
+            A0,
+            0.9,
+            0.9,
+            0.999,
+            1e-8,
+            0.95,
+            new ScheduleConfig(ScheduleType.LINEAR, 2, 0.0, 1, 1, 0, 0));
+    double[] adamExpected = {0.3866831597016949, -0.9183051807730183, 1.8564468077452645};
+    assertArrayEquals(adamExpected, twoStepsNd4j(adam), 1e-12);
+    assertArrayEquals(adamExpected, twoStepsFused(adam), 1e-6);
+    FlatOptimizer opt = FlatOptimizer.create(adam, 3, DataType.DOUBLE);
+    assertEquals(0.1, opt.learningRate(0), 1e-15);
+    assertEquals(0.05, opt.learningRate(1), 1e-15);
+    assertEquals(0.0, opt.learningRate(2), 1e-15);
+  }
+
+  @Test
+  void anUnresolvedScheduleCannotBuildAnOptimiser() {
+    OptimizerConfig c = optimizer(ScheduleType.COSINE, 0, 0.0, 1, 1, 0);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> FlatOptimizer.create(c, 3, DataType.FLOAT));
+    assertTrue(e.getMessage().contains("OptimizerConfig.resolve"), e.getMessage());
+  }
+
+  static double[] twoStepsNd4j(OptimizerConfig c) {
+    FlatOptimizer opt = FlatOptimizer.create(c, 3, DataType.DOUBLE);
+    INDArray w = Nd4j.createFromArray(FlatOptimizerTest.W0);
+    opt.step(w, Nd4j.createFromArray(FlatOptimizerTest.G1), 0);
+    opt.step(w, Nd4j.createFromArray(FlatOptimizerTest.G2), 1);
+    return w.toDoubleVector();
+  }
+
+  static double[] twoStepsFused(OptimizerConfig c) {
+    FlatOptimizer opt = FlatOptimizer.create(c, 3, DataType.FLOAT);
+    float[] w = floats(FlatOptimizerTest.W0);
+    opt.step(w, 0, floats(FlatOptimizerTest.G1), 0, 0);
+    opt.step(w, 0, floats(FlatOptimizerTest.G2), 0, 1);
+    double[] out = new double[3];
+    for (int i = 0; i < 3; i++) {
+      out[i] = w[i];
+    }
+    return out;
+  }
+
+  static float[] floats(double[] d) {
+    float[] f = new float[d.length];
+    for (int i = 0; i < d.length; i++) {
+      f[i] = (float) d[i];
+    }
+    return f;
+  }
+}

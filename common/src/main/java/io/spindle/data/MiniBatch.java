@@ -137,6 +137,18 @@ public final class MiniBatch implements Serializable {
     return labels;
   }
 
+  private static void checkFeatures(Example e, int numFeatures) {
+    if (e.numFeatures() != numFeatures) {
+      throw new IllegalArgumentException(
+          "example "
+              + e.index()
+              + " has "
+              + e.numFeatures()
+              + " features, expected "
+              + numFeatures);
+    }
+  }
+
   public static MiniBatch of(int step, int numFeatures, java.util.List<Example> examples) {
     int n = examples.size();
     if (n > 0 && examples.stream().allMatch(Example::isEncoded)) {
@@ -145,15 +157,7 @@ public final class MiniBatch implements Serializable {
       int[] y = new int[n];
       for (int i = 0; i < n; i++) {
         Example e = examples.get(i);
-        if (e.numFeatures() != numFeatures) {
-          throw new IllegalArgumentException(
-              "example "
-                  + e.index()
-                  + " has "
-                  + e.numFeatures()
-                  + " features, expected "
-                  + numFeatures);
-        }
+        checkFeatures(e, numFeatures);
         e.copyPixels(px, i * numFeatures);
         y[i] = e.label();
       }
@@ -174,15 +178,7 @@ public final class MiniBatch implements Serializable {
       if (regression) {
         t[i] = e.target();
       }
-      if (e.numFeatures() != numFeatures) {
-        throw new IllegalArgumentException(
-            "example "
-                + e.index()
-                + " has "
-                + e.numFeatures()
-                + " features, expected "
-                + numFeatures);
-      }
+      checkFeatures(e, numFeatures);
       e.copyFeatures(x, i * numFeatures);
       y[i] = e.label();
     }

@@ -1,6 +1,5 @@
 package io.spindle.model;
 
-import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
@@ -15,7 +14,6 @@ import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * DL4J's dense layer, minus one matrix product per training step.
@@ -59,33 +57,14 @@ public final class ActivationReusingDenseLayer extends DenseLayer {
    * activation-reusing one sharing the same parameter and gradient views.
    */
   public static void install(MultiLayerNetwork net) {
-    net.initGradientsView(); // DL4J makes the flat gradient view lazily; the layers share it
-    Layer[] layers = net.getLayers().clone();
-    INDArray params = net.params().reshape(net.numParams());
-    INDArray gradients = net.getFlattenedGradients().reshape(net.numParams());
-    boolean changed = false;
-    long offset = 0;
-    for (int i = 0; i < layers.length; i++) {
-      long n = layers[i].numParams();
-      if (layers[i].getClass() == DenseLayer.class) {
-        DenseLayer old = (DenseLayer) layers[i];
-        if (supports(old.layerConf().getActivationFn()) && !old.hasLayerNorm()) {
-          ActivationReusingDenseLayer l =
-              new ActivationReusingDenseLayer(old.conf(), old.params().dataType());
-          l.setIndex(old.getIndex());
-          l.setListeners(old.getListeners());
-          l.setParamsViewArray(params.get(NDArrayIndex.interval(offset, offset + n)));
-          l.setParamTable(old.paramTable(false));
-          l.setBackpropGradientsViewArray(gradients.get(NDArrayIndex.interval(offset, offset + n)));
-          layers[i] = l;
-          changed = true;
-        }
-      }
-      offset += n;
-    }
-    if (changed) {
-      net.setLayers(layers);
-    }
+    LayerSwap.replace(
+        net,
+        layer ->
+            layer.getClass() == DenseLayer.class
+                    && supports(((DenseLayer) layer).layerConf().getActivationFn())
+                    && !((DenseLayer) layer).hasLayerNorm()
+                ? new ActivationReusingDenseLayer(layer.conf(), layer.params().dataType())
+                : null);
   }
 
   @Override

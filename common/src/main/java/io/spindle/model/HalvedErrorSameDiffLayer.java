@@ -1,6 +1,5 @@
 package io.spindle.model;
 
-import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.layers.samediff.SameDiffLayer;
@@ -9,7 +8,6 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * DL4J's SameDiff-backed layer (used for {@code self_attention}) with its backward pass corrected.
@@ -30,31 +28,12 @@ public final class HalvedErrorSameDiffLayer extends SameDiffLayer {
 
   /** Replaces every stock SameDiff layer of an initialised network, sharing its views. */
   public static void install(MultiLayerNetwork net) {
-    net.initGradientsView();
-    Layer[] layers = net.getLayers().clone();
-    INDArray params = net.params().reshape(net.numParams());
-    INDArray gradients = net.getFlattenedGradients().reshape(net.numParams());
-    boolean changed = false;
-    long offset = 0;
-    for (int i = 0; i < layers.length; i++) {
-      long n = layers[i].numParams();
-      if (layers[i].getClass() == SameDiffLayer.class) {
-        SameDiffLayer old = (SameDiffLayer) layers[i];
-        HalvedErrorSameDiffLayer l =
-            new HalvedErrorSameDiffLayer(old.conf(), old.params().dataType());
-        l.setIndex(old.getIndex());
-        l.setListeners(old.getListeners());
-        l.setParamsViewArray(params.get(NDArrayIndex.interval(offset, offset + n)));
-        l.setParamTable(old.paramTable(false)); // views of the same flat vector
-        l.setBackpropGradientsViewArray(gradients.get(NDArrayIndex.interval(offset, offset + n)));
-        layers[i] = l;
-        changed = true;
-      }
-      offset += n;
-    }
-    if (changed) {
-      net.setLayers(layers);
-    }
+    LayerSwap.replace(
+        net,
+        layer ->
+            layer.getClass() == SameDiffLayer.class
+                ? new HalvedErrorSameDiffLayer(layer.conf(), layer.params().dataType())
+                : null);
   }
 
   @Override

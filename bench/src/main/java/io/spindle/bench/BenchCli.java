@@ -54,6 +54,7 @@ public final class BenchCli {
   private BenchCli() {}
 
   public static void main(String[] args) {
+    io.spindle.runtime.Nd4jRuntime.selectNativeBuild(); // before anything loads ND4J
     System.exit(run(args, System.out, System.err));
   }
 

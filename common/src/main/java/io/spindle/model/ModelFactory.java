@@ -163,13 +163,15 @@ public final class ModelFactory {
   /**
    * A new, initialised network whose ReLU and identity dense layers reuse their forward output in
    * the backward pass ({@link ActivationReusingDenseLayer}) and whose self-attention layers report
-   * true gradients ({@link HalvedErrorSameDiffLayer}); its configuration and parameters are DL4J's
-   * own.
+   * true gradients ({@link HalvedErrorSameDiffLayer}), and whose convolution, pooling and
+   * batch-norm layers run on oneDNN where the native library has it ({@link OneDnnKernels}); its
+   * configuration and parameters are DL4J's own.
    */
   public static MultiLayerNetwork create(ModelConfig model, int numInputs, long seed) {
     MultiLayerNetwork net = createStock(model, numInputs, seed);
     ActivationReusingDenseLayer.install(net);
     HalvedErrorSameDiffLayer.install(net);
+    OneDnnKernels.install(net);
     return net;
   }
 

@@ -1,13 +1,18 @@
 package io.spindle.runtime;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Properties;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one place where Spindle touches ND4J's process-wide settings: the number of threads ND4J's
- * native ops and BLAS use in this JVM. Everything else passes seeds and arrays explicitly.
+ * The one place where Spindle touches ND4J's process-wide settings: which build of ND4J's native
+ * library this JVM loads, and the number of threads ND4J's native ops and BLAS use. Everything else
+ * passes seeds and arrays explicitly.
  *
  * <p>Small matrix products (an MLP at batch 256) run faster on one thread than on two, and several
  * Spark tasks of one executor share its cores, so the worker count and the threads per worker
@@ -17,7 +22,67 @@ public final class Nd4jRuntime {
   private static final Logger LOG = LoggerFactory.getLogger(Nd4jRuntime.class);
   private static final AtomicInteger CONFIGURED = new AtomicInteger(0);
 
+  /** JavaCPP's system property naming the build (platform extension) of a native library. */
+  public static final String PLATFORM_EXTENSION = "org.bytedeco.javacpp.platform.extension";
+
+  private static final String BUILD_RESOURCE = "/io/spindle/runtime/nd4j-build.properties";
+
   private Nd4jRuntime() {}
+
+  /**
+   * Selects the build of ND4J's native library that this package holds: by default nd4j-native
+   * built with oneDNN (classifier {@code linux-x86_64-onednn}), whose libraries JavaCPP only finds
+   * under the platform extension {@code -onednn}. It must run before ND4J loads in the JVM, so
+   * Spindle's command-line mains and its executor plugin call it first; a value given with {@code
+   * -Dorg.bytedeco.javacpp.platform.extension} wins. Returns the extension in effect ("" = the
+   * plain build). JavaCPP falls back to the plain directory for libraries without that build
+   * (OpenBLAS), so the setting is harmless where it does not apply.
+   */
+  public static synchronized String selectNativeBuild() {
+    String given = System.getProperty(PLATFORM_EXTENSION);
+    if (given != null) {
+      return given;
+    }
+    String packed = packedExtension();
+    if (!packed.isEmpty()) {
+      System.setProperty(PLATFORM_EXTENSION, packed);
+    }
+    return packed;
+  }
+
+  /** The platform extension recorded at build time ({@code nd4j.native.variant} in the POM). */
+  public static String packedExtension() {
+    try (InputStream in = Nd4jRuntime.class.getResourceAsStream(BUILD_RESOURCE)) {
+      if (in == null) {
+        throw new IllegalStateException(
+            "expected the resource " + BUILD_RESOURCE + " in spindle-common; it is missing");
+      }
+      Properties p = new Properties();
+      p.load(in);
+      String ext = p.getProperty("platform.extension", "").trim();
+      if (ext.contains("${")) {
+        throw new IllegalStateException(
+            BUILD_RESOURCE + " was not filtered by Maven: platform.extension=" + ext);
+      }
+      return ext;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + BUILD_RESOURCE, e);
+    }
+  }
+
+  /** Whether the loaded ND4J native library was built with oneDNN. */
+  public static boolean hasOneDnn() {
+    return OneDnn.PRESENT;
+  }
+
+  private static final class OneDnn {
+    static final boolean PRESENT =
+        Nd4j.getBackend().getClass().getSimpleName().startsWith("Cpu")
+            && org.nd4j.nativeblas.NativeOpsHolder.getInstance()
+                .getDeviceNativeOps()
+                .buildInfo()
+                .contains("HAVE_ONEDNN");
+  }
 
   /** Threads per worker: the explicit setting, or cores / concurrent workers (at least 1). */
   public static int threadsFor(int configured, int concurrentWorkers) {

@@ -61,6 +61,7 @@ public final class SpindleCli {
   private SpindleCli() {}
 
   public static void main(String[] args) {
+    io.spindle.runtime.Nd4jRuntime.selectNativeBuild(); // before anything loads ND4J
     int code = run(args, System.out, System.err);
     System.exit(code);
   }

@@ -24,8 +24,10 @@ import org.apache.spark.api.plugin.SparkPlugin;
  *       globalStep}, {@code loss}, {@code trainAccuracy}, {@code testAccuracy}, {@code
  *       samplesPerSecond}), fed by {@link TrainingGauges}; any configured sink (JMX, CSV,
  *       Prometheus servlet, ...) exports them.
- *   <li>Executors: after each task, the GPU address the task was bound to ({@link TaskDevice}) is
- *       sent to the driver, which keeps one {@link DeviceUse} per task for the run's summary.
+ *   <li>Executors: at start, selects the ND4J native build this package holds ({@link
+ *       io.spindle.runtime.Nd4jRuntime#selectNativeBuild}); after each task, the GPU address the
+ *       task was bound to ({@link TaskDevice}) is sent to the driver, which keeps one {@link
+ *       DeviceUse} per task for the run's summary.
  * </ul>
  */
 public final class SpindlePlugin implements SparkPlugin {
@@ -75,6 +77,8 @@ public final class SpindlePlugin implements SparkPlugin {
       @Override
       public void init(PluginContext ctx, Map<String, String> extraConf) {
         this.ctx = ctx;
+        // runs when the executor starts, before any task can load ND4J
+        io.spindle.runtime.Nd4jRuntime.selectNativeBuild();
       }
 
       @Override

@@ -14,6 +14,9 @@ class AppJarContentIT {
   @Test
   void holdsSpindleDl4jAndLinuxNativesButNotSparkOrSignatures() throws Exception {
     AppJar app = AppJar.fromBuild();
+    // the native build the POM selects (nd4j.native.variant), and only that one
+    String packed = io.spindle.runtime.Nd4jRuntime.packedExtension();
+    String natives = "org/nd4j/linalg/cpu/nativecpu/bindings/linux-x86_64" + packed + "/";
     try (JarFile jar = new JarFile(app.jar().toFile())) {
       assertEquals(
           "io.spindle.driver.cli.SpindleCli",
@@ -25,8 +28,8 @@ class AppJarContentIT {
               "io/spindle/config/SpindleConfig.class",
               "org/deeplearning4j/nn/multilayer/MultiLayerNetwork.class",
               "org/nd4j/linalg/factory/Nd4j.class",
-              "org/nd4j/linalg/cpu/nativecpu/bindings/linux-x86_64/libjnind4jcpu.so",
-              "org/nd4j/linalg/cpu/nativecpu/bindings/linux-x86_64/libnd4jcpu.so",
+              natives + "libjnind4jcpu.so",
+              natives + "libnd4jcpu.so",
               "org/bytedeco/openblas/linux-x86_64/libopenblas.so.0",
               "org/yaml/snakeyaml/Yaml.class")) {
         assertNotNull(jar.getEntry(needed), needed);
@@ -41,6 +44,9 @@ class AppJarContentIT {
         assertTrue(
             !name.matches("META-INF/[^/]+\\.(SF|DSA|RSA|EC)"),
             "signature file of an original jar: " + name);
+        assertTrue(
+            !name.endsWith("/libnd4jcpu.so") || name.startsWith(natives),
+            "a second ND4J native build (" + name + ") next to " + natives);
       }
       // ServiceLoader files merged, not overwritten: ND4J finds its CPU backend.
       String backends =

@@ -70,6 +70,10 @@ public final class Nd4jRuntime {
     }
   }
 
+  private static boolean cpuBackend() {
+    return Nd4j.getBackend().getClass().getSimpleName().startsWith("Cpu");
+  }
+
   /** Whether the loaded ND4J native library was built with oneDNN. */
   public static boolean hasOneDnn() {
     return OneDnn.PRESENT;
@@ -77,7 +81,7 @@ public final class Nd4jRuntime {
 
   private static final class OneDnn {
     static final boolean PRESENT =
-        Nd4j.getBackend().getClass().getSimpleName().startsWith("Cpu")
+        cpuBackend()
             && org.nd4j.nativeblas.NativeOpsHolder.getInstance()
                 .getDeviceNativeOps()
                 .buildInfo()
@@ -109,9 +113,8 @@ public final class Nd4jRuntime {
           "GPU address must be a device ordinal such as 0, got '" + address + "'", e);
     }
     int devices = Nd4j.getAffinityManager().getNumberOfDevices();
-    String backend = Nd4j.getBackend().getClass().getSimpleName();
-    if (backend.startsWith("Cpu") || devices <= 1 && ordinal == 0) {
-      return "recorded (" + backend + ", nothing to bind)";
+    if (cpuBackend() || devices <= 1 && ordinal == 0) {
+      return "recorded (" + Nd4j.getBackend().getClass().getSimpleName() + ", nothing to bind)";
     }
     if (ordinal >= devices) {
       throw new IllegalStateException(

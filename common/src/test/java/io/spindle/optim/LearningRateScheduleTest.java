@@ -142,43 +142,31 @@ class LearningRateScheduleTest {
   /** SGD and momentum with a_0 = 0.1, a_1 = 0.05 (linear to 0 over T = 2), by hand. */
   @Test
   void theOptimiserStepsWithTheScheduleRateOfTheGlobalStepInBothForms() {
-    OptimizerConfig sgd = optimizer(ScheduleType.LINEAR, 2, 0.0, 1, 1, 0);
     // w0 - 0.1 g1 - 0.05 g2 = [0.5 - 0.01 + 0.0025, -1 + 0.02 - 0.02, 2 - 0.03 - 0.005]
-    double[] sgdExpected = {0.4925, -1.0, 1.965};
-    assertArrayEquals(sgdExpected, twoStepsNd4j(sgd), 1e-12);
-    assertArrayEquals(sgdExpected, twoStepsFused(sgd), 1e-6);
-    OptimizerConfig momentum =
-        new OptimizerConfig(
-            OptimizerType.MOMENTUM,
-            A0,
-            0.9,
-            0.9,
-            0.999,
-            1e-8,
-            0.95,
-            new ScheduleConfig(ScheduleType.LINEAR, 2, 0.0, 1, 1, 0, 0));
+    assertTwoSteps(new double[] {0.4925, -1.0, 1.965}, linearToZeroOverTwoSteps(OptimizerType.SGD));
     // v1 = -0.1 g1 = [-0.01, 0.02, -0.03]; v2 = 0.9 v1 - 0.05 g2 = [-0.0065, -0.002, -0.032]
-    double[] momentumExpected = {0.4835, -0.982, 1.938};
-    assertArrayEquals(momentumExpected, twoStepsNd4j(momentum), 1e-12);
-    assertArrayEquals(momentumExpected, twoStepsFused(momentum), 1e-6);
+    assertTwoSteps(
+        new double[] {0.4835, -0.982, 1.938}, linearToZeroOverTwoSteps(OptimizerType.MOMENTUM));
     // Adam from Kingma and Ba's formulas in plain Python floats, lr 0.1 then 0.05
-    OptimizerConfig adam =
-        new OptimizerConfig(
-            OptimizerType.ADAM,
-            A0,
-            0.9,
-            0.9,
-            0.999,
-            1e-8,
-            0.95,
-            new ScheduleConfig(ScheduleType.LINEAR, 2, 0.0, 1, 1, 0, 0));
-    double[] adamExpected = {0.3866831597016949, -0.9183051807730183, 1.8564468077452645};
-    assertArrayEquals(adamExpected, twoStepsNd4j(adam), 1e-12);
-    assertArrayEquals(adamExpected, twoStepsFused(adam), 1e-6);
+    OptimizerConfig adam = linearToZeroOverTwoSteps(OptimizerType.ADAM);
+    assertTwoSteps(
+        new double[] {0.3866831597016949, -0.9183051807730183, 1.8564468077452645}, adam);
     FlatOptimizer opt = FlatOptimizer.create(adam, 3, DataType.DOUBLE);
     assertEquals(0.1, opt.learningRate(0), 1e-15);
     assertEquals(0.05, opt.learningRate(1), 1e-15);
     assertEquals(0.0, opt.learningRate(2), 1e-15);
+  }
+
+  /** Default settings, a_0 = 0.1 decaying linearly to 0 over T = 2 steps. */
+  static OptimizerConfig linearToZeroOverTwoSteps(OptimizerType type) {
+    return OptimizerConfig.of(type, A0)
+        .withSchedule(new ScheduleConfig(ScheduleType.LINEAR, 2, 0.0, 1, 1, 0, 0));
+  }
+
+  /** Both optimiser forms (ND4J arrays in float64, fused float32 loop) give {@code expected}. */
+  static void assertTwoSteps(double[] expected, OptimizerConfig c) {
+    assertArrayEquals(expected, twoStepsNd4j(c), 1e-12);
+    assertArrayEquals(expected, twoStepsFused(c), 1e-6);
   }
 
   @Test

@@ -85,6 +85,17 @@ class AutoencoderPretrainingTest {
     return all.toArray(String[]::new);
   }
 
+  /** Runs the job writing to {@code out}; what it printed. */
+  private static String console(SpindleConfig config, Path out) {
+    ByteArrayOutputStream console = new ByteArrayOutputStream();
+    TrainJob.run(
+        SPARK.sc(),
+        config,
+        new RunOutput(out),
+        new PrintStream(console, true, StandardCharsets.UTF_8));
+    return console.toString(StandardCharsets.UTF_8);
+  }
+
   private static PrintStream quiet() {
     return new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
   }
@@ -260,13 +271,7 @@ class AutoencoderPretrainingTest {
       "checkpoint.everyEpoch=true"
     };
     Path out = tmp.resolve("run");
-    ByteArrayOutputStream console = new ByteArrayOutputStream();
-    TrainJob.run(
-        SPARK.sc(),
-        config(tmp, overrides),
-        new RunOutput(out),
-        new PrintStream(console, true, StandardCharsets.UTF_8));
-    String text = console.toString(StandardCharsets.UTF_8);
+    String text = console(config(tmp, overrides), out);
     assertTrue(text.contains("pretraining layer 1/2 (784 -> 48), epoch 1/1"), text);
     assertTrue(text.contains("pretraining layer 2/2 (48 -> 32), epoch 1/1"), text);
     JsonNode s = JSON.readTree(out.resolve("summary.json").toFile());
@@ -283,13 +288,8 @@ class AutoencoderPretrainingTest {
     assertEquals(80, s.get("steps").asInt());
 
     // resuming from the fine-tuning checkpoint keeps its (pre-trained, fine-tuned) weights
-    ByteArrayOutputStream resumed = new ByteArrayOutputStream();
-    TrainJob.run(
-        SPARK.sc(),
-        config(tmp, concat(overrides, "training.epochs=3", "checkpoint.resume=auto")),
-        new RunOutput(out),
-        new PrintStream(resumed, true, StandardCharsets.UTF_8));
-    String again = resumed.toString(StandardCharsets.UTF_8);
+    String again =
+        console(config(tmp, concat(overrides, "training.epochs=3", "checkpoint.resume=auto")), out);
     assertTrue(again.contains("pretraining is skipped"), again);
     assertFalse(again.contains("pretraining layer"), again);
     JsonNode s2 = JSON.readTree(out.resolve("summary.json").toFile());

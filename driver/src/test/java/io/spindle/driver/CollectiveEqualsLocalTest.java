@@ -5,11 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.spindle.config.OptimizerConfig;
 import io.spindle.config.OptimizerType;
 import io.spindle.config.WireFormat;
-import io.spindle.data.DatasetDownloader;
-import io.spindle.data.DatasetSpec;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.sync.CollectiveSync;
-import io.spindle.testing.TestDatasets;
 import io.spindle.worker.ModelSpec;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,10 +28,7 @@ class CollectiveEqualsLocalTest {
 
   @BeforeAll
   static void fetch() {
-    DistributedEqualsLocalTest.files =
-        DatasetDownloader.fetch(
-            DatasetSpec.named("mnist"), TestDatasets.mirror().toString(), cache);
-    DistributedEqualsLocalTest.SPARK_OVERRIDE = SPARK;
+    DistributedEqualsLocalTest.use(SPARK, cache);
   }
 
   static ModelSpec spec() {

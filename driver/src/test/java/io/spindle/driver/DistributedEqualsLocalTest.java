@@ -61,7 +61,12 @@ class DistributedEqualsLocalTest {
 
   @BeforeAll
   static void fetch() {
-    SPARK_OVERRIDE = SPARK;
+    use(SPARK, cache);
+  }
+
+  /** Points these helpers at {@code spark} and MNIST fetched from the mirror into {@code cache}. */
+  static void use(SparkLocal spark, Path cache) {
+    SPARK_OVERRIDE = spark;
     files =
         DatasetDownloader.fetch(
             DatasetSpec.named("mnist"), TestDatasets.mirror().toString(), cache);

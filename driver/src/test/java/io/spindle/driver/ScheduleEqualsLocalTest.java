@@ -14,14 +14,11 @@ import io.spindle.config.OptimizerType;
 import io.spindle.config.ScheduleConfig;
 import io.spindle.config.ScheduleType;
 import io.spindle.config.WireFormat;
-import io.spindle.data.DatasetDownloader;
-import io.spindle.data.DatasetSpec;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.sync.CollectiveSync;
 import io.spindle.driver.sync.GradientSharing;
 import io.spindle.driver.sync.ParameterAveraging;
 import io.spindle.driver.sync.ParameterSync;
-import io.spindle.testing.TestDatasets;
 import io.spindle.worker.ModelSpec;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
@@ -41,10 +38,7 @@ class ScheduleEqualsLocalTest {
 
   @BeforeAll
   static void fetch() {
-    DistributedEqualsLocalTest.files =
-        DatasetDownloader.fetch(
-            DatasetSpec.named("mnist"), TestDatasets.mirror().toString(), cache);
-    DistributedEqualsLocalTest.SPARK_OVERRIDE = SPARK;
+    DistributedEqualsLocalTest.use(SPARK, cache);
   }
 
   /**

@@ -10,9 +10,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
 import io.spindle.data.MiniBatch;
+import io.spindle.driver.data.DatasetFiles;
 import io.spindle.driver.data.DatasetLoader;
 import io.spindle.driver.data.DistributedDataset;
+import io.spindle.driver.job.TrainJob;
 import io.spindle.driver.pretrain.LayerwisePretraining;
+import io.spindle.driver.sync.SyncStrategies;
 import io.spindle.model.ModelFactory;
 import io.spindle.testing.TestDatasets;
 import io.spindle.worker.ModelSpec;
@@ -63,7 +66,7 @@ class AutoencoderPretrainingTest {
     return DatasetLoader.load(
         SPARK.sc(),
         config.data(),
-        TrainJob.dataRoot(config, TrainJob.fetchData(config)),
+        DatasetFiles.root(config, DatasetFiles.fetch(config)),
         config.training().batchSize(),
         config.cluster().workers(),
         config.training().seed());
@@ -96,6 +99,24 @@ class AutoencoderPretrainingTest {
     return console.toString(StandardCharsets.UTF_8);
   }
 
+  /** Runs each phase through the training loop with its own listeners only. */
+  private static TrainingPhase.Runner loop(SpindleConfig config) {
+    return phase ->
+        new TrainingCoordinator(
+                phase.data(),
+                phase.model(),
+                SyncStrategies.create(
+                    SPARK.sc(),
+                    config.cluster(),
+                    config.model().precision(),
+                    phase.data().layout()),
+                phase.evaluator(),
+                phase.listeners(),
+                phase.epochs(),
+                phase.maxSteps())
+            .fit(new TrainingState());
+  }
+
   private static PrintStream quiet() {
     return new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
   }
@@ -121,7 +142,7 @@ class AutoencoderPretrainingTest {
     try (DistributedDataset data = load(config)) {
       GlobalModel model = new GlobalModel(classifier(config, data));
       LayerwisePretraining.Result result =
-          new LayerwisePretraining(SPARK.sc(), config, data, 1, quiet()).run(model);
+          new LayerwisePretraining(SPARK.sc(), config, data, 1).run(model, loop(config));
       LayerwisePretraining.LayerResult layer = result.layers().get(0);
       assertEquals(3 * data.stepsPerEpoch(), layer.steps());
       // the untrained sigmoid decoder outputs about 0.5 everywhere: MSE 0.23 on MNIST (measured:
@@ -210,7 +231,7 @@ class AutoencoderPretrainingTest {
       ModelSpec spec = classifier(config, data);
       GlobalModel model = new GlobalModel(spec);
       INDArray init = model.params().dup();
-      pretrained = new LayerwisePretraining(SPARK.sc(), config, data, 1, quiet()).run(model);
+      pretrained = new LayerwisePretraining(SPARK.sc(), config, data, 1).run(model, loop(config));
       assertEquals(2, pretrained.layers().size());
       MultiLayerNetwork net = model.network();
       MiniBatch batch = data.test().first();
@@ -233,8 +254,8 @@ class AutoencoderPretrainingTest {
 
     // the same pre-training inside a run (deterministic), then one fine-tuning step at a rate
     // too small to move a float32 weight: the saved classifier holds the pre-trained encoders.
-    // The run asks to resume but finds no checkpoint, as after a stop during pre-training: it
-    // says so and pre-trains again from the first layer, to the same weights.
+    // The run asks to resume but finds no checkpoint (of training nor of pre-training): it says so
+    // and pre-trains from the first layer, to the same weights.
     Path out = tmp.resolve("run");
     ByteArrayOutputStream console = new ByteArrayOutputStream();
     Map<String, Object> summary =
@@ -249,7 +270,7 @@ class AutoencoderPretrainingTest {
     assertEquals(initialOutputW, saved.getLayer(2).getParam("W"));
     assertEquals(2, ((List<?>) summary.get("pretrain_layers")).size());
     String text = console.toString(StandardCharsets.UTF_8);
-    assertTrue(text.contains("pretraining is not checkpointed; it runs again"), text);
+    assertTrue(text.contains("pretraining layer 1/2 (784 -> 24): no valid checkpoint in"), text);
     assertTrue(text.contains("pretraining layer 1/2"), text);
   }
 

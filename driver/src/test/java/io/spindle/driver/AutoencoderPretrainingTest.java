@@ -318,6 +318,117 @@ class AutoencoderPretrainingTest {
     assertTrue(s2.get("pretrain_skipped_on_resume").asBoolean());
   }
 
+  /** Stops the run (as a crash would) in pre-training phase {@code phase} after step {@code at}. */
+  private static final class StopDuringPretraining implements TrainingListener {
+    private final int phase;
+    private final long at;
+    private int started;
+
+    StopDuringPretraining(int phase, long at) {
+      this.phase = phase;
+      this.at = at;
+    }
+
+    @Override
+    public void onStart(GlobalModel model, int stepsPerEpoch) {
+      started++;
+    }
+
+    @Override
+    public void onRound(TrainingState state, RoundResult round) {
+      if (started == phase && state.globalStep() >= at) {
+        throw new IllegalStateException("stopped by the test at step " + state.globalStep());
+      }
+    }
+  }
+
+  /** The newest checkpoint of {@code dir}. */
+  private static io.spindle.driver.checkpoint.Checkpoint newest(Path dir) {
+    io.spindle.driver.checkpoint.CheckpointStore store =
+        io.spindle.driver.checkpoint.CheckpointStore.open(
+            dir.toUri().toString(), new org.apache.hadoop.conf.Configuration());
+    return store.read(store.pathOf(store.steps().get(0)));
+  }
+
+  /** The learning rate of pre-training step records of {@code phase} at {@code globalStep}. */
+  private static double pretrainingRate(Path run, String phase, long globalStep) throws Exception {
+    for (String line : java.nio.file.Files.readAllLines(run.resolve("metrics.jsonl"))) {
+      JsonNode rec = JSON.readTree(line);
+      if (rec.path("type").asText().equals("step")
+          && rec.path("phase").asText().equals(phase)
+          && rec.path("global_step").asLong() == globalStep) {
+        return rec.path("learning_rate").asDouble();
+      }
+    }
+    throw new AssertionError("no step record of " + phase + " at global step " + globalStep);
+  }
+
+  /**
+   * A schedule stretched over the run ({@code steps: 0}) and the linear scaling rule ({@code
+   * referenceBatch}) are resolved for each autoencoder's own run (before, pre-training handed them
+   * over unresolved and failed); and a run stopped during the second layer's pre-training resumes
+   * from that layer's checkpoint, takes the first layer from its final checkpoint, and ends bit for
+   * bit where an uninterrupted run ends.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(
+      strings = {
+        "{type: linear, steps: 0, finalRate: 0.0, warmupSteps: 2}",
+        "{type: constant, referenceBatch: 100}"
+      })
+  void pretrainingResolvesTheScheduleAndResumesExactlyFromItsCheckpoints(
+      String schedule, @TempDir Path tmp) throws Exception {
+    String[] overrides = {
+      "data.trainLimit=600", // batch 50: 12 steps per epoch
+      "cluster.sync=collective",
+      "cluster.roundSteps=4",
+      "model.layers=[{type: dense, units: 16, activation: sigmoid},"
+          + " {type: dense, units: 8, activation: sigmoid},"
+          + " {type: output, units: 10, activation: softmax, loss: cross_entropy}]",
+      "optimizer.type=momentum",
+      "optimizer.learningRate=0.1",
+      "optimizer.schedule=" + schedule,
+      "pretrain.epochsPerLayer=2",
+      "pretrain.maskProbability=0.2",
+      "training.epochs=1",
+      "checkpoint.everySteps=5",
+      "checkpoint.keepLast=20"
+    };
+    Path whole = tmp.resolve("whole");
+    TrainJob.run(SPARK.sc(), config(tmp, overrides), new RunOutput(whole), quiet());
+    // the schedule of each layer's 24 steps: linear with T = 24 - 2 over the layer (step 23 uses
+    // a_0 (1 - 21/22)); the scaling rule halves the rate for a global batch of 50
+    double expected = schedule.contains("linear") ? 0.1 / 22 : 0.05;
+    for (String phase : List.of("pretrain-layer-1", "pretrain-layer-2")) {
+      assertEquals(expected, pretrainingRate(whole, phase, 24), 1e-12, phase);
+    }
+
+    Path parts = tmp.resolve("parts");
+    IllegalStateException stop =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalStateException.class,
+            () ->
+                TrainJob.run(
+                    SPARK.sc(),
+                    config(tmp, overrides),
+                    DatasetFiles.fetch(config(tmp, overrides)),
+                    new RunOutput(parts),
+                    quiet(),
+                    List.of(new StopDuringPretraining(2, 18))));
+    assertTrue(stop.getMessage().contains("stopped by the test at step 20"), stop.getMessage());
+    assertEquals(20, newest(parts.resolve("checkpoints/pretrain-layer-2")).globalStep());
+    assertFalse(java.nio.file.Files.exists(parts.resolve("summary.json")));
+
+    String text = console(config(tmp, concat(overrides, "checkpoint.resume=auto")), parts);
+    assertTrue(text.contains("pretraining layer 1/2 (784 -> 16): complete"), text);
+    assertTrue(text.contains("pretraining layer 2/2 (16 -> 8): resuming from"), text);
+    assertTrue(text.contains("global step 20, epoch 2, step 8 of the epoch"), text);
+    ExactResumeTest.assertSameState(
+        newest(whole.resolve("checkpoints/pretrain-layer-2")),
+        newest(parts.resolve("checkpoints/pretrain-layer-2")));
+    ExactResumeTest.assertSameState(ExactResumeTest.last(whole), ExactResumeTest.last(parts));
+  }
+
   /**
    * The reference result in small: on 2,000 MNIST examples, the same sigmoid net with the same
    * fine-tuning budget is clearly better on the test set after denoising pre-training (measured:

@@ -6,6 +6,7 @@ import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAnyP
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.tngtech.archunit.base.DescribedPredicate;
 import com.tngtech.archunit.core.domain.JavaClass;
@@ -54,6 +55,17 @@ class ArchitectureTest {
   @BeforeAll
   static void importClasses() {
     classes = new ClassFileImporter().withImportOption(PRODUCTION).importPackages("io.spindle");
+    // the rules below must see every module's classes, or they would pass on nothing
+    for (String name :
+        new String[] {
+          "io.spindle.config.SpindleConfig",
+          "io.spindle.optim.GlobalStep",
+          "io.spindle.worker.PartitionTrainer",
+          "io.spindle.driver.TrainingCoordinator",
+          "io.spindle.bench.BenchCli"
+        }) {
+      assertTrue(classes.contain(name), "not imported: " + name);
+    }
   }
 
   static void check(ArchRule rule) {

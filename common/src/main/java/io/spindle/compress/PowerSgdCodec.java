@@ -34,6 +34,10 @@ import java.util.SplittableRandom;
  * seeded by (seed, tensor index) and orthonormalised, so every worker starts with the same Q; a
  * column of Q that becomes zero (a zero gradient) is drawn again, seeded by (seed, tensor, step).
  *
+ * <p>Factors are stored column by column: P ({@code n x r}) as r runs of n values, Q ({@code m x
+ * r}) as r runs of m values, in the buffers and in the saved state. Products run in float with four
+ * partial sums (dot products) or as axpy loops; the orthonormalisation runs in double.
+ *
  * <p>Call order per step: {@link #compress} (fills all-reduce 1's buffer), {@link #project} (takes
  * its sum, fills all-reduce 2's buffer), {@link #decompress} (takes both sums, writes the output,
  * for a range of the vector if only a shard is needed). {@link #state} and {@link #restore} are
@@ -164,21 +168,11 @@ public final class PowerSgdCodec {
       reseedZeroColumns(t, x);
       int n = x.rows();
       int m = x.cols();
-      int qo = secondOffset[t];
-      double[] acc = new double[r];
-      for (int row = 0; row < n; row++) {
-        java.util.Arrays.fill(acc, 0);
-        int mo = x.offset() + row * m;
-        for (int c = 0; c < m; c++) {
-          double v = residual[mo + c];
-          int qc = qo + c * r;
-          for (int k = 0; k < r; k++) {
-            acc[k] += v * q[qc + k];
-          }
-        }
-        int po = firstOffset[t] + row * r;
-        for (int k = 0; k < r; k++) {
-          first[po + k] = (float) acc[k];
+      for (int k = 0; k < r; k++) {
+        int qk = secondOffset[t] + k * m;
+        int pk = firstOffset[t] + k * n;
+        for (int row = 0; row < n; row++) {
+          first[pk + row] = dot(residual, x.offset() + row * m, q, qk, m);
         }
       }
     }
@@ -206,32 +200,20 @@ public final class PowerSgdCodec {
       int n = x.rows();
       int m = x.cols();
       int po = firstOffset[t];
+      int so = secondOffset[t];
       System.arraycopy(firstSum, po, pHat, po, n * r);
       orthonormalise(pHat, po, n, r);
-      double[] qw = new double[m * r];
+      java.util.Arrays.fill(second, so, so + m * r, 0f);
       for (int row = 0; row < n; row++) {
         int mo = x.offset() + row * m;
-        int pr = po + row * r;
-        for (int c = 0; c < m; c++) {
-          double v = residual[mo + c];
-          for (int k = 0; k < r; k++) {
-            qw[c * r + k] += v * pHat[pr + k];
-          }
+        for (int k = 0; k < r; k++) {
+          axpy(pHat[po + k * n + row], residual, mo, second, so + k * m, m);
         }
       }
-      int so = secondOffset[t];
-      for (int i = 0; i < m * r; i++) {
-        second[so + i] = (float) qw[i];
-      }
       for (int row = 0; row < n; row++) {
         int mo = x.offset() + row * m;
-        int pr = po + row * r;
-        for (int c = 0; c < m; c++) {
-          double approx = 0;
-          for (int k = 0; k < r; k++) {
-            approx += pHat[pr + k] * (double) second[so + c * r + k];
-          }
-          residual[mo + c] = (float) (residual[mo + c] - approx);
+        for (int k = 0; k < r; k++) {
+          axpy(-pHat[po + k * n + row], second, so + k * m, residual, mo, m);
         }
       }
     }
@@ -266,22 +248,53 @@ public final class PowerSgdCodec {
             firstSum, firstOffset[t] + lo - x.offset(), out, outOffset + lo - from, hi - lo);
         continue;
       }
+      int n = x.rows();
       int m = x.cols();
       int po = firstOffset[t];
       int so = secondOffset[t];
-      for (int i = lo; i < hi; i++) {
-        int row = (i - x.offset()) / m;
-        int c = (i - x.offset()) - row * m;
-        double v = 0;
+      // rows [firstRow, lastRow] meet [lo, hi); of each, columns [c0, c1)
+      int firstRow = (lo - x.offset()) / m;
+      int lastRow = (hi - 1 - x.offset()) / m;
+      for (int row = firstRow; row <= lastRow; row++) {
+        int rowStart = x.offset() + row * m;
+        int c0 = Math.max(lo, rowStart) - rowStart;
+        int c1 = Math.min(hi, rowStart + m) - rowStart;
+        int o = outOffset + rowStart + c0 - from;
+        java.util.Arrays.fill(out, o, o + c1 - c0, 0f);
         for (int k = 0; k < r; k++) {
-          v += pHat[po + row * r + k] * (double) secondSum[so + c * r + k];
+          axpy(pHat[po + k * n + row], secondSum, so + k * m + c0, out, o, c1 - c0);
         }
-        out[outOffset + i - from] = (float) v;
       }
     }
     System.arraycopy(secondSum, 0, q, 0, secondLength);
     step++;
     phase = Phase.IDLE;
+  }
+
+  /** {@code sum_i a[ao + i] * b[bo + i]} over {@code len} values, four partial sums. */
+  private static float dot(float[] a, int ao, float[] b, int bo, int len) {
+    float s0 = 0;
+    float s1 = 0;
+    float s2 = 0;
+    float s3 = 0;
+    int i = 0;
+    for (; i + 3 < len; i += 4) {
+      s0 += a[ao + i] * b[bo + i];
+      s1 += a[ao + i + 1] * b[bo + i + 1];
+      s2 += a[ao + i + 2] * b[bo + i + 2];
+      s3 += a[ao + i + 3] * b[bo + i + 3];
+    }
+    for (; i < len; i++) {
+      s0 += a[ao + i] * b[bo + i];
+    }
+    return (s0 + s1) + (s2 + s3);
+  }
+
+  /** {@code y[yo + i] += alpha * x[xo + i]} over {@code len} values. */
+  private static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int len) {
+    for (int i = 0; i < len; i++) {
+      y[yo + i] += alpha * x[xo + i];
+    }
   }
 
   /** The state between steps: residual, step count and the warm-start Q of every matrix. */
@@ -341,35 +354,34 @@ public final class PowerSgdCodec {
   private void reseedZeroColumns(int t, Tensor x) {
     int r = ranks[t];
     int m = x.cols();
-    int qo = secondOffset[t];
     for (int k = 0; k < r; k++) {
+      int qk = secondOffset[t] + k * m;
       boolean zero = true;
       for (int c = 0; c < m && zero; c++) {
-        zero = q[qo + c * r + k] == 0f;
+        zero = q[qk + c] == 0f;
       }
       if (zero) {
         SplittableRandom rng = new SplittableRandom(mix(seed, t, step * rank + k));
         for (int c = 0; c < m; c++) {
-          q[qo + c * r + k] = (float) rng.nextGaussian();
+          q[qk + c] = (float) rng.nextGaussian();
         }
       }
     }
   }
 
   /**
-   * Modified Gram-Schmidt, in double, on the r columns of the row-major {@code rows x r} block at
-   * {@code a[offset]}: afterwards the columns are orthonormal, or zero where a column lay in the
-   * span of the ones before it (or was zero).
+   * Modified Gram-Schmidt, in double, on the r columns of {@code rows} values each stored one after
+   * the other at {@code a[offset]}: afterwards the columns are orthonormal, or zero where a column
+   * lay in the span of the ones before it (or was zero).
    */
   static void orthonormalise(float[] a, int offset, int rows, int r) {
-    double[] col = new double[rows];
-    double[][] done = new double[r][];
+    double[][] done = new double[r][rows];
     for (int k = 0; k < r; k++) {
-      for (int i = 0; i < rows; i++) {
-        col[i] = a[offset + i * r + k];
-      }
+      double[] col = done[k];
+      int ck = offset + k * rows;
       double before = 0;
       for (int i = 0; i < rows; i++) {
+        col[i] = a[ck + i];
         before += col[i] * col[i];
       }
       for (int j = 0; j < k; j++) {
@@ -390,9 +402,8 @@ public final class PowerSgdCodec {
       boolean independent = norm > 1e-5 * Math.sqrt(before) && Double.isFinite(norm);
       for (int i = 0; i < rows; i++) {
         col[i] = independent ? col[i] / norm : 0;
-        a[offset + i * r + k] = (float) col[i];
+        a[ck + i] = (float) col[i];
       }
-      done[k] = col.clone();
     }
   }
 

@@ -21,9 +21,9 @@ package io.spindle.compress;
  * advance. {@link #accumulate} adds one worker's pairs into a range of the output (a ZeRO-1 shard
  * needs only its own); calling it for ranks 0..N-1 in order gives every worker the same sums.
  *
- * <p>The selection is exact (a deterministic quickselect of the k-th largest magnitude, then one
- * scan), not DGC's sampled threshold. Not thread-safe; {@link #state} and {@link #restore} between
- * steps.
+ * <p>The selection is exact (a radix select of the k-th largest magnitude on the floats' bits, then
+ * one scan), not DGC's sampled threshold. Not thread-safe; {@link #state} and {@link #restore}
+ * between steps.
  */
 public final class TopKCodec {
   public static final String NAME = "topk";
@@ -32,7 +32,11 @@ public final class TopKCodec {
   private final double fraction;
   private final int k;
   private final float[] residual;
-  private final float[] scratch;
+
+  /** Magnitudes as int bits: for floats >= 0 their order is the order of the values. */
+  private final int[] keys;
+
+  private final int[] histogram = new int[1 << 12];
   private long step;
 
   /**
@@ -50,7 +54,7 @@ public final class TopKCodec {
     // ceil, but 1e-5 * 3,000,000 is 30.000000000000004 in double: round off that noise first
     this.k = n == 0 ? 0 : (int) Math.min(n, Math.max(1, Math.ceil(fraction * n * (1 - 1e-12))));
     this.residual = new float[n];
-    this.scratch = new float[n];
+    this.keys = new int[n];
   }
 
   public double fraction() {
@@ -89,24 +93,24 @@ public final class TopKCodec {
     int n = residual.length;
     for (int i = 0; i < n; i++) {
       residual[i] += gradient[offset + i];
-      scratch[i] = Math.abs(residual[i]);
+      keys[i] = Float.floatToRawIntBits(residual[i]) & 0x7fffffff;
     }
     if (k == 0) {
       step++;
       return;
     }
-    float threshold = kthLargest(scratch, n, k);
+    int threshold = kthLargestKey(keys, n, k, histogram);
     int above = 0;
     for (int i = 0; i < n; i++) {
-      if (Math.abs(residual[i]) > threshold) {
+      if (keys[i] > threshold) {
         above++;
       }
     }
     int ties = k - above; // entries equal to the threshold still to take, lowest index first
     int w = wireOffset;
     for (int i = 0; i < n; i++) {
-      float a = Math.abs(residual[i]);
-      if (a > threshold || (a == threshold && ties-- > 0)) {
+      int key = keys[i];
+      if (key > threshold || (key == threshold && ties-- > 0)) {
         wire[w++] = Float.intBitsToFloat(i);
         wire[w++] = residual[i];
         residual[i] = 0f;
@@ -176,45 +180,42 @@ public final class TopKCodec {
   }
 
   /**
-   * The k-th largest of {@code a[0, n)} (1-based k), reordering {@code a}: Hoare quickselect with a
-   * median-of-three pivot, deterministic.
+   * The k-th largest (1-based) of {@code keys[0, n)}, non-negative ints: a radix select over the
+   * bits 30..20, 19..8 and 7..0, one counting pass each, restricted to the keys that share the bits
+   * found so far. Exact and deterministic; {@code keys} is not modified.
    */
-  static float kthLargest(float[] a, int n, int k) {
-    int target = k - 1; // position in descending order
-    int lo = 0;
-    int hi = n - 1;
-    while (lo < hi) {
-      int mid = (lo + hi) >>> 1;
-      float pivot = median(a[lo], a[mid], a[hi]);
-      int i = lo;
-      int j = hi;
-      while (i <= j) {
-        while (a[i] > pivot) {
-          i++;
-        }
-        while (a[j] < pivot) {
-          j--;
-        }
-        if (i <= j) {
-          float t = a[i];
-          a[i] = a[j];
-          a[j] = t;
-          i++;
-          j--;
+  static int kthLargestKey(int[] keys, int n, int k, int[] histogram) {
+    int prefix = 0; // the bits of the answer found so far
+    int prefixMask = 0; // which bits those are
+    int remaining = k; // rank of the answer among the keys matching the prefix
+    int[][] digits = {{20, 11}, {8, 12}, {0, 8}}; // {shift, width}
+    for (int[] d : digits) {
+      int shift = d[0];
+      int buckets = 1 << d[1];
+      java.util.Arrays.fill(histogram, 0, buckets, 0);
+      for (int i = 0; i < n; i++) {
+        int key = keys[i];
+        if ((key & prefixMask) == prefix) {
+          histogram[(key >>> shift) & (buckets - 1)]++;
         }
       }
-      if (target <= j) {
-        hi = j;
-      } else if (target >= i) {
-        lo = i;
-      } else {
-        return a[target];
+      int b = buckets - 1;
+      while (histogram[b] < remaining) {
+        remaining -= histogram[b];
+        b--;
       }
+      prefix |= b << shift;
+      prefixMask |= (buckets - 1) << shift;
     }
-    return a[target];
+    return prefix;
   }
 
-  private static float median(float x, float y, float z) {
-    return Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
+  /** The same for floats: the k-th largest of {@code a[0, n)} (which must be >= 0). */
+  static float kthLargest(float[] a, int n, int k) {
+    int[] keys = new int[n];
+    for (int i = 0; i < n; i++) {
+      keys[i] = Float.floatToRawIntBits(a[i]) & 0x7fffffff;
+    }
+    return Float.intBitsToFloat(kthLargestKey(keys, n, k, new int[1 << 12]));
   }
 }

@@ -71,16 +71,7 @@ final class NetworkBed implements AutoCloseable {
    */
   static NetworkBed up(String rate, String... hosts) {
     Path script = script();
-    if (!Files.isExecutable(script)) {
-      throw new IllegalStateException("the bed script is missing or not executable: " + script);
-    }
-    Result check = run(List.of(script.toString(), "check"), 60);
-    Assumptions.assumeTrue(
-        check.code != 3,
-        "network test bed unavailable on this machine (test skipped): " + check.output.strip());
-    if (check.code != 0) {
-      throw new IllegalStateException("netbed.sh check failed (exit " + check.code + "): " + check);
-    }
+    assumeAvailable(List.of());
     run(List.of(script.toString(), "cleanup"), 120);
     long pid = ProcessHandle.current().pid();
     String name = Long.toString(pid % 1_000_000, 36) + "x" + BEDS.incrementAndGet();
@@ -106,6 +97,28 @@ final class NetworkBed implements AutoCloseable {
           "netbed.sh up printed " + addresses + ", expected " + hosts.length + " hosts");
     }
     return new NetworkBed(script, name, addresses, rate == null ? "unlimited" : rate);
+  }
+
+  /**
+   * Aborts the calling test (JUnit reports it as skipped, with the reason) when {@code netbed.sh
+   * check}, run behind {@code wrapper} (e.g. {@code unshare --user} to test this path; empty
+   * normally), says the machine cannot make a bed: exit code 3 (not root, no iproute2, or the
+   * kernel refused a namespace, a veth pair, a bridge or tbf). Any other failure fails the test.
+   */
+  static void assumeAvailable(List<String> wrapper) {
+    Path script = script();
+    if (!Files.isExecutable(script)) {
+      throw new IllegalStateException("the bed script is missing or not executable: " + script);
+    }
+    List<String> cmd = new ArrayList<>(wrapper);
+    cmd.addAll(List.of(script.toString(), "check"));
+    Result check = run(cmd, 60);
+    Assumptions.assumeTrue(
+        check.code != 3,
+        "network test bed unavailable on this machine (test skipped): " + check.output.strip());
+    if (check.code != 0) {
+      throw new IllegalStateException("netbed.sh check failed (exit " + check.code + "): " + check);
+    }
   }
 
   String name() {

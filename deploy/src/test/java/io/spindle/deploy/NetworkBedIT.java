@@ -3,13 +3,16 @@ package io.spindle.deploy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.spindle.deploy.NetworkBed.LinkMeasurement;
 import io.spindle.deploy.NetworkBed.RingTiming;
 import java.util.List;
 import java.util.Locale;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.opentest4j.TestAbortedException;
 
 /**
  * The test bed itself (deploy/scripts/netbed.sh, {@link NetworkBed}): shaped links carry the rate
@@ -100,6 +103,27 @@ class NetworkBedIT {
             0.85 * predicted, 1.15 * predicted, full.medianMicros() / 1e6, "N=" + n + " seconds");
       }
     }
+  }
+
+  /**
+   * Where the kernel refuses network namespaces, the bed's tests are reported as skipped with the
+   * reason, never as passed. Shown by running the bed's check inside a user namespace (root
+   * mapped), where creating a network namespace under /run/netns is not permitted.
+   */
+  @Test
+  void aRefusingKernelSkipsTheTestAndSaysWhy() {
+    NetworkBed.Result userns =
+        NetworkBed.run(List.of("unshare", "--user", "--map-root-user", "true"), 30);
+    Assumptions.assumeTrue(
+        userns.code() == 0, "unshare --user is not permitted here: " + userns.output());
+    TestAbortedException skipped =
+        assertThrows(
+            TestAbortedException.class,
+            () -> NetworkBed.assumeAvailable(List.of("unshare", "--user", "--map-root-user")));
+    String why = skipped.getMessage();
+    assertTrue(why.contains("network test bed unavailable on this machine"), why);
+    assertTrue(why.contains("the kernel refused 'ip netns add"), why);
+    System.out.println("[netbed] refusal reported as: " + why);
   }
 
   private static void print(String rate, LinkMeasurement m) {

@@ -40,7 +40,8 @@ import java.util.SplittableRandom;
  *       [--config FILE] [--set key=value ...] [--output DIR] [--inputs 784] [--examples 60000]
  *       [--workers 8,16,...,512] [--rates 10gbit,25gbit] [--latency-us 75] [--goodput 0.956]
  *       [--schemes none,bf16,powersgd:4,topk:0.01] [--per-worker-batch 128 | --global-batch N]
- *       [--seconds-per-example S] [--calibrate SUMMARY.json --calibrate-scheme none]
+ *       [--seconds-per-example S] [--shared-cores C] [--calibrate SUMMARY.json
+ *       --calibrate-scheme none]
  *       [--epochs-to-target none=3,powersgd:4=4] [--codec-seconds powersgd:4=0.011,...]
  * </pre>
  *
@@ -97,6 +98,7 @@ public final class ScalingCli {
       Integer perWorkerBatch = 128;
       Integer globalBatch = null;
       double secondsPerExample = DEFAULT_SECONDS_PER_EXAMPLE;
+      int sharedCores = 0;
       Path calibrate = null;
       Compression calibrateScheme = Compression.parse("none");
       Map<String, Double> epochs = new LinkedHashMap<>();
@@ -131,6 +133,7 @@ public final class ScalingCli {
             perWorkerBatch = null;
           }
           case "--seconds-per-example" -> secondsPerExample = number(v, a);
+          case "--shared-cores" -> sharedCores = SpindleCli.positiveInt(v, a);
           case "--calibrate" -> calibrate = Path.of(v);
           case "--calibrate-scheme" -> calibrateScheme = Compression.parse(v);
           case "--epochs-to-target" -> epochs.putAll(pairs(v, a));
@@ -154,7 +157,8 @@ public final class ScalingCli {
               0,
               Double.POSITIVE_INFINITY,
               codecSeconds,
-              epochs);
+              epochs,
+              sharedCores);
       if (calibrate != null) {
         JsonNode s = new ObjectMapper().readTree(calibrate.toFile());
         int n = s.path("workers").asInt();

@@ -14,8 +14,9 @@ import java.util.Map;
  *
  * <pre>
  *   t_step    = t_compute + t_codec + t_comm + t_other
- *   t_compute = fixed + secondsPerExample * B / N + optimizerSecondsPerValue * (n / N if the
- *               optimiser state is sharded (ZeRO-1), else n)
+ *   t_compute = s * (fixed + secondsPerExample * B / N + optimizerSecondsPerValue * (n / N if
+ *               the optimiser state is sharded (ZeRO-1), else n)),  s = max(1, N / shared cores)
+ *               on one machine (the test bed), s = 1 on a cluster
  *   t_comm    = phases * latency + bytes / min(link payload rate, ring CPU rate)
  *   samples/s = B / t_step;   time to target = epochsToTarget * examplesPerEpoch / samples/s
  * </pre>
@@ -115,6 +116,8 @@ final class ScalingModel {
    *     faster
    * @param codecSeconds compression compute per step, by {@link Compression#toString()}
    * @param epochsToTarget epochs to the target accuracy, by compression (absent: unknown)
+   * @param sharedCores 0 when every worker has its own core (a cluster); else the cores all workers
+   *     share (the test bed: 2), so compute stretches by {@code max(1, N / sharedCores)}
    */
   record Costs(
       double fixedSecondsPerStep,
@@ -123,7 +126,8 @@ final class ScalingModel {
       double otherSecondsPerStep,
       double ringCpuBytesPerSecond,
       Map<String, Double> codecSeconds,
-      Map<String, Double> epochsToTarget) {
+      Map<String, Double> epochsToTarget,
+      int sharedCores) {
     Costs {
       codecSeconds = Map.copyOf(codecSeconds);
       epochsToTarget = Map.copyOf(epochsToTarget);
@@ -217,14 +221,17 @@ final class ScalingModel {
               + globalBatch);
     }
     long n = layout.length();
+    double stretch =
+        costs.sharedCores() > 0 ? Math.max(1.0, (double) workers / costs.sharedCores()) : 1;
     double compute =
-        costs.fixedSecondsPerStep()
-            + costs.secondsPerExample() * globalBatch / workers
-            + costs.optimizerSecondsPerValue() * (shards(c) ? (double) n / workers : n);
+        stretch
+            * (costs.fixedSecondsPerStep()
+                + costs.secondsPerExample() * globalBatch / workers
+                + costs.optimizerSecondsPerValue() * (shards(c) ? (double) n / workers : n));
     double codec =
         workers < 2 || c.kind() == Kind.NONE
             ? 0
-            : costs.codecSeconds().getOrDefault(c.toString(), 0.0);
+            : stretch * costs.codecSeconds().getOrDefault(c.toString(), 0.0);
     double bytes = bytesPerWorkerPerStep(c, workers);
     int phases = phasesPerStep(c, workers);
     double rate = Math.min(link.payloadBytesPerSecond(), costs.ringCpuBytesPerSecond());
@@ -285,8 +292,10 @@ final class ScalingModel {
         base.optimizerSecondsPerValue()
             * (shape.shards(c) ? (double) layout.length() / workers : layout.length());
     double codec = c.kind() == Kind.NONE ? 0 : base.codecSeconds().getOrDefault(c.toString(), 0.0);
+    double stretch =
+        base.sharedCores() > 0 ? Math.max(1.0, (double) workers / base.sharedCores()) : 1;
     double perExample =
-        (run.computeSecondsPerStep() - base.fixedSecondsPerStep() - optimizer - codec)
+        (run.computeSecondsPerStep() / stretch - base.fixedSecondsPerStep() - optimizer - codec)
             / ((double) globalBatch / workers);
     double other =
         Math.max(
@@ -298,7 +307,8 @@ final class ScalingModel {
         other,
         base.ringCpuBytesPerSecond(),
         base.codecSeconds(),
-        base.epochsToTarget());
+        base.epochsToTarget(),
+        base.sharedCores());
   }
 
   /**

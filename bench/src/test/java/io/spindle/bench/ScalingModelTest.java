@@ -43,7 +43,7 @@ class ScalingModelTest {
               new Tensor("2_b", 1_276_800, 1, 10)));
 
   private static final Costs COSTS =
-      new Costs(0, 170e-6, 1.2e-9, 2e-3, Double.POSITIVE_INFINITY, Map.of(), Map.of());
+      new Costs(0, 170e-6, 1.2e-9, 2e-3, Double.POSITIVE_INFINITY, Map.of(), Map.of(), 0);
 
   @Test
   void ringBytesAreWhatTcpRingCountsForEveryScheme() throws Exception {
@@ -116,6 +116,17 @@ class ScalingModelTest {
         sharded.bytesPerWorkerPerStep(psgd, 4),
         1e-6);
     assertThrows(IllegalArgumentException.class, () -> m.predict(none, 512, 256, link));
+    // on one machine with 2 cores, 4 workers compute at half speed
+    Costs bed = new Costs(0, 170e-6, 1.2e-9, 2e-3, Double.POSITIVE_INFINITY, Map.of(), Map.of(), 2);
+    ScalingModel onTwoCores = new ScalingModel(MLP, 60_000, bed, false);
+    assertEquals(
+        2 * m.predict(none, 4, 256, link).computeSeconds(),
+        onTwoCores.predict(none, 4, 256, link).computeSeconds(),
+        1e-12);
+    assertEquals(
+        m.predict(none, 2, 256, link).computeSeconds(),
+        onTwoCores.predict(none, 2, 256, link).computeSeconds(),
+        1e-12);
   }
 
   /**

@@ -2,6 +2,7 @@ package io.spindle.compress;
 
 import io.spindle.compress.GradientLayout.Tensor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -26,13 +27,14 @@ import java.util.SplittableRandom;
  *   out  = P^ Q^T = P^ P^T^ sum_w M_w   the same on every worker; Q is kept as the next warm start
  * </pre>
  *
- * So {@code sum_w E_w + out} is exactly {@code sum_w M_w}: nothing is lost, only delayed. The
- * residual is the paper's local one ({@code M_w - P^ Q_w^T}); PyTorch's {@code powerSGD_hook} keeps
- * {@code M_w - P^ Q^T / N} instead, which has the same sum over workers. Sums, not means, travel:
- * the engine's gradients are sums over examples, P^ is orthonormal whatever P's scale, and the
- * output is the compressed sum gradient. The initial Q is drawn from N(0, 1) with a generator
- * seeded by (seed, tensor index) and orthonormalised, so every worker starts with the same Q; a
- * column of Q that becomes zero (a zero gradient) is drawn again, seeded by (seed, tensor, step).
+ * So {@code sum_w E_w + out} equals {@code sum_w M_w} (up to float rounding): nothing is lost, only
+ * delayed. The residual is the paper's local one ({@code M_w - P^ Q_w^T}); PyTorch's {@code
+ * powerSGD_hook} keeps {@code M_w - P^ Q^T / N} instead, which has the same sum over workers. Sums,
+ * not means, travel: the engine's gradients are sums over examples, P^ is orthonormal whatever P's
+ * scale, and the output is the compressed sum gradient. The initial Q is drawn from N(0, 1) with a
+ * generator seeded by (seed, tensor index) and orthonormalised, so every worker starts with the
+ * same Q; a column of Q that becomes zero (a zero gradient) is drawn again, seeded by (seed,
+ * tensor, step).
  *
  * <p>Factors are stored column by column: P ({@code n x r}) as r runs of n values, Q ({@code m x
  * r}) as r runs of m values, in the buffers and in the saved state. Products run in float with four
@@ -194,7 +196,7 @@ public final class PowerSgdCodec {
       int r = ranks[t];
       if (r == 0) {
         // sent exactly: nothing left over
-        java.util.Arrays.fill(residual, x.offset(), x.offset() + x.length(), 0f);
+        Arrays.fill(residual, x.offset(), x.offset() + x.length(), 0f);
         continue;
       }
       int n = x.rows();
@@ -203,7 +205,7 @@ public final class PowerSgdCodec {
       int so = secondOffset[t];
       System.arraycopy(firstSum, po, pHat, po, n * r);
       orthonormalise(pHat, po, n, r);
-      java.util.Arrays.fill(second, so, so + m * r, 0f);
+      Arrays.fill(second, so, so + m * r, 0f);
       for (int row = 0; row < n; row++) {
         int mo = x.offset() + row * m;
         for (int k = 0; k < r; k++) {
@@ -260,7 +262,7 @@ public final class PowerSgdCodec {
         int c0 = Math.max(lo, rowStart) - rowStart;
         int c1 = Math.min(hi, rowStart + m) - rowStart;
         int o = outOffset + rowStart + c0 - from;
-        java.util.Arrays.fill(out, o, o + c1 - c0, 0f);
+        Arrays.fill(out, o, o + c1 - c0, 0f);
         for (int k = 0; k < r; k++) {
           axpy(pHat[po + k * n + row], secondSum, so + k * m + c0, out, o, c1 - c0);
         }
@@ -328,8 +330,8 @@ public final class PowerSgdCodec {
         || s.layoutFingerprint() != mine.layoutFingerprint()
         || s.from() != 0
         || s.to() != residual.length
-        || !java.util.Arrays.equals(s.factorOwners(), mine.factorOwners())
-        || !java.util.Arrays.equals(s.factorLengths(), mine.factorLengths())) {
+        || !Arrays.equals(s.factorOwners(), mine.factorOwners())
+        || !Arrays.equals(s.factorLengths(), mine.factorLengths())) {
       throw new IllegalArgumentException(
           "cannot restore "
               + s

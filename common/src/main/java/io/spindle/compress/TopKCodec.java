@@ -1,5 +1,7 @@
 package io.spindle.compress;
 
+import java.util.Arrays;
+
 /**
  * Top-k sparsification with error feedback (Stich, Cordonnier and Jaggi, "Sparsified SGD with
  * Memory", NeurIPS 2018; the same selection as Deep Gradient Compression, Lin et al., ICLR 2018,
@@ -14,12 +16,13 @@ package io.spindle.compress;
  *   out  = sum_w of the pairs        all-gather of every worker's k pairs, summed in rank order
  * </pre>
  *
- * So {@code sum_w E_w + out} is exactly {@code sum_w M_w}. On the wire a pair is two floats, the
- * index stored as the float with the index's bits ({@link Float#intBitsToFloat}; indices below 2^31
- * are never NaN, so the bits survive an fp32 copy), then the value: {@link #wireLength()} = 2k
- * floats per worker, the same for every worker, so an all-gather's chunk bounds are known in
- * advance. {@link #accumulate} adds one worker's pairs into a range of the output (a ZeRO-1 shard
- * needs only its own); calling it for ranks 0..N-1 in order gives every worker the same sums.
+ * So {@code sum_w E_w + out} equals {@code sum_w M_w} (up to float rounding). On the wire a pair is
+ * two floats, the index stored as the float with the index's bits ({@link Float#intBitsToFloat};
+ * indices below 2^31 are never NaN, so the bits survive an fp32 copy), then the value: {@link
+ * #wireLength()} = 2k floats per worker, the same for every worker, so an all-gather's chunk bounds
+ * are known in advance. {@link #accumulate} adds one worker's pairs into a range of the output (a
+ * ZeRO-1 shard needs only its own); calling it for ranks 0..N-1 in order gives every worker the
+ * same sums.
  *
  * <p>The selection is exact (a radix select of the k-th largest magnitude on the floats' bits, then
  * one scan), not DGC's sampled threshold. Not thread-safe; {@link #state} and {@link #restore}
@@ -192,7 +195,7 @@ public final class TopKCodec {
     for (int[] d : digits) {
       int shift = d[0];
       int buckets = 1 << d[1];
-      java.util.Arrays.fill(histogram, 0, buckets, 0);
+      Arrays.fill(histogram, 0, buckets, 0);
       for (int i = 0; i < n; i++) {
         int key = keys[i];
         if ((key & prefixMask) == prefix) {

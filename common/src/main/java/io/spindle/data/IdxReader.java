@@ -139,7 +139,14 @@ public final class IdxReader {
     }
 
     void expectEnd() {
-      int extra = fill(new byte[1], 0, 1);
+      // to the very end first: for a gzip file a damaged stream that decoded to too many bytes is
+      // then reported by its CRC32/ISIZE check, the true reason
+      byte[] buf = new byte[1 << 16];
+      long extra = 0;
+      int n;
+      while ((n = fill(buf, 0, buf.length)) > 0) {
+        extra += n;
+      }
       if (extra > 0) {
         throw new DataFormatException(
             source + " offset " + offset + ": unexpected bytes after the declared data");

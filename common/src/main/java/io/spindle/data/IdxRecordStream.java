@@ -98,9 +98,14 @@ public final class IdxRecordStream implements AutoCloseable {
       fill(buf, len, "records");
       left -= len;
     }
-    int extra;
+    // Read to the very end before judging extra bytes: damaged compressed data often decodes to
+    // the wrong length, and then the gzip trailer's CRC32 and ISIZE give the true reason.
+    long extra = 0;
     try {
-      extra = in.read(buf, 0, 1);
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        extra += n;
+      }
     } catch (IOException e) {
       throw new DataFormatException(source + " offset " + offset + ": cannot read: " + e, e);
     }
@@ -109,7 +114,9 @@ public final class IdxRecordStream implements AutoCloseable {
           source
               + " offset "
               + offset
-              + ": unexpected bytes after the declared data ("
+              + ": "
+              + extra
+              + " unexpected bytes after the declared data ("
               + count
               + " records of "
               + recordBytes

@@ -21,13 +21,13 @@ import org.apache.spark.api.java.JavaSparkContext;
  *
  * <ol>
  *   <li>decompressing MNIST's training images in memory with the JDK's {@code GZIPInputStream} and
- *       with {@link CheckedGzipInputStream} (both compute the CRC32; only the latter compares it and
- *       refuses trailing garbage), best of 7;
- *   <li>loading MNIST through {@link DatasetLoader} in {@code local[2]} (read, decode, count, cache;
- *       2 input partitions), first with the verdict cache emptied before each load (every file
- *       verified) and then with it full (nothing drained), for all 60,000 examples and for {@code
- *       data.trainLimit} 1,024 (where the verifying split decompresses the 58,976 examples after the
- *       limit only to check the trailer); median of 5 each, with the bytes drained.
+ *       with {@link CheckedGzipInputStream} (both compute the CRC32; only the latter compares it
+ *       and refuses trailing garbage), best of 7;
+ *   <li>loading MNIST through {@link DatasetLoader} in {@code local[2]} (read, decode, count,
+ *       cache; 2 input partitions), first with the verdict cache emptied before each load (every
+ *       file verified) and then with it full (nothing drained), for all 60,000 examples and for
+ *       {@code data.trainLimit} 1,024 (where the verifying split decompresses the 58,976 examples
+ *       after the limit only to check the trailer); median of 5 each, with the bytes drained.
  * </ol>
  */
 public final class IntegrityCostBench {

@@ -23,7 +23,7 @@ public final class CommandOptions {
   private Path outputDir;
   private boolean help;
   private final List<String> overrides = new ArrayList<>();
-  private final Map<String, String> extra = new LinkedHashMap<>();
+  private final Map<String, List<String>> extra = new LinkedHashMap<>();
   private final java.util.Set<String> flags = new java.util.HashSet<>();
 
   private CommandOptions() {}
@@ -72,7 +72,7 @@ public final class CommandOptions {
         case "--config" -> o.configFile = Path.of(value);
         case "--set" -> o.overrides.add(value);
         case "--output" -> o.outputDir = Path.of(value);
-        default -> o.extra.put(name, value);
+        default -> o.extra.computeIfAbsent(name, k -> new ArrayList<>()).add(value);
       }
     }
     return o;
@@ -110,9 +110,20 @@ public final class CommandOptions {
     return flags.contains(name);
   }
 
-  /** A command-specific option's value, or null. */
+  /** A command-specific option's value (the last one given), or null. */
   public String extra(String name) {
-    return extra.get(name);
+    List<String> values = extra.get(name);
+    return values == null ? null : values.get(values.size() - 1);
+  }
+
+  /** Every value given for a command-specific option, in order (empty when absent). */
+  public List<String> extras(String name) {
+    return extra.getOrDefault(name, List.of());
+  }
+
+  /** The output directory, or {@code fallback} when {@code --output} is absent. */
+  public Path outputDir(Path fallback) {
+    return outputDir != null ? outputDir : fallback;
   }
 
   /** A command-specific option as a positive integer, or {@code defaultValue} when absent. */

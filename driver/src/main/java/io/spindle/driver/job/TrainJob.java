@@ -1,6 +1,7 @@
 package io.spindle.driver.job;
 
 import io.spindle.config.SpindleConfig;
+import io.spindle.driver.BarrierSlots;
 import io.spindle.driver.EpochSource;
 import io.spindle.driver.Evaluator;
 import io.spindle.driver.GlobalModel;
@@ -91,6 +92,7 @@ public final class TrainJob {
   }
 
   private Map<String, Object> run(String dataRoot) {
+    BarrierSlots.await(sc, config.cluster(), console); // collective: its slots, or a clear failure
     output.writeConfig(config);
     Nd4jRuntime.configureThreads(threads);
     int workers = config.cluster().workers();

@@ -59,6 +59,9 @@ public final class SpindleCli {
       environment variable SPINDLE_DATA_MIRROR, cached in data.cacheDir (~/.cache/spindle).
       """;
 
+  /** {@code train --resume}: the same as {@code --set checkpoint.resume=auto}. */
+  static final String RESUME = "--resume";
+
   private SpindleCli() {}
 
   public static void main(String[] args) {
@@ -118,24 +121,18 @@ public final class SpindleCli {
   }
 
   private static int train(String[] args, PrintStream out) {
-    boolean resume = Arrays.asList(args).contains("--resume");
-    if (resume) {
-      List<String> rest = new java.util.ArrayList<>(Arrays.asList(args));
-      rest.removeIf("--resume"::equals);
-      if (!rest.contains("--output") && rest.stream().noneMatch(a -> a.startsWith("--output="))) {
-        throw new ConfigException(
-            "--resume needs --output DIR: the directory of the run to continue");
-      }
-      rest.addAll(List.of("--set", "checkpoint.resume=auto"));
-      args = rest.toArray(new String[0]);
-    }
     CommandOptions options =
-        CommandOptions.parse("train", args, List.of(), List.of(OutputDirectory.OVERWRITE));
+        CommandOptions.parse("train", args, List.of(), List.of(RESUME, OutputDirectory.OVERWRITE));
     if (options.help()) {
       out.print(TRAIN_USAGE);
       return ExitCode.SUCCESS.code();
     }
-    SpindleConfig config = options.config();
+    boolean resume = options.flag(RESUME);
+    if (resume && options.outputDir((Path) null) == null) {
+      throw new ConfigException(
+          "--resume needs --output DIR: the directory of the run to continue");
+    }
+    SpindleConfig config = options.config(resume ? List.of("checkpoint.resume=auto") : List.of());
     Path outputDir = options.outputDir("train");
     org.apache.spark.SparkConf sparkConf = SparkContexts.conf(config.cluster(), "spindle train");
     ResourcePlan.of(config, sparkConf).check();

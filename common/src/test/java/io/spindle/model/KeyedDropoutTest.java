@@ -86,6 +86,75 @@ class KeyedDropoutTest {
     assertTrue(Math.abs(kept - 0.7 * 320) < 41, "kept " + kept + " of 320");
   }
 
+  /** A model of {@code kind} with dropout on its hidden layers' inputs, float64. */
+  static ModelConfig withDropout(String kind) {
+    LayerConfig out =
+        new LayerConfig(LayerType.OUTPUT, 3, Activation.SOFTMAX, 0.3, Loss.CROSS_ENTROPY);
+    List<LayerConfig> layers =
+        switch (kind) {
+          case "dense" ->
+              List.of(new LayerConfig(LayerType.DENSE, 7, Activation.RELU, 0.4, null), out);
+          case "lstm" ->
+              List.of(
+                  new LayerConfig(LayerType.LSTM, 5, Activation.TANH, 0.4, null),
+                  LayerConfig.of(LayerType.LAST_TIME_STEP),
+                  out);
+          case "conv" ->
+              List.of(
+                  LayerConfig.conv2d(2, 3, 1, 1, Activation.RELU),
+                  LayerConfig.dropoutLayer(0.4),
+                  LayerConfig.pool(LayerType.MAX_POOL, 2, 2, 0),
+                  out);
+          default -> throw new IllegalArgumentException(kind);
+        };
+    return new ModelConfig(layers, WeightInit.XAVIER_UNIFORM, 0, 0, Precision.FLOAT64);
+  }
+
+  /**
+   * The summed gradient of rows {@code [from, to)} of {@code x}, keyed as a share from {@code
+   * from}.
+   */
+  static INDArray gradient(MultiLayerNetwork net, INDArray x, INDArray y, int from, int to) {
+    KeyedDropout.key(net, new StepKey(9, 4, from));
+    net.setInput(x.get(NDArrayIndex.interval(from, to), NDArrayIndex.all()).dup());
+    net.setLabels(y.get(NDArrayIndex.interval(from, to), NDArrayIndex.all()).dup());
+    net.computeGradientAndScore();
+    return net.getFlattenedGradients().dup(); // summed over the rows (DL4J divides in its updater)
+  }
+
+  /**
+   * For every layer kind with dropout (flat, sequence and image inputs), the gradient of a batch
+   * split into two shares, each keyed from its first example, sums to the whole batch's gradient:
+   * the workers of one global step draw exactly the masks one process draws.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"dense", "lstm", "conv"})
+  void sharesOfABatchSumToTheWholeBatchsGradient(String kind) {
+    int features = 36; // flat, 6 steps of 6, or a 6x6 image
+    MultiLayerNetwork net = ModelFactory.create(withDropout(kind), features, 3);
+    java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+    INDArray x = Nd4j.zeros(DataType.DOUBLE, 8, features);
+    INDArray y = Nd4j.zeros(DataType.DOUBLE, 8, 3);
+    for (int i = 0; i < 8; i++) {
+      for (int j = 0; j < features; j++) {
+        x.putScalar(i, j, r.nextDouble() - 0.3);
+      }
+      y.putScalar(i, i % 3, 1.0);
+    }
+    INDArray whole = gradient(net, x, y, 0, 8);
+    INDArray split = gradient(net, x, y, 0, 3).addi(gradient(net, x, y, 3, 8));
+    assertTrue(whole.amaxNumber().doubleValue() > 0, "the gradient is not all zero");
+    double diff = whole.sub(split).amaxNumber().doubleValue();
+    assertTrue(diff < 1e-12, kind + ": split and whole gradients differ by " + diff);
+    // and another key gives other masks, so the equality above is not trivial
+    KeyedDropout.key(net, new StepKey(9, 5, 0));
+    net.setInput(x.dup());
+    net.setLabels(y.dup());
+    net.computeGradientAndScore();
+    INDArray other = net.getFlattenedGradients().dup();
+    assertTrue(whole.sub(other).amaxNumber().doubleValue() > 1e-6, kind + ": masks of step 5");
+  }
+
   @Test
   void masksAreNotDrawnFromNd4jsProcessWideGenerator() {
     MultiLayerNetwork net = ModelFactory.create(model(Precision.FLOAT32), FEATURES, 1);

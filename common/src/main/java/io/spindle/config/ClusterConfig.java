@@ -5,7 +5,16 @@ package io.spindle.config;
  *
  * @param master Spark master URL; empty means: take it from spark-submit, or local[workers] when
  *     there is none
- * @param workers number of data-parallel workers (Spark tasks per step)
+ * @param workers the most data-parallel workers a step runs on (a collective round's ring never has
+ *     more members); also the default number of logical shards
+ * @param minWorkers the fewest live workers the run goes on with (0 = {@code workers}: not
+ *     elastic). A collective round is formed from the executors alive at its start, between {@code
+ *     minWorkers} and {@code workers}; with fewer for {@code executorWaitSeconds} the run fails
+ *     (exit 5), its last checkpoint intact
+ * @param shards logical shards every global batch is cut into (0 = {@code workers}; else at least
+ *     {@code workers}): the unit of data a worker trains on, one or more per worker and step, so
+ *     the examples of a step and their grouping (batch norm's statistics) do not depend on how many
+ *     workers are alive
  * @param sync gradient_sharing or parameter_averaging
  * @param averagingSteps K, local steps between averaging rounds (parameter_averaging only)
  * @param threadsPerWorker ND4J threads each worker uses (0 = cores of the machine / workers, at
@@ -18,7 +27,8 @@ package io.spindle.config;
  * @param executorWaitSeconds collective on a cluster: how long to wait for executors offering
  *     {@code workers} task slots before a barrier stage, before failing (exit 5); also bounds
  *     Spark's own slot check before each later round (0 = fail at once). In local mode too few
- *     slots are refused up front (exit 2).
+ *     slots are refused up front (exit 2). With {@code minWorkers} below {@code workers}: how long
+ *     a run waits with fewer than {@code minWorkers} workers alive before it fails.
  */
 public record ClusterConfig(
     String master,
@@ -30,10 +40,15 @@ public record ClusterConfig(
     WireFormat wire,
     boolean shardOptimizer,
     int peerTimeoutSeconds,
-    int executorWaitSeconds)
+    int executorWaitSeconds,
+    int minWorkers,
+    int shards)
     implements java.io.Serializable {
   /** The longest {@code executorWaitSeconds} accepted: one day. */
   public static final int MAX_EXECUTOR_WAIT_SECONDS = 86_400;
+
+  /** The most logical shards accepted. */
+  public static final int MAX_SHARDS = 65_536;
 
   /**
    * A cluster config with the collective engine's defaults (R = epoch, fp32, sharded, 120 s peer
@@ -41,7 +56,39 @@ public record ClusterConfig(
    */
   public static ClusterConfig of(String master, int workers, SyncMode sync, int averagingSteps) {
     return new ClusterConfig(
-        master, workers, sync, averagingSteps, 0, 0, WireFormat.FP32, true, 120, 120);
+        master, workers, sync, averagingSteps, 0, 0, WireFormat.FP32, true, 120, 120, 0, 0);
+  }
+
+  /** As this config, with {@code workers} and {@code minWorkers} replaced. */
+  public ClusterConfig withWorkers(int workers, int minWorkers) {
+    return new ClusterConfig(
+        master,
+        workers,
+        sync,
+        averagingSteps,
+        threadsPerWorker,
+        roundSteps,
+        wire,
+        shardOptimizer,
+        peerTimeoutSeconds,
+        executorWaitSeconds,
+        minWorkers,
+        shards);
+  }
+
+  /** The fewest live workers a run goes on with: {@code minWorkers}, or {@code workers} for 0. */
+  public int workerFloor() {
+    return minWorkers == 0 ? workers : minWorkers;
+  }
+
+  /** True when the run may go on with fewer than {@code workers} live workers. */
+  public boolean elastic() {
+    return workerFloor() < workers;
+  }
+
+  /** Logical shards per global batch: {@code shards}, or {@code workers} for 0. */
+  public int shardCount() {
+    return shards == 0 ? workers : shards;
   }
 
   public ClusterConfig {
@@ -60,6 +107,26 @@ public record ClusterConfig(
               + MAX_EXECUTOR_WAIT_SECONDS
               + " (one day), got "
               + executorWaitSeconds);
+    }
+    Check.nonNegative("minWorkers", minWorkers);
+    if (minWorkers > workers) {
+      throw new ConfigException(
+          "minWorkers must be <= workers ("
+              + workers
+              + "), got "
+              + minWorkers
+              + "; workers is the most workers a run uses, minWorkers the fewest it goes on with");
+    }
+    Check.nonNegative("shards", shards);
+    if (shards != 0 && (shards < workers || shards > MAX_SHARDS)) {
+      throw new ConfigException(
+          "shards must be 0 (= workers) or in ["
+              + workers
+              + " (workers), "
+              + MAX_SHARDS
+              + "], got "
+              + shards
+              + "; every worker trains on at least one shard of each step");
     }
   }
 }

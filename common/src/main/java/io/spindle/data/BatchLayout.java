@@ -8,7 +8,9 @@ import java.io.Serializable;
  *
  * @param numExamples training examples per epoch
  * @param batchSize the global batch (the last step of an epoch may be smaller)
- * @param workers data-parallel workers sharing every step
+ * @param workers the shares every step is cut into: the logical shards ({@code cluster.shards}, by
+ *     default one per worker). Each live worker trains on one or more of them ({@link
+ *     ShardAssignment}); share {@code w} is worker {@code w}'s only when every worker is alive
  */
 public record BatchLayout(int numExamples, int batchSize, int workers) implements Serializable {
   public BatchLayout {

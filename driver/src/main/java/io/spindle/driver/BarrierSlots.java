@@ -90,7 +90,7 @@ public final class BarrierSlots {
     }
     int taskCpus = conf.getInt("spark.task.cpus", 1);
     int slots = localSlots(master, taskCpus);
-    if (slots >= 0 && slots < cluster.workers()) {
+    if (slots >= 0 && slots < cluster.workerFloor()) {
       throw new ConfigException(tooFewLocalSlots(master, cluster, taskCpus, slots));
     }
   }
@@ -100,28 +100,33 @@ public final class BarrierSlots {
         master.equals(cluster.master())
             ? "cluster.master " + master
             : "the master " + master + " (spark.master, e.g. spark-submit --master)";
+    String key = cluster.elastic() ? "cluster.minWorkers" : "cluster.workers";
     return String.format(
         Locale.ROOT,
-        "cluster.workers is %d but %s runs at most %d task%s at once%s; cluster.sync collective"
+        "%s is %d but %s runs at most %d task%s at once%s; cluster.sync collective"
             + " runs every worker's task at the same time (one Spark barrier stage), so it would"
             + " wait for slots that never come. Set cluster.master to local[%d] (or leave it empty"
-            + " for local[cluster.workers]), or cluster.workers to %d",
-        cluster.workers(),
+            + " for local[cluster.workers]), or %s to %d",
+        key,
+        cluster.workerFloor(),
         source,
         slots,
         slots == 1 ? "" : "s",
         taskCpus == 1 ? "" : " with spark.task.cpus=" + taskCpus,
-        cluster.workers() * Math.max(1, taskCpus),
+        cluster.workerFloor() * Math.max(1, taskCpus),
+        key,
         Math.max(1, slots));
   }
 
   /**
-   * Before the first barrier stage: returns once the executors offer {@code cluster.workers} task
-   * slots; in local mode refuses at once (as {@link #checkUpFront}); on a cluster waits up to
-   * {@code cluster.executorWaitSeconds} with a progress line on {@code console}, then throws {@link
+   * Before the first barrier stage: returns once the executors offer the fewest task slots the run
+   * goes on with ({@code cluster.minWorkers}, by default {@code cluster.workers}); in local mode
+   * refuses at once (as {@link #checkUpFront}); on a cluster waits up to {@code
+   * cluster.executorWaitSeconds} with a progress line on {@code console}, then throws {@link
    * ClusterCapacityException}. Returns at once for other syncs, or for a context not made by {@link
    * io.spindle.driver.cluster.SparkContexts} (no {@link ExecutorSlots} listener: Spark's own
-   * bounded check is all there is).
+   * bounded check is all there is). Each round then takes the workers alive at its start ({@link
+   * WorkerPool}).
    */
   public static void await(JavaSparkContext sc, ClusterConfig cluster, PrintStream console) {
     if (cluster.sync() != SyncMode.COLLECTIVE) {
@@ -131,13 +136,17 @@ public final class BarrierSlots {
     int taskCpus = conf.getInt("spark.task.cpus", 1);
     int local = localSlots(sc.master(), taskCpus);
     if (local >= 0) {
-      if (local < cluster.workers()) {
+      if (local < cluster.workerFloor()) {
         throw new ConfigException(tooFewLocalSlots(sc.master(), cluster, taskCpus, local));
       }
       return;
     }
     ExecutorSlots executors = ExecutorSlots.of(conf).orElse(null);
     if (executors == null) {
+      return;
+    }
+    if (cluster.elastic()) {
+      WorkerPool.of(sc, cluster, console).await();
       return;
     }
     await(
@@ -172,6 +181,54 @@ public final class BarrierSlots {
       LongSupplier nanos,
       Sleeper sleeper,
       PrintStream console) {
+    await(
+        slots,
+        executors,
+        needed,
+        waitSeconds,
+        nanos,
+        sleeper,
+        console,
+        (have, described) ->
+            String.format(
+                Locale.ROOT,
+                "cluster.sync collective needs %d task slots at once (cluster.workers=%d,"
+                    + " spark.task.cpus=%d), but after waiting %d s (cluster.executorWaitSeconds)"
+                    + " the executors offer %d (executors: %s); missing %d slot%s. Start more"
+                    + " executors (spark.executor.instances, spark.cores.max, more workers), raise"
+                    + " cluster.executorWaitSeconds if they are slow to start, or set"
+                    + " cluster.workers to %d",
+                needed,
+                needed,
+                taskCpus,
+                waitSeconds,
+                have,
+                described,
+                needed - have,
+                needed - have == 1 ? "" : "s",
+                Math.max(1, have)));
+  }
+
+  /** What a wait that ran out says, given the slots offered and the executors described. */
+  @FunctionalInterface
+  interface Shortfall {
+    String message(int have, String executors);
+  }
+
+  /**
+   * Waits until {@code slots} reaches {@code needed}, printing a progress line when the count
+   * changes and every {@link #PROGRESS_EVERY_SECONDS}; after {@code waitSeconds} throws {@link
+   * ClusterCapacityException} with {@code shortfall}'s message.
+   */
+  static void await(
+      IntSupplier slots,
+      Supplier<String> executors,
+      int needed,
+      int waitSeconds,
+      LongSupplier nanos,
+      Sleeper sleeper,
+      PrintStream console,
+      Shortfall shortfall) {
     long start = nanos.getAsLong();
     long deadline = start + waitSeconds * 1_000_000_000L;
     int last = -1;
@@ -190,24 +247,7 @@ public final class BarrierSlots {
       }
       long now = nanos.getAsLong();
       if (now - deadline >= 0) {
-        throw new ClusterCapacityException(
-            String.format(
-                Locale.ROOT,
-                "cluster.sync collective needs %d task slots at once (cluster.workers=%d,"
-                    + " spark.task.cpus=%d), but after waiting %d s (cluster.executorWaitSeconds)"
-                    + " the executors offer %d (executors: %s); missing %d slot%s. Start more"
-                    + " executors (spark.executor.instances, spark.cores.max, more workers), raise"
-                    + " cluster.executorWaitSeconds if they are slow to start, or set"
-                    + " cluster.workers to %d",
-                needed,
-                needed,
-                taskCpus,
-                waitSeconds,
-                have,
-                executors.get(),
-                needed - have,
-                needed - have == 1 ? "" : "s",
-                Math.max(1, have)));
+        throw new ClusterCapacityException(shortfall.message(have, executors.get()));
       }
       if (have != last || now - lastLine >= PROGRESS_EVERY_SECONDS * 1_000_000_000L) {
         console.printf(
@@ -226,7 +266,7 @@ public final class BarrierSlots {
     }
   }
 
-  private static void sleep(long millis) {
+  static void sleep(long millis) {
     try {
       Thread.sleep(millis);
     } catch (InterruptedException e) {

@@ -10,10 +10,12 @@ import org.apache.spark.api.java.JavaRDD;
  * set itself, or (layer-wise pre-training) the data set mapped through frozen layers.
  */
 public interface EpochSource {
-  /** How each step's global batch is split over the workers. */
+  /** How each step's global batch is cut into logical shards ({@code layout().workers()}). */
   BatchLayout layout();
 
-  /** One partition per worker, each holding its share of every step of epoch {@code epoch}. */
+  /**
+   * One partition per logical shard, each holding its share of every step of epoch {@code epoch}.
+   */
   JavaRDD<MiniBatch> epoch(int epoch);
 
   /** Called once the loop is done with an epoch's batches. */

@@ -11,9 +11,11 @@ import org.apache.spark.api.java.JavaRDD;
  * SyncStrategies.create}; every one of them applies the global update through {@link
  * io.spindle.optim.GlobalStep}.
  *
- * <p>Contract: {@code batches} has one partition per worker, each holding one mini-batch per global
- * step of the epoch in step order; a round starts at {@code step}, runs at most {@code maxSteps}
- * steps, and the global iteration of its first step is {@code iteration}.
+ * <p>Contract: {@code batches} has one partition per logical shard of the global batch (by default
+ * one per worker; {@code cluster.shards}), each holding one mini-batch per global step of the epoch
+ * in step order; a round starts at {@code step}, runs at most {@code maxSteps} steps, and the
+ * global iteration of its first step is {@code iteration}. Which live workers compute which shards
+ * is the strategy's business: the result must not depend on it beyond the order of float additions.
  */
 public interface ParameterSync {
   RoundResult round(

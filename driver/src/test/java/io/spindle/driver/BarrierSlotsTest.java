@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
 class BarrierSlotsTest {
   static ClusterConfig cluster(String master, int workers, SyncMode sync, int waitSeconds) {
     return new ClusterConfig(
-        master, workers, sync, 4, 0, 0, WireFormat.FP32, true, 120, waitSeconds);
+        master, workers, sync, 4, 0, 0, WireFormat.FP32, true, 120, waitSeconds, 0, 0);
   }
 
   @Test

@@ -101,7 +101,7 @@ public final class CheckpointListener implements TrainingListener {
             state.examplesSeen(),
             config.training().seed(),
             config.training().batchSize(),
-            config.cluster().workers(),
+            config.cluster().shardCount(),
             sync,
             config.optimizer().type(),
             model.params().toDoubleVector(),

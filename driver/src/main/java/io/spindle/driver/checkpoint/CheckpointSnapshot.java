@@ -18,7 +18,8 @@ import java.util.Map;
  * @param examplesSeen training examples seen so far
  * @param seed the config seed every random draw derives from
  * @param batchSize global batch
- * @param workers data-parallel workers (how each global batch is split)
+ * @param shards logical shards each global batch is cut into (the workers of the run take one or
+ *     more each; no random draw depends on either)
  * @param sync the sync strategy's config name
  * @param optimizer the optimiser type (fixes the state layout)
  * @param params the flat parameters
@@ -35,7 +36,7 @@ public record CheckpointSnapshot(
     long examplesSeen,
     long seed,
     int batchSize,
-    int workers,
+    int shards,
     String sync,
     OptimizerType optimizer,
     double[] params,
@@ -66,7 +67,7 @@ public record CheckpointSnapshot(
     ObjectNode rng = m.putObject("rng");
     rng.put("seed", seed);
     rng.put("nextIteration", globalStep);
-    rng.put("workers", workers);
+    rng.put("shards", shards);
     rng.put("initialisation", "ModelFactory.create(model, inputs, seed)");
     rng.put(
         "dropout",

@@ -5,6 +5,7 @@ import io.spindle.config.ClusterConfig;
 import io.spindle.config.ConfigException;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.DataConfig;
+import io.spindle.config.LayerType;
 import io.spindle.config.SpindleConfig;
 import io.spindle.config.TrainingConfig;
 import io.spindle.driver.GlobalModel;
@@ -18,7 +19,13 @@ import org.nd4j.linalg.api.buffer.DataType;
  * checking that the checkpoint belongs to a run with the same trajectory. Keys that may change on
  * resume (they do not change the arithmetic): training.epochs, training.maxSteps,
  * training.logEvery, checkpoint.*, cluster.master, cluster.threadsPerWorker,
- * cluster.peerTimeoutSeconds, cluster.executorWaitSeconds, data.mirror, data.cacheDir.
+ * cluster.peerTimeoutSeconds, cluster.executorWaitSeconds, data.mirror, data.cacheDir; and the
+ * worker counts cluster.workers and cluster.minWorkers, with cluster.shards: a checkpoint holds the
+ * whole parameter vector and optimiser state (the collective engine's ZeRO-1 chunks put back
+ * together) and an epoch cursor that does not depend on the workers, and every random draw is keyed
+ * by step and example, so a checkpoint written with N workers resumes with M. Only a model with
+ * batch norm keeps its number of logical shards (cluster.shards, or cluster.workers when that is
+ * 0): its batch statistics are those of a shard.
  */
 public final class Resume {
   private Resume() {}
@@ -54,9 +61,23 @@ public final class Resume {
               + " settings (see "
               + where
               + "); only training.epochs, training.maxSteps, training.logEvery, checkpoint.*,"
-              + " cluster.master, cluster.threadsPerWorker, cluster.peerTimeoutSeconds,"
+              + " cluster.master, cluster.workers, cluster.minWorkers, cluster.shards (but for"
+              + " batch norm), cluster.threadsPerWorker, cluster.peerTimeoutSeconds,"
               + " cluster.executorWaitSeconds, data.mirror and data.cacheDir may change on"
               + " resume");
+    }
+    if (hasBatchNorm(config) && saved.cluster().shardCount() != config.cluster().shardCount()) {
+      throw new ConfigException(
+          "cannot resume from "
+              + checkpoint.path()
+              + ": its model has batch norm, whose batch statistics are those of one logical"
+              + " shard of the global batch, and it was written with "
+              + saved.cluster().shardCount()
+              + " shards, this run has "
+              + config.cluster().shardCount()
+              + " (cluster.shards, or cluster.workers when that is 0); set cluster.shards to "
+              + saved.cluster().shardCount()
+              + " to resume it on up to that many workers");
     }
     if (checkpoint.stepsPerEpoch() != stepsPerEpoch) {
       throw new ConfigException(
@@ -116,9 +137,10 @@ public final class Resume {
             t.seed(),
             1,
             0),
+        // the worker counts and the shards may change (the shards of batch norm: see apply)
         new ClusterConfig(
             "",
-            k.workers(),
+            1,
             k.sync(),
             k.averagingSteps(),
             0,
@@ -126,9 +148,16 @@ public final class Resume {
             k.wire(),
             k.shardOptimizer(),
             1,
+            0,
+            0,
             0),
         CheckpointConfig.defaults(),
         c.pretrain());
+  }
+
+  /** Whether the model normalises over the batch (its statistics depend on the shard). */
+  static boolean hasBatchNorm(SpindleConfig c) {
+    return c.model().layers().stream().anyMatch(l -> l.type() == LayerType.BATCH_NORM);
   }
 
   private static List<String> differences(SpindleConfig a, SpindleConfig b) {

@@ -59,7 +59,8 @@ public record ResourcePlan(
       widths += layer.units();
       in = layer.units();
     }
-    int workers = config.cluster().workers();
+    // a forward pass holds one logical shard of the batch (a worker with several runs them in turn)
+    int workers = config.cluster().shardCount();
     long globalBatch = config.training().batchSize();
     if (config.training().fullBatch()) { // the whole training set; MNIST's size when unknown
       globalBatch = config.data().trainLimit() > 0 ? config.data().trainLimit() : 60_000;

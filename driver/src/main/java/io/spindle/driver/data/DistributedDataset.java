@@ -21,7 +21,10 @@ import org.apache.spark.storage.StorageLevel;
  * <p>Each epoch the training examples are shuffled globally: every example goes to the position
  * {@link EpochPlan} gives it for (seed, epoch), is sent to the worker whose share of that step
  * holds the position, and each worker's partition becomes its step-ordered list of mini-batches,
- * one per global step (possibly empty). Partition {@code w} of an epoch is worker {@code w}'s data.
+ * one per global step (possibly empty). Partition {@code w} of an epoch is logical shard {@code w}:
+ * the data of worker {@code w} when there are as many live workers as shards ({@code workers} here
+ * is the number of shards); with fewer, the collective engine groups shards for the live workers
+ * ({@link WorkerShards}), and the other syncs run one task per shard on whatever executors exist.
  */
 public final class DistributedDataset implements AutoCloseable {
   private final JavaSparkContext sc;

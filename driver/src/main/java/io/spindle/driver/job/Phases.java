@@ -117,7 +117,7 @@ final class Phases {
       TrainingPhase phase, Optional<Checkpoint> resumeFrom, MetricsLog.Phase log, More more) {
     ParameterSync sync =
         SyncStrategies.create(
-            sc, config.cluster(), config.model().precision(), phase.data().layout());
+            sc, config.cluster(), config.model().precision(), phase.data().layout(), console);
     TrainingState start = resumeFrom.map(cp -> resume(cp, phase)).orElseGet(TrainingState::new);
     CheckpointListener checkpoints =
         new CheckpointListener(

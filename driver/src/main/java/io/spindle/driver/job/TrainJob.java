@@ -1,5 +1,6 @@
 package io.spindle.driver.job;
 
+import io.spindle.config.ClusterConfig;
 import io.spindle.config.SpindleConfig;
 import io.spindle.driver.BarrierSlots;
 import io.spindle.driver.EpochSource;
@@ -96,24 +97,27 @@ public final class TrainJob {
     output.writeConfig(config);
     Nd4jRuntime.configureThreads(threads);
     int workers = config.cluster().workers();
+    // the data is cut into logical shards (by default one per worker); each round's live workers
+    // take one or more shards each
+    int shards = config.cluster().shardCount();
     try (DistributedDataset data =
         DatasetLoader.load(
             sc,
             config.data(),
             dataRoot,
             config.training().batchSize(),
-            workers,
+            shards,
             config.training().seed())) {
       EpochSource epochs = EpochSource.of(data);
       GlobalModel model = new GlobalModel(classifier(data, epochs));
       console.printf(
-          "spindle: %s, %d train / %d test examples, %d parameters, %d workers x %d ND4J"
+          "spindle: %s, %d train / %d test examples, %d parameters, %s x %d ND4J"
               + " thread(s), sync %s, global batch %d, %d steps per epoch%n",
           config.data().dataset(),
           data.numTrain(),
           data.numTest(),
           model.params().length(),
-          workers,
+          workersLine(config.cluster()),
           threads,
           config.cluster().sync().configName(),
           data.batchSize(),
@@ -124,6 +128,8 @@ public final class TrainJob {
       }
       Map<String, Object> facts = new LinkedHashMap<>();
       facts.put("workers", workers);
+      facts.put("min_workers", config.cluster().workerFloor());
+      facts.put("shards", shards);
       facts.put("threads_per_worker", threads);
       facts.put("sync", config.cluster().sync().configName());
       facts.put("global_batch", data.batchSize());
@@ -169,6 +175,17 @@ public final class TrainJob {
           });
       return summary.get(0).summary();
     }
+  }
+
+  /** "2 workers", or for an elastic run "2-4 workers (8 shards)". */
+  static String workersLine(ClusterConfig cluster) {
+    String range =
+        cluster.elastic()
+            ? cluster.workerFloor() + "-" + cluster.workers() + " workers"
+            : cluster.workers() + " workers";
+    return cluster.shardCount() == cluster.workers()
+        ? range
+        : range + " (" + cluster.shardCount() + " shards)";
   }
 
   /** The classifier's spec, with the optimiser resolved for the whole training run. */

@@ -4,20 +4,29 @@ import io.spindle.config.SyncMode;
 import io.spindle.config.WireFormat;
 import io.spindle.data.BatchLayout;
 import io.spindle.data.MiniBatch;
+import io.spindle.data.ShardAssignment;
 import io.spindle.driver.GlobalModel;
 import io.spindle.driver.ParameterSync;
 import io.spindle.driver.RoundResult;
+import io.spindle.driver.WorkerPool;
+import io.spindle.driver.data.WorkerShards;
 import io.spindle.optim.FlatOptimizer;
 import io.spindle.tensor.FlatVector;
 import io.spindle.worker.collective.CollectiveResult;
 import io.spindle.worker.collective.CollectiveSpec;
 import io.spindle.worker.collective.CollectiveTrainer;
 import io.spindle.worker.collective.Rendezvous;
+import java.io.PrintStream;
 import java.security.SecureRandom;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -31,9 +40,27 @@ import org.nd4j.linalg.factory.Nd4j;
  * The driver only broadcasts the starting state and commits the end state of each round, so a
  * relaunched stage redoes the round from the last committed state: no step is lost or applied
  * twice.
+ *
+ * <p><b>Elastic rounds.</b> Each round is formed from the workers alive at its start ({@link
+ * WorkerPool}: between {@code cluster.minWorkers} and {@code cluster.workers}, as many as the
+ * executors offer slots). Every global batch is cut into a fixed number L of logical shards, one
+ * partition of the epoch's batches each; a round with M workers gives each the consecutive shards
+ * {@link ShardAssignment} names and, when M &lt; L, runs on the shards grouped for M workers
+ * ({@link WorkerShards}, one shuffle of the rest of the epoch, kept while M stays). The ring has M
+ * members, the ZeRO-1 chunks are {@code TcpRing.bounds(n, M)}: every round slices the whole
+ * optimiser state the driver holds, and the driver puts the returned chunks back together at any
+ * boundaries, so re-cutting the shards for a new M costs nothing beyond the round's broadcast.
+ * While a round runs, the driver watches the pool: when it falls below the round's M (an executor
+ * was lost), the round's job is cancelled, its work thrown away (the model is untouched until a
+ * round commits) and the round formed again from the survivors. Executors added while a round runs
+ * join the next round.
  */
 public final class CollectiveSync implements ParameterSync {
   private static final SecureRandom RANDOM = new SecureRandom();
+
+  /** Milliseconds between checks of the pool while a round runs. */
+  static final int WATCH_MILLIS = 100;
+
   private final JavaSparkContext sc;
   private final BatchLayout layout;
   private final int roundSteps;
@@ -41,15 +68,33 @@ public final class CollectiveSync implements ParameterSync {
   private final boolean sharded;
   private final int timeoutMillis;
   private final boolean driverRendezvous;
-  private long bytesSent;
+  private final WorkerPool pool;
+  private final PrintStream console;
+  private double bytesPerWorker;
+  private double boundBytes;
   private long steps;
   private long computeNanos;
   private long collectiveNanos;
   private double roundSeconds;
   private long modelBytes;
+  // the shards grouped for fewer workers than shards, while they serve rounds
+  private JavaRDD<MiniBatch> grouped;
+  private int groupedSource = -1;
+  private ShardAssignment groupedFor;
+  private int groupedFrom;
+  // what the elastic rounds did, for the summary
+  private int lastWorkers = -1;
+  private final Map<Integer, Long> stepsByWorkers = new TreeMap<>();
+  private final List<Map<String, Object>> changes = new ArrayList<>();
+  private int roundsAbandoned;
+  private double abandonedSeconds;
+  private double regroupSeconds;
 
   /**
-   * @param layout how each step's global batch is split over the workers
+   * A collective engine on a fixed {@code layout.workers()} workers (one per shard, no pool to
+   * watch).
+   *
+   * @param layout how each step's global batch is cut into logical shards
    * @param roundSteps R, steps per barrier stage (0: the rest of the epoch)
    * @param wire fp32 or bf16 on the wire
    * @param sharded ZeRO-1: each worker updates 1/N of the parameters and optimiser state
@@ -65,6 +110,33 @@ public final class CollectiveSync implements ParameterSync {
       boolean sharded,
       int timeoutMillis,
       boolean driverRendezvous) {
+    this(
+        sc,
+        layout,
+        roundSteps,
+        wire,
+        sharded,
+        timeoutMillis,
+        driverRendezvous,
+        WorkerPool.fixed(layout.workers()),
+        null);
+  }
+
+  /**
+   * As above, each round on the workers {@code pool} offers at its start (at most {@code
+   * layout.workers()}, the shards), reporting changes of the worker count on {@code console} (null:
+   * not at all).
+   */
+  public CollectiveSync(
+      JavaSparkContext sc,
+      BatchLayout layout,
+      int roundSteps,
+      WireFormat wire,
+      boolean sharded,
+      int timeoutMillis,
+      boolean driverRendezvous,
+      WorkerPool pool,
+      PrintStream console) {
     this.sc = sc;
     this.layout = layout;
     this.roundSteps = roundSteps;
@@ -72,6 +144,8 @@ public final class CollectiveSync implements ParameterSync {
     this.sharded = sharded;
     this.timeoutMillis = timeoutMillis;
     this.driverRendezvous = driverRendezvous;
+    this.pool = pool;
+    this.console = console;
   }
 
   @Override
@@ -81,19 +155,28 @@ public final class CollectiveSync implements ParameterSync {
 
   /**
    * The engine's own counters, per step: bytes each worker sent to its ring neighbour (next to the
-   * all-reduce lower bound 2(N-1)/N x model bytes), seconds computing (forward, backward,
-   * optimiser), in the ring, and wall seconds with the barrier stage's set-up and commit.
+   * all-reduce lower bound 2(M-1)/M x model bytes), seconds computing (forward, backward,
+   * optimiser), in the ring, and wall seconds with the barrier stage's set-up and commit; and what
+   * the elastic rounds did: steps run with each worker count, each change of the count (global
+   * step, from, to, seconds of abandoned rounds before it, seconds regrouping the shards), rounds
+   * abandoned because a worker was lost and their seconds, seconds regrouping shards in all.
    */
   @Override
   public Map<String, Object> facts() {
     Map<String, Object> out = new LinkedHashMap<>();
     if (steps > 0) {
-      int workers = layout.workers();
-      out.put("bytes_sent_per_worker_per_step", (double) bytesSent / workers / steps);
-      out.put("allreduce_bound_bytes", 2.0 * (workers - 1) / workers * modelBytes);
+      out.put("bytes_sent_per_worker_per_step", bytesPerWorker / steps);
+      out.put("allreduce_bound_bytes", boundBytes / steps);
       out.put("compute_seconds_per_step", computeNanos / 1e9 / steps);
       out.put("collective_seconds_per_step", collectiveNanos / 1e9 / steps);
       out.put("wall_seconds_per_step", roundSeconds / steps);
+      Map<String, Long> byWorkers = new LinkedHashMap<>();
+      stepsByWorkers.forEach((m, n) -> byWorkers.put(Integer.toString(m), n));
+      out.put("steps_by_workers", byWorkers);
+      out.put("worker_changes", List.copyOf(changes));
+      out.put("rounds_abandoned", roundsAbandoned);
+      out.put("abandoned_round_seconds", abandonedSeconds);
+      out.put("shard_regroup_seconds", regroupSeconds);
     }
     return out;
   }
@@ -103,6 +186,66 @@ public final class CollectiveSync implements ParameterSync {
       JavaRDD<MiniBatch> batches, int step, int maxSteps, long iteration, GlobalModel model) {
     long start = System.nanoTime();
     int steps = roundSteps > 0 ? Math.min(roundSteps, maxSteps) : maxSteps;
+    double lost = 0;
+    while (true) {
+      long formed = System.nanoTime();
+      int m = Math.min(layout.workers(), pool.await());
+      ShardAssignment shards = new ShardAssignment(layout.workers(), m);
+      long t0 = System.nanoTime();
+      JavaRDD<MiniBatch> input = inputFor(batches, shards, step);
+      double regroup = (System.nanoTime() - t0) / 1e9;
+      regroupSeconds += regroup;
+      noteWorkers(m, iteration, lost, regroup);
+      List<CollectiveResult> results = attempt(input, shards, step, steps, iteration, model);
+      if (results == null) {
+        roundsAbandoned++;
+        double seconds = (System.nanoTime() - formed) / 1e9;
+        abandonedSeconds += seconds;
+        lost += seconds;
+        say(
+            "spindle: a worker was lost during the round at global step %d (%d of %d workers"
+                + " left: executors %s); its %.1f s of work are thrown away and the round formed"
+                + " again%n",
+            iteration, pool.available(), m, pool.describe(), seconds);
+        continue;
+      }
+      commit(results, model);
+      if (step + steps >= layout.stepsPerEpoch()) {
+        dropGrouped(); // the epoch's last round: its grouped shards serve no other
+      }
+      this.steps += steps;
+      stepsByWorkers.merge(m, (long) steps, Long::sum);
+      modelBytes = 4L * model.params().length();
+      boundBytes += steps * 2.0 * (m - 1) / m * modelBytes;
+      double lossSum = 0;
+      long examples = 0;
+      long correct = 0;
+      for (CollectiveResult r : results) {
+        lossSum += r.lossSum();
+        examples += r.examples();
+        correct += r.correct();
+        bytesPerWorker += (double) r.bytesSent() / m;
+        computeNanos += r.computeNanos() / results.size();
+        collectiveNanos += r.collectiveNanos() / results.size();
+      }
+      roundSeconds += (System.nanoTime() - start) / 1e9;
+      return new RoundResult(
+          steps, examples, correct, lossSum / examples, (System.nanoTime() - start) / 1e9);
+    }
+  }
+
+  /**
+   * One attempt at a round on {@code shards.workers()} workers: the round's results, or null when
+   * the pool fell below that count while it ran (its job is then cancelled).
+   */
+  private List<CollectiveResult> attempt(
+      JavaRDD<MiniBatch> input,
+      ShardAssignment shards,
+      int step,
+      int steps,
+      long iteration,
+      GlobalModel model) {
+    int m = shards.workers();
     byte[] secret = new byte[32];
     RANDOM.nextBytes(secret);
     Rendezvous rendezvous =
@@ -121,17 +264,44 @@ public final class CollectiveSync implements ParameterSync {
             iteration,
             secret,
             timeoutMillis,
-            rendezvous == null ? null : rendezvous.endpoint());
+            rendezvous == null ? null : rendezvous.endpoint(),
+            shards);
     Broadcast<FlatVector> params = sc.broadcast(FlatVector.copyOf(model.params()));
     Broadcast<FlatVector> state = sc.broadcast(stateOf(model));
-    sc.setJobDescription(
+    String group = "spindle-collective-" + UUID.randomUUID();
+    // no thread interrupt on cancel: KillWatch sees the kill flag and closes the ring's sockets
+    sc.setJobGroup(
+        group,
         "collective round: steps "
             + step
             + ".."
             + (step + steps - 1)
             + " (global "
             + iteration
-            + ")");
+            + ") on "
+            + m
+            + " workers",
+        false);
+    AtomicBoolean lost = new AtomicBoolean();
+    Thread watch =
+        new Thread(
+            () -> {
+              try {
+                while (!Thread.currentThread().isInterrupted()) {
+                  if (pool.available() < m) {
+                    lost.set(true);
+                    sc.cancelJobGroup(group);
+                    return;
+                  }
+                  Thread.sleep(WATCH_MILLIS);
+                }
+              } catch (InterruptedException e) {
+                // the round ended
+              }
+            },
+            "spindle-round-watch");
+    watch.setDaemon(true);
+    watch.start();
     try {
       BarrierRound task = new BarrierRound(spec, params, state, step, steps, iteration);
       // The results pass through a one-partition shuffle: that makes the barrier stage a map
@@ -139,33 +309,94 @@ public final class CollectiveSync implements ParameterSync {
       // would abort the job instead).
       scala.reflect.ClassTag<CollectiveResult> tag =
           scala.reflect.ClassTag$.MODULE$.apply(CollectiveResult.class);
-      List<CollectiveResult> results =
-          JavaRDD.fromRDD(batches.rdd().barrier().mapPartitions(task, false, tag), tag)
-              .repartition(1)
-              .collect();
-      commit(results, model);
-      this.steps += steps;
-      modelBytes = 4L * model.params().length();
-      double lossSum = 0;
-      long examples = 0;
-      long correct = 0;
-      for (CollectiveResult r : results) {
-        lossSum += r.lossSum();
-        examples += r.examples();
-        correct += r.correct();
-        bytesSent += r.bytesSent();
-        computeNanos += r.computeNanos() / results.size();
-        collectiveNanos += r.collectiveNanos() / results.size();
+      try {
+        return JavaRDD.fromRDD(input.rdd().barrier().mapPartitions(task, false, tag), tag)
+            .repartition(1)
+            .collect();
+      } catch (Exception e) {
+        if (lost.get() || pool.available() < m) {
+          return null; // a worker was lost: the round is formed again from the survivors
+        }
+        throw e;
       }
-      roundSeconds += (System.nanoTime() - start) / 1e9;
-      return new RoundResult(
-          steps, examples, correct, lossSum / examples, (System.nanoTime() - start) / 1e9);
     } finally {
+      watch.interrupt();
+      joinQuietly(watch);
+      sc.clearJobGroup();
       params.destroy();
       state.destroy();
       if (rendezvous != null) {
         rendezvous.close();
       }
+    }
+  }
+
+  /** The round's input: the epoch's shards, or for fewer workers the shards grouped for them. */
+  private JavaRDD<MiniBatch> inputFor(
+      JavaRDD<MiniBatch> batches, ShardAssignment shards, int step) {
+    if (shards.isIdentity()) {
+      dropGrouped();
+      return batches;
+    }
+    if (grouped != null
+        && groupedSource == batches.id()
+        && groupedFor.equals(shards)
+        && step >= groupedFrom) {
+      return grouped;
+    }
+    dropGrouped();
+    String description = sc.getLocalProperty("spark.job.description");
+    sc.setJobDescription(
+        "spindle: group " + shards.shards() + " shards for " + shards.workers() + " workers");
+    grouped = WorkerShards.of(batches, shards, step);
+    sc.setJobDescription(description);
+    groupedSource = batches.id();
+    groupedFor = shards;
+    groupedFrom = step;
+    return grouped;
+  }
+
+  private void dropGrouped() {
+    if (grouped != null) {
+      grouped.unpersist(false);
+      grouped = null;
+      groupedFor = null;
+      groupedSource = -1;
+    }
+  }
+
+  /** Records (and reports) a change of the worker count at global step {@code iteration}. */
+  private void noteWorkers(int m, long iteration, double abandoned, double regroup) {
+    if (m == lastWorkers) {
+      return;
+    }
+    if (lastWorkers > 0) {
+      Map<String, Object> change = new LinkedHashMap<>();
+      change.put("global_step", iteration);
+      change.put("from", lastWorkers);
+      change.put("to", m);
+      change.put("abandoned_seconds", abandoned);
+      change.put("regroup_seconds", regroup);
+      changes.add(change);
+      say(
+          "spindle: %d of at most %d workers from global step %d (executors: %s); shards"
+              + " regrouped in %.2f s%n",
+          m, pool.most(), iteration, pool.describe(), regroup);
+    }
+    lastWorkers = m;
+  }
+
+  private void say(String format, Object... args) {
+    if (console != null) {
+      console.printf(Locale.ROOT, format, args);
+    }
+  }
+
+  private static void joinQuietly(Thread t) {
+    try {
+      t.join(5000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

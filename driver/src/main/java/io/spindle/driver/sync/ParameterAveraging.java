@@ -6,6 +6,7 @@ import io.spindle.data.MiniBatch;
 import io.spindle.driver.GlobalModel;
 import io.spindle.driver.ParameterSync;
 import io.spindle.driver.RoundResult;
+import io.spindle.driver.WorkerPool;
 import io.spindle.sync.AveragingAggregator;
 import io.spindle.tensor.FlatVector;
 import io.spindle.worker.ModelSpec;
@@ -18,26 +19,40 @@ import org.apache.spark.broadcast.Broadcast;
 /**
  * Parameter averaging, one Spark job per round of K steps.
  *
- * <p>Protocol of a round: the driver broadcasts the parameters and the whole optimiser state; each
- * worker applies K local global steps ({@link io.spindle.optim.GlobalStep}) to its own copy, each
- * from its mean gradient over its share of the next global batch, at global iterations {@code
- * iteration..iteration+K-1} (the schedule's rates and the dropout masks of those steps); the driver
- * replaces the global parameters and optimiser state by the workers' end points averaged with
- * weights proportional to the examples each worker saw. With K = 1 and plain SGD this equals
- * synchronous gradient sharing, with or without dropout.
+ * <p>Protocol of a round: the driver broadcasts the parameters and the whole optimiser state; one
+ * task per logical shard applies K local global steps ({@link io.spindle.optim.GlobalStep}) to its
+ * own copy, each from its mean gradient over its share of the next global batch, at global
+ * iterations {@code iteration..iteration+K-1} (the schedule's rates and the dropout masks of those
+ * steps); the driver replaces the global parameters and optimiser state by the tasks' end points
+ * averaged, in shard order, with weights proportional to the examples each saw. The unit of
+ * averaging is the shard, not the executor, so the trajectory does not depend on how many executors
+ * run the tasks. With K = 1 and plain SGD this equals synchronous gradient sharing, with or without
+ * dropout.
  */
 public final class ParameterAveraging implements ParameterSync {
   private final JavaSparkContext sc;
   private final BatchLayout layout;
   private final int localSteps;
+  private final WorkerPool pool;
 
   public ParameterAveraging(JavaSparkContext sc, BatchLayout layout, int localSteps) {
+    this(sc, layout, localSteps, WorkerPool.fixed(layout.workers()));
+  }
+
+  /**
+   * One task per logical shard of {@code layout} each round, each running {@code localSteps} local
+   * steps; before each round, on a cluster, at least {@code pool}'s floor of workers must be alive
+   * ({@link WorkerPool#checkFloor}).
+   */
+  public ParameterAveraging(
+      JavaSparkContext sc, BatchLayout layout, int localSteps, WorkerPool pool) {
     if (localSteps <= 0) {
       throw new IllegalArgumentException("localSteps must be > 0, got " + localSteps);
     }
     this.sc = sc;
     this.layout = layout;
     this.localSteps = localSteps;
+    this.pool = pool;
   }
 
   @Override
@@ -49,6 +64,7 @@ public final class ParameterAveraging implements ParameterSync {
   public RoundResult round(
       JavaRDD<MiniBatch> batches, int step, int maxSteps, long iteration, GlobalModel model) {
     long start = System.nanoTime();
+    pool.checkFloor();
     ModelSpec spec = model.spec();
     BatchLayout layout = this.layout;
     int k = Math.min(localSteps, maxSteps);
@@ -56,8 +72,8 @@ public final class ParameterAveraging implements ParameterSync {
     Broadcast<FlatVector> state = sc.broadcast(FlatVector.copyOf(model.globalStep().state()));
     try {
       AveragingAggregator avg =
-          batches
-              .mapPartitionsWithIndex(
+          InOrder.reduce(
+              batches.mapPartitionsWithIndex(
                   (worker, partition) ->
                       Collections.singletonList(
                               PartitionTrainer.localSteps(
@@ -71,8 +87,8 @@ public final class ParameterAveraging implements ParameterSync {
                                   k,
                                   iteration))
                           .iterator(),
-                  true)
-              .reduce(AveragingAggregator::merge);
+                  true),
+              AveragingAggregator::merge);
       if (avg.examples() == 0) {
         throw new IllegalStateException("round at step " + step + " has no examples");
       }

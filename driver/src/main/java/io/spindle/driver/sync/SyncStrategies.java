@@ -5,6 +5,8 @@ import io.spindle.config.ConfigException;
 import io.spindle.config.Precision;
 import io.spindle.data.BatchLayout;
 import io.spindle.driver.ParameterSync;
+import io.spindle.driver.WorkerPool;
+import java.io.PrintStream;
 import org.apache.spark.api.java.JavaSparkContext;
 
 /** Builds the sync strategy {@code cluster.sync} names: the one place that knows all three. */
@@ -17,9 +19,25 @@ public final class SyncStrategies {
    */
   public static ParameterSync create(
       JavaSparkContext sc, ClusterConfig cluster, Precision precision, BatchLayout layout) {
+    return create(sc, cluster, precision, layout, new PrintStream(PrintStream.nullOutputStream()));
+  }
+
+  /**
+   * As above, on the live workers of {@code sc}'s executors ({@link WorkerPool}: at most {@code
+   * cluster.workers}, at least {@code cluster.minWorkers}), reporting changes of the worker count
+   * and waits for executors on {@code console}.
+   */
+  public static ParameterSync create(
+      JavaSparkContext sc,
+      ClusterConfig cluster,
+      Precision precision,
+      BatchLayout layout,
+      PrintStream console) {
+    WorkerPool pool = WorkerPool.of(sc, cluster, console);
     return switch (cluster.sync()) {
-      case GRADIENT_SHARING -> new GradientSharing(sc, layout);
-      case PARAMETER_AVERAGING -> new ParameterAveraging(sc, layout, cluster.averagingSteps());
+      case GRADIENT_SHARING -> new GradientSharing(sc, layout, pool);
+      case PARAMETER_AVERAGING ->
+          new ParameterAveraging(sc, layout, cluster.averagingSteps(), pool);
       case COLLECTIVE -> {
         if (precision != Precision.FLOAT32) {
           throw new ConfigException(
@@ -34,7 +52,9 @@ public final class SyncStrategies {
             cluster.wire(),
             cluster.shardOptimizer(),
             cluster.peerTimeoutSeconds() * 1000,
-            true);
+            true,
+            pool,
+            console);
       }
     };
   }

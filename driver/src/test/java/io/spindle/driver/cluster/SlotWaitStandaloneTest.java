@@ -31,7 +31,18 @@ import org.junit.jupiter.api.io.TempDir;
 class SlotWaitStandaloneTest {
   static ClusterConfig collective(String master, int workers, int waitSeconds) {
     return new ClusterConfig(
-        master, workers, SyncMode.COLLECTIVE, 4, 0, 0, WireFormat.FP32, true, 120, waitSeconds);
+        master,
+        workers,
+        SyncMode.COLLECTIVE,
+        4,
+        0,
+        0,
+        WireFormat.FP32,
+        true,
+        120,
+        waitSeconds,
+        0,
+        0);
   }
 
   @Test

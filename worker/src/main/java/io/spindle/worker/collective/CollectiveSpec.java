@@ -2,6 +2,7 @@ package io.spindle.worker.collective;
 
 import io.spindle.config.WireFormat;
 import io.spindle.data.BatchLayout;
+import io.spindle.data.ShardAssignment;
 import io.spindle.worker.ModelSpec;
 import java.io.Serializable;
 
@@ -18,6 +19,8 @@ import java.io.Serializable;
  * @param timeoutMillis connect and read timeout between peers
  * @param rendezvous host:port of the driver's {@link Rendezvous} service, or null to find peers
  *     with {@code BarrierTaskContext.allGather} (which costs at least a second per round)
+ * @param shards which logical shards each rank of the round trains on (its task's partition holds
+ *     their batches, step by step in shard order); {@code shards.workers()} is the ring's size
  */
 public record CollectiveSpec(
     ModelSpec model,
@@ -27,7 +30,8 @@ public record CollectiveSpec(
     long round,
     byte[] secret,
     int timeoutMillis,
-    String rendezvous)
+    String rendezvous,
+    ShardAssignment shards)
     implements Serializable {
 
   /**

@@ -1,13 +1,12 @@
 package io.spindle.worker.collective;
 
 import io.spindle.data.MiniBatch;
-import io.spindle.model.StepKey;
 import io.spindle.optim.FlatOptimizer;
 import io.spindle.optim.GlobalStep;
 import io.spindle.tensor.FlatVector;
 import io.spindle.worker.NetworkPool;
-import io.spindle.worker.PartitionTrainer;
-import io.spindle.worker.StepCursor;
+import io.spindle.worker.ShardCursor;
+import io.spindle.worker.ShardGradients;
 import io.spindle.worker.TrainableNetwork;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -25,8 +24,10 @@ import org.nd4j.linalg.factory.Nd4j;
  *   <li>Each task opens a listener on its executor's address; the tasks exchange endpoints through
  *       the driver's {@link Rendezvous} (or {@link BarrierTaskContext#allGather}) and connect into
  *       a ring, proving the round's secret.
- *   <li>Every step: each task computes the summed gradient over its share of the global batch; ring
- *       reduce-scatter leaves task r with the summed gradient of chunk r.
+ *   <li>Every step: each task computes the summed gradient over its logical shards of the global
+ *       batch (one per task when the round has as many workers as shards, more when workers are
+ *       missing: {@link io.spindle.data.ShardAssignment}); ring reduce-scatter leaves task r with
+ *       the summed gradient of chunk r.
  *       <ul>
  *         <li>sharded (ZeRO-1): task r applies the {@link GlobalStep} update (mean, penalty,
  *             optimiser) to its chunk of the parameters with its chunk of the optimiser state; ring
@@ -55,6 +56,14 @@ public final class CollectiveTrainer {
     BarrierTaskInfo[] infos = ctx.getTaskInfos();
     int rank = ctx.partitionId();
     int size = infos.length;
+    if (size != spec.shards().workers()) {
+      throw new IllegalStateException(
+          "the round was formed for "
+              + spec.shards().workers()
+              + " workers, but its barrier stage has "
+              + size
+              + " tasks");
+    }
     String host = hostOf(infos[rank].address());
     long version = spec.modelVersion(params.length());
     KillWatch watch = new KillWatch(ctx::isInterrupted, 200, "spindle-kill-watch-" + rank);
@@ -75,7 +84,7 @@ public final class CollectiveTrainer {
                   spec.timeoutMillis(),
                   watch::guard);
       ring.connect(endpoints, spec.secret(), spec.round());
-      StepCursor cursor = new StepCursor(partition, firstStep);
+      ShardCursor cursor = new ShardCursor(partition, firstStep, spec.shards().count(rank));
       return NetworkPool.withNetwork(
           spec.model(),
           net -> train(spec, ring, net, params, state, cursor, steps, firstIteration));
@@ -99,7 +108,7 @@ public final class CollectiveTrainer {
       TrainableNetwork net,
       FlatVector params,
       FlatVector state,
-      StepCursor cursor,
+      ShardCursor cursor,
       int steps,
       long firstIteration) {
     INDArray w = net.params();
@@ -117,26 +126,18 @@ public final class CollectiveTrainer {
     GlobalStep update = GlobalStep.create(spec.model().optimizer(), net.rules(), from, to);
     update.setState(
         Nd4j.createFromArray(FlatOptimizer.sliceState(state.toFloatArray(), n, from, to)));
-    double lossSum = 0;
-    long examples = 0;
-    long correct = 0;
+    ShardGradients shares = new ShardGradients();
+    int firstShard = spec.shards().first(rank);
     long computeNanos = 0;
     float[] gradient = new float[n];
     for (int s = 0; s < steps; s++) {
       int step = cursor.step();
       long iteration = firstIteration + s;
       long t0 = System.nanoTime();
-      MiniBatch batch = cursor.next();
-      if (batch.isEmpty()) {
-        Arrays.fill(gradient, 0f);
-      } else {
-        StepKey key = PartitionTrainer.key(spec.model(), spec.layout(), rank, step, iteration);
-        double meanLoss = net.computeGradient(batch, key);
-        lossSum += meanLoss * batch.size();
-        examples += batch.size();
-        correct += net.correctOfLastForward();
-        FlatVector.copyOut(net.gradient(), gradient, 0);
-      }
+      List<MiniBatch> batches = cursor.next();
+      // the sum over this worker's shards of the step (one shard when every worker is alive)
+      shares.compute(
+          net, spec.model(), spec.layout(), firstShard, step, iteration, batches, gradient);
       computeNanos += System.nanoTime() - t0;
       // sharded: sum only this worker's chunk, update it, then share the new parameters;
       // replicated: sum everything and let every worker apply the same update
@@ -165,9 +166,9 @@ public final class CollectiveTrainer {
         sendState ? FlatVector.copyOf(update.state()) : null,
         from,
         to,
-        lossSum,
-        examples,
-        correct,
+        shares.lossSum(),
+        shares.examples(),
+        shares.correct(),
         steps,
         ring.bytesSent(),
         ring.nanosInCollectives(),

@@ -1,0 +1,85 @@
+package io.spindle.driver;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.spindle.driver.checkpoint.Checkpoint;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * A checkpoint written with N workers resumes with M (issue 16): a run with {@code from} workers,
+ * stopped at global step 20 and resumed with {@code to} workers, ends 50 steps later with the
+ * parameters of an uninterrupted {@code from}-worker run within relative 1e-5, dropout on, for
+ * {@code collective} and {@code gradient_sharing}. The global batch, its examples, their order and
+ * every dropout mask are the same for any worker count (the masks are keyed by step and example);
+ * what changes is how the shares' gradient sums are added up (float rounding).
+ */
+class ElasticResumeTest {
+  @RegisterExtension static final SparkLocal SPARK = new SparkLocal("local[4,3]");
+
+  static final int STOP = 20;
+  static final int END = STOP + 50;
+
+  @ParameterizedTest(name = "{0}: {1} workers, then {2}")
+  @CsvSource({
+    "collective, 4, 2",
+    "gradient_sharing, 4, 2",
+    "collective, 2, 3",
+    "gradient_sharing, 2, 3"
+  })
+  void aRunResumedWithAnotherWorkerCountEndsWhereAnUninterruptedOneDoes(
+      String sync, int from, int to, @TempDir Path tmp) {
+    // 1,200 examples in batches of 50: 24 steps per epoch, so the 50 steps after the resume
+    // cross two reshuffles; dropout 0.1 and 0.2 (ExactResumeTest's model), Adam, rounds of 4
+    List<String> s = ExactResumeTest.settings(tmp, sync);
+    s.addAll(List.of("training.batchSize=50", "training.epochs=3", "checkpoint.everySteps=10"));
+    String fromWorkers = "cluster.workers=" + from;
+
+    Path whole = tmp.resolve("whole");
+    ExactResumeTest.train(SPARK.sc(), whole, s, fromWorkers, "training.maxSteps=" + END);
+
+    Path parts = tmp.resolve("parts");
+    ExactResumeTest.train(SPARK.sc(), parts, s, fromWorkers, "training.maxSteps=" + STOP);
+    assertEquals(STOP, ExactResumeTest.last(parts).globalStep());
+    Map<String, Object> resumed =
+        ExactResumeTest.train(
+            SPARK.sc(),
+            parts,
+            s,
+            "cluster.workers=" + to,
+            "training.maxSteps=" + END,
+            "checkpoint.resume=auto");
+    assertEquals(to, resumed.get("workers"), "the resumed leg's workers");
+    assertEquals((long) END, resumed.get("steps"));
+
+    Checkpoint expected = ExactResumeTest.last(whole);
+    Checkpoint actual = ExactResumeTest.last(parts);
+    assertEquals(END, expected.globalStep());
+    assertEquals(END, actual.globalStep());
+    assertEquals(expected.examplesSeen(), actual.examplesSeen());
+    INDArray atStop =
+        ExactResumeTest.store(parts).read(ExactResumeTest.store(parts).pathOf(STOP)).params();
+    double moved = DistributedEqualsLocalTest.relativeError(expected.params(), atStop);
+    double rel = DistributedEqualsLocalTest.relativeError(actual.params(), expected.params());
+    System.out.printf(
+        Locale.ROOT,
+        "[elastic-resume] %s %d -> %d workers: relative L2 difference %.3g after %d more steps"
+            + " (the parameters moved %.3g in them)%n",
+        sync,
+        from,
+        to,
+        rel,
+        END - STOP,
+        moved);
+    assertTrue(moved > 1e-2, "the 50 steps after the resume must move the parameters: " + moved);
+    assertTrue(rel <= 1e-5, "relative L2 difference " + rel + " exceeds 1e-5");
+  }
+}

@@ -1,0 +1,82 @@
+package io.spindle.worker;
+
+import io.spindle.data.BatchLayout;
+import io.spindle.data.MiniBatch;
+import io.spindle.tensor.FlatVector;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The gradient of one worker's part of a global step: the sum, over its consecutive logical shards
+ * {@code firstShard, firstShard + 1, ...}, of each shard's gradient summed over its examples. Each
+ * shard is its own forward and backward pass with its own step key ({@link PartitionTrainer#key}:
+ * the shard's first example in the global batch), so a shard's gradient, its dropout masks and its
+ * batch-norm statistics are the same whichever worker computes it and however many shards that
+ * worker has; only the order of the float additions that sum the shards depends on the workers.
+ */
+public final class ShardGradients {
+  private float[] scratch; // for a worker's second and later shards
+
+  private double lossSum;
+  private long examples;
+  private long correct;
+
+  public ShardGradients() {}
+
+  /**
+   * Leaves in {@code gradient} the sum of the gradients of {@code batches} (the shards {@code
+   * firstShard...} of step {@code step}, global step {@code iteration}); zero when all are empty.
+   * Adds their summed loss, examples and correct counts to this object's totals.
+   */
+  public void compute(
+      TrainableNetwork net,
+      ModelSpec spec,
+      BatchLayout layout,
+      int firstShard,
+      int step,
+      long iteration,
+      List<MiniBatch> batches,
+      float[] gradient) {
+    boolean any = false;
+    for (int i = 0; i < batches.size(); i++) {
+      MiniBatch batch = batches.get(i);
+      if (batch.isEmpty()) {
+        continue;
+      }
+      double meanLoss =
+          net.computeGradient(
+              batch, PartitionTrainer.key(spec, layout, firstShard + i, step, iteration));
+      lossSum += meanLoss * batch.size();
+      examples += batch.size();
+      correct += net.correctOfLastForward();
+      if (!any) {
+        FlatVector.copyOut(net.gradient(), gradient, 0);
+        any = true;
+      } else {
+        if (scratch == null) {
+          scratch = new float[gradient.length];
+        }
+        FlatVector.copyOut(net.gradient(), scratch, 0);
+        for (int j = 0; j < gradient.length; j++) {
+          gradient[j] += scratch[j];
+        }
+      }
+    }
+    if (!any) {
+      Arrays.fill(gradient, 0f);
+    }
+  }
+
+  /** Summed loss (mean loss times examples) of every batch so far. */
+  public double lossSum() {
+    return lossSum;
+  }
+
+  public long examples() {
+    return examples;
+  }
+
+  public long correct() {
+    return correct;
+  }
+}

@@ -293,9 +293,10 @@ public final class TrainJob {
                     metrics,
                     checkpointer,
                     new io.spindle.driver.monitor.TrainingGauges(sc, config.training().epochs()),
+                    summary,
+                    // after the summary, so that the final report shows its facts
                     new io.spindle.driver.monitor.HtmlReport(
-                        output.dir(), "Spindle run: " + config.data().dataset()),
-                    summary),
+                        output.dir(), "Spindle run: " + config.data().dataset())),
                 config.training().epochs(),
                 config.training().maxSteps())
             .fit(start);

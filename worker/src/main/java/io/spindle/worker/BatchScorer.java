@@ -24,9 +24,9 @@ import org.nd4j.linalg.factory.Nd4j;
  *
  * <p>Networks are built once per executor JVM from the broadcast {@link ScoringNetwork} and kept
  * for later partitions, stages and jobs, keyed by the model's id: a task borrows one and returns it
- * when its partition is done, so concurrent tasks of one executor never share a network while it
- * is in use (at most one per task slot is ever built; with one core per executor, one per JVM).
- * The networks of the {@link #MODELS} most recently used models are kept.
+ * when its partition is done, so concurrent tasks of one executor never share a network while it is
+ * in use (at most one per task slot is ever built; with one core per executor, one per JVM). The
+ * networks of the {@link #MODELS} most recently used models are kept.
  */
 public final class BatchScorer {
   /** Models whose networks an executor keeps. */
@@ -38,7 +38,9 @@ public final class BatchScorer {
 
   private BatchScorer() {}
 
-  /** Extracts the features of one item (throwing a {@link DataFormatException} when they are bad). */
+  /**
+   * Extracts the features of one item (throwing a {@link DataFormatException} when they are bad).
+   */
   @FunctionalInterface
   public interface Features<T> {
     float[] of(T item);

@@ -73,9 +73,9 @@ public final class ScoringNetwork implements Serializable {
   }
 
   /**
-   * Features per example that the configuration takes: the flat size of its first layer's input
-   * (an image's channels x height x width, a sequence's steps x features, else the first layer's
-   * input count).
+   * Features per example that the configuration takes: the flat size of its first layer's input (an
+   * image's channels x height x width, a sequence's steps x features, else the first layer's input
+   * count).
    */
   static int numInputs(MultiLayerConfiguration conf, String source) {
     InputPreProcessor pre = conf.getInputPreProcess(0);

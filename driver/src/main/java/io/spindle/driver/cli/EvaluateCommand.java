@@ -203,7 +203,8 @@ final class EvaluateCommand {
           yield data.path();
         }
         Map<String, Path> files = TrainJob.fetchData(config);
-        Path any = files.containsKey("folder") ? files.get("folder") : files.values().iterator().next();
+        Path any =
+            files.containsKey("folder") ? files.get("folder") : files.values().iterator().next();
         yield (files.containsKey("folder") ? any : any.getParent()).toUri().toString();
       }
     };

@@ -88,14 +88,12 @@ final class PredictCommand {
       throw new ConfigException("--format must be parquet or csv, got '" + format + "'");
     }
     int batch = o.positiveInt("--batch-size", Scoring.DEFAULT_BATCH);
-    try (ScoringSession session =
-        ScoringSession.open(model, overrides(o), "spindle predict")) {
+    try (ScoringSession session = ScoringSession.open(model, overrides(o), "spindle predict")) {
       int partitions = o.positiveInt("--partitions", session.sc().defaultParallelism());
       String inputFormat = o.get("--input-format") == null ? "" : o.get("--input-format");
       ScoringInput in = session.read(input, inputFormat, partitions);
       long start = System.nanoTime();
-      Scoring.Result result =
-          Scoring.score(session.sc(), in, session.model().network(), batch);
+      Scoring.Result result = Scoring.score(session.sc(), in, session.model().network(), batch);
       boolean regression = session.model().regression();
       int classes = session.model().network().numOutputs();
       LongAccumulator count = session.sc().sc().longAccumulator("examples scored");

@@ -35,9 +35,9 @@ import java.util.stream.Stream;
  *       confusion matrix as a picture and the per-class precision, recall and F1.
  * </ul>
  *
- * <p>Self-contained: inline SVG and CSS, and one small inline script that shows the value under
- * the pointer on a chart (the page reads fully without it). Written to a temporary name and
- * renamed. As a listener it renders after every epoch and at the end of the run.
+ * <p>Self-contained: inline SVG and CSS, and one small inline script that shows the value under the
+ * pointer on a chart (the page reads fully without it). Written to a temporary name and renamed. As
+ * a listener it renders after every epoch and at the end of the run.
  */
 public final class HtmlReport implements TrainingListener {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -384,7 +384,8 @@ public final class HtmlReport implements TrainingListener {
         double px = left + (s.x()[i] - x0) * sx;
         double py = plotBottom - (s.y()[i] - y0) * sy;
         pts.append(String.format(Locale.ROOT, "%.1f,%.1f ", px, py));
-        data.append(String.format(Locale.ROOT, "%.1f,%.1f,%s,%s;", px, py, num(s.x()[i]), num(s.y()[i])));
+        data.append(
+            String.format(Locale.ROOT, "%.1f,%.1f,%s,%s;", px, py, num(s.x()[i]), num(s.y()[i])));
       }
       if (s.x().length == 1) {
         sb.append(

@@ -12,14 +12,14 @@ import org.apache.hadoop.fs.Path;
 
 /**
  * Writes a result directory so that a reader sees all of it or nothing: everything goes into a
- * hidden sibling ({@code .<name>.spindle-tmp-<random>}, which Spark and Hadoop readers skip) and
- * is renamed to the output path when complete. A process killed while writing leaves no output
+ * hidden sibling ({@code .<name>.spindle-tmp-<random>}, which Spark and Hadoop readers skip) and is
+ * renamed to the output path when complete. A process killed while writing leaves no output
  * directory; the next write to the same output deletes the leftover temporary directories, and a
  * normal JVM shutdown (SIGTERM, Ctrl-C) deletes its own.
  *
- * <p>An existing output is refused unless {@code overwrite}; then the old one is renamed aside,
- * the new one renamed in, and the old one deleted (two renames: a reader may find no output for
- * that instant, never a partial one).
+ * <p>An existing output is refused unless {@code overwrite}; then the old one is renamed aside, the
+ * new one renamed in, and the old one deleted (two renames: a reader may find no output for that
+ * instant, never a partial one).
  */
 public final class AtomicOutput {
   static final String TMP_MARK = ".spindle-tmp-";

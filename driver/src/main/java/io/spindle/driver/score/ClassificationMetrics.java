@@ -7,10 +7,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Counts of a classifier's test: the confusion matrix ({@code [true class][predicted class]}),
- * the summed cross-entropy {@code -ln p(true class)}, and top-5 hits. {@link #add} takes one
- * example, {@link #merge} combines partitions (associative, with {@link #empty} as identity), so
- * partitions are counted on the executors and merged on the driver.
+ * Counts of a classifier's test: the confusion matrix ({@code [true class][predicted class]}), the
+ * summed cross-entropy {@code -ln p(true class)}, and top-5 hits. {@link #add} takes one example,
+ * {@link #merge} combines partitions (associative, with {@link #empty} as identity), so partitions
+ * are counted on the executors and merged on the driver.
  */
 public final class ClassificationMetrics implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -122,8 +122,8 @@ public final class ClassificationMetrics implements Serializable {
   }
 
   /**
-   * The metrics as {@code evaluation.json} holds them: examples, accuracy, loss, top-5 (more than
-   * 5 classes only), macro-averaged and per-class precision, recall, F1 and support, and the
+   * The metrics as {@code evaluation.json} holds them: examples, accuracy, loss, top-5 (more than 5
+   * classes only), macro-averaged and per-class precision, recall, F1 and support, and the
    * confusion matrix. A class never predicted has precision 0; one with no examples, recall 0.
    */
   public Map<String, Object> toMap() {

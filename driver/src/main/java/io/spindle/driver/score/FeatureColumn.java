@@ -20,7 +20,9 @@ import org.apache.spark.sql.types.UserDefinedType;
 public final class FeatureColumn {
   private FeatureColumn() {}
 
-  /** Fails, naming the column and the table's columns, unless {@code column} is a feature column. */
+  /**
+   * Fails, naming the column and the table's columns, unless {@code column} is a feature column.
+   */
   public static void check(StructType schema, String column, String where) {
     if (!Arrays.asList(schema.fieldNames()).contains(column)) {
       throw new DataFormatException(

@@ -5,8 +5,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Counts of a regressor's test: squared and absolute errors and the targets' first two moments,
- * for RMSE, MAE, mean squared error (the training loss) and R². {@link #add}/{@link #merge} as in
+ * Counts of a regressor's test: squared and absolute errors and the targets' first two moments, for
+ * RMSE, MAE, mean squared error (the training loss) and R². {@link #add}/{@link #merge} as in
  * {@link ClassificationMetrics}.
  */
 public final class RegressionMetrics implements Serializable {

@@ -56,7 +56,8 @@ public record ScoringInput(
 
   /** Formats {@code --input-format} accepts. */
   public static final List<String> FORMATS =
-      List.of("parquet", "csv", "orc", "json", "table", "idx", "cifar10", "cifar100", "image_folder");
+      List.of(
+          "parquet", "csv", "orc", "json", "table", "idx", "cifar10", "cifar100", "image_folder");
 
   /** One example to score. A plain class, not a record: Spark's Kryo cannot rebuild records. */
   public static final class Item implements Serializable {
@@ -291,7 +292,8 @@ public record ScoringInput(
         }
       }
       names.sort(null);
-      List<String> test = spec.test().stream().map(m -> m.substring(m.lastIndexOf('/') + 1)).toList();
+      List<String> test =
+          spec.test().stream().map(m -> m.substring(m.lastIndexOf('/') + 1)).toList();
       List<String> wanted = names.stream().filter(test::contains).toList();
       for (String n : wanted.isEmpty() ? names : wanted) {
         files.add(child(uri, n));
@@ -322,8 +324,7 @@ public record ScoringInput(
       first += n;
     }
     boolean coarse = data.cifarLabels().equals("coarse");
-    ReadOptions options =
-        new ReadOptions(layout.numClasses(coarse), layout, coarse, null, false);
+    ReadOptions options = new ReadOptions(layout.numClasses(coarse), layout, coarse, null, false);
     return new ScoringInput(
         examples(sc, splits, options, hadoop), String.join(", ", files), true, false, false);
   }
@@ -359,8 +360,7 @@ public record ScoringInput(
     float[] mean = floats(data.mean());
     float[] std = floats(data.std());
     ImageTransform transform =
-        new ImageTransform(
-            data.imageSize(), data.imageResize(), false, false, mean, std, 0L);
+        new ImageTransform(data.imageSize(), data.imageResize(), false, false, mean, std, 0L);
     List<InputSplit> splits = new ArrayList<>();
     int n = uris.size();
     int parts = Math.max(1, Math.min(partitions, n));

@@ -10,8 +10,8 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
 
 /**
- * What {@code predict} and {@code evaluate} share: the trained model (read before Spark starts,
- * so a bad model fails in seconds), the effective config (the run's config plus {@code --set}
+ * What {@code predict} and {@code evaluate} share: the trained model (read before Spark starts, so
+ * a bad model fails in seconds), the effective config (the run's config plus {@code --set}
  * overrides: how inputs are decoded, where Spark runs), and the Spark context.
  */
 public final class ScoringSession implements AutoCloseable {

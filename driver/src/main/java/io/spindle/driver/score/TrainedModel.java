@@ -18,8 +18,8 @@ import org.deeplearning4j.util.ModelSerializer;
 
 /**
  * A trained model as {@code predict} and {@code evaluate} take it: a run directory ({@code
- * config.yaml} + {@code model.zip}, as {@code spindle train} writes it) or a bare {@code
- * model.zip} (DL4J's ModelSerializer format), on any Hadoop file system.
+ * config.yaml} + {@code model.zip}, as {@code spindle train} writes it) or a bare {@code model.zip}
+ * (DL4J's ModelSerializer format), on any Hadoop file system.
  *
  * <p>A run directory's config tells how to decode inputs the way training did (image size and
  * normalisation, CIFAR labels, table columns) and whether the model is a regressor; a bare {@code
@@ -76,8 +76,7 @@ public record TrainedModel(
   }
 
   /**
-   * A model from a network and, when known, the config it was trained with; checks that they
-   * agree.
+   * A model from a network and, when known, the config it was trained with; checks that they agree.
    */
   public static TrainedModel of(
       MultiLayerNetwork net, SpindleConfig config, String runDir, String modelFile) {
@@ -100,9 +99,11 @@ public record TrainedModel(
   /** Fails, naming the file, when {@code net} is not the network {@code config} describes. */
   static void checkArchitecture(MultiLayerNetwork net, SpindleConfig config, String modelFile) {
     int layers = net.getLayerWiseConfigurations().getConfs().size();
-    int expectedLayers = (int) config.model().layers().stream()
-        .filter(l -> l.type() != io.spindle.config.LayerType.LAST_TIME_STEP)
-        .count();
+    int expectedLayers =
+        (int)
+            config.model().layers().stream()
+                .filter(l -> l.type() != io.spindle.config.LayerType.LAST_TIME_STEP)
+                .count();
     long params = net.numParams();
     long expectedParams;
     int inputs = ScoringNetwork.of(net, modelFile).numInputs();

@@ -100,7 +100,7 @@ public final class ScoringNetwork implements Serializable {
   }
 
   /** Builds this network (stock DL4J layers, oneDNN kernels where present) with its parameters. */
-  MultiLayerNetwork build() {
+  public MultiLayerNetwork build() {
     MultiLayerNetwork net =
         new MultiLayerNetwork(MultiLayerConfiguration.fromJson(configurationJson));
     net.init(params.toINDArray().reshape(1, params.length()), false);

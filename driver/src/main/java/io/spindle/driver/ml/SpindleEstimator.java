@@ -241,7 +241,7 @@ public abstract class SpindleEstimator<E extends SpindleEstimator<E>>
 
   /** The Spindle config as YAML text; checked at once, errors name this Param. */
   public E setConfig(String yaml) {
-    parse(yaml == null ? "" : yaml, "config", List.of());
+    parse(yaml == null ? "" : yaml, "Param config", List.of());
     set(config, yaml == null ? "" : yaml);
     return self();
   }

@@ -111,7 +111,7 @@ public final class HtmlReport implements TrainingListener {
     if (steps.isEmpty()) {
       sb.append("<p class=\"note\">No step records yet (metrics.jsonl).</p>");
     } else {
-      sb.append("<div class=\"grid\">");
+      sb.append("<div class=\"charts\">");
       sb.append(
           chart(
               "Training loss",
@@ -255,9 +255,13 @@ public final class HtmlReport implements TrainingListener {
   }
 
   static String tickLabel(double v, double step) {
-    double a = Math.abs(v);
-    if (a != 0 && (a < 1e-3 || a >= 1e6)) {
-      return String.format(Locale.ROOT, "%.1e", v);
+    if (step < 1e-3 || Math.abs(v) >= 1e7) {
+      if (v == 0) {
+        return "0";
+      }
+      String[] parts = String.format(Locale.ROOT, "%.2e", v).split("e");
+      String mantissa = parts[0].replaceAll("0+$", "").replaceAll("\\.$", "");
+      return mantissa + "e" + parts[1];
     }
     int decimals = Math.max(0, (int) Math.ceil(-Math.log10(step) + 1e-9));
     return String.format(Locale.ROOT, "%,." + Math.min(decimals, 6) + "f", v);
@@ -269,7 +273,7 @@ public final class HtmlReport implements TrainingListener {
     int h = 300;
     int left = 72;
     int right = 16;
-    int top = 34;
+    int top = series.size() > 1 ? 50 : 34; // room for the legend above the plot
     int bottom = 52;
     double minX = Double.POSITIVE_INFINITY;
     double maxX = Double.NEGATIVE_INFINITY;
@@ -374,7 +378,7 @@ public final class HtmlReport implements TrainingListener {
             escape(xLabel),
             (top + plotBottom) / 2,
             escape(yLabel)));
-    int legendX = left + 8;
+    int legendX = left;
     for (int k = 0; k < series.size(); k++) {
       Series s = series.get(k);
       String color = PALETTE[k % PALETTE.length];
@@ -406,7 +410,7 @@ public final class HtmlReport implements TrainingListener {
           .append(pts.toString().trim())
           .append("\"/>");
       if (series.size() > 1) {
-        int ly = top + 14 + 16 * k;
+        int ly = top - 12;
         sb.append(
             String.format(
                 Locale.ROOT,
@@ -420,6 +424,7 @@ public final class HtmlReport implements TrainingListener {
                 legendX + 24,
                 ly,
                 escape(s.name())));
+        legendX += 34 + 6 * s.name().length();
       }
     }
     sb.append("<text class=\"readout\" x=\"")
@@ -706,12 +711,12 @@ public final class HtmlReport implements TrainingListener {
           + "max-width:1120px;padding:1.5em 2em;color:#222;background:#fff}"
           + "h1{margin:0 0 .2em;font-size:1.6em}h2{border-bottom:1px solid #ddd;"
           + "padding-bottom:.2em;margin-top:1.6em}.sub{color:#555;margin:0}"
-          + ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:.5em}"
+          + ".charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:.5em}"
           + "figure{margin:0}svg{max-width:100%;height:auto;background:#fff}"
           + ".ct{font-size:14px;font-weight:600}.tick{font-size:11px;fill:#555}"
           + ".label{font-size:12px;fill:#333}.legend{font-size:11px;fill:#333}"
           + ".readout{font-size:11px;fill:#333}.cell{font-size:11px}"
-          + ".grid line,line.grid{stroke:#e5e5e5;stroke-width:1}line.axis{stroke:#333}"
+          + "line.grid{stroke:#e5e5e5;stroke-width:1}line.axis{stroke:#333}"
           + "polyline.line{stroke-width:1.8}"
           + "table{border-collapse:collapse;margin:.5em 0}td,th{padding:3px 10px;"
           + "border-bottom:1px solid #eee;text-align:right}th{background:#f6f6f6}"

@@ -230,4 +230,95 @@ class PredictCommandTest {
       assertFalse(Files.exists(tmp.resolve(name)), name);
     }
   }
+
+  @Test
+  void killingPredictMidWriteLeavesNoOutputAndTheNextRunCleansUp() throws Exception {
+    Path parent = tmp.resolve("killed");
+    Files.createDirectories(parent);
+    Path output = parent.resolve("scores.parquet");
+    String images = TestDatasets.mirror().resolve("mnist/train-images-idx3-ubyte.gz").toString();
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-Xmx1g");
+    cmd.addAll(io.spindle.driver.cluster.StandaloneCluster.JAVA17_OPENS);
+    cmd.add("-cp");
+    cmd.add(
+        String.join(
+            java.io.File.pathSeparator,
+            io.spindle.driver.cluster.StandaloneCluster.defaultClasspath()));
+    cmd.add(SpindleCli.class.getName());
+    cmd.addAll(
+        List.of(
+            "predict",
+            "--model",
+            run.toString(),
+            "--input",
+            images,
+            "--output",
+            output.toString(),
+            "--batch-size",
+            "64"));
+    Process child =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(tmp.resolve("killed.log").toFile())
+            .start();
+    try {
+      // wait until the write is under way: its hidden temporary directory holds Spark's files
+      long deadline = System.nanoTime() + 120_000_000_000L;
+      Path inProgress = null;
+      while (inProgress == null && System.nanoTime() < deadline && child.isAlive()) {
+        try (Stream<Path> files = Files.list(parent)) {
+          inProgress =
+              files
+                  .filter(
+                      f -> f.getFileName().toString().startsWith(".scores.parquet.spindle-tmp-"))
+                  .findFirst()
+                  .orElse(null);
+        }
+        Thread.sleep(20);
+      }
+      assertTrue(
+          inProgress != null && child.isAlive(),
+          "the write never started: " + Files.readString(tmp.resolve("killed.log")));
+      child.descendants().forEach(ProcessHandle::destroyForcibly);
+      child.destroyForcibly(); // SIGKILL: no shutdown hook runs
+      child.waitFor();
+    } finally {
+      child.destroyForcibly();
+    }
+    assertFalse(Files.exists(output), "no output directory after the kill");
+    try (Stream<Path> files = Files.walk(parent)) {
+      List<Path> visible =
+          files
+              .filter(Files::isRegularFile)
+              .filter(f -> !parent.relativize(f).getName(0).toString().startsWith("."))
+              .toList();
+      assertEquals(List.of(), visible, "files outside the hidden temporary directory");
+    }
+    // the next run to the same output removes the leftover and writes the whole result
+    assertEquals(
+        0,
+        cli(
+            "predict",
+            "--model",
+            run.toString(),
+            "--input",
+            mnist(),
+            "--output",
+            output.toString(),
+            "--format",
+            "csv"),
+        err());
+    try (Stream<Path> files = Files.list(parent)) {
+      assertEquals(List.of(output), files.toList());
+    }
+    try (Stream<Path> parts = Files.list(output)) {
+      long lines = 0;
+      for (Path p : parts.filter(f -> f.getFileName().toString().startsWith("part-")).toList()) {
+        lines += Files.readAllLines(p).size() - 1; // a header per part
+      }
+      assertEquals(10_000, lines);
+    }
+  }
 }

@@ -31,6 +31,7 @@ public final class ScoringNetwork implements Serializable {
   private final int numInputs;
   private final int numOutputs;
   private final boolean softmax;
+  private final boolean denseOnly;
   private final String source;
 
   private ScoringNetwork(
@@ -39,8 +40,10 @@ public final class ScoringNetwork implements Serializable {
       int numInputs,
       int numOutputs,
       boolean softmax,
+      boolean denseOnly,
       String source) {
     this.id = UUID.randomUUID().toString();
+    this.denseOnly = denseOnly;
     this.configurationJson = configurationJson;
     this.params = params;
     this.numInputs = numInputs;
@@ -69,7 +72,23 @@ public final class ScoringNetwork implements Serializable {
         numInputs(conf, source),
         (int) out.getNOut(),
         out.getActivationFn() instanceof ActivationSoftmax,
+        conf.getConfs().stream()
+            .map(c -> c.getLayer())
+            .allMatch(
+                l ->
+                    l instanceof org.deeplearning4j.nn.conf.layers.DenseLayer
+                        || l instanceof org.deeplearning4j.nn.conf.layers.DropoutLayer
+                        || l instanceof BaseOutputLayer),
         source);
+  }
+
+  /**
+   * Examples per forward pass that suit this network: 4096 for dense-only networks (larger matrix
+   * products run nearer the CPU's peak; activations stay a few MB per layer), 256 otherwise
+   * (convolution and recurrent activations grow with the image or sequence).
+   */
+  public int suggestedBatch() {
+    return denseOnly ? 4096 : 256;
   }
 
   /**

@@ -78,9 +78,9 @@ final class EvaluateCommand {
       return ExitCode.SUCCESS.code();
     }
     String model = o.required("--model", "evaluate");
-    int batch = o.positiveInt("--batch-size", Scoring.DEFAULT_BATCH);
     try (ScoringSession session =
         ScoringSession.open(model, PredictCommand.overrides(o), "spindle evaluate")) {
+      int batch = o.positiveInt("--batch-size", session.model().network().suggestedBatch());
       Path outDir = outputDir(o, session);
       String data = o.get("--data") != null ? o.get("--data") : defaultData(session);
       int partitions = o.positiveInt("--partitions", session.sc().defaultParallelism());

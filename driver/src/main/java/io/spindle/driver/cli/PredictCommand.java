@@ -52,7 +52,7 @@ final class PredictCommand {
                         (default: guessed from the input)
         --features-col  the feature column of a table (default: the run's data.featureColumn)
         --label-col     the label column of a table, if any (default: the run's data.labelColumn)
-        --batch-size    examples per forward pass (default 1024)
+        --batch-size    examples per forward pass (default 4096 for dense networks, else 256)
         --partitions    input partitions (default: Spark's default parallelism)
         --set key=value override a key of the run's config (cluster.master, data.imageSize, ...)
         --overwrite     replace an existing --output
@@ -87,8 +87,8 @@ final class PredictCommand {
     if (!List.of("parquet", "csv").contains(format)) {
       throw new ConfigException("--format must be parquet or csv, got '" + format + "'");
     }
-    int batch = o.positiveInt("--batch-size", Scoring.DEFAULT_BATCH);
     try (ScoringSession session = ScoringSession.open(model, overrides(o), "spindle predict")) {
+      int batch = o.positiveInt("--batch-size", session.model().network().suggestedBatch());
       int partitions = o.positiveInt("--partitions", session.sc().defaultParallelism());
       String inputFormat = o.get("--input-format") == null ? "" : o.get("--input-format");
       ScoringInput in = session.read(input, inputFormat, partitions);

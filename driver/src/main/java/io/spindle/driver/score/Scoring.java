@@ -14,7 +14,7 @@ import org.apache.spark.broadcast.Broadcast;
  * JVM.
  */
 public final class Scoring {
-  /** Examples per forward pass unless told otherwise. */
+  /** Examples per forward pass of SpindleModel's transform unless told otherwise. */
   public static final int DEFAULT_BATCH = 1024;
 
   private Scoring() {}

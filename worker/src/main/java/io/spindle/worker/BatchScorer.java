@@ -32,8 +32,14 @@ public final class BatchScorer {
   /** Models whose networks an executor keeps. */
   static final int MODELS = 4;
 
-  private static final Map<String, Queue<MultiLayerNetwork>> NETWORKS =
-      new LinkedHashMap<>(16, 0.75f, true);
+  /** A network of this JVM and, for a dense-only one, its fast inference path. */
+  private record Replica(MultiLayerNetwork net, io.spindle.model.DenseInference dense) {
+    float[] forward(float[] x, int rows, int numInputs) {
+      return BatchScorer.forward(this, x, rows, numInputs);
+    }
+  }
+
+  private static final Map<String, Queue<Replica>> NETWORKS = new LinkedHashMap<>(16, 0.75f, true);
   private static final AtomicInteger BUILT = new AtomicInteger();
 
   private BatchScorer() {}
@@ -72,7 +78,7 @@ public final class BatchScorer {
     }
     Nd4jRuntime.selectNativeBuild();
     Nd4jRuntime.configureThreads(threads);
-    MultiLayerNetwork net = borrow(model);
+    Replica net = borrow(model);
     org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get();
     boolean[] returned = {false};
     Runnable giveBack =
@@ -119,7 +125,7 @@ public final class BatchScorer {
           giveBack.run();
           return false;
         }
-        out = forward(net, x, batch.size(), model.numInputs());
+        out = net.forward(x, batch.size(), model.numInputs());
         return true;
       }
 
@@ -137,20 +143,24 @@ public final class BatchScorer {
   }
 
   /** One forward pass (inference mode) of the first {@code rows} rows of {@code x}. */
-  static float[] forward(MultiLayerNetwork net, float[] x, int rows, int numInputs) {
+  private static float[] forward(Replica replica, float[] x, int rows, int numInputs) {
     INDArray in = Nd4j.create(DataType.FLOAT, rows, numInputs);
     FlatVector.copyInto(x, 0, rows * numInputs, in, 0);
+    MultiLayerNetwork net = replica.net();
     DataType type = net.getLayerWiseConfigurations().getDataType();
-    INDArray out = net.output(type == DataType.FLOAT ? in : in.castTo(type), false);
+    INDArray out =
+        replica.dense() != null
+            ? replica.dense().output(in)
+            : net.output(type == DataType.FLOAT ? in : in.castTo(type), false);
     INDArray flat = out.castTo(DataType.FLOAT).reshape(out.length());
     float[] values = new float[(int) out.length()];
     FlatVector.copyOut(flat, values, 0);
     return values;
   }
 
-  private static MultiLayerNetwork borrow(ScoringNetwork model) {
+  private static Replica borrow(ScoringNetwork model) {
     TaskDevice.bind();
-    Queue<MultiLayerNetwork> pool;
+    Queue<Replica> pool;
     synchronized (NETWORKS) {
       pool = NETWORKS.computeIfAbsent(model.id(), k -> new ConcurrentLinkedQueue<>());
       while (NETWORKS.size() > MODELS) {
@@ -159,17 +169,18 @@ public final class BatchScorer {
         eldest.remove();
       }
     }
-    MultiLayerNetwork net = pool.poll();
+    Replica net = pool.poll();
     if (net == null) {
-      net = model.build();
+      MultiLayerNetwork built = model.build();
+      net = new Replica(built, io.spindle.model.DenseInference.of(built));
       BUILT.incrementAndGet();
     }
     return net;
   }
 
-  private static void giveBack(ScoringNetwork model, MultiLayerNetwork net) {
+  private static void giveBack(ScoringNetwork model, Replica net) {
     synchronized (NETWORKS) {
-      Queue<MultiLayerNetwork> pool = NETWORKS.get(model.id());
+      Queue<Replica> pool = NETWORKS.get(model.id());
       if (pool != null) {
         pool.offer(net);
       }

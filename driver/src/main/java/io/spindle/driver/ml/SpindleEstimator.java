@@ -7,7 +7,7 @@ import io.spindle.config.SpindleConfig;
 import io.spindle.driver.ResourcePlan;
 import io.spindle.driver.RunOutput;
 import io.spindle.driver.TrainJob;
-import io.spindle.driver.score.FeatureColumn;
+import io.spindle.driver.data.FeatureColumn;
 import io.spindle.driver.score.TrainedModel;
 import java.io.IOException;
 import java.io.InputStream;
@@ -550,7 +550,7 @@ public abstract class SpindleEstimator<E extends SpindleEstimator<E>>
               dir, summary, fraction > 0 ? "validation split" : "training rows");
       SpindleModel model =
           new SpindleModel(
-              SpindleModel.uidFor(uid),
+              uid, // as MLlib's models: the estimator's uid
               trained.network(),
               regression(),
               ConfigLoader.toYaml(config),

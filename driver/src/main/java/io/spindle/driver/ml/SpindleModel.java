@@ -1,6 +1,6 @@
 package io.spindle.driver.ml;
 
-import io.spindle.driver.score.FeatureColumn;
+import io.spindle.driver.data.FeatureColumn;
 import io.spindle.driver.score.Scoring;
 import io.spindle.worker.BatchScorer;
 import io.spindle.worker.ScoringNetwork;
@@ -18,7 +18,6 @@ import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.util.DefaultParamsWritable;
-import org.apache.spark.ml.util.Identifiable;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
@@ -94,10 +93,6 @@ public final class SpindleModel extends Model<SpindleModel> implements DefaultPa
       SpindleTrainingSummary summary) {
     this(uid);
     attach(network, regression, configYaml, summary);
-  }
-
-  static String uidFor(String estimatorUid) {
-    return Identifiable.randomUID("SpindleModel");
   }
 
   void attach(

@@ -12,6 +12,7 @@ import io.spindle.data.ImageTransform;
 import io.spindle.data.InputSplit;
 import io.spindle.data.ReadOptions;
 import io.spindle.driver.data.DatasetLoader;
+import io.spindle.driver.data.FeatureColumn;
 import io.spindle.worker.SplitReader;
 import java.io.FileNotFoundException;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package io.spindle.driver.score;
+package io.spindle.driver.data;
 
 import io.spindle.data.DataFormatException;
 import java.util.Arrays;

@@ -92,76 +92,93 @@ final class PredictCommand {
       int partitions = o.positiveInt("--partitions", session.sc().defaultParallelism());
       String inputFormat = o.get("--input-format") == null ? "" : o.get("--input-format");
       ScoringInput in = session.read(input, inputFormat, partitions);
-      long start = System.nanoTime();
-      Scoring.Result result = Scoring.score(session.sc(), in, session.model().network(), batch);
-      boolean regression = session.model().regression();
-      int classes = session.model().network().numOutputs();
-      LongAccumulator count = session.sc().sc().longAccumulator("examples scored");
-      LongAccumulator correct = session.sc().sc().longAccumulator("correct predictions");
-      boolean csv = format.equals("csv");
-      boolean labelled = in.labelled();
-      boolean paths = in.pathIds();
-      JavaRDD<Row> rows =
-          result
-              .scored()
-              .map(
-                  s -> {
-                    count.add(1);
-                    List<Object> v = new ArrayList<>();
-                    if (paths) {
-                      v.add(s.path());
-                    }
-                    v.add(s.index());
-                    if (labelled) {
-                      v.add(s.label());
-                    }
-                    if (regression) {
-                      v.add((double) s.output()[0]);
-                    } else {
-                      int p = s.argMax();
-                      if (labelled && p == s.label()) {
-                        correct.add(1);
-                      }
-                      v.add((double) p);
-                      if (csv) {
-                        for (float f : s.output()) {
-                          v.add((double) f);
-                        }
-                      } else {
-                        double[] probs = new double[s.output().length];
-                        for (int i = 0; i < probs.length; i++) {
-                          probs[i] = s.output()[i];
-                        }
-                        v.add(probs);
-                      }
-                    }
-                    return RowFactory.create(v.toArray());
-                  });
-      StructType schema = schema(paths, labelled, regression, csv, classes);
-      SparkSession spark = SparkSession.builder().sparkContext(session.sc().sc()).getOrCreate();
-      Dataset<Row> df = spark.createDataFrame(rows, schema);
-      session.sc().setJobDescription("spindle predict: score " + in.description());
-      String written =
-          AtomicOutput.write(
-              output,
-              o.flag("--overwrite"),
-              session.sc().hadoopConfiguration(),
-              tmp -> df.write().format(format).option("header", "true").save(tmp));
-      double seconds = (System.nanoTime() - start) / 1e9;
-      result.broadcast().destroy();
-      long n = count.value();
+      Written w = scoreAndWrite(session, in, batch, format, output, o.flag("--overwrite"));
       out.printf(
           Locale.ROOT,
           "spindle: scored %d examples in %.2f s (%.0f examples/s)%s; wrote %s%n",
-          n,
-          seconds,
-          n / seconds,
-          labelled && !regression
-              ? String.format(Locale.ROOT, ", accuracy %.4f", (double) correct.value() / n)
+          w.examples(),
+          w.seconds(),
+          w.examples() / w.seconds(),
+          in.labelled() && !session.model().regression()
+              ? String.format(Locale.ROOT, ", accuracy %.4f", (double) w.correct() / w.examples())
               : "",
-          written);
+          w.output());
     }
     return ExitCode.SUCCESS.code();
+  }
+
+  /** What a scoring job wrote: examples, correct predictions (if labelled), seconds, where. */
+  record Written(long examples, long correct, double seconds, String output) {}
+
+  /**
+   * Scores {@code in} and writes one row per example to {@code output} atomically; the seconds
+   * cover the scoring job (read, decode, forward, write).
+   */
+  static Written scoreAndWrite(
+      ScoringSession session,
+      ScoringInput in,
+      int batch,
+      String format,
+      String output,
+      boolean overwrite) {
+    long start = System.nanoTime();
+    Scoring.Result result = Scoring.score(session.sc(), in, session.model().network(), batch);
+    boolean regression = session.model().regression();
+    int classes = session.model().network().numOutputs();
+    LongAccumulator count = session.sc().sc().longAccumulator("examples scored");
+    LongAccumulator correct = session.sc().sc().longAccumulator("correct predictions");
+    boolean csv = format.equals("csv");
+    boolean labelled = in.labelled();
+    boolean paths = in.pathIds();
+    JavaRDD<Row> rows =
+        result
+            .scored()
+            .map(
+                s -> {
+                  count.add(1);
+                  List<Object> v = new ArrayList<>();
+                  if (paths) {
+                    v.add(s.path());
+                  }
+                  v.add(s.index());
+                  if (labelled) {
+                    v.add(s.label());
+                  }
+                  if (regression) {
+                    v.add((double) s.output()[0]);
+                  } else {
+                    int p = s.argMax();
+                    if (labelled && p == s.label()) {
+                      correct.add(1);
+                    }
+                    v.add((double) p);
+                    if (csv) {
+                      for (float f : s.output()) {
+                        v.add((double) f);
+                      }
+                    } else {
+                      double[] probs = new double[s.output().length];
+                      for (int i = 0; i < probs.length; i++) {
+                        probs[i] = s.output()[i];
+                      }
+                      v.add(probs);
+                    }
+                  }
+                  return RowFactory.create(v.toArray());
+                });
+    StructType schema = schema(paths, labelled, regression, csv, classes);
+    SparkSession spark = SparkSession.builder().sparkContext(session.sc().sc()).getOrCreate();
+    Dataset<Row> df = spark.createDataFrame(rows, schema);
+    session.sc().setJobDescription("spindle predict: score " + in.description());
+    String written =
+        AtomicOutput.write(
+            output,
+            overwrite,
+            session.sc().hadoopConfiguration(),
+            tmp -> df.write().format(format).option("header", "true").save(tmp));
+    double seconds = (System.nanoTime() - start) / 1e9;
+    result.broadcast().destroy();
+    return new Written(count.value(), correct.value(), seconds, written);
   }
 
   /** The run config's overrides: --set, then the column options. */

@@ -95,13 +95,31 @@ public final class SpindleCli {
         }
       };
     } catch (Throwable t) {
-      ExitCode code = classify(t);
-      err.println("spindle: " + code.name().toLowerCase().replace('_', ' ') + ": " + message(t));
+      return fail(t, err);
+    } finally {
+      RunLog.detach();
+    }
+  }
+
+  /**
+   * Reports a failure: one line on the console (the first line of the message) naming the run's log
+   * file, and the whole failure with its stack trace in that file; before a run has a log file (bad
+   * command line or config), the line alone, plus the stack trace for an internal error.
+   */
+  private static int fail(Throwable t, PrintStream err) {
+    ExitCode code = classify(t);
+    String line = "spindle: " + code.name().toLowerCase().replace('_', ' ') + ": " + message(t);
+    java.util.Optional<Path> log = RunLog.currentFile();
+    if (log.isPresent() && RunLog.logFailure(line, t)) {
+      String first = line.lines().findFirst().orElse(line);
+      err.println(first + " (details: " + log.get() + ")");
+    } else {
+      err.println(line);
       if (code == ExitCode.INTERNAL_ERROR) {
         t.printStackTrace(err);
       }
-      return code.code();
     }
+    return code.code();
   }
 
   private static int train(String[] args, PrintStream out) {
@@ -124,7 +142,9 @@ public final class SpindleCli {
     }
     SpindleConfig config = options.config();
     Path outputDir = options.outputDir("train");
-    ResourcePlan.of(config, SparkContexts.conf(config.cluster(), "spindle train")).check();
+    org.apache.spark.SparkConf sparkConf = SparkContexts.conf(config.cluster(), "spindle train");
+    ResourcePlan.of(config, sparkConf).check();
+    io.spindle.driver.BarrierSlots.checkUpFront(sparkConf, config.cluster()); // before any work
     if (config.checkpoint().resume() == io.spindle.config.ResumeMode.AUTO) {
       if (options.flag(OutputDirectory.OVERWRITE)) {
         throw new ConfigException("--resume and --overwrite exclude each other");
@@ -134,6 +154,7 @@ public final class SpindleCli {
     }
     Map<String, Path> files = TrainJob.fetchData(config);
     RunOutput output = new RunOutput(outputDir);
+    RunLog.attach(output.dir()); // detached in run(), after a failure is logged
     out.println("spindle: writing to " + outputDir.toAbsolutePath());
     try (JavaSparkContext sc =
         SparkContexts.create(
@@ -285,7 +306,8 @@ public final class SpindleCli {
         return ExitCode.DIVERGED;
       }
       if (c instanceof org.apache.spark.SparkException
-          || c instanceof io.spindle.driver.ClusterUnreachableException) {
+          || c instanceof io.spindle.driver.ClusterUnreachableException
+          || c instanceof io.spindle.driver.ClusterCapacityException) {
         spark = true;
       }
       if (c.getCause() == c) {
@@ -301,8 +323,15 @@ public final class SpindleCli {
       if (c instanceof ConfigException
           || c instanceof DataFormatException
           || c instanceof TrainingDivergedException
-          || c instanceof io.spindle.driver.ClusterUnreachableException) {
+          || c instanceof io.spindle.driver.ClusterUnreachableException
+          || c instanceof io.spindle.driver.ClusterCapacityException) {
         return c.getMessage();
+      }
+      if (c.getMessage() != null && c.getMessage().contains("[SPARK-24819]")) {
+        return "a collective round needs cluster.workers task slots at once, and the cluster did"
+            + " not offer them within cluster.executorWaitSeconds (an executor was lost and not"
+            + " replaced?); Spark: "
+            + c.getMessage();
       }
       root = c;
     }

@@ -1,7 +1,6 @@
 package io.spindle.bench;
 
 import io.spindle.config.ConfigException;
-import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
 import io.spindle.driver.cli.ExitCode;
 import io.spindle.driver.cli.SpindleCli;
@@ -25,6 +24,7 @@ public final class BenchCli {
       """
       Usage: spindle bench [--config FILE] [--set key=value ...] [--output DIR] [--epochs N]
                            [--workers N] [--systems a,b,...] [--target ACC] [--peak-size N]
+                           [--model mlp|cnn] [--profile [--profile-steps N]]
 
       Trains the configured model (default: the MLP 784-800-800-10 with dropout on MNIST,
       Adam 0.001, global batch 256) with each system in turn, in one process on this machine,
@@ -43,11 +43,22 @@ public final class BenchCli {
         --systems LIST    comma-separated, from: dl4j-fit-1t, dl4j-fit-2t,
                           spindle-gradient-sharing, spindle-collective,
                           spindle-parameter-averaging, spindle-collective-1w,
-                          dl4j-spark-parameter-averaging, dl4j-spark-shared (default: all)
+                          dl4j-spark-parameter-averaging, dl4j-spark-shared,
+                          pytorch-1t, pytorch, pytorch-ddp (default: all; with --model cnn:
+                          spindle-collective, spindle-collective-1w, pytorch-1t, pytorch,
+                          pytorch-ddp)
         --target ACC      test accuracy for time_to_target_seconds (default 0.97)
         --peak-size N     n of the n x n fp32 products measuring the matmul peak (default 2048)
+        --model NAME      mlp (default: the config, or the defaults) or cnn: the network of
+                          deploy/examples/mnist-cnn.yaml at a constant learning rate
+        --profile         instead of training: where one worker's step goes, per layer and per
+                          phase, beside PyTorch's time for the same layers (profile.md/.json)
+        --profile-steps N steps timed by --profile (default 200)
         --help            show this help
 
+      The PyTorch systems run through the first of $SPINDLE_PYTHON, /usr/bin/python3 and python3
+      that imports torch (Debian: apt-get install python3-torch libopenblas0-pthread), and are
+      reported as skipped, with the reason, when none does.
       Data comes from data.mirror, else $SPINDLE_DATA_MIRROR, else the official sites.
       """;
 
@@ -69,11 +80,19 @@ public final class BenchCli {
       List<String> systems = BenchCommand.SYSTEMS;
       double target = DEFAULT_TARGET;
       int peakSize = DEFAULT_PEAK_SIZE;
+      String model = null;
+      boolean profile = false;
+      int profileSteps = io.spindle.bench.profile.ProfileCommand.DEFAULT_STEPS;
+      boolean systemsGiven = false;
       for (int i = 0; i < args.length; i++) {
         String a = args[i];
         if (a.equals("--help") || a.equals("-h")) {
           out.print(USAGE);
           return ExitCode.SUCCESS.code();
+        }
+        if (a.equals("--profile")) {
+          profile = true;
+          continue;
         }
         int eq = a.indexOf('=');
         String name = a.startsWith("--") && eq > 0 ? a.substring(0, eq) : a;
@@ -91,22 +110,31 @@ public final class BenchCli {
           case "--output" -> output = Path.of(value);
           case "--epochs" -> epochs = SpindleCli.positiveInt(value, name);
           case "--workers" -> workers = SpindleCli.positiveInt(value, name);
-          case "--systems" -> systems = List.of(value.split(","));
+          case "--systems" -> {
+            systems = List.of(value.split(","));
+            systemsGiven = true;
+          }
           case "--target" -> target = number(value, name);
           case "--peak-size" -> peakSize = SpindleCli.positiveInt(value, name);
+          case "--model" -> model = BenchModels.check(value);
+          case "--profile-steps" -> profileSteps = SpindleCli.positiveInt(value, name);
           default ->
               throw new ConfigException(
                   "unknown option '"
                       + a
                       + "' for bench; expected one of [--config, --set, --output, --epochs,"
-                      + " --workers, --systems, --target, --peak-size, --help]");
+                      + " --workers, --systems, --target, --peak-size, --model, --profile,"
+                      + " --profile-steps, --help]");
         }
       }
       sets.add("training.epochs=" + epochs);
       if (workers != null) {
         sets.add("cluster.workers=" + workers);
       }
-      SpindleConfig config = ConfigLoader.load(configFile, sets);
+      SpindleConfig config = BenchModels.config(model, configFile, sets);
+      if (BenchModels.CNN.equals(model) && !systemsGiven) {
+        systems = BenchCommand.CNN_SYSTEMS;
+      }
       BenchCommand.Settings settings = new BenchCommand.Settings(systems, target, peakSize);
       Path dir =
           output != null
@@ -115,6 +143,11 @@ public final class BenchCli {
                   "runs",
                   "bench-"
                       + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+      if (profile) {
+        io.spindle.bench.profile.ProfileCommand.run(config, profileSteps, dir, out);
+        out.println("spindle: profile in " + dir.toAbsolutePath());
+        return ExitCode.SUCCESS.code();
+      }
       BenchCommand.run(config, settings, dir, out);
       out.println("spindle: bench results in " + dir.toAbsolutePath());
       return ExitCode.SUCCESS.code();

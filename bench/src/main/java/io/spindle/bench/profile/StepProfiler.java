@@ -1,0 +1,255 @@
+package io.spindle.bench.profile;
+
+import io.spindle.bench.profile.LayerClock.Phase;
+import io.spindle.config.LayerConfig;
+import io.spindle.config.SpindleConfig;
+import io.spindle.data.Example;
+import io.spindle.data.MiniBatch;
+import io.spindle.model.MaxNorm;
+import io.spindle.model.RawUpdateRanges;
+import io.spindle.model.Regularization;
+import io.spindle.model.fast.FastDenseNet;
+import io.spindle.model.fast.SplitMixKeyedRandom;
+import io.spindle.optim.FlatOptimizer;
+import io.spindle.tensor.FlatVector;
+import io.spindle.worker.ModelSpec;
+import io.spindle.worker.PartitionTrainer;
+import io.spindle.worker.collective.TcpRing;
+import java.util.ArrayList;
+import java.util.List;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Where one worker's collective training step goes, phase by phase, on the calling thread: the same
+ * calls, in the same order, as {@code CollectiveTrainer.train} makes for rank 0 of {@code workers}
+ * (sharded optimiser), minus the ring (measured apart by {@link RingCost}). Each layer's forward
+ * and backward time comes from a {@link LayerClock} around DL4J's own training loop.
+ *
+ * <p>Rows (milliseconds per step, mean over the timed steps):
+ *
+ * <ul>
+ *   <li>per layer: forward (DL4J {@code activate}, including the dropout of the layer's input),
+ *       backward ({@code backpropGradient}), the output layer's loss ({@code computeScore}), and
+ *       the input preprocessors (layout conversions between image and flat layers);
+ *   <li>{@code input arrays}: the mini-batch copied into native arrays (features, one-hot labels);
+ *   <li>{@code DL4J loop}: {@code computeGradientAndScore} minus its layers: workspaces, listeners
+ *       (the accuracy counter's extra output product), bookkeeping;
+ *   <li>{@code gradient flatten copy}: the flat gradient copied to the Java array the ring sends;
+ *   <li>{@code optimiser}: mean, penalty and the optimiser's update of this worker's shard;
+ *   <li>{@code parameter copy-in}: max-norm and the new parameters copied back into the network.
+ * </ul>
+ */
+public final class StepProfiler {
+  /** One measured row. */
+  public record Row(String group, String part, String phase, double ms) {}
+
+  private StepProfiler() {}
+
+  /**
+   * Profiles {@code steps} steps (after {@code warmup} untimed ones) of a worker training on {@code
+   * batch} examples per step out of {@code train}.
+   */
+  public static List<Row> run(
+      SpindleConfig config,
+      List<Example> train,
+      int numClasses,
+      int batch,
+      int workers,
+      int warmup,
+      int steps) {
+    int numInputs = train.get(0).features().length;
+    ModelSpec spec =
+        new ModelSpec(
+            config.model(),
+            config.optimizer(),
+            numInputs,
+            numClasses,
+            config.training().seed(),
+            1,
+            null);
+    MultiLayerNetwork net = spec.newNetwork();
+    LayerClock clock = LayerClock.install(net);
+    INDArray w = net.params();
+    int n = (int) w.length();
+    int[] bounds = TcpRing.bounds(n, workers);
+    int from = bounds[0];
+    int to = bounds[1];
+    float[] values = FlatVector.copyOf(w).toFloatArray();
+    Regularization reg =
+        Regularization.of(net, config.model().l1(), config.model().l2()).slice(from, to);
+    FlatOptimizer optimizer = FlatOptimizer.create(config.optimizer(), to - from, DataType.FLOAT);
+    optimizer.rawUpdates(RawUpdateRanges.of(net).slice(from, to));
+    MaxNorm maxNorm = MaxNorm.of(net, config.model().maxNorm());
+    float[] gradient = new float[n];
+    List<MiniBatch> batches = new ArrayList<>();
+    for (int i = 0; i + batch <= train.size() && batches.size() < warmup + steps; i += batch) {
+      batches.add(MiniBatch.of(batches.size(), numInputs, train.subList(i, i + batch)));
+    }
+    if (batches.size() < warmup + steps) {
+      throw new IllegalArgumentException(
+          "profile: "
+              + train.size()
+              + " training examples give fewer than "
+              + (warmup + steps)
+              + " batches of "
+              + batch);
+    }
+    long[] t = new long[Step.values().length];
+    for (int s = 0; s < warmup + steps; s++) {
+      if (s == warmup) {
+        java.util.Arrays.fill(t, 0);
+        clock.reset();
+      }
+      MiniBatch b = batches.get(s);
+      long t0 = System.nanoTime();
+      INDArray x = b.featureArray(DataType.FLOAT);
+      INDArray y = b.oneHotLabels(DataType.FLOAT, numClasses);
+      long t1 = System.nanoTime();
+      t[Step.INPUT.ordinal()] += t1 - t0;
+      t0 = System.nanoTime();
+      Nd4j.getRandom().setSeed(PartitionTrainer.dropoutSeed(config.training().seed(), s, 0));
+      t1 = System.nanoTime();
+      t[Step.RESEED.ordinal()] += t1 - t0;
+      PartitionTrainer.computeGradient(net, spec, b);
+      long t2 = System.nanoTime();
+      t[Step.COMPUTE.ordinal()] += t2 - t1;
+      PartitionTrainer.correctOfLastForward(net, b);
+      FlatVector.copyOut(net.getFlattenedGradients(), gradient, 0);
+      long t3 = System.nanoTime();
+      t[Step.FLATTEN.ordinal()] += t3 - t2;
+      float scale = (float) (1.0 / (batch * workers));
+      for (int i = from; i < to; i++) {
+        gradient[i] *= scale;
+      }
+      reg.addGradient(values, from, gradient, from);
+      optimizer.step(values, from, gradient, from, s);
+      long t4 = System.nanoTime();
+      t[Step.OPTIMISER.ordinal()] += t4 - t3;
+      maxNorm.apply(values, 0);
+      FlatVector.copyInto(values, 0, n, w, 0);
+      t[Step.COPY_IN.ordinal()] += System.nanoTime() - t4;
+    }
+    List<Row> rows = new ArrayList<>();
+    double per = 1e6 * steps;
+    long layerNanos = 0;
+    List<LayerConfig> layers = config.model().layers();
+    for (String part : clock.parts()) {
+      int index = Integer.parseInt(part.substring(0, part.indexOf(' ')));
+      boolean pre = part.contains(" pre ");
+      String name =
+          pre
+              ? "layout " + part.substring(part.indexOf(" pre ") + 5)
+              : ProfileRows.layerName(index, layers.get(index));
+      for (Phase phase : Phase.values()) {
+        long ns = clock.nanos(part, phase);
+        layerNanos += ns;
+        if (ns > 0) {
+          rows.add(new Row(pre ? "layout" : "layer", name, phaseName(phase), ns / per));
+        }
+      }
+    }
+    // computeGradient also builds the input arrays (timed apart above) and runs DL4J's loop
+    double loop = t[Step.COMPUTE.ordinal()] - layerNanos - t[Step.INPUT.ordinal()];
+    rows.add(new Row("step", "input arrays (mini-batch to native)", "copy", t[0] / per));
+    rows.add(new Row("step", "dropout RNG reseed (ND4J global)", "other", t[1] / per));
+    rows.add(new Row("step", "DL4J loop, workspaces, listeners", "other", loop / per));
+    rows.add(new Row("step", "gradient flatten copy + accuracy", "copy", t[3] / per));
+    rows.add(new Row("step", "optimiser (own shard, fused Java)", "optimiser", t[4] / per));
+    rows.add(new Row("step", "parameter copy-in (+max-norm)", "copy", t[5] / per));
+    return rows;
+  }
+
+  /**
+   * The same step with the fast dense path ({@link FastDenseNet}) in place of DL4J's forward and
+   * backward: rows of group {@code fast}. A layer's backward row holds its weight gradient, its
+   * input gradient and the previous layer's activation and bias gradient.
+   */
+  public static List<Row> runFast(
+      SpindleConfig config,
+      List<Example> train,
+      int numClasses,
+      int batch,
+      int workers,
+      int warmup,
+      int steps) {
+    int numInputs = train.get(0).features().length;
+    MultiLayerNetwork net =
+        io.spindle.model.ModelFactory.create(config.model(), numInputs, config.training().seed());
+    FastDenseNet fast =
+        FastDenseNet.of(
+            net, config.model(), batch, new SplitMixKeyedRandom(config.training().seed()));
+    int layers = config.model().layers().size();
+    long[] layerNanos = new long[2 * layers];
+    INDArray w = net.params();
+    int n = (int) w.length();
+    int[] bounds = TcpRing.bounds(n, workers);
+    int from = bounds[0];
+    int to = bounds[1];
+    float[] values = FlatVector.copyOf(w).toFloatArray();
+    FlatOptimizer optimizer = FlatOptimizer.create(config.optimizer(), to - from, DataType.FLOAT);
+    float[] gradient = new float[n];
+    List<MiniBatch> batches = new ArrayList<>();
+    for (int i = 0; i + batch <= train.size() && batches.size() < warmup + steps; i += batch) {
+      batches.add(MiniBatch.of(batches.size(), numInputs, train.subList(i, i + batch)));
+    }
+    long[] t = new long[4];
+    for (int s = 0; s < warmup + steps; s++) {
+      if (s == warmup) {
+        java.util.Arrays.fill(t, 0);
+        fast.recordTimes(layerNanos);
+      }
+      MiniBatch b = batches.get(s);
+      long t0 = System.nanoTime();
+      float[] features = b.features();
+      long t1 = System.nanoTime();
+      t[0] += t1 - t0;
+      fast.computeGradient(features, b.labels(), b.size(), s, 0);
+      long t2 = System.nanoTime();
+      FlatVector.copyOut(net.getFlattenedGradients(), gradient, 0);
+      long t3 = System.nanoTime();
+      t[1] += t3 - t2;
+      float scale = (float) (1.0 / (batch * workers));
+      for (int i = from; i < to; i++) {
+        gradient[i] *= scale;
+      }
+      optimizer.step(values, from, gradient, from, s);
+      long t4 = System.nanoTime();
+      t[2] += t4 - t3;
+      FlatVector.copyInto(values, 0, n, w, 0);
+      t[3] += System.nanoTime() - t4;
+    }
+    List<Row> rows = new ArrayList<>();
+    double per = 1e6 * steps;
+    List<LayerConfig> layerConfigs = config.model().layers();
+    for (int l = 0; l < layers; l++) {
+      String name = ProfileRows.layerName(l, layerConfigs.get(l));
+      rows.add(new Row("fast", name, "forward", layerNanos[2 * l] / per));
+      rows.add(new Row("fast", name, "backward", layerNanos[2 * l + 1] / per));
+    }
+    rows.add(new Row("fast", "input arrays (mini-batch features)", "copy", t[0] / per));
+    rows.add(new Row("fast", "gradient copy to the ring's array", "copy", t[1] / per));
+    rows.add(new Row("fast", "optimiser (own shard, fused Java)", "optimiser", t[2] / per));
+    rows.add(new Row("fast", "parameter copy-in", "copy", t[3] / per));
+    return rows;
+  }
+
+  private static String phaseName(Phase p) {
+    return switch (p) {
+      case FORWARD -> "forward";
+      case BACKWARD -> "backward";
+      case LOSS -> "loss";
+    };
+  }
+
+  private enum Step {
+    INPUT,
+    RESEED,
+    COMPUTE,
+    FLATTEN,
+    OPTIMISER,
+    COPY_IN
+  }
+}

@@ -73,10 +73,36 @@ public final class ProfileCommand {
             "ring reduce-scatter + all-gather (" + workers + " peers, loopback, alone)",
             "ring",
             RingCost.millisPerStep((int) numParams, workers, 20, Math.min(steps, 100))));
-    List<Row> fast =
-        io.spindle.model.fast.FastDenseNet.supports(config.model())
-            ? StepProfiler.runFast(config, train, numClasses, batch, workers, WARMUP, steps)
-            : List.of();
+    List<Row> fast = new ArrayList<>();
+    if (io.spindle.model.fast.FastDenseNet.supports(config.model())) {
+      fast.addAll(
+          StepProfiler.runFast(
+              "fast",
+              (net, n, b, rng) ->
+                  io.spindle.model.fast.FastDenseNet.of(net, config.model(), b, rng),
+              config,
+              train,
+              numClasses,
+              batch,
+              workers,
+              WARMUP,
+              steps));
+    } else if (io.spindle.model.fast.FastConvNet.supports(config.model(), numInputs)) {
+      for (boolean nhwc : new boolean[] {true, false}) {
+        fast.addAll(
+            StepProfiler.runFast(
+                nhwc ? "fast" : "fast-nchw",
+                (net, n, b, rng) ->
+                    io.spindle.model.fast.FastConvNet.of(net, config.model(), n, b, rng, nhwc),
+                config,
+                train,
+                numClasses,
+                batch,
+                workers,
+                WARMUP,
+                steps));
+      }
+    }
     List<Row> primitives = Primitives.run(config.model(), numInputs, batch, 50);
     console.println("profile: oneDNN trace (child JVM, DNNL_VERBOSE=1) ...");
     List<Row> onednn = OneDnnTrace.run(config, batch, workers, ONEDNN_STEPS, dir);
@@ -312,6 +338,10 @@ public final class ProfileCommand {
       s.append(String.join(", ", k)).append(".\n");
     }
     return s.toString();
+  }
+
+  private static String ms(Double v) {
+    return v == null ? "-" : String.format(Locale.ROOT, "%.3f", v);
   }
 
   static String loadAverage() {

@@ -8,7 +8,7 @@ import io.spindle.data.MiniBatch;
 import io.spindle.model.MaxNorm;
 import io.spindle.model.RawUpdateRanges;
 import io.spindle.model.Regularization;
-import io.spindle.model.fast.FastDenseNet;
+import io.spindle.model.fast.FastPath;
 import io.spindle.model.fast.SplitMixKeyedRandom;
 import io.spindle.optim.FlatOptimizer;
 import io.spindle.tensor.FlatVector;
@@ -162,12 +162,19 @@ public final class StepProfiler {
     return rows;
   }
 
+  /** Builds a fast path over a network. */
+  public interface FastFactory {
+    FastPath build(MultiLayerNetwork net, int numInputs, int batch, SplitMixKeyedRandom rng);
+  }
+
   /**
-   * The same step with the fast dense path ({@link FastDenseNet}) in place of DL4J's forward and
-   * backward: rows of group {@code fast}. A layer's backward row holds its weight gradient, its
-   * input gradient and the previous layer's activation and bias gradient.
+   * The same step with a fast path ({@link FastPath}) in place of DL4J's forward and backward: rows
+   * of group {@code group}. A dense layer's backward row holds its weight gradient, its input
+   * gradient and the layer below's activation and bias gradient.
    */
   public static List<Row> runFast(
+      String group,
+      FastFactory factory,
       SpindleConfig config,
       List<Example> train,
       int numClasses,
@@ -178,9 +185,8 @@ public final class StepProfiler {
     int numInputs = train.get(0).features().length;
     MultiLayerNetwork net =
         io.spindle.model.ModelFactory.create(config.model(), numInputs, config.training().seed());
-    FastDenseNet fast =
-        FastDenseNet.of(
-            net, config.model(), batch, new SplitMixKeyedRandom(config.training().seed()));
+    FastPath fast =
+        factory.build(net, numInputs, batch, new SplitMixKeyedRandom(config.training().seed()));
     int layers = config.model().layers().size();
     long[] layerNanos = new long[2 * layers];
     INDArray w = net.params();
@@ -190,6 +196,8 @@ public final class StepProfiler {
     int to = bounds[1];
     float[] values = FlatVector.copyOf(w).toFloatArray();
     FlatOptimizer optimizer = FlatOptimizer.create(config.optimizer(), to - from, DataType.FLOAT);
+    optimizer.rawUpdates(RawUpdateRanges.of(net).slice(from, to));
+    RawUpdateRanges raw = RawUpdateRanges.of(net);
     float[] gradient = new float[n];
     List<MiniBatch> batches = new ArrayList<>();
     for (int i = 0; i + batch <= train.size() && batches.size() < warmup + steps; i += batch) {
@@ -208,6 +216,7 @@ public final class StepProfiler {
       t[0] += t1 - t0;
       fast.computeGradient(features, b.labels(), b.size(), s, 0);
       long t2 = System.nanoTime();
+      raw.scaleToSum(net.getFlattenedGradients(), b.size());
       FlatVector.copyOut(net.getFlattenedGradients(), gradient, 0);
       long t3 = System.nanoTime();
       t[1] += t3 - t2;
@@ -226,13 +235,13 @@ public final class StepProfiler {
     List<LayerConfig> layerConfigs = config.model().layers();
     for (int l = 0; l < layers; l++) {
       String name = ProfileRows.layerName(l, layerConfigs.get(l));
-      rows.add(new Row("fast", name, "forward", layerNanos[2 * l] / per));
-      rows.add(new Row("fast", name, "backward", layerNanos[2 * l + 1] / per));
+      rows.add(new Row(group, name, "forward", layerNanos[2 * l] / per));
+      rows.add(new Row(group, name, "backward", layerNanos[2 * l + 1] / per));
     }
-    rows.add(new Row("fast", "input arrays (mini-batch features)", "copy", t[0] / per));
-    rows.add(new Row("fast", "gradient copy to the ring's array", "copy", t[1] / per));
-    rows.add(new Row("fast", "optimiser (own shard, fused Java)", "optimiser", t[2] / per));
-    rows.add(new Row("fast", "parameter copy-in", "copy", t[3] / per));
+    rows.add(new Row(group, "input arrays (mini-batch features)", "copy", t[0] / per));
+    rows.add(new Row(group, "gradient copy to the ring's array", "copy", t[1] / per));
+    rows.add(new Row(group, "optimiser (own shard, fused Java)", "optimiser", t[2] / per));
+    rows.add(new Row(group, "parameter copy-in", "copy", t[3] / per));
     return rows;
   }
 

@@ -24,7 +24,6 @@ import org.nd4j.linalg.api.ops.impl.layers.convolution.Pooling2DDerivative;
 import org.nd4j.linalg.api.ops.impl.layers.convolution.config.Conv2DConfig;
 import org.nd4j.linalg.api.ops.impl.layers.convolution.config.PaddingMode;
 import org.nd4j.linalg.api.ops.impl.layers.convolution.config.Pooling2DConfig;
-import org.nd4j.linalg.api.ops.impl.summarystats.Variance;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -36,12 +35,13 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * OneDnnKernels}): the mean loss, the gradient summed over the examples, and batch norm's
  * running-statistics updates in DL4J's convention ({@code RawUpdateRanges}).
  *
- * <p>Every image layer is one of libnd4j's ops, each running on oneDNN, called directly with arrays
- * allocated once: {@code conv2d}/{@code conv2d_bp}, {@code relu_bp}, {@code batchnorm}/{@code
- * batchnorm_bp} (batch mean and variance from two reductions), {@code maxpool2d}/{@code
- * maxpool2d_bp}. What DL4J adds around the same ops is gone: its convolution layer runs the forward
- * product again in its backward pass, its pooling helper copies its input and gradient, its
- * batch-norm layer allocates per call.
+ * <p>Convolution and pooling are libnd4j's ops, each running on oneDNN, called directly with
+ * arrays allocated once ({@code conv2d}/{@code conv2d_bp}, {@code maxpool2d}/{@code maxpool2d_bp});
+ * batch normalisation is {@link BatchNormKernel}, two fused Java passes each way, which also applies
+ * the backward of a ReLU that feeds it. What DL4J adds around the same oneDNN kernels is gone: its
+ * convolution layer runs the forward product again in its backward pass, its pooling helper copies
+ * its input and gradient, its batch norm computes statistics with ND4J reductions and corrects
+ * oneDNN's backward in generic loops, and every layer allocates per call.
  *
  * <p>Layout. Activations are kept channels-last (NHWC) by default: oneDNN's fastest forward
  * convolution on AVX-512 (brgconv) works in NHWC, so DL4J's NCHW arrays cost a reorder into it and
@@ -81,12 +81,11 @@ public final class FastConvNet implements FastPath {
   private final boolean[] logStd;
   private final double[] decay;
   private final double[] eps;
-  private final INDArray[] batchMean;
-  private final INDArray[] batchVar;
+  private final BatchNormKernel[] norm;
+  private final boolean[] reluFolded; // conv whose ReLU backward runs in the next batch norm
   private final INDArray[] act; // act[l]: output of image layer l
   private final INDArray[] grad; // grad[l]: gradient at act[l]
-  private final INDArray[] scratch; // conv: relu_bp output; bn: d mean / d var outputs
-  private final INDArray[] scratch2;
+  private final INDArray[] scratch; // conv: gradient at the pre-activation
   private final INDArray input; // the first layer's input, maxBatch x layout
   private final INDArray inputGrad; // gradient at the input (computed by conv2d_bp, unused)
   private final INDArray flat; // last image activation in (C, H, W) order, maxBatch x C*H*W
@@ -134,12 +133,11 @@ public final class FastConvNet implements FastPath {
     logStd = new boolean[n];
     decay = new double[n];
     eps = new double[n];
-    batchMean = new INDArray[n];
-    batchVar = new INDArray[n];
+    norm = new BatchNormKernel[n];
+    reluFolded = new boolean[n];
     act = new INDArray[n];
     grad = new INDArray[n];
     scratch = new INDArray[n];
-    scratch2 = new INDArray[n];
     net.initGradientsView();
     INDArray params = net.params().reshape(net.numParams());
     INDArray grads = net.getFlattenedGradients().reshape(net.numParams());
@@ -199,10 +197,10 @@ public final class FastConvNet implements FastPath {
           String v = logStd[l] ? "log10stdev" : "var";
           runVar[l] = p.get(v).reshape(ch);
           dRunVar[l] = p.get("d" + v).reshape(ch);
-          batchMean[l] = Nd4j.create(DataType.FLOAT, ch);
-          batchVar[l] = Nd4j.create(DataType.FLOAT, ch);
-          scratch[l] = Nd4j.create(DataType.FLOAT, ch);
-          scratch2[l] = Nd4j.create(DataType.FLOAT, ch);
+          norm[l] = new BatchNormKernel(ch, shape[1] * shape[2], maxBatch, nhwc, eps[l]);
+          if (l > 0 && kind[l - 1] == Kind.CONV && relu[l - 1]) {
+            reluFolded[l - 1] = true; // batch norm's backward applies the conv's ReLU backward
+          }
         }
         case MAX_POOL -> {
           kind[l] = Kind.MAX_POOL;
@@ -362,15 +360,7 @@ public final class FastConvNet implements FastPath {
           }
         }
         case BATCH_NORM -> {
-          int ch = inShape[l][0];
-          INDArray byChannel = channelsLastMatrix(x, ch);
-          batchStatistics(l, byChannel, x);
-          exec(
-              "batchnorm",
-              new INDArray[] {x, batchMean[l], batchVar[l], weights[l], biases[l]},
-              new INDArray[] {out},
-              new long[] {1, 1, nhwc ? 3 : 1},
-              new double[] {eps[l]});
+          norm[l].forward(x, out, rows, weights[l], biases[l]);
           runningUpdates(l);
         }
         case MAX_POOL -> Nd4j.exec(new MaxPooling2D(x, out, (Pooling2DConfig) config[l]));
@@ -390,7 +380,7 @@ public final class FastConvNet implements FastPath {
       switch (kind[l]) {
         case CONV -> {
           INDArray gz = gOut;
-          if (relu[l]) {
+          if (relu[l] && !reluFolded[l]) {
             gz = rows(scratch[l], rows);
             exec(
                 "relu_bp",
@@ -407,12 +397,7 @@ public final class FastConvNet implements FastPath {
               null);
         }
         case BATCH_NORM ->
-            exec(
-                "batchnorm_bp",
-                new INDArray[] {in, batchMean[l], batchVar[l], weights[l], biases[l], gOut},
-                new INDArray[] {gIn, scratch[l], scratch2[l], dWeights[l], dBiases[l]},
-                new long[] {1, 1, nhwc ? 3 : 1},
-                new double[] {eps[l]});
+            norm[l].backward(gOut, gIn, dWeights[l], dBiases[l], l > 0 && reluFolded[l - 1]);
         case MAX_POOL ->
             Nd4j.exec(new Pooling2DDerivative(in, gOut, gIn, (Pooling2DConfig) config[l]));
       }
@@ -492,23 +477,6 @@ public final class FastConvNet implements FastPath {
     }
   }
 
-  /** The input of a batch-norm layer as a (pixels x channels) or (channels x pixels) view. */
-  private INDArray channelsLastMatrix(INDArray x, int ch) {
-    long pixels = x.length() / ch;
-    return nhwc ? x.reshape('c', pixels, ch) : null;
-  }
-
-  /** Batch mean and (biased) variance per channel, as DL4J's batch-norm helper computes them. */
-  private void batchStatistics(int l, INDArray byChannel, INDArray x) {
-    if (nhwc) {
-      byChannel.mean(batchMean[l], 0);
-      Nd4j.exec(new Variance(byChannel, batchVar[l], false, 0));
-    } else {
-      x.mean(batchMean[l], 0, 2, 3);
-      Nd4j.exec(new Variance(x, batchVar[l], false, 0, 2, 3));
-    }
-  }
-
   /**
    * Batch norm's running statistics in DL4J's convention: the "gradient" is the step to subtract,
    * {@code running - new}. The mean mixes as {@code new = decay running + (1 - decay) batch}; so
@@ -516,20 +484,27 @@ public final class FastConvNet implements FastPath {
    * variance is {@code 10^(2 L) - eps} and the new {@code L} is {@code log10 sqrt(var + eps)}.
    */
   private void runningUpdates(int l) {
+    int ch = inShape[l][0];
+    float[] m = new float[ch];
+    float[] v = new float[ch];
+    DenseStack.get(runMean[l], m, ch);
+    DenseStack.get(runVar[l], v, ch);
     double d = decay[l];
-    dRunMean[l].assign(runMean[l].sub(batchMean[l]).muli(1 - d));
-    if (!logStd[l]) {
-      dRunVar[l].assign(runVar[l].sub(batchVar[l]).muli(1 - d));
-      return;
+    float[] dm = new float[ch];
+    float[] dv = new float[ch];
+    for (int c = 0; c < ch; c++) {
+      dm[c] = (float) ((1 - d) * (m[c] - norm[l].mean[c]));
+      double batch = norm[l].var[c];
+      if (logStd[l]) {
+        double running = Math.pow(10, 2 * v[c]) - eps[l];
+        double mixed = d * running + (1 - d) * batch;
+        dv[c] = (float) (v[c] - 0.5 * Math.log10(mixed + eps[l]));
+      } else {
+        dv[c] = (float) ((1 - d) * (v[c] - batch));
+      }
     }
-    // 10^(2 L) = exp(2 L ln 10)
-    INDArray running =
-        org.nd4j.linalg.ops.transforms.Transforms.exp(runVar[l].mul(2 * Math.log(10)), false)
-            .subi(eps[l]);
-    INDArray mixed = running.muli(d).addi(batchVar[l].mul(1 - d)).addi(eps[l]);
-    INDArray newLog =
-        org.nd4j.linalg.ops.transforms.Transforms.log(mixed, false).muli(0.5 / Math.log(10));
-    dRunVar[l].assign(runVar[l].sub(newLog));
+    DenseStack.put(dRunMean[l], dm, ch);
+    DenseStack.put(dRunVar[l], dv, ch);
   }
 
   private static INDArray rows(INDArray a, int rows) {

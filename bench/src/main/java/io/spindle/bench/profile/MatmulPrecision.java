@@ -13,9 +13,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * float32-to-bfloat16 cast and the relative error of the bf16 product. Which oneDNN kernel runs
  * depends on the environment: {@code DNNL_MAX_CPU_ISA=AVX512_CORE_AMX} lets oneDNN 2.3 (the one in
  * nd4j-native 1.0.0-M2.1) use AMX, which Linux only allows after the process asked for it ({@code
- * arch_prctl(ARCH_REQ_XCOMP_PERM)}, which oneDNN 2.3 does not do; {@code bench/src/main/c/amxperm.c}
- * is a preload shim that does). Usage: {@code java -cp <bench classpath> ...MatmulPrecision
- * [threads]}.
+ * arch_prctl(ARCH_REQ_XCOMP_PERM)}, which oneDNN 2.3 does not do; {@code
+ * bench/src/main/c/amxperm.c} is a preload shim that does). Usage: {@code java -cp <bench
+ * classpath> ...MatmulPrecision [threads]}.
  */
 public final class MatmulPrecision {
   private MatmulPrecision() {}
@@ -24,7 +24,9 @@ public final class MatmulPrecision {
     Nd4jRuntime.selectNativeBuild();
     int threads = args.length > 0 ? Integer.parseInt(args[0]) : 1;
     Nd4jRuntime.configureThreads(threads);
-    int[][] shapes = {{128, 784, 800}, {128, 800, 800}, {800, 128, 800}, {256, 784, 800}, {2048, 2048, 2048}};
+    int[][] shapes = {
+      {128, 784, 800}, {128, 800, 800}, {800, 128, 800}, {256, 784, 800}, {2048, 2048, 2048}
+    };
     System.out.printf(
         Locale.ROOT,
         "%-16s %8s %10s %10s %10s %12s %9s%n",

@@ -32,7 +32,7 @@ import java.util.Map;
  * one thread. Writes {@code profile.json} (every row) and {@code profile.md} (the tables).
  *
  * <p>Parts: {@link StepProfiler} (the collective step of rank 0, layer by layer, with DL4J's own
- * loop), {@link Primitives} (each dense layer's operations alone), {@link RingCost} (the ring's
+ * loop), {@link Primitives} (each dense layer's operations alone), {@link RingTime} (the ring's
  * reduce-scatter and all-gather over loopback), {@link OneDnnTrace} (oneDNN's own per-primitive
  * times, reorders included, from a child JVM) and torch_peer.py's {@code profile} (PyTorch's
  * per-layer forward and backward, loss, optimiser, whole step).
@@ -72,7 +72,7 @@ public final class ProfileCommand {
             "ring",
             "ring reduce-scatter + all-gather (" + workers + " peers, loopback, alone)",
             "ring",
-            RingCost.millisPerStep((int) numParams, workers, 20, Math.min(steps, 100))));
+            RingTime.millisPerStep((int) numParams, workers, 20, Math.min(steps, 100))));
     List<Row> fast = new ArrayList<>();
     if (io.spindle.model.fast.FastDenseNet.supports(config.model())) {
       fast.addAll(
@@ -287,29 +287,46 @@ public final class ProfileCommand {
       for (Row r : rows) {
         before.merge(r.part() + "|" + r.phase(), r.ms(), Double::sum);
       }
-      s.append("The fast dense path (FastDenseNet) in the same step (ms per step):\n\n");
+      Map<String, Double> nchw = new HashMap<>();
+      double nchwTotal = 0;
+      for (Row r : fast) {
+        if (r.group().equals("fast-nchw")) {
+          nchw.put(r.part() + "|" + r.phase(), r.ms());
+          nchwTotal += r.ms();
+        }
+      }
+      boolean conv = !nchw.isEmpty();
       s.append(
-          "| part | phase | fast ms | DL4J path ms | PyTorch ms |\n|---|---|---:|---:|---:|\n");
+          conv
+              ? "The fast convolution path (FastConvNet, NHWC; NCHW beside it) in the same step"
+                  + " (ms per step):\n\n"
+                  + "| part | phase | fast ms | fast NCHW ms | DL4J path ms | PyTorch ms |\n"
+                  + "|---|---|---:|---:|---:|---:|\n"
+              : "The fast dense path (FastDenseNet) in the same step (ms per step):\n\n"
+                  + "| part | phase | fast ms | DL4J path ms | PyTorch ms |\n"
+                  + "|---|---|---:|---:|---:|\n");
       double fastTotal = 0;
       for (Row r : fast) {
+        if (!r.group().equals("fast")) {
+          continue;
+        }
         fastTotal += r.ms();
-        Double b = before.get(r.part() + "|" + r.phase());
-        Double t = torch.get(r.part() + "|" + r.phase());
+        String key = r.part() + "|" + r.phase();
+        s.append(String.format(Locale.ROOT, "| %s | %s | %.3f |", r.part(), r.phase(), r.ms()));
+        if (conv) {
+          s.append(' ').append(ms(nchw.get(key))).append(" |");
+        }
         s.append(
-            String.format(
-                Locale.ROOT,
-                "| %s | %s | %.3f | %s | %s |%n",
-                r.part(),
-                r.phase(),
-                r.ms(),
-                b == null ? "-" : String.format(Locale.ROOT, "%.3f", b),
-                t == null ? "-" : String.format(Locale.ROOT, "%.3f", t)));
+            String.format(Locale.ROOT, " %s | %s |%n", ms(before.get(key)), ms(torch.get(key))));
+      }
+      s.append(String.format(Locale.ROOT, "| **step without the ring** | | **%.3f** |", fastTotal));
+      if (conv) {
+        s.append(String.format(Locale.ROOT, " **%.3f** |", nchwTotal));
       }
       s.append(
           String.format(
               Locale.ROOT,
-              "| **step without the ring** | | **%.3f** | **%.3f** | %s |%n%n",
-              fastTotal,
+              " **%.3f** | %s |%n%n",
               total,
               torchStep == null ? "-" : String.format(Locale.ROOT, "**%.3f**", torchStep)));
     }

@@ -25,7 +25,7 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * Where one worker's collective training step goes, phase by phase, on the calling thread: the same
  * calls, in the same order, as {@code CollectiveTrainer.train} makes for rank 0 of {@code workers}
- * (sharded optimiser), minus the ring (measured apart by {@link RingCost}). Each layer's forward
+ * (sharded optimiser), minus the ring (measured apart by {@link RingTime}). Each layer's forward
  * and backward time comes from a {@link LayerClock} around DL4J's own training loop.
  *
  * <p>Rows (milliseconds per step, mean over the timed steps):

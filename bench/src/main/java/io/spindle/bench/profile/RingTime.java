@@ -14,8 +14,8 @@ import java.util.concurrent.Future;
  * float vector, {@code steps} times after a warm-up. In a real step the ring also waits for the
  * slowest peer's compute; the bench's {@code collective_seconds_per_step} holds that figure.
  */
-public final class RingCost {
-  private RingCost() {}
+public final class RingTime {
+  private RingTime() {}
 
   /** Mean wall milliseconds of one reduce-scatter + all-gather. */
   public static double millisPerStep(int n, int workers, int warmup, int steps) {

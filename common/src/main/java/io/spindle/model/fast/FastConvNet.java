@@ -35,13 +35,17 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * OneDnnKernels}): the mean loss, the gradient summed over the examples, and batch norm's
  * running-statistics updates in DL4J's convention ({@code RawUpdateRanges}).
  *
- * <p>Convolution and pooling are libnd4j's ops, each running on oneDNN, called directly with
- * arrays allocated once ({@code conv2d}/{@code conv2d_bp}, {@code maxpool2d}/{@code maxpool2d_bp});
- * batch normalisation is {@link BatchNormKernel}, two fused Java passes each way, which also applies
- * the backward of a ReLU that feeds it. What DL4J adds around the same oneDNN kernels is gone: its
- * convolution layer runs the forward product again in its backward pass, its pooling helper copies
- * its input and gradient, its batch norm computes statistics with ND4J reductions and corrects
- * oneDNN's backward in generic loops, and every layer allocates per call.
+ * <p>Convolution and pooling are libnd4j's ops, each running on oneDNN, called directly with arrays
+ * allocated once ({@code conv2d}/{@code conv2d_bp}, {@code maxpool2d}/{@code maxpool2d_bp}); a
+ * first convolution over few input channels is one matrix product over patches ({@link
+ * Im2colConv}), without the input gradient; batch normalisation is {@link BatchNormKernel}, two
+ * fused Java passes each way, which also applies the ReLU (forward and backward) of a convolution
+ * that feeds it, and a max pooling right after a batch norm is {@link MaxPoolKernel}, on the batch
+ * norm's heap output, so that the pair makes one trip through native memory each way. What DL4J
+ * adds around the same oneDNN kernels is gone: its convolution layer runs the forward product again
+ * in its backward pass, its pooling helper copies its input and gradient, its batch norm computes
+ * statistics with ND4J reductions and corrects oneDNN's backward in generic loops, and every layer
+ * allocates per call.
  *
  * <p>Layout. Activations are kept channels-last (NHWC) by default: oneDNN's fastest forward
  * convolution on AVX-512 (brgconv) works in NHWC, so DL4J's NCHW arrays cost a reorder into it and
@@ -82,7 +86,10 @@ public final class FastConvNet implements FastPath {
   private final double[] decay;
   private final double[] eps;
   private final BatchNormKernel[] norm;
-  private final boolean[] reluFolded; // conv whose ReLU backward runs in the next batch norm
+  private final boolean[] reluFolded; // conv whose ReLU runs in the next batch norm
+  private final Im2colConv firstConv; // layer 0 as one product over patches, or null
+  private final MaxPoolKernel[] pool; // max pooling fed by the batch norm before it, on the heap
+  private float[] pooledGrad; // gradient at such a pool's input, for the batch norm's backward
   private final INDArray[] act; // act[l]: output of image layer l
   private final INDArray[] grad; // grad[l]: gradient at act[l]
   private final INDArray[] scratch; // conv: gradient at the pre-activation
@@ -135,6 +142,7 @@ public final class FastConvNet implements FastPath {
     eps = new double[n];
     norm = new BatchNormKernel[n];
     reluFolded = new boolean[n];
+    pool = new MaxPoolKernel[n];
     act = new INDArray[n];
     grad = new INDArray[n];
     scratch = new INDArray[n];
@@ -204,6 +212,11 @@ public final class FastConvNet implements FastPath {
         }
         case MAX_POOL -> {
           kind[l] = Kind.MAX_POOL;
+          if (l > 0 && kind[l - 1] == Kind.BATCH_NORM) {
+            pool[l] =
+                new MaxPoolKernel(
+                    shape[0], shape[1], shape[2], c.kernel(), c.stride(), maxBatch, nhwc);
+          }
           shape = new int[] {shape[0], side(shape[1], c), side(shape[2], c)};
           config[l] =
               Pooling2DConfig.builder()
@@ -226,6 +239,21 @@ public final class FastConvNet implements FastPath {
       act[l] = image(maxBatch, shape);
       grad[l] = image(maxBatch, shape);
     }
+    LayerConfig c0 = layers.get(0);
+    firstConv =
+        nhwc && kind[0] == Kind.CONV && Im2colConv.suits(inShape[0][0], c0.kernel())
+            ? new Im2colConv(
+                inShape[0][0],
+                inShape[0][1],
+                inShape[0][2],
+                c0.kernel(),
+                c0.stride(),
+                c0.padding(),
+                outShape[0][0],
+                outShape[0][1],
+                outShape[0][2],
+                maxBatch)
+            : null;
     inputGrad = image(maxBatch, inShape[0]);
     int features = shape[0] * shape[1] * shape[2];
     flat = Nd4j.create(DataType.FLOAT, maxBatch, features);
@@ -343,27 +371,41 @@ public final class FastConvNet implements FastPath {
           "batch of " + rows + " examples; this fast path holds 1 to " + maxBatch);
     }
     long t = times == null ? 0 : System.nanoTime();
-    loadInput(features, rows);
+    if (firstConv == null) {
+      loadInput(features, rows);
+    }
     INDArray x = rows(input, rows);
     for (int l = 0; l < images; l++) {
       INDArray out = rows(act[l], rows);
       switch (kind[l]) {
         case CONV -> {
-          exec(
-              "conv2d",
-              new INDArray[] {x, weights[l], biases[l]},
-              new INDArray[] {out},
-              convArgs[l],
-              null);
-          if (relu[l]) {
+          if (l == 0 && firstConv != null) {
+            firstConv.forward(features, rows, weights[0], biases[0], out);
+          } else {
+            exec(
+                "conv2d",
+                new INDArray[] {x, weights[l], biases[l]},
+                new INDArray[] {out},
+                convArgs[l],
+                null);
+          }
+          if (relu[l] && !reluFolded[l]) {
             exec("relu", new INDArray[] {out}, new INDArray[] {out}, null, new double[] {0});
           }
         }
         case BATCH_NORM -> {
-          norm[l].forward(x, out, rows, weights[l], biases[l]);
+          boolean pooled = l + 1 < images && pool[l + 1] != null;
+          norm[l].forward(
+              x, pooled ? null : out, rows, weights[l], biases[l], l > 0 && reluFolded[l - 1]);
           runningUpdates(l);
         }
-        case MAX_POOL -> Nd4j.exec(new MaxPooling2D(x, out, (Pooling2DConfig) config[l]));
+        case MAX_POOL -> {
+          if (pool[l] != null) {
+            pool[l].forward(norm[l - 1].output(), rows, out);
+          } else {
+            Nd4j.exec(new MaxPooling2D(x, out, (Pooling2DConfig) config[l]));
+          }
+        }
       }
       x = out;
       t = tick(t, 2 * l);
@@ -389,17 +431,32 @@ public final class FastConvNet implements FastPath {
                 null,
                 new double[] {0});
           }
-          exec(
-              "conv2d_bp",
-              new INDArray[] {in, weights[l], biases[l], gz},
-              new INDArray[] {gIn, dWeights[l], dBiases[l]},
-              convArgs[l],
-              null);
+          if (l == 0 && firstConv != null) {
+            firstConv.backward(gz, dWeights[0], dBiases[0]); // no gradient for the input
+          } else {
+            exec(
+                "conv2d_bp",
+                new INDArray[] {in, weights[l], biases[l], gz},
+                new INDArray[] {gIn, dWeights[l], dBiases[l]},
+                convArgs[l],
+                null);
+          }
         }
-        case BATCH_NORM ->
-            norm[l].backward(gOut, gIn, dWeights[l], dBiases[l], l > 0 && reluFolded[l - 1]);
-        case MAX_POOL ->
+        case BATCH_NORM -> {
+          boolean relu = l > 0 && reluFolded[l - 1];
+          if (l + 1 < images && pool[l + 1] != null) {
+            norm[l].backward(pooledGrad, gIn, dWeights[l], dBiases[l], relu);
+          } else {
+            norm[l].backward(gOut, gIn, dWeights[l], dBiases[l], relu);
+          }
+        }
+        case MAX_POOL -> {
+          if (pool[l] != null) {
+            pooledGrad = pool[l].backward(gOut); // the batch norm below reads it from the heap
+          } else {
             Nd4j.exec(new Pooling2DDerivative(in, gOut, gIn, (Pooling2DConfig) config[l]));
+          }
+        }
       }
       t = tick(t, 2 * l + 1);
     }

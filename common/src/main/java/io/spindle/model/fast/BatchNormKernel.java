@@ -70,11 +70,6 @@ final class BatchNormKernel {
     this.rows = rows;
     int n = rows * pixelsPerExample * channels;
     DenseStack.get(in, x, n);
-    if (reluInput) {
-      for (int i = 0; i < n; i++) {
-        x[i] = Math.max(x[i], 0f);
-      }
-    }
     DenseStack.get(gammaView, gamma, channels);
     DenseStack.get(betaView, beta, channels);
     java.util.Arrays.fill(sum, 0);
@@ -88,10 +83,19 @@ final class BatchNormKernel {
         int p1 = Math.min(pixels, p0 + 64);
         for (int p = p0; p < p1; p++) {
           int at = p * channels;
-          for (int c = 0; c < channels; c++) {
-            float v = x[at + c];
-            part[c] += v;
-            part2[c] += v * v;
+          if (reluInput) {
+            for (int c = 0; c < channels; c++) {
+              float v = Math.max(x[at + c], 0f);
+              x[at + c] = v;
+              part[c] += v;
+              part2[c] += v * v;
+            }
+          } else {
+            for (int c = 0; c < channels; c++) {
+              float v = x[at + c];
+              part[c] += v;
+              part2[c] += v * v;
+            }
           }
         }
         for (int c = 0; c < channels; c++) {
@@ -106,7 +110,8 @@ final class BatchNormKernel {
           float s = 0f;
           float s2 = 0f;
           for (int i = 0; i < pixelsPerExample; i++) {
-            float v = x[at + i];
+            float v = reluInput ? Math.max(x[at + i], 0f) : x[at + i];
+            x[at + i] = v;
             s += v;
             s2 += v * v;
           }

@@ -48,25 +48,29 @@ final class MaxPoolKernel {
     this.rows = rows;
     int o = 0;
     if (channelsLast) {
+      // per output pixel, all channels at once: the inner loops run over contiguous channels
       for (int r = 0; r < rows; r++) {
         int base = r * inH * inW * channels;
         for (int oy = 0; oy < outH; oy++) {
-          for (int ox = 0; ox < outW; ox++) {
-            for (int c = 0; c < channels; c++, o++) {
-              int best = base + ((oy * stride) * inW + ox * stride) * channels + c;
-              float max = in[best];
-              for (int ky = 0; ky < k; ky++) {
-                int row = base + ((oy * stride + ky) * inW + ox * stride) * channels + c;
-                for (int kx = 0; kx < k; kx++) {
-                  int at = row + kx * channels;
-                  if (in[at] > max) {
-                    max = in[at];
-                    best = at;
-                  }
+          for (int ox = 0; ox < outW; ox++, o += channels) {
+            int first = base + ((oy * stride) * inW + ox * stride) * channels;
+            for (int c = 0; c < channels; c++) {
+              out[o + c] = in[first + c];
+              argmax[o + c] = first + c;
+            }
+            for (int ky = 0; ky < k; ky++) {
+              for (int kx = 0; kx < k; kx++) {
+                if (ky == 0 && kx == 0) {
+                  continue;
+                }
+                int at = base + ((oy * stride + ky) * inW + ox * stride + kx) * channels;
+                for (int c = 0; c < channels; c++) {
+                  float v = in[at + c];
+                  boolean greater = v > out[o + c];
+                  out[o + c] = greater ? v : out[o + c];
+                  argmax[o + c] = greater ? at + c : argmax[o + c];
                 }
               }
-              out[o] = max;
-              argmax[o] = best;
             }
           }
         }

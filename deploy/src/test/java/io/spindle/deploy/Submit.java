@@ -29,6 +29,7 @@ final class Submit {
   private final Map<String, String> conf = new LinkedHashMap<>();
   private final Map<String, String> env = new LinkedHashMap<>();
   private final List<String> args = new ArrayList<>();
+  private final List<String> launchIn = new ArrayList<>();
   private Process process;
   private long startNanos;
   private long endNanos;
@@ -69,6 +70,15 @@ final class Submit {
     return this;
   }
 
+  /**
+   * A command prefix the java command line is appended to (e.g. {@code NetworkBed#launcher}: the
+   * driver then runs in that network namespace); it must exec the command.
+   */
+  Submit launchIn(List<String> prefix) {
+    launchIn.addAll(prefix);
+    return this;
+  }
+
   Submit args(String... a) {
     args.addAll(List.of(a));
     return this;
@@ -76,7 +86,7 @@ final class Submit {
 
   /** Starts the submit; its output goes to {@code log}. */
   Submit start(Path log) throws IOException {
-    List<String> cmd = new ArrayList<>();
+    List<String> cmd = new ArrayList<>(launchIn);
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     // Client mode: the driver runs in this JVM, so its options go on the command line.
     cmd.add("-Xmx1500m");

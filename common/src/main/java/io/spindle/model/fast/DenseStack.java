@@ -4,6 +4,7 @@ import io.spindle.config.Activation;
 import io.spindle.config.LayerConfig;
 import io.spindle.config.LayerType;
 import io.spindle.config.Loss;
+import io.spindle.model.StepKey;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.List;
@@ -33,8 +34,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * positive inputs are exactly the units whose gradient passes, so dropout's mask need not be
  * stored; after an identity layer the mask is drawn again) and its bias gradient.
  *
- * <p>Dropout masks come from a {@link KeyedRandom} keyed by (global step, the example's index in
- * the global batch, the layer's index in the network), never from ND4J's random generator.
+ * <p>Dropout masks come from the step's {@link StepKey} (global step, the example's index in the
+ * global batch, the layer's index in the network), drawn as DL4J's keyed dropout draws them ({@link
+ * DropoutMasks}), never from ND4J's random generator.
  */
 final class DenseStack {
   private final int layers;
@@ -44,7 +46,6 @@ final class DenseStack {
   private final boolean[] relu;
   private final double[] keep; // keep probability of layer l's input (1 = no dropout)
   private final int maxBatch;
-  private final KeyedRandom rng;
   private final long numParams;
 
   private final INDArray[] wt; // W^T views, row-major nOut x nIn
@@ -81,7 +82,6 @@ final class DenseStack {
       int first,
       int inputs,
       int maxBatch,
-      KeyedRandom rng,
       boolean inputGradient) {
     if (!supports(configs)) {
       throw new IllegalArgumentException(
@@ -95,7 +95,6 @@ final class DenseStack {
     this.layers = configs.size();
     this.first = first;
     this.maxBatch = maxBatch;
-    this.rng = rng;
     nIn = new int[layers];
     nOut = new int[layers];
     relu = new boolean[layers];
@@ -189,13 +188,12 @@ final class DenseStack {
 
   /**
    * Forward and backward over {@code rows} examples of {@code input} (rows x inputs, row-major,
-   * before the first layer's dropout; not modified), at global step {@code step}, the first row
-   * being example {@code firstExample} of the global batch. Leaves the summed gradient in the flat
-   * gradient vector and, when {@code inputGrad} is not null, the gradient of the summed loss with
-   * respect to {@code input} in it; returns the mean loss.
+   * before the first layer's dropout; not modified) with the dropout masks of {@code key} (its
+   * first row is row 0 of {@code input}). Leaves the summed gradient in the flat gradient vector
+   * and, when {@code inputGrad} is not null, the gradient of the summed loss with respect to {@code
+   * input} in it; returns the mean loss.
    */
-  double forwardBackward(
-      float[] input, int[] labels, int rows, long step, long firstExample, float[] inputGrad) {
+  double forwardBackward(float[] input, int[] labels, int rows, StepKey key, float[] inputGrad) {
     if (rows < 1 || rows > maxBatch) {
       throw new IllegalArgumentException(
           "batch of " + rows + " examples; this fast path holds 1 to " + maxBatch);
@@ -204,7 +202,7 @@ final class DenseStack {
     int n0 = rows * nIn[0];
     if (keep[0] < 1) {
       System.arraycopy(input, 0, hx[0], 0, n0);
-      DropoutMasks.apply(rng, step, firstExample, first, keep[0], hx[0], 0, rows, nIn[0]);
+      DropoutMasks.apply(key, first, keep[0], hx[0], 0, rows, nIn[0]);
       put(x[0], hx[0], n0);
     } else {
       put(x[0], input, n0);
@@ -226,7 +224,7 @@ final class DenseStack {
           }
         }
         if (keep[l + 1] < 1) {
-          DropoutMasks.apply(rng, step, firstExample, first + l + 1, keep[l + 1], next, 0, rows, n);
+          DropoutMasks.apply(key, first + l + 1, keep[l + 1], next, 0, rows, n);
         }
         put(x[l + 1], next, rows * n);
       } else {
@@ -247,7 +245,7 @@ final class DenseStack {
       if (l == 0) {
         get(g[0], inputGrad, rows * n);
         if (keep[0] < 1) {
-          DropoutMasks.apply(rng, step, firstExample, first, keep[0], inputGrad, 0, rows, n);
+          DropoutMasks.apply(key, first, keep[0], inputGrad, 0, rows, n);
         }
         tick(t, 1);
         break;
@@ -259,7 +257,7 @@ final class DenseStack {
       boolean reluPrev = relu[l - 1];
       if (!reluPrev && keep[l] < 1) {
         // after an identity layer a kept unit may be 0: draw the mask again instead of reading it
-        DropoutMasks.apply(rng, step, firstExample, first + l, keep[l], hz, 0, rows, n);
+        DropoutMasks.apply(key, first + l, keep[l], hz, 0, rows, n);
         scale = 1f;
       }
       for (int i = 0; i < rows; i++) {

@@ -7,6 +7,7 @@ import io.spindle.config.LayerConfig;
 import io.spindle.config.LayerType;
 import io.spindle.config.ModelConfig;
 import io.spindle.config.Precision;
+import io.spindle.model.StepKey;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,7 +56,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * DL4J's (channel, row, column) order, so the last image activation is permuted once into it (and
  * its gradient back).
  *
- * <p>Dropout is applied to dense layers' inputs only, with masks from a {@link KeyedRandom} (see
+ * <p>Dropout is applied to dense layers' inputs only, with the step's {@link StepKey} masks (see
  * {@link DenseStack}). Not thread-safe: one instance per worker thread.
  */
 public final class FastConvNet implements FastPath {
@@ -102,12 +103,7 @@ public final class FastConvNet implements FastPath {
   private long[] times;
 
   private FastConvNet(
-      MultiLayerNetwork net,
-      ModelConfig model,
-      int numInputs,
-      int maxBatch,
-      KeyedRandom rng,
-      boolean nhwc) {
+      MultiLayerNetwork net, ModelConfig model, int numInputs, int maxBatch, boolean nhwc) {
     if (!supports(model, numInputs)) {
       throw new IllegalArgumentException(
           "the fast convolution path takes conv2d (relu or identity), batch_norm and max_pool"
@@ -261,15 +257,7 @@ public final class FastConvNet implements FastPath {
     hFlatGrad = new float[maxBatch * features];
     dense =
         new DenseStack(
-            params,
-            grads,
-            offset,
-            layers.subList(n, layers.size()),
-            n,
-            features,
-            maxBatch,
-            rng,
-            true);
+            params, grads, offset, layers.subList(n, layers.size()), n, features, maxBatch, true);
     if (offset + dense.numParams() != net.numParams()) {
       throw new IllegalStateException(
           "layers cover "
@@ -281,17 +269,12 @@ public final class FastConvNet implements FastPath {
 
   /**
    * A fast path over {@code net}'s own parameter and gradient vectors, for batches of up to {@code
-   * maxBatch} examples of {@code numInputs} features, with dropout masks from {@code rng};
-   * channels-last activations when {@code channelsLast}.
+   * maxBatch} examples of {@code numInputs} features; channels-last activations when {@code
+   * channelsLast}.
    */
   public static FastConvNet of(
-      MultiLayerNetwork net,
-      ModelConfig model,
-      int numInputs,
-      int maxBatch,
-      KeyedRandom rng,
-      boolean channelsLast) {
-    return new FastConvNet(net, model, numInputs, maxBatch, rng, channelsLast);
+      MultiLayerNetwork net, ModelConfig model, int numInputs, int maxBatch, boolean channelsLast) {
+    return new FastConvNet(net, model, numInputs, maxBatch, channelsLast);
   }
 
   /** Whether the fast path computes {@code model} on {@code numInputs} features. */
@@ -358,14 +341,12 @@ public final class FastConvNet implements FastPath {
 
   /**
    * Forward and backward pass over {@code rows} examples ({@code features}: rows x (C*H*W) in
-   * DL4J's (channel, row, column) order; {@code labels}: class indices) at global step {@code
-   * step}, the first example being example {@code firstExample} of the global batch. Leaves the
-   * gradient summed over the examples (and batch norm's running-statistics updates) in the
-   * network's flat gradient vector; returns the mean loss.
+   * DL4J's (channel, row, column) order; {@code labels}: class indices) with the dropout masks of
+   * {@code key}. Leaves the gradient summed over the examples (and batch norm's running-statistics
+   * updates) in the network's flat gradient vector; returns the mean loss.
    */
   @Override
-  public double computeGradient(
-      float[] features, int[] labels, int rows, long step, long firstExample) {
+  public double computeGradient(float[] features, int[] labels, int rows, StepKey key) {
     if (rows < 1 || rows > maxBatch) {
       throw new IllegalArgumentException(
           "batch of " + rows + " examples; this fast path holds 1 to " + maxBatch);
@@ -411,7 +392,7 @@ public final class FastConvNet implements FastPath {
       t = tick(t, 2 * l);
     }
     flatten(x, rows);
-    double loss = dense.forwardBackward(hFlat, labels, rows, step, firstExample, hFlatGrad);
+    double loss = dense.forwardBackward(hFlat, labels, rows, key, hFlatGrad);
     t = times == null ? 0 : System.nanoTime();
     INDArray g = rows(grad[images - 1], rows);
     unflatten(g, rows);

@@ -3,6 +3,7 @@ package io.spindle.model.fast;
 import io.spindle.config.InputKind;
 import io.spindle.config.ModelConfig;
 import io.spindle.config.Precision;
+import io.spindle.model.StepKey;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
 /**
@@ -13,18 +14,17 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
  * no per-step allocation, no gradient flattening (the gradient is written into the network's own
  * flat gradient vector), no dropout RNG in ND4J. How: {@link DenseStack}.
  *
- * <p>Dropout masks come from a {@link KeyedRandom} keyed by (global step, the example's index in
- * the global batch, layer), so they do not depend on how the batch is split across workers. They
- * differ from DL4J's masks, so with dropout the two paths agree in distribution only; without
- * dropout they agree to float32 rounding ({@code FastDenseNetTest}). The first layer's input
- * gradient is not computed.
+ * <p>Dropout masks are the step's {@link StepKey} masks, the same DL4J's {@code KeyedDropout}
+ * draws, so the two paths agree to float32 rounding with and without dropout ({@code
+ * FastDenseNetTest}), and the masks do not depend on how the batch is split across workers. The
+ * first layer's input gradient is not computed.
  *
  * <p>Not thread-safe: one instance per worker thread, like the network it wraps.
  */
 public final class FastDenseNet implements FastPath {
   private final DenseStack stack;
 
-  private FastDenseNet(MultiLayerNetwork net, ModelConfig model, int maxBatch, KeyedRandom rng) {
+  private FastDenseNet(MultiLayerNetwork net, ModelConfig model, int maxBatch) {
     if (!supports(model)) {
       throw new IllegalArgumentException(
           "the fast dense path takes dense layers (relu or identity) under a softmax"
@@ -42,7 +42,6 @@ public final class FastDenseNet implements FastPath {
             0,
             inputs,
             maxBatch,
-            rng,
             false);
     if (stack.numParams() != net.numParams()) {
       throw new IllegalStateException(
@@ -55,11 +54,10 @@ public final class FastDenseNet implements FastPath {
 
   /**
    * A fast path over {@code net}'s own parameter and gradient vectors, for batches of up to {@code
-   * maxBatch} examples, with dropout masks from {@code rng}.
+   * maxBatch} examples.
    */
-  public static FastDenseNet of(
-      MultiLayerNetwork net, ModelConfig model, int maxBatch, KeyedRandom rng) {
-    return new FastDenseNet(net, model, maxBatch, rng);
+  public static FastDenseNet of(MultiLayerNetwork net, ModelConfig model, int maxBatch) {
+    return new FastDenseNet(net, model, maxBatch);
   }
 
   /** Whether the fast path computes {@code model}: dense relu/identity layers, softmax output. */
@@ -71,14 +69,12 @@ public final class FastDenseNet implements FastPath {
 
   /**
    * Forward and backward pass over {@code rows} examples ({@code features}: rows x inputs,
-   * row-major; {@code labels}: class indices), at global step {@code step}, the first example being
-   * example {@code firstExample} of the global batch. Leaves the gradient summed over the examples
-   * in the network's flat gradient vector; returns the mean loss.
+   * row-major; {@code labels}: class indices) with the dropout masks of {@code key}. Leaves the
+   * gradient summed over the examples in the network's flat gradient vector; returns the mean loss.
    */
   @Override
-  public double computeGradient(
-      float[] features, int[] labels, int rows, long step, long firstExample) {
-    return stack.forwardBackward(features, labels, rows, step, firstExample, null);
+  public double computeGradient(float[] features, int[] labels, int rows, StepKey key) {
+    return stack.forwardBackward(features, labels, rows, key, null);
   }
 
   /** Correct predictions (arg-max of the output's logits) of the last forward pass. */

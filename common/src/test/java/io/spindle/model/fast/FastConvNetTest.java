@@ -17,6 +17,7 @@ import io.spindle.config.WeightInit;
 import io.spindle.model.ModelFactory;
 import io.spindle.model.OneDnnKernels;
 import io.spindle.model.RawUpdateRanges;
+import io.spindle.model.StepKey;
 import io.spindle.optim.FlatOptimizer;
 import java.util.List;
 import java.util.Random;
@@ -125,13 +126,13 @@ class FastConvNetTest {
     MultiLayerNetwork ref = ModelFactory.create(m, n, 3);
     assertEquals(6, countHelpers(ref), "DL4J's path runs on oneDNN too");
     MultiLayerNetwork net = ModelFactory.create(m, n, 3);
-    FastConvNet fast = FastConvNet.of(net, m, n, 6, new SplitMixKeyedRandom(1), channelsLast);
+    FastConvNet fast = FastConvNet.of(net, m, n, 6, channelsLast);
     Random r = new Random(7);
     for (int rows : new int[] {6, 4}) {
       float[] f = features(r, rows, n);
       int[] y = labels(r, rows);
       double expected = dl4j(ref, f, y, rows, n);
-      double loss = fast.computeGradient(f, y, rows, 0, 0);
+      double loss = fast.computeGradient(f, y, rows, new StepKey(42, 0, 0));
       assertEquals(expected, loss, 1e-5 * expected, "rows " + rows);
       assertClose(grads(ref), grads(net), GRAD_RTOL, "gradient, " + rows + " rows");
     }
@@ -142,12 +143,12 @@ class FastConvNetTest {
     ModelConfig m = cnn(1, 28, 32, 64, 128);
     MultiLayerNetwork ref = ModelFactory.create(m, 784, 5);
     MultiLayerNetwork net = ModelFactory.create(m, 784, 5);
-    FastConvNet fast = FastConvNet.of(net, m, 784, 16, new SplitMixKeyedRandom(1), true);
+    FastConvNet fast = FastConvNet.of(net, m, 784, 16, true);
     Random r = new Random(9);
     float[] f = features(r, 16, 784);
     int[] y = labels(r, 16);
     double expected = dl4j(ref, f, y, 16, 784);
-    assertEquals(expected, fast.computeGradient(f, y, 16, 0, 0), 1e-5 * expected);
+    assertEquals(expected, fast.computeGradient(f, y, 16, new StepKey(42, 0, 0)), 1e-5 * expected);
     assertClose(grads(ref), grads(net), GRAD_RTOL, "gradient");
     assertEquals(countCorrect(ref, f, y), fast.correct(), "training accuracy count");
   }
@@ -158,7 +159,7 @@ class FastConvNetTest {
     int n = 144;
     MultiLayerNetwork ref = ModelFactory.create(m, n, 11);
     MultiLayerNetwork net = ModelFactory.create(m, n, 11);
-    FastConvNet fast = FastConvNet.of(net, m, n, 10, new SplitMixKeyedRandom(1), true);
+    FastConvNet fast = FastConvNet.of(net, m, n, 10, true);
     OptimizerConfig adam = OptimizerConfig.of(OptimizerType.ADAM, 0.01);
     RawUpdateRanges raw = RawUpdateRanges.of(ref);
     assertFalse(raw.isEmpty(), "batch norm's running statistics are raw updates");
@@ -171,7 +172,7 @@ class FastConvNetTest {
       float[] f = features(r, 10, n);
       int[] y = labels(r, 10);
       dl4j(ref, f, y, 10, n);
-      fast.computeGradient(f, y, 10, step, 0);
+      fast.computeGradient(f, y, 10, new StepKey(42, step, 0));
       for (var pair : List.of(List.of(ref, refOpt), List.of(net, fastOpt))) {
         MultiLayerNetwork x = (MultiLayerNetwork) pair.get(0);
         INDArray g = x.getFlattenedGradients();

@@ -13,7 +13,9 @@ import io.spindle.config.ModelConfig;
 import io.spindle.config.OptimizerConfig;
 import io.spindle.config.Precision;
 import io.spindle.config.WeightInit;
+import io.spindle.model.KeyedDropout;
 import io.spindle.model.ModelFactory;
+import io.spindle.model.StepKey;
 import io.spindle.optim.FlatOptimizer;
 import java.util.List;
 import java.util.Random;
@@ -36,6 +38,7 @@ class FastDenseNetTest {
   static final double GRAD_RTOL = 1e-5;
   static final double PARAM_ATOL = 2e-5;
   static final int STEPS = 5;
+  static final long SEED = 42;
 
   private static ModelConfig model(int h1, int h2, int out, double p1, double p2, Activation a) {
     return new ModelConfig(
@@ -116,12 +119,12 @@ class FastDenseNetTest {
     ModelConfig m = model(800, 800, 10, 0, 0, Activation.RELU);
     MultiLayerNetwork ref = ModelFactory.create(m, 784, 7);
     MultiLayerNetwork net = ModelFactory.create(m, 784, 7);
-    FastDenseNet fast = FastDenseNet.of(net, m, 128, new SplitMixKeyedRandom(1));
+    FastDenseNet fast = FastDenseNet.of(net, m, 128);
     Random r = new Random(3);
     float[] f = features(r, 128, 784);
     int[] y = labels(r, 128, 10);
     double expectedLoss = dl4j(ref, f, y, 128, 784, 10);
-    double loss = fast.computeGradient(f, y, 128, 0, 0);
+    double loss = fast.computeGradient(f, y, 128, new StepKey(SEED, 0, 0));
     assertEquals(expectedLoss, loss, 1e-5 * Math.abs(expectedLoss));
     assertClose(grads(ref), grads(net), GRAD_RTOL, "gradient");
   }
@@ -131,14 +134,17 @@ class FastDenseNetTest {
     ModelConfig m = model(16, 12, 5, 0, 0, Activation.IDENTITY);
     MultiLayerNetwork ref = ModelFactory.create(m, 20, 11);
     MultiLayerNetwork net = ModelFactory.create(m, 20, 11);
-    FastDenseNet fast = FastDenseNet.of(net, m, 32, new SplitMixKeyedRandom(1));
+    FastDenseNet fast = FastDenseNet.of(net, m, 32);
     Random r = new Random(5);
     for (int rows : new int[] {32, 7, 1}) {
       float[] f = features(r, rows, 20);
       int[] y = labels(r, rows, 5);
       double expected = dl4j(ref, f, y, rows, 20, 5);
       assertEquals(
-          expected, fast.computeGradient(f, y, rows, 0, 0), 1e-5 * expected, "rows " + rows);
+          expected,
+          fast.computeGradient(f, y, rows, new StepKey(SEED, 0, 0)),
+          1e-5 * expected,
+          "rows " + rows);
       assertClose(grads(ref), grads(net), GRAD_RTOL, "gradient, " + rows + " rows");
     }
   }
@@ -148,7 +154,7 @@ class FastDenseNetTest {
     ModelConfig m = model(64, 48, 10, 0, 0, Activation.RELU);
     MultiLayerNetwork ref = ModelFactory.create(m, 50, 13);
     MultiLayerNetwork net = ModelFactory.create(m, 50, 13);
-    FastDenseNet fast = FastDenseNet.of(net, m, 40, new SplitMixKeyedRandom(1));
+    FastDenseNet fast = FastDenseNet.of(net, m, 40);
     OptimizerConfig adam = OptimizerConfig.of(io.spindle.config.OptimizerType.ADAM, 0.001);
     FlatOptimizer refOpt = FlatOptimizer.create(adam, ref.numParams(), DataType.FLOAT);
     FlatOptimizer fastOpt = FlatOptimizer.create(adam, net.numParams(), DataType.FLOAT);
@@ -157,7 +163,7 @@ class FastDenseNetTest {
       float[] f = features(r, 40, 50);
       int[] y = labels(r, 40, 10);
       dl4j(ref, f, y, 40, 50, 10);
-      fast.computeGradient(f, y, 40, step, 0);
+      fast.computeGradient(f, y, 40, new StepKey(SEED, step, 0));
       refOpt.step(ref.params(), ref.getFlattenedGradients().div(40), step);
       fastOpt.step(net.params(), net.getFlattenedGradients().div(40), step);
       float[] a = ref.params().dup().data().asFloat();
@@ -173,13 +179,12 @@ class FastDenseNetTest {
     for (Activation a : new Activation[] {Activation.RELU, Activation.IDENTITY}) {
       ModelConfig m = model(24, 16, 6, 0.3, 0.2, a);
       MultiLayerNetwork net = ModelFactory.create(m, 12, 19);
-      SplitMixKeyedRandom rng = new SplitMixKeyedRandom(99);
-      FastDenseNet fast = FastDenseNet.of(net, m, 10, rng);
+      FastDenseNet fast = FastDenseNet.of(net, m, 10);
       Random r = new Random(23);
       float[] f = features(r, 10, 12);
       int[] y = labels(r, 10, 6);
-      double loss = fast.computeGradient(f, y, 10, 4, 30);
-      Reference ref = new Reference(net, m, rng);
+      double loss = fast.computeGradient(f, y, 10, new StepKey(SEED, 4, 30));
+      Reference ref = new Reference(net, m);
       double expected = ref.lossAndGradient(f, y, 10, 4, 30);
       assertEquals(expected, loss, 1e-5 * expected, a.toString());
       assertClose(ref.gradient, grads(net), GRAD_RTOL, "gradient with dropout, " + a);
@@ -187,24 +192,43 @@ class FastDenseNetTest {
   }
 
   @Test
+  void dropoutMasksAreDl4jsKeyedDropoutMasks() {
+    ModelConfig m = model(64, 48, 10, 0.3, 0.2, Activation.RELU);
+    MultiLayerNetwork ref = ModelFactory.create(m, 30, 17);
+    MultiLayerNetwork net = ModelFactory.create(m, 30, 17);
+    FastDenseNet fast = FastDenseNet.of(net, m, 12);
+    Random r = new Random(41);
+    for (int step = 0; step < 3; step++) {
+      float[] f = features(r, 12, 30);
+      int[] y = labels(r, 12, 10);
+      StepKey key = new StepKey(SEED, 100 + step, 24);
+      KeyedDropout.key(ref, key);
+      double expected = dl4j(ref, f, y, 12, 30, 10);
+      assertEquals(expected, fast.computeGradient(f, y, 12, key), 1e-5 * expected, "step " + step);
+      assertClose(grads(ref), grads(net), GRAD_RTOL, "gradient with keyed dropout, step " + step);
+    }
+  }
+
+  @Test
   void masksFollowTheExampleSoSplitBatchesSumToTheWholeBatch() {
     ModelConfig m = model(32, 32, 4, 0.5, 0.25, Activation.RELU);
     MultiLayerNetwork net = ModelFactory.create(m, 8, 29);
-    FastDenseNet fast = FastDenseNet.of(net, m, 16, new SplitMixKeyedRandom(5));
+    FastDenseNet fast = FastDenseNet.of(net, m, 16);
     Random r = new Random(31);
     float[] f = features(r, 16, 8);
     int[] y = labels(r, 16, 4);
-    double whole = fast.computeGradient(f, y, 16, 9, 0) * 16;
+    double whole = fast.computeGradient(f, y, 16, new StepKey(SEED, 9, 0)) * 16;
     float[] all = grads(net);
-    double first = fast.computeGradient(java.util.Arrays.copyOfRange(f, 0, 80), y, 10, 9, 0) * 10;
+    double first =
+        fast.computeGradient(java.util.Arrays.copyOfRange(f, 0, 80), y, 10, new StepKey(SEED, 9, 0))
+            * 10;
     float[] sum = grads(net);
     double second =
         fast.computeGradient(
                 java.util.Arrays.copyOfRange(f, 80, 128),
                 java.util.Arrays.copyOfRange(y, 10, 16),
                 6,
-                9,
-                10)
+                new StepKey(SEED, 9, 10))
             * 6;
     float[] part = grads(net);
     for (int i = 0; i < sum.length; i++) {
@@ -213,7 +237,7 @@ class FastDenseNetTest {
     assertEquals(whole, first + second, 1e-4 * whole);
     assertClose(all, sum, GRAD_RTOL, "whole batch against two workers' halves");
     // another step draws other masks
-    fast.computeGradient(f, y, 16, 10, 0);
+    fast.computeGradient(f, y, 16, new StepKey(SEED, 10, 0));
     assertFalse(java.util.Arrays.equals(all, grads(net)), "step 10 must drop other units");
   }
 
@@ -222,15 +246,12 @@ class FastDenseNetTest {
     ModelConfig tanh = model(8, 8, 3, 0, 0, Activation.TANH);
     assertFalse(FastDenseNet.supports(tanh));
     MultiLayerNetwork net = ModelFactory.create(tanh, 4, 1);
-    assertThrows(
-        IllegalArgumentException.class,
-        () -> FastDenseNet.of(net, tanh, 4, new SplitMixKeyedRandom(1)));
+    assertThrows(IllegalArgumentException.class, () -> FastDenseNet.of(net, tanh, 4));
     ModelConfig ok = model(8, 8, 3, 0, 0, Activation.RELU);
-    FastDenseNet fast =
-        FastDenseNet.of(ModelFactory.create(ok, 4, 1), ok, 4, new SplitMixKeyedRandom(1));
+    FastDenseNet fast = FastDenseNet.of(ModelFactory.create(ok, 4, 1), ok, 4);
     assertThrows(
         IllegalArgumentException.class,
-        () -> fast.computeGradient(new float[20], new int[5], 5, 0, 0));
+        () -> fast.computeGradient(new float[20], new int[5], 5, new StepKey(SEED, 0, 0)));
   }
 
   /** The same network in double precision with plain loops, masks from the same generator. */
@@ -242,11 +263,9 @@ class FastDenseNetTest {
     final int[] nOut;
     final boolean[] relu;
     final double[] keep;
-    final KeyedRandom rng;
     float[] gradient;
 
-    Reference(MultiLayerNetwork net, ModelConfig m, KeyedRandom rng) {
-      this.rng = rng;
+    Reference(MultiLayerNetwork net, ModelConfig m) {
       layers = m.layers().size();
       w = new double[layers][];
       b = new double[layers][];
@@ -276,7 +295,8 @@ class FastDenseNetTest {
       }
       float[] one = new float[unit + 1];
       java.util.Arrays.fill(one, 1f);
-      DropoutMasks.apply(rng, step, example, layer, keep[layer], one, 0, 1, unit + 1);
+      DropoutMasks.apply(
+          new StepKey(SEED, step, (int) example), layer, keep[layer], one, 0, 1, unit + 1);
       return one[unit];
     }
 

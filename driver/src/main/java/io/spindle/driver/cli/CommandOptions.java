@@ -12,28 +12,30 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The options every command shares ({@code --config}, {@code --set}, {@code --output}, {@code
- * --help}) plus the command's own valued options, each as {@code --name value} or {@code
- * --name=value}.
+ * The one command-line parser of every Spindle command ({@code train}, {@code inspect}, {@code
+ * bench}, {@code data-bench}): the options every command shares ({@code --config}, {@code --set},
+ * {@code --output}, {@code --help}) plus the command's own valued options, each as {@code --name
+ * value} or {@code --name=value}, and its flags. Values are checked where they are read, with
+ * messages that name the option and the value.
  */
-final class CommandOptions {
+public final class CommandOptions {
   private Path configFile;
   private Path outputDir;
   private boolean help;
   private final List<String> overrides = new ArrayList<>();
-  private final Map<String, String> extra = new LinkedHashMap<>();
+  private final Map<String, List<String>> extra = new LinkedHashMap<>();
   private final java.util.Set<String> flags = new java.util.HashSet<>();
 
   private CommandOptions() {}
 
-  static CommandOptions parse(String command, String[] args, List<String> extraOptions) {
+  public static CommandOptions parse(String command, String[] args, List<String> extraOptions) {
     return parse(command, args, extraOptions, List.of());
   }
 
   /**
    * @param flagOptions the command's own options without a value (e.g. {@code --overwrite})
    */
-  static CommandOptions parse(
+  public static CommandOptions parse(
       String command, String[] args, List<String> extraOptions, List<String> flagOptions) {
     CommandOptions o = new CommandOptions();
     for (int i = 0; i < args.length; i++) {
@@ -70,23 +72,30 @@ final class CommandOptions {
         case "--config" -> o.configFile = Path.of(value);
         case "--set" -> o.overrides.add(value);
         case "--output" -> o.outputDir = Path.of(value);
-        default -> o.extra.put(name, value);
+        default -> o.extra.computeIfAbsent(name, k -> new ArrayList<>()).add(value);
       }
     }
     return o;
   }
 
-  boolean help() {
+  public boolean help() {
     return help;
   }
 
   /** The config file plus overrides, validated. */
-  SpindleConfig config() {
+  public SpindleConfig config() {
     return ConfigLoader.load(configFile, overrides);
   }
 
+  /** The config file plus overrides plus {@code more} overrides after them, validated. */
+  public SpindleConfig config(List<String> more) {
+    List<String> all = new ArrayList<>(overrides);
+    all.addAll(more);
+    return ConfigLoader.load(configFile, all);
+  }
+
   /** The output directory, or {@code runs/<prefix>-<timestamp>}. */
-  Path outputDir(String prefix) {
+  public Path outputDir(String prefix) {
     return outputDir != null
         ? outputDir
         : Path.of(
@@ -96,13 +105,84 @@ final class CommandOptions {
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
   }
 
+  /** The {@code --config} file, or null. */
+  public Path configFile() {
+    return configFile;
+  }
+
+  /** The {@code --set} overrides, in order. */
+  public List<String> overrides() {
+    return List.copyOf(overrides);
+  }
+
   /** Whether a command-specific flag was given. */
-  boolean flag(String name) {
+  public boolean flag(String name) {
     return flags.contains(name);
   }
 
-  /** A command-specific option's value, or null. */
-  String extra(String name) {
-    return extra.get(name);
+  /** A command-specific option's value (the last one given), or null. */
+  public String extra(String name) {
+    List<String> values = extra.get(name);
+    return values == null ? null : values.get(values.size() - 1);
+  }
+
+  /** Every value given for a command-specific option, in order (empty when absent). */
+  public List<String> extras(String name) {
+    return extra.getOrDefault(name, List.of());
+  }
+
+  /** The output directory, or {@code fallback} when {@code --output} is absent. */
+  public Path outputDir(Path fallback) {
+    return outputDir != null ? outputDir : fallback;
+  }
+
+  /** A command-specific option as a positive integer, or {@code defaultValue} when absent. */
+  public int positiveInt(String name, int defaultValue) {
+    String v = extra(name);
+    return v == null ? defaultValue : positiveInt(v, name);
+  }
+
+  /** A command-specific option as a number, or {@code defaultValue} when absent. */
+  public double number(String name, double defaultValue) {
+    String v = extra(name);
+    if (v == null) {
+      return defaultValue;
+    }
+    try {
+      return Double.parseDouble(v);
+    } catch (NumberFormatException e) {
+      throw new ConfigException(name + " must be a number, got '" + v + "'");
+    }
+  }
+
+  /** A cited samples/s figure: a positive number, or 0 when the option is absent. */
+  public double rate(String name) {
+    String v = extra(name);
+    if (v == null) {
+      return 0;
+    }
+    double rate;
+    try {
+      rate = Double.parseDouble(v);
+    } catch (NumberFormatException e) {
+      rate = -1;
+    }
+    if (!(rate > 0) || Double.isInfinite(rate)) {
+      throw new ConfigException(name + " must be a positive number of samples/s, got '" + v + "'");
+    }
+    return rate;
+  }
+
+  /** {@code text} as a positive integer, else a config error naming {@code option}. */
+  public static int positiveInt(String text, String option) {
+    try {
+      int v = Integer.parseInt(text);
+      if (v > 0) {
+        return v;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new ConfigException(option + " must be a positive integer, got '" + text + "'");
   }
 }

@@ -105,6 +105,16 @@ public final class CommandOptions {
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
   }
 
+  /** The {@code --config} file, or null. */
+  public Path configFile() {
+    return configFile;
+  }
+
+  /** The {@code --set} overrides, in order. */
+  public List<String> overrides() {
+    return List.copyOf(overrides);
+  }
+
   /** Whether a command-specific flag was given. */
   public boolean flag(String name) {
     return flags.contains(name);

@@ -1,6 +1,7 @@
 package io.spindle.driver;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -30,6 +31,7 @@ public final class ExecutorSlots extends SparkListener {
   private static final Map<String, ExecutorSlots> BY_TOKEN = new ConcurrentHashMap<>();
   private final String token;
   private final Map<String, ExecutorInfo> executors = new ConcurrentHashMap<>();
+  private final List<Map<String, Object>> events = new ArrayList<>();
 
   /** Called by Spark for {@code spark.extraListeners}. */
   public ExecutorSlots(SparkConf conf) {
@@ -48,11 +50,38 @@ public final class ExecutorSlots extends SparkListener {
   @Override
   public void onExecutorAdded(SparkListenerExecutorAdded added) {
     executors.put(added.executorId(), added.executorInfo());
+    record(added.time(), "added", added.executorId(), added.executorInfo().executorHost());
   }
 
   @Override
   public void onExecutorRemoved(SparkListenerExecutorRemoved removed) {
-    executors.remove(removed.executorId());
+    ExecutorInfo gone = executors.remove(removed.executorId());
+    record(
+        removed.time(),
+        "removed",
+        removed.executorId(),
+        gone == null ? "" : gone.executorHost() + ": " + removed.reason());
+  }
+
+  private void record(long time, String what, String id, String detail) {
+    Map<String, Object> e = new LinkedHashMap<>();
+    e.put("time", java.time.Instant.ofEpochMilli(time).toString());
+    e.put("event", what);
+    e.put("executor", id);
+    e.put("detail", detail);
+    synchronized (events) {
+      events.add(e);
+    }
+  }
+
+  /**
+   * Executors added and removed since the application started, in order: time, {@code added} or
+   * {@code removed}, the executor's id, its host (and for a removal Spark's reason).
+   */
+  public List<Map<String, Object>> events() {
+    synchronized (events) {
+      return List.copyOf(events);
+    }
   }
 
   @Override

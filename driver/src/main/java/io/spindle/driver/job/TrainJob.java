@@ -5,6 +5,7 @@ import io.spindle.config.SpindleConfig;
 import io.spindle.driver.BarrierSlots;
 import io.spindle.driver.EpochSource;
 import io.spindle.driver.Evaluator;
+import io.spindle.driver.ExecutorSlots;
 import io.spindle.driver.GlobalModel;
 import io.spindle.driver.RunOutput;
 import io.spindle.driver.TrainingListener;
@@ -165,6 +166,8 @@ public final class TrainJob {
                     () -> {
                       Map<String, Object> late = new LinkedHashMap<>(sync.facts());
                       late.putAll(checkpoints.facts());
+                      ExecutorSlots.of(sc.getConf())
+                          .ifPresent(e -> late.put("executor_events", e.events()));
                       late.putAll(DeviceFacts.of());
                       return late;
                     }));

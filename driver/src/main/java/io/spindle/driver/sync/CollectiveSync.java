@@ -86,6 +86,9 @@ public final class CollectiveSync implements ParameterSync {
   private int lastWorkers = -1;
   private final Map<Integer, Long> stepsByWorkers = new TreeMap<>();
   private final List<Map<String, Object>> changes = new ArrayList<>();
+  // rounds not right after a change: their seconds and steps per worker count
+  private final Map<Integer, Double> steadySeconds = new TreeMap<>();
+  private final Map<Integer, Long> steadySteps = new TreeMap<>();
   private int roundsAbandoned;
   private double abandonedSeconds;
   private double regroupSeconds;
@@ -158,8 +161,9 @@ public final class CollectiveSync implements ParameterSync {
    * all-reduce lower bound 2(M-1)/M x model bytes), seconds computing (forward, backward,
    * optimiser), in the ring, and wall seconds with the barrier stage's set-up and commit; and what
    * the elastic rounds did: steps run with each worker count, each change of the count (global
-   * step, from, to, seconds of abandoned rounds before it, seconds regrouping the shards), rounds
-   * abandoned because a worker was lost and their seconds, seconds regrouping shards in all.
+   * step, from, to, seconds of abandoned rounds before it, seconds regrouping the shards, its first
+   * round's steps and seconds, and the seconds it lost in all: see {@link #changesWithLoss}),
+   * rounds abandoned because a worker was lost and their seconds, seconds regrouping shards in all.
    */
   @Override
   public Map<String, Object> facts() {
@@ -173,7 +177,7 @@ public final class CollectiveSync implements ParameterSync {
       Map<String, Long> byWorkers = new LinkedHashMap<>();
       stepsByWorkers.forEach((m, n) -> byWorkers.put(Integer.toString(m), n));
       out.put("steps_by_workers", byWorkers);
-      out.put("worker_changes", List.copyOf(changes));
+      out.put("worker_changes", changesWithLoss());
       out.put("rounds_abandoned", roundsAbandoned);
       out.put("abandoned_round_seconds", abandonedSeconds);
       out.put("shard_regroup_seconds", regroupSeconds);
@@ -195,7 +199,8 @@ public final class CollectiveSync implements ParameterSync {
       JavaRDD<MiniBatch> input = inputFor(batches, shards, step);
       double regroup = (System.nanoTime() - t0) / 1e9;
       regroupSeconds += regroup;
-      noteWorkers(m, iteration, lost, regroup);
+      boolean changed = noteWorkers(m, iteration, lost, regroup);
+      long attemptStart = System.nanoTime();
       List<CollectiveResult> results = attempt(input, shards, step, steps, iteration, model);
       if (results == null) {
         roundsAbandoned++;
@@ -215,6 +220,15 @@ public final class CollectiveSync implements ParameterSync {
       }
       this.steps += steps;
       stepsByWorkers.merge(m, (long) steps, Long::sum);
+      double attemptSeconds = (System.nanoTime() - attemptStart) / 1e9;
+      if (changed) {
+        Map<String, Object> change = changes.get(changes.size() - 1);
+        change.put("first_round_steps", steps);
+        change.put("first_round_seconds", attemptSeconds);
+      } else {
+        steadySeconds.merge(m, attemptSeconds, Double::sum);
+        steadySteps.merge(m, (long) steps, Long::sum);
+      }
       modelBytes = 4L * model.params().length();
       boundBytes += steps * 2.0 * (m - 1) / m * modelBytes;
       double lossSum = 0;
@@ -365,11 +379,15 @@ public final class CollectiveSync implements ParameterSync {
     }
   }
 
-  /** Records (and reports) a change of the worker count at global step {@code iteration}. */
-  private void noteWorkers(int m, long iteration, double abandoned, double regroup) {
+  /**
+   * Records (and reports) a change of the worker count at global step {@code iteration}; true when
+   * the count changed from an earlier round's.
+   */
+  private boolean noteWorkers(int m, long iteration, double abandoned, double regroup) {
     if (m == lastWorkers) {
-      return;
+      return false;
     }
+    boolean changed = lastWorkers > 0;
     if (lastWorkers > 0) {
       Map<String, Object> change = new LinkedHashMap<>();
       change.put("global_step", iteration);
@@ -384,6 +402,37 @@ public final class CollectiveSync implements ParameterSync {
           m, pool.most(), iteration, pool.describe(), regroup);
     }
     lastWorkers = m;
+    return changed;
+  }
+
+  /**
+   * The changes of the worker count, each with its {@code lost_seconds}: the rounds abandoned
+   * before it, the shards' regrouping, and how much longer its first round took than the same steps
+   * take in later rounds on as many workers (the lost executor's data recomputed, a new executor's
+   * first network, ...); null where no later round on as many workers ran.
+   */
+  private List<Map<String, Object>> changesWithLoss() {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (Map<String, Object> c : changes) {
+      Map<String, Object> e = new LinkedHashMap<>(c);
+      int to = (Integer) c.get("to");
+      Long steadyN = steadySteps.get(to);
+      Object first = c.get("first_round_seconds");
+      if (steadyN != null && steadyN > 0 && first != null) {
+        double perStep = steadySeconds.get(to) / steadyN;
+        double slower = (Double) first - (Integer) c.get("first_round_steps") * perStep;
+        e.put("steady_seconds_per_step", perStep);
+        e.put(
+            "lost_seconds",
+            (Double) c.get("abandoned_seconds")
+                + (Double) c.get("regroup_seconds")
+                + Math.max(0, slower));
+      } else {
+        e.put("lost_seconds", null);
+      }
+      out.add(e);
+    }
+    return out;
   }
 
   private void say(String format, Object... args) {

@@ -239,40 +239,104 @@ public final class StandaloneCluster implements AutoCloseable {
               props.toString()));
       waitFor(() -> masterJson() != null, "the master's web UI at " + masterUiUrl());
       for (int i = 0; i < config.workers; i++) {
-        Path work = home.resolve("work-" + i);
-        Files.createDirectories(work);
-        String workerHost = config.workerHosts.getOrDefault(i, "127.0.0.1");
-        Process worker =
-            spawn(
-                "worker-" + i,
-                workerHost,
-                "org.apache.spark.deploy.worker.Worker",
-                config.workerEnv.getOrDefault(i, Map.of()),
-                "--host",
-                workerHost,
-                "--webui-port",
-                Integer.toString(freePort()),
-                "--cores",
-                Integer.toString(config.coresPerWorker),
-                "--memory",
-                config.memoryPerWorker,
-                "--work-dir",
-                work.toString(),
-                "--properties-file",
-                props.toString(),
-                masterUrl());
+        Process worker = spawnWorker(i);
         processes.add(worker);
         workers.add(worker);
       }
-      waitFor(
-          () -> {
-            JsonNode json = masterJson();
-            return json != null && json.path("aliveworkers").asInt() == config.workers;
-          },
-          config.workers + " workers registered with " + masterUrl());
+      awaitWorkers(config.workers);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  private Process spawnWorker(int i) throws IOException {
+    Path work = home.resolve("work-" + i);
+    Files.createDirectories(work);
+    String workerHost = config.workerHosts.getOrDefault(i, "127.0.0.1");
+    return spawn(
+        "worker-" + i,
+        workerHost,
+        "org.apache.spark.deploy.worker.Worker",
+        config.workerEnv.getOrDefault(i, Map.of()),
+        "--host",
+        workerHost,
+        "--webui-port",
+        Integer.toString(freePort()),
+        "--cores",
+        Integer.toString(config.coresPerWorker),
+        "--memory",
+        config.memoryPerWorker,
+        "--work-dir",
+        home.resolve("work-" + i).toString(),
+        "--properties-file",
+        home.resolve("spark.properties").toString(),
+        masterUrl());
+  }
+
+  private void awaitWorkers(int alive) {
+    waitFor(
+        () -> {
+          JsonNode json = masterJson();
+          return json != null && json.path("aliveworkers").asInt() == alive;
+        },
+        alive + " workers registered with " + masterUrl());
+  }
+
+  /**
+   * Kills Worker daemon {@code index} (0-based) and the executors it started (SIGKILL), as a lost
+   * machine would; returns the executors' process ids. The master drops the worker when its
+   * connection breaks.
+   */
+  public synchronized List<Long> killWorker(int index) {
+    Process worker = workers.get(index);
+    List<ProcessHandle> children =
+        worker.toHandle().descendants().filter(ProcessHandle::isAlive).toList();
+    List<Long> executors =
+        children.stream()
+            .filter(h -> commandLine(h).contains("CoarseGrainedExecutorBackend"))
+            .map(ProcessHandle::pid)
+            .toList();
+    children.forEach(ProcessHandle::destroyForcibly);
+    worker.destroyForcibly();
+    try {
+      worker.waitFor(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    processes.remove(worker);
+    return executors;
+  }
+
+  /**
+   * Starts Worker daemon {@code index} again (after {@link #killWorker}) and returns once the
+   * master counts all workers alive again; the master then starts executors on it for applications
+   * that want more cores.
+   */
+  public synchronized void restartWorker(int index) {
+    if (workers.get(index).isAlive()) {
+      throw new IllegalStateException("worker " + index + " is still running");
+    }
+    try {
+      Process worker = spawnWorker(index);
+      processes.add(worker);
+      workers.set(index, worker);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    awaitWorkers(config.workers);
+  }
+
+  /** The executor JVMs Worker {@code index} has started (running applications only). */
+  public List<Long> executorPidsOf(int index) {
+    return workers
+        .get(index)
+        .toHandle()
+        .descendants()
+        .filter(ProcessHandle::isAlive)
+        .filter(h -> commandLine(h).contains("CoarseGrainedExecutorBackend"))
+        .map(ProcessHandle::pid)
+        .sorted()
+        .toList();
   }
 
   private Process spawn(
@@ -299,7 +363,7 @@ public final class StandaloneCluster implements AutoCloseable {
     e.put("OMP_NUM_THREADS", "1");
     e.putAll(env);
     pb.redirectErrorStream(true);
-    pb.redirectOutput(home.resolve(name + ".log").toFile());
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(home.resolve(name + ".log").toFile()));
     return pb.start();
   }
 

@@ -326,6 +326,11 @@ public final class StandaloneCluster implements AutoCloseable {
     awaitWorkers(config.workers);
   }
 
+  /** Whether Worker daemon {@code index}'s process runs. */
+  public boolean workerRunning(int index) {
+    return workers.get(index).isAlive();
+  }
+
   /** The executor JVMs Worker {@code index} has started (running applications only). */
   public List<Long> executorPidsOf(int index) {
     return workers

@@ -68,6 +68,24 @@ class BarrierSlotsTest {
     assertDoesNotThrow(() -> BarrierSlots.checkUpFront(SparkContexts.conf(sharing, "t"), sharing));
   }
 
+  /** With cluster.minWorkers below cluster.workers the floor is what local mode must offer. */
+  @Test
+  void anElasticRunNeedsItsFloorOfLocalSlots() {
+    ClusterConfig fourUpToTwo = cluster("local[2]", 4, SyncMode.COLLECTIVE, 120).withWorkers(4, 2);
+    assertDoesNotThrow(
+        () -> BarrierSlots.checkUpFront(SparkContexts.conf(fourUpToTwo, "t"), fourUpToTwo));
+    ClusterConfig fourUpToThree =
+        cluster("local[2]", 4, SyncMode.COLLECTIVE, 120).withWorkers(4, 3);
+    ConfigException e =
+        assertThrows(
+            ConfigException.class,
+            () -> BarrierSlots.checkUpFront(SparkContexts.conf(fourUpToThree, "t"), fourUpToThree));
+    assertTrue(
+        e.getMessage().startsWith("cluster.minWorkers is 3 but cluster.master local[2]"),
+        e.getMessage());
+    assertTrue(e.getMessage().endsWith("or cluster.minWorkers to 2"), e.getMessage());
+  }
+
   @Test
   void dynamicAllocationIsRefusedForBarrierStages() {
     ClusterConfig c = cluster("spark://127.0.0.1:7077", 2, SyncMode.COLLECTIVE, 120);

@@ -1,13 +1,16 @@
 package io.spindle.driver;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.spindle.config.ConfigException;
 import io.spindle.driver.checkpoint.Checkpoint;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -81,5 +84,46 @@ class ElasticResumeTest {
         moved);
     assertTrue(moved > 1e-2, "the 50 steps after the resume must move the parameters: " + moved);
     assertTrue(rel <= 1e-5, "relative L2 difference " + rel + " exceeds 1e-5");
+  }
+
+  /**
+   * Batch norm's statistics are those of a logical shard: a checkpoint of a model with batch norm
+   * resumes with another worker count only with its number of shards, which cluster.shards keeps.
+   */
+  @Test
+  void aBatchNormModelResumesWithItsShardCount(@TempDir Path tmp) {
+    List<String> s = ExactResumeTest.settings(tmp, "collective");
+    s.add(
+        "model.layers=[{type: dense, units: 32, activation: relu, dropout: 0.1}, {type:"
+            + " batch_norm}, {type: output, units: 10, activation: softmax, loss: cross_entropy}]");
+    Path out = tmp.resolve("run");
+    ExactResumeTest.train(SPARK.sc(), out, s, "cluster.workers=4", "training.maxSteps=4");
+    ConfigException refused =
+        assertThrows(
+            ConfigException.class,
+            () ->
+                ExactResumeTest.train(
+                    SPARK.sc(),
+                    out,
+                    s,
+                    "cluster.workers=2",
+                    "training.maxSteps=8",
+                    "checkpoint.resume=auto"));
+    assertTrue(refused.getMessage().contains("its model has batch norm"), refused.getMessage());
+    assertTrue(
+        refused.getMessage().contains("written with 4 shards, this run has 2"),
+        refused.getMessage());
+    assertTrue(refused.getMessage().contains("set cluster.shards to 4"), refused.getMessage());
+    Map<String, Object> resumed =
+        ExactResumeTest.train(
+            SPARK.sc(),
+            out,
+            s,
+            "cluster.workers=2",
+            "cluster.shards=4",
+            "training.maxSteps=8",
+            "checkpoint.resume=auto");
+    assertEquals(8L, resumed.get("steps"));
+    assertEquals(4, resumed.get("shards"));
   }
 }

@@ -67,6 +67,37 @@ public final class ShardGradients {
     }
   }
 
+  /**
+   * Leaves in {@code each[i]} the gradient of {@code batches.get(i)} (shard {@code firstShard + i}
+   * of step {@code step}), zero for an empty one, for a ring that adds the shards up itself ({@code
+   * io.spindle.worker.collective.ShardRing}); adds their totals to this object's as {@link
+   * #compute} does.
+   */
+  public void computeEach(
+      TrainableNetwork net,
+      ModelSpec spec,
+      BatchLayout layout,
+      int firstShard,
+      int step,
+      long iteration,
+      List<MiniBatch> batches,
+      float[][] each) {
+    for (int i = 0; i < batches.size(); i++) {
+      MiniBatch batch = batches.get(i);
+      if (batch.isEmpty()) {
+        Arrays.fill(each[i], 0f);
+        continue;
+      }
+      double meanLoss =
+          net.computeGradient(
+              batch, PartitionTrainer.key(spec, layout, firstShard + i, step, iteration));
+      lossSum += meanLoss * batch.size();
+      examples += batch.size();
+      correct += net.correctOfLastForward();
+      FlatVector.copyOut(net.gradient(), each[i], 0);
+    }
+  }
+
   /** Summed loss (mean loss times examples) of every batch so far. */
   public double lossSum() {
     return lossSum;

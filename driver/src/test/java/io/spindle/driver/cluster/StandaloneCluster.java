@@ -215,6 +215,10 @@ public final class StandaloneCluster implements AutoCloseable {
   private void launch() {
     try {
       Path sparkHome = home.resolve("spark-home");
+      // made here, not by the Workers: each creates it on its first executor launch, and when
+      // several launch at once, those whose mkdirs loses the race drop it ("No subfolder can be
+      // created") and fail every executor they start
+      Files.createDirectories(home.resolve("local"));
       Files.createDirectories(sparkHome.resolve("jars"));
       Files.createDirectories(sparkHome.resolve("conf"));
       Path props = home.resolve("spark.properties");

@@ -118,7 +118,14 @@ public final class CollectiveTrainer {
     }
     int n = (int) w.length();
     int rank = ring.rank();
-    int[] bounds = TcpRing.bounds(n, ring.size());
+    // with fewer workers than shards, each worker plays its shards' places in a ring of shards and
+    // owns their chunks, so the sums are added in the order a ring of all shards adds them
+    ShardRing shardRing =
+        spec.shards().isIdentity() ? null : new ShardRing(ring, spec.shards(), spec.wire());
+    int[] bounds =
+        shardRing == null
+            ? TcpRing.bounds(n, ring.size())
+            : ShardRing.workerBounds(spec.shards(), n);
     int from = spec.sharded() ? bounds[rank] : 0;
     int to = spec.sharded() ? bounds[rank + 1] : n;
     params.copyTo(w);
@@ -130,21 +137,32 @@ public final class CollectiveTrainer {
     int firstShard = spec.shards().first(rank);
     long computeNanos = 0;
     float[] gradient = new float[n];
+    float[][] perShard = shardRing == null ? null : new float[spec.shards().count(rank)][n];
     for (int s = 0; s < steps; s++) {
       int step = cursor.step();
       long iteration = firstIteration + s;
       long t0 = System.nanoTime();
       List<MiniBatch> batches = cursor.next();
-      // the sum over this worker's shards of the step (one shard when every worker is alive)
-      shares.compute(
-          net, spec.model(), spec.layout(), firstShard, step, iteration, batches, gradient);
-      computeNanos += System.nanoTime() - t0;
       // sharded: sum only this worker's chunk, update it, then share the new parameters;
       // replicated: sum everything and let every worker apply the same update
-      if (spec.sharded()) {
-        ring.reduceScatter(gradient, bounds, iteration);
+      if (shardRing == null) {
+        shares.compute(
+            net, spec.model(), spec.layout(), firstShard, step, iteration, batches, gradient);
+        computeNanos += System.nanoTime() - t0;
+        if (spec.sharded()) {
+          ring.reduceScatter(gradient, bounds, iteration);
+        } else {
+          ring.allReduce(gradient, bounds, iteration);
+        }
       } else {
-        ring.allReduce(gradient, bounds, iteration);
+        shares.computeEach(
+            net, spec.model(), spec.layout(), firstShard, step, iteration, batches, perShard);
+        computeNanos += System.nanoTime() - t0;
+        shardRing.reduceScatter(perShard, iteration);
+        shardRing.gather(perShard, gradient);
+        if (!spec.sharded()) {
+          ring.allGather(gradient, bounds, iteration);
+        }
       }
       t0 = System.nanoTime();
       update.update(values, gradient, spec.layout().stepSize(step), iteration);

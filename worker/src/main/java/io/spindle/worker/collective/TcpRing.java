@@ -248,6 +248,7 @@ public final class TcpRing implements AutoCloseable {
 
   /** After this, {@code data}'s chunk {@code rank} holds the sum over all peers. */
   public void reduceScatter(float[] data, int[] bounds, long step) {
+    requireOneChunkPerPeer(bounds);
     for (int k = 0; k < size - 1; k++) {
       exchange(data, bounds, step, 1, k, mod(rank - k - 1), mod(rank - k - 2), true);
     }
@@ -255,6 +256,7 @@ public final class TcpRing implements AutoCloseable {
 
   /** After this, every chunk of {@code data} holds its owner's values. */
   public void allGather(float[] data, int[] bounds, long step) {
+    requireOneChunkPerPeer(bounds);
     for (int k = 0; k < size - 1; k++) {
       exchange(data, bounds, step, 2, k, mod(rank - k), mod(rank - k - 1), false);
     }
@@ -266,8 +268,40 @@ public final class TcpRing implements AutoCloseable {
     allGather(data, bounds, step);
   }
 
+  private void requireOneChunkPerPeer(int[] bounds) {
+    if (bounds.length != size + 1) {
+      throw new CollectiveException(
+          "rank "
+              + rank
+              + ": expected one chunk per peer ("
+              + size
+              + "), got "
+              + (bounds.length - 1));
+    }
+  }
+
   private int mod(int x) {
     return ((x % size) + size) % size;
+  }
+
+  /**
+   * One phase of a ring operation over chunks of any cut ({@code chunkBounds}, not necessarily one
+   * chunk per peer): sends chunk {@code sendChunk} of {@code data} to the right neighbour while
+   * receiving chunk {@code recvChunk} from the left one, adding it in ({@code add}) or overwriting.
+   * The right neighbour must call it with the same {@code op}, {@code phase} and its {@code
+   * recvChunk} equal to this peer's {@code sendChunk}; the headers check it. {@link ShardRing} runs
+   * a ring of logical shards over fewer peers with it.
+   */
+  public void shift(
+      float[] data,
+      int[] chunkBounds,
+      long step,
+      int op,
+      int phase,
+      int sendChunk,
+      int recvChunk,
+      boolean add) {
+    exchange(data, chunkBounds, step, op, phase, sendChunk, recvChunk, add);
   }
 
   private void exchange(
@@ -279,7 +313,7 @@ public final class TcpRing implements AutoCloseable {
       int sendChunk,
       int recvChunk,
       boolean add) {
-    if (bounds.length != size + 1 || bounds[size] != data.length) {
+    if (bounds.length < 2 || bounds[bounds.length - 1] != data.length) {
       throw new CollectiveException(
           "rank "
               + rank

@@ -4,30 +4,58 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
+import io.spindle.driver.checkpoint.CheckpointStore;
+import io.spindle.sync.Evaluation;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 
 /**
  * The output directory of a run: {@code config.yaml} (the effective config), {@code metrics.jsonl},
- * {@code model.zip} (DL4J's ModelSerializer format) and {@code summary.json}, written last. Every
- * file but the metrics log is written to a temporary name and atomically renamed, so a reader never
- * sees half a file.
+ * {@code report.html}, {@code model.zip} (DL4J's ModelSerializer format) and {@code summary.json},
+ * written last. Every file but the metrics log is written to a temporary name and atomically
+ * renamed, so a reader never sees half a file.
+ *
+ * <p>The directory is a local path, or any Hadoop file system URI ({@code hdfs://}, {@code s3a://},
+ * ...; {@link #open}). For a Hadoop file system the listeners write into a local staging folder
+ * ({@link #dir()}), and the files are published to the URI: {@code config.yaml} at once, {@code
+ * metrics.jsonl} and {@code report.html} after every epoch ({@link #publisher()}), and at the end
+ * {@code model.zip}, then {@code summary.json}, last, so that its presence still means the run
+ * finished. Each file is published whole: on an object store as one upload, which becomes visible
+ * only when complete; elsewhere to a temporary name and renamed. Checkpoints go straight to {@code
+ * checkpoints/} under the URI (see {@link CheckpointStore}).
  */
-public final class RunOutput {
+public final class RunOutput implements AutoCloseable {
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final List<String> PROGRESS = List.of("metrics.jsonl", "report.html");
   private final Path dir;
+  private final FileSystem remoteFs;
+  private final org.apache.hadoop.fs.Path remote;
 
   public RunOutput(Path dir) {
+    this(dir, null, null);
+  }
+
+  private RunOutput(Path dir, FileSystem remoteFs, org.apache.hadoop.fs.Path remote) {
     this.dir = dir;
+    this.remoteFs = remoteFs;
+    this.remote = remote;
     try {
       Files.createDirectories(dir);
     } catch (IOException e) {
@@ -36,8 +64,67 @@ public final class RunOutput {
     }
   }
 
+  /** Whether {@code location} names a Hadoop file system other than the local one. */
+  public static boolean isRemote(String location) {
+    String scheme = URI.create(location.replace(" ", "%20")).getScheme();
+    // a one-letter "scheme" is a Windows drive letter
+    return scheme != null && scheme.length() > 1 && !scheme.equalsIgnoreCase("file");
+  }
+
+  /**
+   * The output at {@code location}: a local path, or a Hadoop file system URI opened with {@code
+   * hadoop}; for a URI, an existing {@code metrics.jsonl} there is fetched into the staging folder,
+   * so that a resumed run appends to it.
+   */
+  public static RunOutput open(String location, Configuration hadoop) {
+    if (!isRemote(location)) {
+      return new RunOutput(
+          Path.of(location.startsWith("file:") ? URI.create(location).getPath() : location));
+    }
+    org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(location);
+    try {
+      FileSystem fs = target.getFileSystem(hadoop);
+      target = fs.makeQualified(target);
+      fs.mkdirs(target);
+      RunOutput out = new RunOutput(Files.createTempDirectory("spindle-output-"), fs, target);
+      org.apache.hadoop.fs.Path metrics = new org.apache.hadoop.fs.Path(target, "metrics.jsonl");
+      if (fs.exists(metrics)) {
+        try (InputStream in = fs.open(metrics)) {
+          Files.copy(in, out.metricsFile());
+        }
+      }
+      return out;
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "cannot open output directory " + location + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The local directory the run's files are written into (a staging folder for a URI). */
   public Path dir() {
     return dir;
+  }
+
+  /** Where the run's files end up: the local directory's or the Hadoop file system's URI. */
+  public String location() {
+    return remote != null ? remote.toString() : dir.toAbsolutePath().toUri().toString();
+  }
+
+  /** Where the file {@code name} ends up (the directory itself for ""), for messages. */
+  public String where(String name) {
+    if (remote != null) {
+      return name.isEmpty()
+          ? remote.toString()
+          : new org.apache.hadoop.fs.Path(remote, name).toString();
+    }
+    return dir.toAbsolutePath().resolve(name).toString();
+  }
+
+  /** The default checkpoint directory, {@code checkpoints} under {@link #location()}. */
+  public String checkpointsLocation() {
+    return remote != null
+        ? new org.apache.hadoop.fs.Path(remote, "checkpoints").toString()
+        : dir.resolve("checkpoints").toAbsolutePath().toUri().toString();
   }
 
   public Path metricsFile() {
@@ -56,14 +143,30 @@ public final class RunOutput {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + dir.resolve("model.zip") + ": " + e, e);
     }
+    publish("model.zip");
   }
 
+  /** Writes {@code summary.json}; for a URI, publishes the other files first. */
   public void writeSummary(Map<String, Object> summary) {
+    PROGRESS.forEach(this::publish);
     try {
       write("summary.json", JSON.writeValueAsBytes(summary));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /**
+   * A listener that publishes {@code metrics.jsonl} and {@code report.html} after every epoch; it
+   * does nothing for a local directory. Register it after the listeners that write them.
+   */
+  public TrainingListener publisher() {
+    return new TrainingListener() {
+      @Override
+      public void onEpochEnd(TrainingState state, Evaluation test) {
+        PROGRESS.forEach(RunOutput.this::publish);
+      }
+    };
   }
 
   private void write(String name, byte[] content) {
@@ -73,6 +176,47 @@ public final class RunOutput {
       move(tmp, dir.resolve(name));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + dir.resolve(name) + ": " + e, e);
+    }
+    publish(name);
+  }
+
+  /** Copies the local file {@code name} whole to the remote directory, if there is one. */
+  private void publish(String name) {
+    Path local = dir.resolve(name);
+    if (remote == null || !Files.exists(local)) {
+      return;
+    }
+    org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(remote, name);
+    boolean direct = !CheckpointStore.renameIsAtomic(remoteFs);
+    org.apache.hadoop.fs.Path written =
+        direct ? target : new org.apache.hadoop.fs.Path(remote, "." + name + ".tmp");
+    try {
+      try (OutputStream out = remoteFs.create(written, true)) {
+        Files.copy(local, out);
+      }
+      if (!direct) {
+        remoteFs.delete(target, false);
+        if (!remoteFs.rename(written, target)) {
+          throw new IOException("rename " + written + " -> " + target + " failed");
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + target + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Deletes the local staging folder of a URI output; a local directory is left as it is. */
+  @Override
+  public void close() {
+    if (remote == null) {
+      return;
+    }
+    try (Stream<Path> all = Files.walk(dir)) {
+      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot delete staging folder " + dir + ": " + e, e);
     }
   }
 

@@ -74,9 +74,7 @@ public final class TrainJob {
   /** The checkpoint directory: {@code checkpoint.dir}, else {@code checkpoints} in the output. */
   public static String checkpointDir(SpindleConfig config, RunOutput output) {
     String dir = config.checkpoint().dir();
-    return dir.isEmpty()
-        ? output.dir().resolve("checkpoints").toAbsolutePath().toUri().toString()
-        : dir;
+    return dir.isEmpty() ? output.checkpointsLocation() : dir;
   }
 
   /**
@@ -295,6 +293,7 @@ public final class TrainJob {
                     new io.spindle.driver.monitor.TrainingGauges(sc, config.training().epochs()),
                     new io.spindle.driver.monitor.HtmlReport(
                         output.dir(), "Spindle run: " + config.data().dataset()),
+                    output.publisher(),
                     summary),
                 config.training().epochs(),
                 config.training().maxSteps())

@@ -18,7 +18,7 @@ import java.util.Map;
  */
 final class CommandOptions {
   private Path configFile;
-  private Path outputDir;
+  private String outputDir;
   private boolean help;
   private final List<String> overrides = new ArrayList<>();
   private final Map<String, String> extra = new LinkedHashMap<>();
@@ -69,7 +69,7 @@ final class CommandOptions {
       switch (name) {
         case "--config" -> o.configFile = Path.of(value);
         case "--set" -> o.overrides.add(value);
-        case "--output" -> o.outputDir = Path.of(value);
+        case "--output" -> o.outputDir = value;
         default -> o.extra.put(name, value);
       }
     }
@@ -87,13 +87,22 @@ final class CommandOptions {
 
   /** The output directory, or {@code runs/<prefix>-<timestamp>}. */
   Path outputDir(String prefix) {
+    return Path.of(outputLocation(prefix));
+  }
+
+  /**
+   * The output directory as given (a local path or a Hadoop file system URI such as {@code
+   * hdfs://nn/runs/1} or {@code s3a://bucket/runs/1}), or {@code runs/<prefix>-<timestamp>}.
+   */
+  String outputLocation(String prefix) {
     return outputDir != null
         ? outputDir
         : Path.of(
-            "runs",
-            prefix
-                + "-"
-                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+                "runs",
+                prefix
+                    + "-"
+                    + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")))
+            .toString();
   }
 
   /** Whether a command-specific flag was given. */

@@ -63,7 +63,42 @@ public final class SpindleCli {
   public static void main(String[] args) {
     io.spindle.runtime.Nd4jRuntime.selectNativeBuild(); // before anything loads ND4J
     int code = run(args, System.out, System.err);
+    if (inYarnClusterMode()) {
+      // The driver is a thread of Spark's ApplicationMaster here, which reports the application's
+      // final status to YARN (and so to spark-submit) from how main ends: returning is success, an
+      // exception is failure. System.exit would end the AM before it reports: YARN would record a
+      // failure even after a successful run, and start a second attempt.
+      if (code != ExitCode.SUCCESS.code()) {
+        throw new ExitStatusException(code);
+      }
+      return;
+    }
     System.exit(code);
+  }
+
+  /** Whether this JVM is the driver of a YARN application in cluster mode. */
+  static boolean inYarnClusterMode() {
+    return "cluster".equals(System.getProperty("spark.submit.deployMode"))
+        && System.getProperty("spark.master", "").startsWith("yarn");
+  }
+
+  /**
+   * A run that failed with an exit code, where the driver cannot exit with it (YARN cluster mode):
+   * YARN's diagnostics, which spark-submit prints, carry the code and its meaning.
+   */
+  static final class ExitStatusException extends RuntimeException {
+    ExitStatusException(int code) {
+      super(
+          "spindle exit code "
+              + code
+              + " ("
+              + java.util.Arrays.stream(ExitCode.values())
+                  .filter(c -> c.code() == code)
+                  .map(c -> c.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '))
+                  .findFirst()
+                  .orElse("unknown")
+              + "); the driver's log (yarn logs -applicationId ...) has the message");
+    }
   }
 
   /** Runs the command line; returns the exit code. */
@@ -118,29 +153,32 @@ public final class SpindleCli {
       return ExitCode.SUCCESS.code();
     }
     SpindleConfig config = options.config();
-    Path outputDir = options.outputDir("train");
-    ResourcePlan.of(config, SparkContexts.conf(config.cluster(), "spindle train")).check();
+    String location = options.outputLocation("train");
+    org.apache.spark.SparkConf sparkConf = SparkContexts.conf(config.cluster(), "spindle train");
+    ResourcePlan.of(config, sparkConf).check();
+    org.apache.hadoop.conf.Configuration hadoop = OutputDirectory.hadoopConf(sparkConf);
     if (config.checkpoint().resume() == io.spindle.config.ResumeMode.AUTO) {
       if (options.flag(OutputDirectory.OVERWRITE)) {
         throw new ConfigException("--resume and --overwrite exclude each other");
       }
     } else {
-      OutputDirectory.claim(outputDir, options.flag(OutputDirectory.OVERWRITE));
+      OutputDirectory.claim(location, options.flag(OutputDirectory.OVERWRITE), hadoop);
     }
     Map<String, Path> files = TrainJob.fetchData(config);
-    RunOutput output = new RunOutput(outputDir);
-    out.println("spindle: writing to " + outputDir.toAbsolutePath());
-    try (JavaSparkContext sc =
-        SparkContexts.create(
-            config.cluster(), "spindle train", config.data().format().equals("table"))) {
-      sc.setLogLevel("WARN");
-      Map<String, Object> summary = TrainJob.run(sc, config, files, output, out);
-      out.printf(
-          "spindle: done. test accuracy %.4f, %.0f samples/s, %.1f s; summary in %s%n",
-          (Double) summary.get("test_accuracy"),
-          (Double) summary.get("samples_per_second"),
-          (Double) summary.get("wall_seconds"),
-          output.dir().resolve("summary.json"));
+    try (RunOutput output = RunOutput.open(location, hadoop)) {
+      out.println("spindle: writing to " + output.where(""));
+      try (JavaSparkContext sc =
+          SparkContexts.create(
+              config.cluster(), "spindle train", config.data().format().equals("table"))) {
+        sc.setLogLevel("WARN");
+        Map<String, Object> summary = TrainJob.run(sc, config, files, output, out);
+        out.printf(
+            "spindle: done. test accuracy %.4f, %.0f samples/s, %.1f s; summary in %s%n",
+            (Double) summary.get("test_accuracy"),
+            (Double) summary.get("samples_per_second"),
+            (Double) summary.get("wall_seconds"),
+            output.where("summary.json"));
+      }
     }
     return ExitCode.SUCCESS.code();
   }

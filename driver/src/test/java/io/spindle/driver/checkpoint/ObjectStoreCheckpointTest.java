@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Checkpoint visibility where a directory rename is not atomic (object stores): files are written
  * in place, the manifest last; a directory without a manifest is never resumed from and is removed
  * at the next start. The store is opened in its object-store mode on a local folder here; {@code
- * S3CheckpointIT} (deploy) runs the same code against a real S3 server.
+ * S3StorageIT} (deploy) runs the same code against a real S3 server.
  */
 class ObjectStoreCheckpointTest {
   @TempDir Path tmp;

@@ -59,8 +59,8 @@ class YarnSubmitIT {
   private static final Path CONFIG =
       deployDir().resolve("examples").resolve("mnist-hdfs-yarn.yaml");
 
-  /** Global steps of the config's 2 epochs (235 steps of 256 examples each). */
-  private static final long STEPS = 470;
+  /** Global steps of the config's epoch (235 steps of 256 examples). */
+  private static final long STEPS = 235;
 
   @TempDir static Path tmp;
   private static AppJar app;
@@ -143,7 +143,7 @@ class YarnSubmitIT {
     assertEquals(2, summary.get("workers").asInt());
     assertTrue(
         summary.get("test_accuracy").asDouble() >= 0.95,
-        "test accuracy after 2 epochs " + summary.get("test_accuracy"));
+        "test accuracy after one epoch " + summary.get("test_accuracy"));
     System.out.printf(
         Locale.ROOT,
         "[yarn] cluster mode: submit to first progress line (global step %d) %.1f s, %d steps in"
@@ -169,7 +169,7 @@ class YarnSubmitIT {
                 "--set",
                 "cluster.sync=gradient_sharing",
                 "--set",
-                "training.maxSteps=20",
+                "training.maxSteps=10",
                 "--set",
                 "training.logEvery=1")
             .start(log);
@@ -185,11 +185,11 @@ class YarnSubmitIT {
     assertEquals(0, code, "exit code; log:\n" + tail(text) + cluster.logs());
     assertTrue(firstStep > 0, "no first step line; log:\n" + tail(text));
     JsonNode summary = readJson(out + "/summary.json");
-    assertEquals(20, summary.get("steps").asLong());
+    assertEquals(10, summary.get("steps").asLong());
     assertEquals("gradient_sharing", summary.get("sync").asText());
     System.out.printf(
         Locale.ROOT,
-        "[yarn] client mode, gradient_sharing: submit to first step %.1f s; 20 steps, submit to"
+        "[yarn] client mode, gradient_sharing: submit to first step %.1f s; 10 steps, submit to"
             + " exit %.1f s%n",
         firstStep / 1e9,
         submit.elapsedSeconds());
@@ -234,7 +234,7 @@ class YarnSubmitIT {
   @Order(4)
   void killedExecutorContainerIsReplacedAndTheRunFinishesExactly() throws Exception {
     assertNotNull(undisturbed, "needs the undisturbed run of case 1");
-    Run killed = run("cluster-killed", 120);
+    Run killed = run("cluster-killed", 80);
     assertEquals(0, killed.code, "spark-submit exit code; log:\n" + killed.tail());
     assertTrue(killed.killedPid > 0, "no executor was killed");
     // Spark's log (stderr of the driver's container) records the loss

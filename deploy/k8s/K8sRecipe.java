@@ -27,8 +27,10 @@ import java.util.regex.Pattern;
 public final class K8sRecipe {
   static final String DRIVER_CONTAINER = "spark-kubernetes-driver";
   static final String EXECUTOR_CONTAINER = "spark-kubernetes-executor";
+
   /** Where deploy/Dockerfile puts the application jar. */
   static final String APP_JAR = "local:///opt/spindle/spindle.jar";
+
   /** The user of Apache Spark's images (and of deploy/Dockerfile). */
   static final int SPARK_UID = 185;
 
@@ -166,9 +168,9 @@ public final class K8sRecipe {
   }
 
   /**
-   * A pod template: what Spark's own pod spec lacks (labels, service account, non-root user, the
-   * S3 credentials, OpenMP threads, a scratch volume for ND4J's native libraries). Spark fills in
-   * the image, command, ports, memory and CPU from the submit's settings.
+   * A pod template: what Spark's own pod spec lacks (labels, service account, non-root user, the S3
+   * credentials, OpenMP threads, a scratch volume for ND4J's native libraries). Spark fills in the
+   * image, command, ports, memory and CPU from the submit's settings.
    */
   String podTemplate(String role) {
     String container = role.equals("driver") ? DRIVER_CONTAINER : EXECUTOR_CONTAINER;
@@ -265,9 +267,12 @@ public final class K8sRecipe {
     s.append("  --deploy-mode cluster \\\n");
     s.append("  --name ").append(c.get("name")).append(" \\\n");
     s.append("  --class io.spindle.driver.cli.SpindleCli \\\n");
-    sparkConf().forEach((k, v) -> s.append("  --conf \"").append(k).append('=').append(v).append("\" \\\n"));
+    sparkConf()
+        .forEach(
+            (k, v) -> s.append("  --conf \"").append(k).append('=').append(v).append("\" \\\n"));
     s.append("  ").append(APP_JAR).append(" \\\n");
-    List<String> train = new ArrayList<>(List.of("train", "--set", "cluster.workers=" + c.get("executors")));
+    List<String> train =
+        new ArrayList<>(List.of("train", "--set", "cluster.workers=" + c.get("executors")));
     train.addAll(List.of(c.get("train").split("\\s+")));
     s.append("  ").append(String.join(" ", train)).append('\n');
     return s.toString();

@@ -163,7 +163,13 @@ class S3StorageIT {
     String text = Files.readString(log);
     assertEquals(0, code, "exit code; log:\n" + tail(text) + cluster.logs() + s3.log());
     for (String name :
-        List.of("summary.json", "model.zip", "metrics.jsonl", "report.html", "config.yaml")) {
+        List.of(
+            "summary.json",
+            "model.zip",
+            "metrics.jsonl",
+            "report.html",
+            "config.yaml",
+            "spindle.log")) {
       assertTrue(exists(clean + "/" + name), name + " is not in S3 under " + clean);
     }
     JsonNode summary = json(clean + "/summary.json");

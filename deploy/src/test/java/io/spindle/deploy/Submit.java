@@ -34,6 +34,7 @@ final class Submit {
   private final List<String> extraClasspath = new ArrayList<>();
   private final List<String> driverJvm = new ArrayList<>();
   private String deployMode = "client";
+  private final List<String> launchIn = new ArrayList<>();
   private Process process;
   private long startNanos;
   private long endNanos;
@@ -86,6 +87,15 @@ final class Submit {
 
   Submit env(String key, String value) {
     env.put(key, value);
+    return this;
+  }
+
+  /**
+   * A command prefix the java command line is appended to (e.g. {@code NetworkBed#launcher}: the
+   * driver then runs in that network namespace); it must exec the command.
+   */
+  Submit launchIn(List<String> prefix) {
+    launchIn.addAll(prefix);
     return this;
   }
 
@@ -154,7 +164,7 @@ final class Submit {
   }
 
   private List<String> directCommand() {
-    List<String> cmd = new ArrayList<>();
+    List<String> cmd = new ArrayList<>(launchIn);
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     // Client mode: the driver runs in this JVM, so its options go on the command line.
     cmd.add("-Xmx1500m");
@@ -181,7 +191,7 @@ final class Submit {
       cmd.add("--client");
     }
     conf.forEach((k, v) -> cmd.addAll(List.of("--conf", k + "=" + v)));
-    if (!driverJvm.isEmpty() || !extraClasspath.isEmpty()) {
+    if (!driverJvm.isEmpty() || !extraClasspath.isEmpty() || !launchIn.isEmpty()) {
       throw new IllegalStateException(
           "a recipe sets the driver's JVM options and classpath itself");
     }

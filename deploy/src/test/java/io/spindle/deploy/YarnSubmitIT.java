@@ -132,7 +132,13 @@ class YarnSubmitIT {
     assertTrue(undisturbed.log.contains("final status: SUCCEEDED"), undisturbed.tail());
     FileSystem fs = cluster.fs();
     for (String name :
-        List.of("summary.json", "model.zip", "metrics.jsonl", "report.html", "config.yaml")) {
+        List.of(
+            "summary.json",
+            "model.zip",
+            "metrics.jsonl",
+            "report.html",
+            "config.yaml",
+            "spindle.log")) {
       assertTrue(
           fs.exists(new org.apache.hadoop.fs.Path(undisturbed.output, name)),
           name + " is not on HDFS in " + undisturbed.output);
@@ -228,6 +234,9 @@ class YarnSubmitIT {
     assertFalse(
         cluster.fs().exists(new org.apache.hadoop.fs.Path("/runs/bad-data/summary.json")),
         "a failed run wrote summary.json");
+    // the failure's details are in the run's log, published to HDFS although the run failed
+    String runLog = text(cluster.hdfsUri() + "/runs/bad-data/spindle.log");
+    assertTrue(runLog.contains("no-such-folder"), "spindle.log on HDFS:\n" + tail(runLog));
   }
 
   @Test
@@ -237,8 +246,8 @@ class YarnSubmitIT {
     Run killed = run("cluster-killed", 80);
     assertEquals(0, killed.code, "spark-submit exit code; log:\n" + killed.tail());
     assertTrue(killed.killedPid > 0, "no executor was killed");
-    // Spark's log (stderr of the driver's container) records the loss
-    String driverLog = Files.readString(killed.driverLog.resolveSibling("stderr"));
+    // Spark's log records the loss: the run's spindle.log (published to HDFS with the outputs)
+    String driverLog = text(killed.output + "/spindle.log");
     assertTrue(
         driverLog.contains("Lost executor") || driverLog.contains("lost executor"),
         "the driver did not see the executor die:\n" + tail(driverLog));
@@ -375,13 +384,15 @@ class YarnSubmitIT {
     }
   }
 
+  private static String text(String uri) throws IOException {
+    try (InputStream in = cluster.fs().open(new org.apache.hadoop.fs.Path(uri))) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
   private static List<Long> stepRecords(String uri) throws IOException {
     List<Long> steps = new ArrayList<>();
-    String text;
-    try (InputStream in = cluster.fs().open(new org.apache.hadoop.fs.Path(uri))) {
-      text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    }
-    for (String line : text.split("\n")) {
+    for (String line : text(uri).split("\n")) {
       if (line.isBlank()) {
         continue;
       }

@@ -17,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
-import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
@@ -27,15 +26,16 @@ import org.deeplearning4j.util.ModelSerializer;
 
 /**
  * The output directory of a run: {@code config.yaml} (the effective config), {@code metrics.jsonl},
- * {@code report.html}, {@code model.zip} (DL4J's ModelSerializer format) and {@code summary.json},
- * written last. Every file but the metrics log is written to a temporary name and atomically
- * renamed, so a reader never sees half a file.
+ * {@code report.html}, the run's log, {@code model.zip} (DL4J's ModelSerializer format) and {@code
+ * summary.json}, written last. Every file but the metrics log is written to a temporary name and
+ * atomically renamed, so a reader never sees half a file.
  *
  * <p>The directory is a local path, or any Hadoop file system URI ({@code hdfs://}, {@code s3a://},
  * ...; {@link #open}). For a Hadoop file system the listeners write into a local staging folder
  * ({@link #dir()}), and the files are published to the URI: {@code config.yaml} at once, {@code
- * metrics.jsonl} and {@code report.html} after every epoch ({@link #publisher()}), and at the end
- * {@code model.zip}, then {@code summary.json}, last, so that its presence still means the run
+ * metrics.jsonl}, {@code report.html} and the run's log ({@code spindle.log}) after every epoch
+ * ({@link #publisher()}) and when the run ends, failed or not ({@link #close()}), {@code model.zip}
+ * at the end and then {@code summary.json}, last, so that its presence still means the run
  * finished. Each file is published whole: on an object store as one upload, which becomes visible
  * only when complete; elsewhere to a temporary name and renamed. Checkpoints go straight to {@code
  * checkpoints/} under the URI (see {@link CheckpointStore}).
@@ -43,7 +43,10 @@ import org.deeplearning4j.util.ModelSerializer;
 public final class RunOutput implements AutoCloseable {
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-  private static final List<String> PROGRESS = List.of("metrics.jsonl", "report.html");
+
+  /** Published only by {@link #writeSummary}, last. */
+  private static final String SUMMARY = "summary.json";
+
   private final Path dir;
   private final FileSystem remoteFs;
   private final org.apache.hadoop.fs.Path remote;
@@ -148,25 +151,43 @@ public final class RunOutput implements AutoCloseable {
 
   /** Writes {@code summary.json}; for a URI, publishes the other files first. */
   public void writeSummary(Map<String, Object> summary) {
-    PROGRESS.forEach(this::publish);
+    publishAll();
     try {
-      write("summary.json", JSON.writeValueAsBytes(summary));
+      write(SUMMARY, JSON.writeValueAsBytes(summary));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
   /**
-   * A listener that publishes {@code metrics.jsonl} and {@code report.html} after every epoch; it
-   * does nothing for a local directory. Register it after the listeners that write them.
+   * A listener that publishes the files written so far ({@code metrics.jsonl}, {@code report.html},
+   * the run's log) after every epoch; it does nothing for a local directory. Register it after the
+   * listeners that write them.
    */
   public TrainingListener publisher() {
     return new TrainingListener() {
       @Override
       public void onEpochEnd(TrainingState state, Evaluation test) {
-        PROGRESS.forEach(RunOutput.this::publish);
+        publishAll();
       }
     };
+  }
+
+  /** Publishes every file of the staging folder but {@code summary.json} and temporary ones. */
+  private void publishAll() {
+    if (remote == null) {
+      return;
+    }
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
+        String name = f.getFileName().toString();
+        if (!name.startsWith(".") && !name.equals(SUMMARY)) {
+          publish(name);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list staging folder " + dir + ": " + e, e);
+    }
   }
 
   private void write(String name, byte[] content) {
@@ -205,12 +226,17 @@ public final class RunOutput implements AutoCloseable {
     }
   }
 
-  /** Deletes the local staging folder of a URI output; a local directory is left as it is. */
+  /**
+   * For a URI output: publishes what is new since the last epoch (after a failure: the log, the
+   * metrics up to it; never {@code summary.json}, which only {@link #writeSummary} writes), then
+   * deletes the local staging folder. A local directory is left as it is.
+   */
   @Override
   public void close() {
     if (remote == null) {
       return;
     }
+    publishAll();
     try (Stream<Path> all = Files.walk(dir)) {
       for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
         Files.deleteIfExists(p);

@@ -28,6 +28,22 @@ public final class SparkContexts {
     if (!plugins.contains(plugin)) {
       conf.set("spark.plugins", plugins.isBlank() ? plugin : plugins + "," + plugin);
     }
+    // The executors and their slots, for BarrierSlots.await: a listener Spark creates before any
+    // executor registers, found again through a token unique to this configuration.
+    String listener = ExecutorSlots.class.getName();
+    String listeners = conf.get("spark.extraListeners", "");
+    if (!listeners.contains(listener)) {
+      conf.set("spark.extraListeners", listeners.isBlank() ? listener : listeners + "," + listener);
+    }
+    conf.set(ExecutorSlots.TOKEN_KEY, java.util.UUID.randomUUID().toString());
+    // Spark's own slot check before each barrier job gives up after about executorWaitSeconds
+    // (by default it retries every 15 s for 10 minutes).
+    int wait = cluster.executorWaitSeconds();
+    int interval = Math.max(1, Math.min(5, wait));
+    conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", interval + "s");
+    conf.setIfMissing(
+        "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures",
+        String.valueOf(Math.max(1, (wait + interval - 1) / interval)));
     conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
     // Kryo refuses any class not registered below, so no unexpected class travels between JVMs.
     conf.setIfMissing("spark.kryo.registrationRequired", "true");
@@ -79,6 +95,7 @@ public final class SparkContexts {
     if (sqlData && System.getProperty("spark.kryo.registrationRequired") == null) {
       conf.set("spark.kryo.registrationRequired", "false");
     }
+    BarrierSlots.checkUpFront(conf, cluster);
     checkMasterReachable(conf.get("spark.master"), 5000);
     return new JavaSparkContext(conf);
   }

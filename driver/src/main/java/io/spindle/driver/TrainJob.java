@@ -209,6 +209,7 @@ public final class TrainJob {
       Map<String, Path> files,
       RunOutput output,
       PrintStream console) {
+    BarrierSlots.await(sc, config.cluster(), console); // collective: its slots, or a clear failure
     output.writeConfig(config);
     int workers = config.cluster().workers();
     int threads = SparkContexts.threadsPerWorker(sc, config.cluster());

@@ -18,7 +18,7 @@ import org.nd4j.linalg.api.buffer.DataType;
  * checking that the checkpoint belongs to a run with the same trajectory. Keys that may change on
  * resume (they do not change the arithmetic): training.epochs, training.maxSteps,
  * training.logEvery, checkpoint.*, cluster.master, cluster.threadsPerWorker,
- * cluster.peerTimeoutSeconds, data.mirror, data.cacheDir.
+ * cluster.peerTimeoutSeconds, cluster.executorWaitSeconds, data.mirror, data.cacheDir.
  */
 public final class Resume {
   private Resume() {}
@@ -42,7 +42,8 @@ public final class Resume {
               + where
               + "); only training.epochs, training.maxSteps, training.logEvery, checkpoint.*,"
               + " cluster.master, cluster.threadsPerWorker, cluster.peerTimeoutSeconds,"
-              + " data.mirror and data.cacheDir may change on resume");
+              + " cluster.executorWaitSeconds, data.mirror and data.cacheDir may change on"
+              + " resume");
     }
     if (checkpoint.stepsPerEpoch() != stepsPerEpoch) {
       throw new ConfigException(
@@ -113,7 +114,8 @@ public final class Resume {
             k.roundSteps(),
             k.wire(),
             k.shardOptimizer(),
-            1),
+            1,
+            0),
         CheckpointConfig.defaults());
   }
 

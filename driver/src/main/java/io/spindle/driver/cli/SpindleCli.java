@@ -111,7 +111,7 @@ public final class SpindleCli {
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
     try {
       return switch (command) {
-        case "train" -> train(rest, out);
+        case "train" -> train(rest, out, err);
         case "bench" -> bench(err);
         case "data-bench" -> dataBench(rest, out);
         case "inspect" -> InspectCommand.run(rest, out);
@@ -125,16 +125,39 @@ public final class SpindleCli {
         }
       };
     } catch (Throwable t) {
-      ExitCode code = classify(t);
-      err.println("spindle: " + code.name().toLowerCase().replace('_', ' ') + ": " + message(t));
-      if (code == ExitCode.INTERNAL_ERROR) {
-        t.printStackTrace(err);
-      }
-      return code.code();
+      return fail(t, err);
+    } finally {
+      RunLog.detach();
     }
   }
 
-  private static int train(String[] args, PrintStream out) {
+  /**
+   * Reports a failure: one line on the console (the first line of the message) naming the run's log
+   * file, and the whole failure with its stack trace in that file; before a run has a log file (bad
+   * command line or config), the line alone, plus the stack trace for an internal error.
+   */
+  private static int fail(Throwable t, PrintStream err) {
+    return fail(t, err, RunLog.currentFile().map(Path::toString).orElse(null));
+  }
+
+  /** As {@link #fail(Throwable, PrintStream)}, naming the log file as {@code logName}. */
+  private static int fail(Throwable t, PrintStream err, String logName) {
+    ExitCode code = classify(t);
+    String line = "spindle: " + code.name().toLowerCase().replace('_', ' ') + ": " + message(t);
+    java.util.Optional<Path> log = RunLog.currentFile();
+    if (log.isPresent() && RunLog.logFailure(line, t)) {
+      String first = line.lines().findFirst().orElse(line);
+      err.println(first + " (details: " + (logName != null ? logName : log.get()) + ")");
+    } else {
+      err.println(line);
+      if (code == ExitCode.INTERNAL_ERROR) {
+        t.printStackTrace(err);
+      }
+    }
+    return code.code();
+  }
+
+  private static int train(String[] args, PrintStream out, PrintStream err) {
     boolean resume = Arrays.asList(args).contains("--resume");
     if (resume) {
       List<String> rest = new java.util.ArrayList<>(Arrays.asList(args));
@@ -156,6 +179,7 @@ public final class SpindleCli {
     String location = options.outputLocation("train");
     org.apache.spark.SparkConf sparkConf = SparkContexts.conf(config.cluster(), "spindle train");
     ResourcePlan.of(config, sparkConf).check();
+    io.spindle.driver.BarrierSlots.checkUpFront(sparkConf, config.cluster()); // before any work
     org.apache.hadoop.conf.Configuration hadoop = OutputDirectory.hadoopConf(sparkConf);
     if (config.checkpoint().resume() == io.spindle.config.ResumeMode.AUTO) {
       if (options.flag(OutputDirectory.OVERWRITE)) {
@@ -165,7 +189,9 @@ public final class SpindleCli {
       OutputDirectory.claim(location, options.flag(OutputDirectory.OVERWRITE), hadoop);
     }
     Map<String, Path> files = TrainJob.fetchData(config);
-    try (RunOutput output = RunOutput.open(location, hadoop)) {
+    RunOutput output = RunOutput.open(location, hadoop);
+    RunLog.attach(output.dir());
+    try {
       out.println("spindle: writing to " + output.where(""));
       try (JavaSparkContext sc =
           SparkContexts.create(
@@ -179,8 +205,14 @@ public final class SpindleCli {
             (Double) summary.get("wall_seconds"),
             output.where("summary.json"));
       }
+      return ExitCode.SUCCESS.code();
+    } catch (Throwable t) {
+      // logged while the log is attached; named where it ends up (for a Hadoop URI, published)
+      return fail(t, err, output.where(RunLog.FILE_NAME));
+    } finally {
+      RunLog.detach();
+      output.close(); // for a Hadoop URI: publishes spindle.log, removes the staging folder
     }
-    return ExitCode.SUCCESS.code();
   }
 
   /**
@@ -318,7 +350,8 @@ public final class SpindleCli {
         return ExitCode.DIVERGED;
       }
       if (c instanceof org.apache.spark.SparkException
-          || c instanceof io.spindle.driver.ClusterUnreachableException) {
+          || c instanceof io.spindle.driver.ClusterUnreachableException
+          || c instanceof io.spindle.driver.ClusterCapacityException) {
         spark = true;
       }
       if (c.getCause() == c) {
@@ -334,8 +367,15 @@ public final class SpindleCli {
       if (c instanceof ConfigException
           || c instanceof DataFormatException
           || c instanceof TrainingDivergedException
-          || c instanceof io.spindle.driver.ClusterUnreachableException) {
+          || c instanceof io.spindle.driver.ClusterUnreachableException
+          || c instanceof io.spindle.driver.ClusterCapacityException) {
         return c.getMessage();
+      }
+      if (c.getMessage() != null && c.getMessage().contains("[SPARK-24819]")) {
+        return "a collective round needs cluster.workers task slots at once, and the cluster did"
+            + " not offer them within cluster.executorWaitSeconds (an executor was lost and not"
+            + " replaced?); Spark: "
+            + c.getMessage();
       }
       root = c;
     }

@@ -122,7 +122,9 @@ class HadoopOutputTest {
       for (var s : fs.listStatus(new org.apache.hadoop.fs.Path(dir))) {
         assertFalse(s.getPath().getName().endsWith(".tmp"), s.getPath().toString());
       }
+      Files.writeString(out.dir().resolve("spindle.log"), "the run's last words\n");
     }
+    assertEquals("the run's last words\n", get(dir + "/spindle.log"), "published when it ends");
     assertFalse(Files.exists(staging), "the staging folder is deleted");
 
     // a resumed run appends to the published metrics log

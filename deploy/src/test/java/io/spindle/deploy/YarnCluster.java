@@ -93,8 +93,8 @@ final class YarnCluster implements AutoCloseable {
       conf.set("yarn.scheduler.capacity.root.default.acl_administer_queue", "*");
       conf.setInt("yarn.scheduler.capacity.node-locality-delay", -1);
       conf.setFloat("yarn.scheduler.capacity.maximum-am-resource-percent", 1.0f);
-      // container logs stay for diagnosis until the cluster stops
-      conf.setInt("yarn.nodemanager.delete.debug-delay-sec", 600);
+      // container logs stay (no log aggregation: kept yarn.nodemanager.log.retain-seconds, 3 h);
+      // each application's localized copy of the 160 MB application jar goes when it ends
       yarn = new MiniYARNCluster("spindle-yarn-it", 1, 1, 1, 1);
       yarn.init(conf);
       yarn.start();

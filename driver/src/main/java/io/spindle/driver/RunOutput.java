@@ -44,6 +44,13 @@ public final class RunOutput implements AutoCloseable {
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
+  /**
+   * The files a resumed run appends to ({@code MetricsLog}'s and the command line's run log, {@code
+   * cli.RunLog}): fetched from a Hadoop URI into the staging folder when it is opened.
+   */
+  private static final java.util.List<String> APPENDED =
+      java.util.List.of("metrics.jsonl", "spindle.log");
+
   /** Published only by {@link #writeSummary}, last. */
   private static final String SUMMARY = "summary.json";
 
@@ -76,8 +83,8 @@ public final class RunOutput implements AutoCloseable {
 
   /**
    * The output at {@code location}: a local path, or a Hadoop file system URI opened with {@code
-   * hadoop}; for a URI, an existing {@code metrics.jsonl} there is fetched into the staging folder,
-   * so that a resumed run appends to it.
+   * hadoop}; for a URI, an existing {@code metrics.jsonl} and {@code spindle.log} there are fetched
+   * into the staging folder, so that a resumed run appends to them.
    */
   public static RunOutput open(String location, Configuration hadoop) {
     if (!isRemote(location)) {
@@ -90,10 +97,12 @@ public final class RunOutput implements AutoCloseable {
       target = fs.makeQualified(target);
       fs.mkdirs(target);
       RunOutput out = new RunOutput(Files.createTempDirectory("spindle-output-"), fs, target);
-      org.apache.hadoop.fs.Path metrics = new org.apache.hadoop.fs.Path(target, "metrics.jsonl");
-      if (fs.exists(metrics)) {
-        try (InputStream in = fs.open(metrics)) {
-          Files.copy(in, out.metricsFile());
+      for (String name : APPENDED) {
+        org.apache.hadoop.fs.Path published = new org.apache.hadoop.fs.Path(target, name);
+        if (fs.exists(published)) {
+          try (InputStream in = fs.open(published)) {
+            Files.copy(in, out.dir.resolve(name));
+          }
         }
       }
       return out;
@@ -236,13 +245,16 @@ public final class RunOutput implements AutoCloseable {
     if (remote == null) {
       return;
     }
-    publishAll();
-    try (Stream<Path> all = Files.walk(dir)) {
-      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
+    try {
+      publishAll();
+    } finally {
+      try (Stream<Path> all = Files.walk(dir)) {
+        for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot delete staging folder " + dir + ": " + e, e);
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot delete staging folder " + dir + ": " + e, e);
     }
   }
 

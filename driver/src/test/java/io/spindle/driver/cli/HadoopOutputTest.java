@@ -127,9 +127,10 @@ class HadoopOutputTest {
     assertEquals("the run's last words\n", get(dir + "/spindle.log"), "published when it ends");
     assertFalse(Files.exists(staging), "the staging folder is deleted");
 
-    // a resumed run appends to the published metrics log
+    // a resumed run appends to the published metrics log and run log
     try (RunOutput again = RunOutput.open(dir, conf)) {
       assertEquals(get(dir + "/metrics.jsonl"), Files.readString(again.metricsFile()));
+      assertEquals("the run's last words\n", Files.readString(again.dir().resolve("spindle.log")));
     }
   }
 }

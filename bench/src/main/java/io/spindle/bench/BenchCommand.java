@@ -2,7 +2,7 @@ package io.spindle.bench;
 
 import io.spindle.config.ConfigException;
 import io.spindle.config.SpindleConfig;
-import io.spindle.driver.TrainJob;
+import io.spindle.driver.data.DatasetFiles;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -68,7 +68,7 @@ public final class BenchCommand {
   /** Runs every system of {@code settings}, writes the report into {@code outputDir}. */
   public static List<SystemRun> run(
       SpindleConfig config, Settings settings, Path outputDir, PrintStream console) {
-    BenchData data = BenchData.load(config, TrainJob.fetchData(config));
+    BenchData data = BenchData.load(config, DatasetFiles.fetch(config));
     console.printf(
         Locale.ROOT,
         "bench: %d train / %d test examples, global batch %d, %d epoch(s), %d workers%n",

@@ -15,8 +15,8 @@ import io.spindle.compress.GradientLayout;
 import io.spindle.compress.PowerSgdCodec;
 import io.spindle.compress.TopKCodec;
 import io.spindle.config.ConfigException;
-import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
+import io.spindle.driver.cli.CommandOptions;
 import io.spindle.driver.cli.ExitCode;
 import io.spindle.driver.cli.SpindleCli;
 import io.spindle.model.ModelFactory;
@@ -80,68 +80,84 @@ public final class ScalingCli {
 
   static int run(String[] args, PrintStream out, PrintStream err) {
     try {
-      Path configFile = null;
-      List<String> sets = new ArrayList<>();
-      Path output = Path.of("runs", "scaling");
-      int inputs = 784;
-      long examples = 60_000;
-      int[] workers = {8, 16, 32, 64, 128, 256, 512};
-      double[] rates = {10e9, 25e9};
-      double latency = DEFAULT_LATENCY_SECONDS;
-      double goodput = 0.956;
-      List<Compression> schemes =
-          List.of(
-              Compression.parse("none"),
-              Compression.parse("bf16"),
-              Compression.parse("powersgd:4"),
-              Compression.parse("topk:0.01"));
-      Integer perWorkerBatch = 128;
-      Integer globalBatch = null;
-      double secondsPerExample = DEFAULT_SECONDS_PER_EXAMPLE;
-      int sharedCores = 0;
-      Path calibrate = null;
-      Compression calibrateScheme = Compression.parse("none");
-      Map<String, Double> epochs = new LinkedHashMap<>();
-      Map<String, Double> codecSeconds = new LinkedHashMap<>();
-      for (int i = 0; i < args.length; i++) {
-        String a = args[i];
-        if (i + 1 >= args.length) {
-          throw new ConfigException(a + " needs a value (see the class comment of ScalingCli)");
-        }
-        String v = args[++i];
-        switch (a) {
-          case "--config" -> configFile = Path.of(v);
-          case "--set" -> sets.add(v);
-          case "--output" -> output = Path.of(v);
-          case "--inputs" -> inputs = SpindleCli.positiveInt(v, a);
-          case "--examples" -> examples = SpindleCli.positiveInt(v, a);
-          case "--workers" ->
-              workers =
-                  Arrays.stream(v.split(",")).mapToInt(w -> SpindleCli.positiveInt(w, a)).toArray();
-          case "--rates" ->
-              rates = Arrays.stream(v.split(",")).mapToDouble(ScalingCli::bits).toArray();
-          case "--latency-us" -> latency = number(v, a) * 1e-6;
-          case "--goodput" -> goodput = number(v, a);
-          case "--schemes" ->
-              schemes = Arrays.stream(v.split(",")).map(Compression::parse).toList();
-          case "--per-worker-batch" -> {
-            perWorkerBatch = SpindleCli.positiveInt(v, a);
-            globalBatch = null;
-          }
-          case "--global-batch" -> {
-            globalBatch = SpindleCli.positiveInt(v, a);
-            perWorkerBatch = null;
-          }
-          case "--seconds-per-example" -> secondsPerExample = number(v, a);
-          case "--shared-cores" -> sharedCores = SpindleCli.positiveInt(v, a);
-          case "--calibrate" -> calibrate = Path.of(v);
-          case "--calibrate-scheme" -> calibrateScheme = Compression.parse(v);
-          case "--epochs-to-target" -> epochs.putAll(pairs(v, a));
-          case "--codec-seconds" -> codecSeconds.putAll(pairs(v, a));
-          default -> throw new ConfigException("unknown option '" + a + "' for ScalingCli");
-        }
+      CommandOptions options =
+          CommandOptions.parse(
+              "ScalingCli",
+              args,
+              List.of(
+                  "--inputs",
+                  "--examples",
+                  "--workers",
+                  "--rates",
+                  "--latency-us",
+                  "--goodput",
+                  "--schemes",
+                  "--per-worker-batch",
+                  "--global-batch",
+                  "--seconds-per-example",
+                  "--shared-cores",
+                  "--calibrate",
+                  "--calibrate-scheme",
+                  "--epochs-to-target",
+                  "--codec-seconds"));
+      if (options.help()) {
+        out.println("Usage: see the class comment of io.spindle.bench.ScalingCli");
+        return ExitCode.SUCCESS.code();
       }
-      SpindleConfig config = ConfigLoader.load(configFile, sets);
+      Path output = options.outputDir(Path.of("runs", "scaling"));
+      int inputs = options.positiveInt("--inputs", 784);
+      long examples = options.positiveInt("--examples", 60_000);
+      int[] workers =
+          options.extra("--workers") == null
+              ? new int[] {8, 16, 32, 64, 128, 256, 512}
+              : Arrays.stream(options.extra("--workers").split(","))
+                  .mapToInt(w -> CommandOptions.positiveInt(w, "--workers"))
+                  .toArray();
+      double[] rates =
+          options.extra("--rates") == null
+              ? new double[] {10e9, 25e9}
+              : Arrays.stream(options.extra("--rates").split(","))
+                  .mapToDouble(ScalingCli::bits)
+                  .toArray();
+      double latency =
+          options.extra("--latency-us") == null
+              ? DEFAULT_LATENCY_SECONDS
+              : options.number("--latency-us", 0) * 1e-6;
+      double goodput = options.number("--goodput", 0.956);
+      List<Compression> schemes =
+          Arrays.stream(
+                  (options.extra("--schemes") == null
+                          ? "none,bf16,powersgd:4,topk:0.01"
+                          : options.extra("--schemes"))
+                      .split(","))
+              .map(Compression::parse)
+              .toList();
+      if (options.extra("--per-worker-batch") != null && options.extra("--global-batch") != null) {
+        throw new ConfigException("--per-worker-batch and --global-batch exclude each other");
+      }
+      Integer globalBatch =
+          options.extra("--global-batch") == null ? null : options.positiveInt("--global-batch", 0);
+      Integer perWorkerBatch =
+          globalBatch != null ? null : options.positiveInt("--per-worker-batch", 128);
+      double secondsPerExample =
+          options.number("--seconds-per-example", DEFAULT_SECONDS_PER_EXAMPLE);
+      int sharedCores = options.positiveInt("--shared-cores", 0);
+      Path calibrate =
+          options.extra("--calibrate") == null ? null : Path.of(options.extra("--calibrate"));
+      Compression calibrateScheme =
+          Compression.parse(
+              options.extra("--calibrate-scheme") == null
+                  ? "none"
+                  : options.extra("--calibrate-scheme"));
+      Map<String, Double> epochs = new LinkedHashMap<>();
+      for (String v : options.extras("--epochs-to-target")) {
+        epochs.putAll(pairs(v, "--epochs-to-target"));
+      }
+      Map<String, Double> codecSeconds = new LinkedHashMap<>();
+      for (String v : options.extras("--codec-seconds")) {
+        codecSeconds.putAll(pairs(v, "--codec-seconds"));
+      }
+      SpindleConfig config = options.config();
       GradientLayout layout =
           GradientLayout.of(ModelFactory.create(config.model(), inputs, config.training().seed()));
       for (Compression c : schemes) {

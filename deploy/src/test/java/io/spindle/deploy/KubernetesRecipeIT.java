@@ -15,7 +15,7 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
-import io.spindle.driver.ResourcePlan;
+import io.spindle.driver.cluster.ResourcePlan;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;

@@ -31,7 +31,8 @@ import org.apache.spark.api.java.JavaSparkContext;
  *       offering the slots, printing a progress line, then fails with {@link
  *       ClusterCapacityException} (exit 5) saying how many slots were missing;
  *   <li>and sets Spark's own check to give up after about the same time ({@link
- *       SparkContexts#conf}), which bounds the wait before every later round too.
+ *       io.spindle.driver.cluster.SparkContexts#conf}), which bounds the wait before every later
+ *       round too.
  * </ul>
  *
  * Only the {@code collective} sync runs barrier stages; the other syncs run with any number of
@@ -74,7 +75,7 @@ public final class BarrierSlots {
    * than {@code cluster.workers}; anywhere, dynamic allocation (Spark refuses barrier stages under
    * it). Does nothing unless the sync is {@code collective}.
    *
-   * @param conf the effective Spark settings ({@link SparkContexts#conf})
+   * @param conf the effective Spark settings ({@link io.spindle.driver.cluster.SparkContexts#conf})
    */
   public static void checkUpFront(SparkConf conf, ClusterConfig cluster) {
     if (cluster.sync() != SyncMode.COLLECTIVE) {
@@ -119,7 +120,8 @@ public final class BarrierSlots {
    * slots; in local mode refuses at once (as {@link #checkUpFront}); on a cluster waits up to
    * {@code cluster.executorWaitSeconds} with a progress line on {@code console}, then throws {@link
    * ClusterCapacityException}. Returns at once for other syncs, or for a context not made by {@link
-   * SparkContexts} (no {@link ExecutorSlots} listener: Spark's own bounded check is all there is).
+   * io.spindle.driver.cluster.SparkContexts} (no {@link ExecutorSlots} listener: Spark's own
+   * bounded check is all there is).
    */
   public static void await(JavaSparkContext sc, ClusterConfig cluster, PrintStream console) {
     if (cluster.sync() != SyncMode.COLLECTIVE) {

@@ -18,10 +18,10 @@ import scala.Tuple2;
 
 /**
  * The executors of the application and their cores and resources, as Spark announces them: a {@link
- * SparkListener} that {@link SparkContexts#conf} registers through {@code spark.extraListeners}, so
- * Spark creates it before any executor registers and it misses none (Spark's own count of free
- * slots is not public API). {@link #of} finds the instance of a context by a token {@link
- * SparkContexts#conf} puts into the configuration.
+ * SparkListener} that {@link io.spindle.driver.cluster.SparkContexts#conf} registers through {@code
+ * spark.extraListeners}, so Spark creates it before any executor registers and it misses none
+ * (Spark's own count of free slots is not public API). {@link #of} finds the instance of a context
+ * by a token {@link io.spindle.driver.cluster.SparkContexts#conf} puts into the configuration.
  */
 public final class ExecutorSlots extends SparkListener {
   /** The configuration key holding the token that names this context's listener. */

@@ -54,6 +54,10 @@ public final class RunOutput implements AutoCloseable {
   /** Published only by {@link #writeSummary}, last. */
   private static final String SUMMARY = "summary.json";
 
+  /** A URI scheme at the start of a location (RFC 3986). */
+  private static final java.util.regex.Pattern SCHEME =
+      java.util.regex.Pattern.compile("^([A-Za-z][A-Za-z0-9+.-]*):");
+
   private final Path dir;
   private final FileSystem remoteFs;
   private final org.apache.hadoop.fs.Path remote;
@@ -76,9 +80,17 @@ public final class RunOutput implements AutoCloseable {
 
   /** Whether {@code location} names a Hadoop file system other than the local one. */
   public static boolean isRemote(String location) {
-    String scheme = URI.create(location.replace(" ", "%20")).getScheme();
+    java.util.regex.Matcher m = SCHEME.matcher(location);
     // a one-letter "scheme" is a Windows drive letter
-    return scheme != null && scheme.length() > 1 && !scheme.equalsIgnoreCase("file");
+    return m.find() && m.group(1).length() > 1 && !m.group(1).equalsIgnoreCase("file");
+  }
+
+  /** {@code location}, a local path or a {@code file:} URI, as a local path. */
+  public static Path localPath(String location) {
+    if (location.startsWith("file://")) {
+      return Path.of(URI.create(location.replace(" ", "%20")).getPath());
+    }
+    return Path.of(location.startsWith("file:") ? location.substring("file:".length()) : location);
   }
 
   /**
@@ -88,8 +100,7 @@ public final class RunOutput implements AutoCloseable {
    */
   public static RunOutput open(String location, Configuration hadoop) {
     if (!isRemote(location)) {
-      return new RunOutput(
-          Path.of(location.startsWith("file:") ? URI.create(location).getPath() : location));
+      return new RunOutput(localPath(location));
     }
     org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(location);
     try {

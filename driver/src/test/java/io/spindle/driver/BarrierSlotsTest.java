@@ -11,6 +11,7 @@ import io.spindle.config.SyncMode;
 import io.spindle.config.WireFormat;
 import io.spindle.driver.cli.ExitCode;
 import io.spindle.driver.cli.SpindleCli;
+import io.spindle.driver.cluster.SparkContexts;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

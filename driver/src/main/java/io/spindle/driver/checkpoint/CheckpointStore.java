@@ -55,13 +55,13 @@ import org.apache.hadoop.fs.Path;
  * examplesSeen}; {@code dataCursor} (the epoch's permutation seed {@code seed * 0x9E3779B97F4A7C15
  * + epoch}, see {@code EpochPlan}, and the next position {@code stepInEpoch * batchSize}); {@code
  * rng}: Spindle keeps no mutable RNG state, every random draw is derived from the config seed: the
- * initialisation from {@code seed}, the epoch order from (seed, epoch), the dropout masks of worker
- * {@code w} at iteration {@code t} from {@code PartitionTrainer.dropoutSeed(seed, t, w)}; so {@code
- * seed}, {@code nextIteration} and {@code workers} reproduce all of them; {@code optimizer} (type,
- * iteration, state layout); {@code compressionResiduals}: none, since no wire format keeps
- * error-feedback residuals (bf16 rounds each step afresh); {@code files}: for each file its length
- * in bytes, SHA-256 and, for arrays, dtype and element count; {@code provenance}: versions of
- * Spindle, Spark, Scala, DL4J, ND4J, Java and the git revision.
+ * initialisation from {@code seed}, the epoch order from (seed, epoch), the dropout masks and input
+ * corruption of the example at index {@code e} of global step {@code t}'s batch from {@code
+ * StepKey(seed, t, e)}; so {@code seed}, {@code nextIteration} and {@code workers} reproduce all of
+ * them; {@code optimizer} (type, iteration, state layout); {@code compressionResiduals}: none,
+ * since no wire format keeps error-feedback residuals (bf16 rounds each step afresh); {@code
+ * files}: for each file its length in bytes, SHA-256 and, for arrays, dtype and element count;
+ * {@code provenance}: versions of Spindle, Spark, Scala, DL4J, ND4J, Java and the git revision.
  *
  * <p>Visibility: a checkpoint exists once its {@code manifest.json} does. Writers write the
  * manifest last and readers read it first: it lists every other file with its length and SHA-256,

@@ -3,7 +3,6 @@ package io.spindle.driver.cli;
 import io.spindle.config.ConfigException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -53,9 +52,7 @@ final class OutputDirectory {
    */
   static void claim(String location, boolean overwrite, Configuration hadoop) {
     if (!io.spindle.driver.RunOutput.isRemote(location)) {
-      claim(
-          Path.of(location.startsWith("file:") ? URI.create(location).getPath() : location),
-          overwrite);
+      claim(io.spindle.driver.RunOutput.localPath(location), overwrite);
       return;
     }
     org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(location);

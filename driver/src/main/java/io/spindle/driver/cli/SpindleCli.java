@@ -3,11 +3,12 @@ package io.spindle.driver.cli;
 import io.spindle.config.ConfigException;
 import io.spindle.config.SpindleConfig;
 import io.spindle.data.DataFormatException;
-import io.spindle.driver.ResourcePlan;
 import io.spindle.driver.RunOutput;
-import io.spindle.driver.SparkContexts;
-import io.spindle.driver.TrainJob;
 import io.spindle.driver.TrainingDivergedException;
+import io.spindle.driver.cluster.ResourcePlan;
+import io.spindle.driver.cluster.SparkContexts;
+import io.spindle.driver.data.DatasetFiles;
+import io.spindle.driver.job.TrainJob;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -26,6 +27,9 @@ public final class SpindleCli {
         bench    time Spindle against DL4J fit() and DL4J Spark (./spindle bench --help)
         data-bench  time the data pipeline alone (read, decode, shuffle, batch), no training
         inspect  verify a checkpoint and print what it holds
+        predict  score a data set with a trained model; one row per example, written atomically
+        evaluate measure a trained model (accuracy, per-class F1, confusion matrix) into
+                 evaluation.json and report.html
         help     show this help
 
       Run 'spindle <command> --help' for the options of a command.
@@ -57,6 +61,9 @@ public final class SpindleCli {
       Data comes from the official download sites, or from a mirror given by data.mirror or the
       environment variable SPINDLE_DATA_MIRROR, cached in data.cacheDir (~/.cache/spindle).
       """;
+
+  /** {@code train --resume}: the same as {@code --set checkpoint.resume=auto}. */
+  static final String RESUME = "--resume";
 
   private SpindleCli() {}
 
@@ -112,14 +119,15 @@ public final class SpindleCli {
     try {
       return switch (command) {
         case "train" -> train(rest, out, err);
-        case "bench" -> bench(err);
-        case "data-bench" -> dataBench(rest, out);
+        case "bench", "data-bench" -> bench(command, err);
         case "inspect" -> InspectCommand.run(rest, out);
+        case "predict" -> PredictCommand.run(rest, out);
+        case "evaluate" -> EvaluateCommand.run(rest, out);
         default -> {
           err.println(
               "spindle: unknown command '"
                   + command
-                  + "'; expected one of [train, bench, data-bench, inspect, help]");
+                  + "'; expected one of [train, bench, data-bench, inspect, predict, evaluate, help]");
           err.print(USAGE);
           yield ExitCode.BAD_CONFIG.code();
         }
@@ -158,24 +166,18 @@ public final class SpindleCli {
   }
 
   private static int train(String[] args, PrintStream out, PrintStream err) {
-    boolean resume = Arrays.asList(args).contains("--resume");
-    if (resume) {
-      List<String> rest = new java.util.ArrayList<>(Arrays.asList(args));
-      rest.removeIf("--resume"::equals);
-      if (!rest.contains("--output") && rest.stream().noneMatch(a -> a.startsWith("--output="))) {
-        throw new ConfigException(
-            "--resume needs --output DIR: the directory of the run to continue");
-      }
-      rest.addAll(List.of("--set", "checkpoint.resume=auto"));
-      args = rest.toArray(new String[0]);
-    }
     CommandOptions options =
-        CommandOptions.parse("train", args, List.of(), List.of(OutputDirectory.OVERWRITE));
+        CommandOptions.parse("train", args, List.of(), List.of(RESUME, OutputDirectory.OVERWRITE));
     if (options.help()) {
       out.print(TRAIN_USAGE);
       return ExitCode.SUCCESS.code();
     }
-    SpindleConfig config = options.config();
+    boolean resume = options.flag(RESUME);
+    if (resume && !options.hasOutput()) {
+      throw new ConfigException(
+          "--resume needs --output DIR: the directory of the run to continue");
+    }
+    SpindleConfig config = options.config(resume ? List.of("checkpoint.resume=auto") : List.of());
     String location = options.outputLocation("train");
     org.apache.spark.SparkConf sparkConf = SparkContexts.conf(config.cluster(), "spindle train");
     ResourcePlan.of(config, sparkConf).check();
@@ -188,7 +190,7 @@ public final class SpindleCli {
     } else {
       OutputDirectory.claim(location, options.flag(OutputDirectory.OVERWRITE), hadoop);
     }
-    Map<String, Path> files = TrainJob.fetchData(config);
+    Map<String, Path> files = DatasetFiles.fetch(config);
     RunOutput output = RunOutput.open(location, hadoop);
     RunLog.attach(output.dir());
     try {
@@ -216,120 +218,18 @@ public final class SpindleCli {
   }
 
   /**
-   * The benchmark lives in the spindle-bench module, whose classpath alone holds DL4J Spark's jars;
-   * the {@code ./spindle} launcher runs {@code io.spindle.bench.BenchCli} for {@code spindle
-   * bench}. This class only says so when called directly.
+   * The benchmarks live in the spindle-bench module, whose classpath alone holds DL4J Spark's jars;
+   * the {@code ./spindle} launcher runs {@code io.spindle.bench.BenchCli} for {@code spindle bench}
+   * and {@code spindle data-bench}. This class only says so when called directly.
    */
-  private static int bench(PrintStream err) {
+  private static int bench(String command, PrintStream err) {
     err.println(
-        "spindle: bench runs from the spindle-bench module (io.spindle.bench.BenchCli), which"
-            + " holds the DL4J Spark baselines; use ./spindle bench, or put bench/target/lib/*"
-            + " and bench/target/classes on the classpath");
+        "spindle: "
+            + command
+            + " runs from the spindle-bench module (io.spindle.bench.BenchCli); use ./spindle "
+            + command
+            + ", or put bench/target/lib/* and bench/target/classes on the classpath");
     return ExitCode.BAD_CONFIG.code();
-  }
-
-  static final String DATA_BENCH_USAGE =
-      """
-      Usage: spindle data-bench [--config FILE] [--set key=value ...] [--output DIR] [--epochs N]
-                                [--cifar-records N] [--training-rate R] [--training-epochs N]
-                                [--cnn LAYERS] [--cnn-batch N] [--cnn-steps N] [--cnn-rate R]
-
-      Measures the data pipeline without training against what training consumes, for the
-      configured data set (default MNIST) and for generated files in the CIFAR-10 binary layout:
-      reading and decoding on the executors, then per epoch the global reshuffle into per-worker
-      mini-batches and their delivery as ND4J arrays through the worker's prefetch queue (the
-      training path without the forward pass). Training: Spindle's training job with this config,
-      and a CIFAR-sized CNN in DL4J fit() with 1 and 2 threads. Prints delivery / training with
-      PASS or FAIL against 5x and writes data-bench.json.
-
-      Options:
-        --config, --set     as for train (data.*, cluster.*, training.batchSize apply)
-        --output DIR        output directory (default: runs/data-bench-<timestamp>)
-        --epochs N          pipeline epochs to time, >= 2 (default 4; the first is reported apart)
-        --cifar-records N   records per generated CIFAR file, 5 training files + 1 test
-                            (default 10000, the official size)
-        --training-rate R   cite this training rate (samples/s) for the configured data set
-                            instead of measuring it by training
-        --training-epochs N epochs of the measured training run (default 2)
-        --cnn LAYERS        the CIFAR CNN (default %s)
-        --cnn-batch N       its batch size (default 128)
-        --cnn-steps N       its timed fit() steps per thread count (default 8)
-        --cnn-rate R        cite this CNN training rate (samples/s) instead of measuring it
-        --help              show this help
-      """
-          .formatted(io.spindle.driver.bench.CnnSpec.DEFAULT);
-
-  private static int dataBench(String[] args, PrintStream out) {
-    CommandOptions options =
-        CommandOptions.parse(
-            "data-bench",
-            args,
-            List.of(
-                "--epochs",
-                "--cifar-records",
-                "--training-rate",
-                "--training-epochs",
-                "--cnn",
-                "--cnn-batch",
-                "--cnn-steps",
-                "--cnn-rate"));
-    if (options.help()) {
-      out.print(DATA_BENCH_USAGE);
-      return ExitCode.SUCCESS.code();
-    }
-    var bench =
-        new io.spindle.driver.bench.DataBenchCommand.Options(
-            intOption(options, "--epochs", 4),
-            intOption(options, "--cifar-records", 10000),
-            rateOption(options, "--training-rate"),
-            intOption(options, "--training-epochs", 2),
-            io.spindle.driver.bench.CnnSpec.parse(
-                options.extra("--cnn") == null
-                    ? io.spindle.driver.bench.CnnSpec.DEFAULT
-                    : options.extra("--cnn"),
-                intOption(options, "--cnn-batch", 128)),
-            intOption(options, "--cnn-steps", 8),
-            rateOption(options, "--cnn-rate"));
-    Path outputDir = options.outputDir("data-bench");
-    io.spindle.driver.bench.DataBenchCommand.run(options.config(), bench, outputDir, out);
-    out.println("spindle: data-bench results in " + outputDir.toAbsolutePath());
-    return ExitCode.SUCCESS.code();
-  }
-
-  /** A cited samples/s figure: a positive number, or 0 when the option is absent. */
-  private static double rateOption(CommandOptions options, String name) {
-    String v = options.extra(name);
-    if (v == null) {
-      return 0;
-    }
-    double rate;
-    try {
-      rate = Double.parseDouble(v);
-    } catch (NumberFormatException e) {
-      rate = -1;
-    }
-    if (!(rate > 0) || Double.isInfinite(rate)) {
-      throw new ConfigException(name + " must be a positive number of samples/s, got '" + v + "'");
-    }
-    return rate;
-  }
-
-  private static int intOption(CommandOptions options, String name, int defaultValue) {
-    String v = options.extra(name);
-    return v == null ? defaultValue : positiveInt(v, name);
-  }
-
-  /** {@code text} as a positive integer, else a config error naming {@code option}. */
-  public static int positiveInt(String text, String option) {
-    try {
-      int v = Integer.parseInt(text);
-      if (v > 0) {
-        return v;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new ConfigException(option + " must be a positive integer, got '" + text + "'");
   }
 
   private static boolean isHelp(String a) {

@@ -10,7 +10,6 @@ import io.spindle.config.WireFormat;
 import io.spindle.driver.BarrierSlots;
 import io.spindle.driver.ClusterCapacityException;
 import io.spindle.driver.ExecutorSlots;
-import io.spindle.driver.SparkContexts;
 import io.spindle.driver.cli.ExitCode;
 import io.spindle.driver.cli.SpindleCli;
 import io.spindle.testing.TestDatasets;

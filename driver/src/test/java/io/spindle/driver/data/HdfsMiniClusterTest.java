@@ -7,7 +7,7 @@ import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
 import io.spindle.driver.RunOutput;
 import io.spindle.driver.SparkLocal;
-import io.spindle.driver.TrainJob;
+import io.spindle.driver.job.TrainJob;
 import io.spindle.testing.TestDatasets;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -127,7 +127,7 @@ class HdfsMiniClusterTest {
         TrainJob.run(
             SPARK.sc(),
             config,
-            TrainJob.fetchData(config),
+            DatasetFiles.fetch(config),
             new RunOutput(tmp.resolve("run")),
             new PrintStream(new ByteArrayOutputStream(), true, "UTF-8"));
     assertEquals(60L, ((Number) summary.get("steps")).longValue());

@@ -4,7 +4,7 @@ import io.spindle.config.ClusterConfig;
 import io.spindle.config.DataConfig;
 import io.spindle.config.SyncMode;
 import io.spindle.data.CheckedGzipInputStream;
-import io.spindle.driver.SparkContexts;
+import io.spindle.driver.cluster.SparkContexts;
 import io.spindle.testing.TestDatasets;
 import io.spindle.worker.VerifiedFiles;
 import java.io.ByteArrayInputStream;

@@ -1,13 +1,14 @@
-package io.spindle.driver.bench;
+package io.spindle.bench;
 
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
 import io.spindle.data.MiniBatch;
 import io.spindle.driver.RunOutput;
-import io.spindle.driver.SparkContexts;
-import io.spindle.driver.TrainJob;
+import io.spindle.driver.cluster.SparkContexts;
+import io.spindle.driver.data.DatasetFiles;
 import io.spindle.driver.data.DatasetLoader;
 import io.spindle.driver.data.DistributedDataset;
+import io.spindle.driver.job.TrainJob;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -39,7 +40,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>Consumption: for MNIST, Spindle's own training job with the same config (default: the MLP,
  * collective engine, {@code cluster.workers} workers), its rate in training rounds (shuffles and
  * evaluation excluded), or a cited figure; for CIFAR-sized input, a convolutional network ({@link
- * CnnSpec}) in plain DL4J {@code fit()} on random 32x32x3 batches, with 1 and 2 ND4J threads.
+ * CnnSpec}) through Spindle's training step on random 3x32x32 batches, with 1 and 2 ND4J threads.
  */
 public final class DataBenchCommand {
   /** Delivery must be at least this many times the samples/s training consumes. */
@@ -56,7 +57,7 @@ public final class DataBenchCommand {
    *     measure it by training
    * @param trainingEpochs epochs of the measured training run
    * @param cnn the CIFAR-sized convolutional network
-   * @param cnnSteps timed fit() steps per thread count (after 2 warm-up steps)
+   * @param cnnSteps timed training steps per thread count (after 2 warm-up steps)
    * @param cnnRate a cited CNN training rate (samples/s), or 0 to measure it
    */
   public record Options(
@@ -105,9 +106,10 @@ public final class DataBenchCommand {
         SparkContexts.create(
             config.cluster(), "spindle data-bench", config.data().format().equals("table"))) {
       sc.setLogLevel("WARN");
-      Map<String, Path> files = TrainJob.fetchData(config);
+      Map<String, Path> files = DatasetFiles.fetch(config);
       first.put(
-          "delivery", measure(sc, config, rootOf(config, files), options.epochs(), name, out));
+          "delivery",
+          measure(sc, config, DatasetFiles.root(config, files), options.epochs(), name, out));
       first.put("training", trainingRate(sc, config, files, options, outputDir, out));
       Path cifar = outputDir.resolve("cifar10-generated");
       generateCifar10(cifar, options.cifarRecordsPerFile());
@@ -149,16 +151,6 @@ public final class DataBenchCommand {
         "data-bench %s: delivery %.0f samples/s / training %.0f samples/s = %.1fx -> %s (>= %.0fx)%n",
         label, delivery, training, ratio, pass ? "PASS" : "FAIL", REQUIRED_RATIO);
     return r;
-  }
-
-  private static String rootOf(SpindleConfig config, Map<String, Path> files) {
-    if (!config.data().path().isEmpty()) {
-      return config.data().path();
-    }
-    if (files.containsKey("folder")) {
-      return files.get("folder").toUri().toString();
-    }
-    return files.get("train-images-idx3-ubyte.gz").getParent().toUri().toString();
   }
 
   static double loadAverage() {
@@ -325,9 +317,10 @@ public final class DataBenchCommand {
   }
 
   /**
-   * What a CIFAR-sized convolutional network consumes: DL4J fit() with 1 and 2 ND4J threads; the
-   * consumption is the larger of the 2-thread rate and {@code workers} times the 1-thread rate
-   * (data-parallel workers with one thread each, scaling perfectly), an upper bound.
+   * What a CIFAR-sized convolutional network consumes: Spindle's training step on one worker with 1
+   * and 2 ND4J threads; the consumption is the larger of the 2-thread rate and {@code workers}
+   * times the 1-thread rate (data-parallel workers with one thread each, scaling perfectly), an
+   * upper bound.
    */
   static Map<String, Object> cnnRate(Options options, int workers, PrintStream out) {
     Map<String, Object> r = new LinkedHashMap<>();
@@ -338,20 +331,20 @@ public final class DataBenchCommand {
     }
     r.put(
         "source",
-        "measured: DL4J MultiLayerNetwork.fit() of the CNN below on random 3x32x32 batches"
-            + " (Spindle has no convolution layer yet)");
+        "measured: Spindle's training step (forward, backward, Adam) of the CNN below on random"
+            + " 3x32x32 batches, one worker");
     r.put("cnn", options.cnn().toString());
     r.put("batch", options.cnn().batch());
-    double one = options.cnn().fitRate(1, options.cnnSteps());
-    double two = options.cnn().fitRate(2, options.cnnSteps());
+    double one = options.cnn().stepRate(1, options.cnnSteps());
+    double two = options.cnn().stepRate(2, options.cnnSteps());
     double consumption = Math.max(two, workers * one);
-    r.put("fit_samples_per_second_1_thread", one);
-    r.put("fit_samples_per_second_2_threads", two);
+    r.put("step_samples_per_second_1_thread", one);
+    r.put("step_samples_per_second_2_threads", two);
     r.put("consumption_samples_per_second", consumption);
     r.put("consumption_rule", "max(2 threads, workers x 1 thread)");
     out.printf(
-        "data-bench cifar10-generated: CNN %s fit(): %.0f samples/s on 1 thread, %.0f on 2;"
-            + " consumption max(%.0f, %d x %.0f) = %.0f samples/s%n",
+        "data-bench cifar10-generated: CNN %s training step: %.0f samples/s on 1 thread, %.0f on"
+            + " 2; consumption max(%.0f, %d x %.0f) = %.0f samples/s%n",
         options.cnn(), one, two, two, workers, one, consumption);
     io.spindle.runtime.Nd4jRuntime.configureThreads(1);
     return r;

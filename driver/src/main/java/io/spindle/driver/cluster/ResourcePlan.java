@@ -1,4 +1,4 @@
-package io.spindle.driver;
+package io.spindle.driver.cluster;
 
 import io.spindle.config.ConfigException;
 import io.spindle.config.LayerConfig;

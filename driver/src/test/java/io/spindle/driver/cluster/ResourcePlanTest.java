@@ -1,4 +1,4 @@
-package io.spindle.driver;
+package io.spindle.driver.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

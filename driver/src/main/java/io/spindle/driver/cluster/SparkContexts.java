@@ -1,6 +1,9 @@
-package io.spindle.driver;
+package io.spindle.driver.cluster;
 
 import io.spindle.config.ClusterConfig;
+import io.spindle.driver.BarrierSlots;
+import io.spindle.driver.ClusterUnreachableException;
+import io.spindle.driver.ExecutorSlots;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.spindle.driver.checkpoint.CheckpointPause;
 import io.spindle.driver.checkpoint.CheckpointStore;
 import io.spindle.driver.cluster.StandaloneCluster;
 import io.spindle.testing.TestDatasets;
@@ -51,10 +52,12 @@ import org.nd4j.linalg.api.buffer.DataType;
  * <ol>
  *   <li>MNIST read from {@code s3a://}, trained with checkpoints every 100 steps into {@code
  *       s3a://.../checkpoints}, outputs ({@code summary.json} last) to {@code s3a://};
- *   <li>the driver killed (SIGKILL) in the middle of writing the step-200 checkpoint: S3 then holds
- *       that checkpoint's first file and no manifest; {@code --resume} skips it, removes it,
- *       resumes from the previous complete checkpoint (step 100) and finishes with the exact step
- *       count and the undisturbed run's parameters, bit for bit;
+ *   <li>the driver killed (SIGKILL) in the middle of writing the step-200 checkpoint, after its
+ *       data files were uploaded and before its manifest (the driver's S3A is {@link
+ *       PausingS3AFileSystem}, installed by the test): S3 then holds that checkpoint's files and no
+ *       manifest; {@code --resume} skips it, removes it, resumes from the previous complete
+ *       checkpoint (step 100) and finishes with the exact step count and the undisturbed run's
+ *       parameters, bit for bit;
  *   <li>a Parquet table read from {@code s3a://} (a linear regression), trained, outputs to S3.
  * </ol>
  */
@@ -202,12 +205,21 @@ class S3StorageIT {
     String out = "s3a://" + BUCKET + "/runs/crash";
     String partial = out + "/checkpoints/step-000000000200";
     Path log = tmp.resolve("crash.log");
-    Submit first =
-        submit(mnistArgs(out))
-            .driverJvmOption("-D" + CheckpointStore.PAUSE_PROPERTY + "=200")
-            .start(log);
+    // The driver's JVM alone (client mode: the submit JVM) gets the pausing S3A, through a
+    // core-site.xml first on its classpath; the executors keep plain S3A.
+    List<String> pausing = new ArrayList<>();
+    pausing.add(
+        CheckpointPause.hadoopConfDir(
+                tmp.resolve("pausing-conf"),
+                "s3a",
+                PausingS3AFileSystem.class,
+                200,
+                CheckpointStore.MANIFEST)
+            .toString());
+    pausing.addAll(CheckpointPause.classpathOf(PausingS3AFileSystem.class, CheckpointPause.class));
+    Submit first = submit(mnistArgs(out)).classpath(pausing).start(log);
     try {
-      long paused = first.awaitLine(l -> l.contains("pausing checkpoint write of step 200"), 600);
+      long paused = first.awaitLine(l -> l.startsWith(CheckpointPause.PAUSED), 600);
       assertTrue(paused > 0, "the writer never reached step 200; log:\n" + tail(log));
       // the driver JVM (client mode: the submit process) dies as in a crash, mid-checkpoint
       first.handle().destroyForcibly();
@@ -215,7 +227,10 @@ class S3StorageIT {
     } finally {
       first.destroy();
     }
-    assertTrue(exists(partial + "/" + CheckpointStore.PARAMS), "the partial upload is in S3");
+    for (String file :
+        List.of(CheckpointStore.PARAMS, CheckpointStore.OPTIMIZER, CheckpointStore.CONFIG)) {
+      assertTrue(exists(partial + "/" + file), file + " of the partial checkpoint is in S3");
+    }
     assertFalse(exists(partial + "/" + CheckpointStore.MANIFEST), "no manifest: not committed");
     assertTrue(exists(out + "/checkpoints/step-000000000100/" + CheckpointStore.MANIFEST));
     assertFalse(exists(out + "/summary.json"));
@@ -241,7 +256,7 @@ class S3StorageIT {
     assertTrue(exists(partial + "/" + CheckpointStore.MANIFEST), "step 200 written again");
     System.out.printf(
         Locale.ROOT,
-        "[s3] driver killed while writing checkpoint step 200 (params.bin uploaded, no manifest):"
+        "[s3] driver killed while writing checkpoint step 200 (data files uploaded, no manifest):"
             + " resumed from step 100, %d steps, test accuracy %.4f = undisturbed %.4f, same"
             + " parameters; resumed run %.1f s%n",
         summary.get("steps").asLong(),

@@ -98,12 +98,6 @@ public final class CheckpointStore {
   public static final String OPTIMIZER = "optimizer.bin";
   public static final String CONFIG = "config.yaml";
 
-  /**
-   * Test hook: the writer of the checkpoint at this global step stops after its first file, prints
-   * a line to stderr and sleeps, so a test can kill the process mid-write deterministically.
-   */
-  public static final String PAUSE_PROPERTY = "spindle.test.checkpointPauseAtStep";
-
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   private static final Pattern NAME = Pattern.compile("step-(\\d{12})");
@@ -185,7 +179,6 @@ public final class CheckpointStore {
       fs.mkdirs(dir);
       ObjectNode files = JSON.createObjectNode();
       files.set(PARAMS, writeArray(dir, PARAMS, snapshot.params(), snapshot.doublePrecision()));
-      pauseIfAsked(snapshot.globalStep(), dir);
       files.set(
           OPTIMIZER,
           writeArray(dir, OPTIMIZER, snapshot.optimizerState(), snapshot.doublePrecision()));
@@ -218,21 +211,11 @@ public final class CheckpointStore {
     }
   }
 
-  private static void pauseIfAsked(long step, Path tmp) {
-    String at = System.getProperty(PAUSE_PROPERTY);
-    if (at != null && Long.parseLong(at.trim()) == step) {
-      System.err.println(
-          "spindle: test hook: pausing checkpoint write of step " + step + " " + tmp);
-      System.err.flush();
-      try {
-        Thread.sleep(600_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-  }
-
-  /** The valid checkpoints' steps, newest first; partial and foreign entries are left out. */
+  /**
+   * The steps of the {@code step-} directories, newest first; {@code .tmp-} directories and foreign
+   * entries are left out. Whether one is a valid checkpoint is {@link #read}'s to say: on an object
+   * store a {@code step-} directory may lack its manifest (a writer died), and is then none.
+   */
   public List<Long> steps() {
     List<Long> out = new ArrayList<>();
     try {

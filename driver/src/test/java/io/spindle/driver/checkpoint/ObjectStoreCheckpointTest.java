@@ -11,15 +11,22 @@ import io.spindle.config.OptimizerType;
 import io.spindle.config.SpindleConfig;
 import io.spindle.driver.TrainingDivergedException;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
+import org.apache.hadoop.fs.permission.FsPermission;
+import org.apache.hadoop.util.Progressable;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,16 +34,55 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Checkpoint visibility where a directory rename is not atomic (object stores): files are written
  * in place, the manifest last; a directory without a manifest is never resumed from and is removed
- * at the next start. The store is opened in its object-store mode on a local folder here; {@code
- * S3StorageIT} (deploy) runs the same code against a real S3 server.
+ * at the next start; deleting one deletes its manifest first. The store is opened in its
+ * object-store mode on a local folder here, through {@link Recording}, which records the order of
+ * creates and deletes; {@code S3StorageIT} (deploy) runs the same code against a real S3 server.
  */
 class ObjectStoreCheckpointTest {
   @TempDir Path tmp;
   private CheckpointStore store;
 
+  /** The local file system, recording "create DIR/FILE" and "delete DIR[/FILE]" in order. */
+  public static class Recording extends LocalFileSystem {
+    static final List<String> EVENTS = Collections.synchronizedList(new ArrayList<>());
+
+    private static String name(org.apache.hadoop.fs.Path p) {
+      return p.getName().startsWith("step-")
+          ? p.getName()
+          : p.getParent().getName() + "/" + p.getName();
+    }
+
+    @Override
+    public FSDataOutputStream create(
+        org.apache.hadoop.fs.Path f,
+        FsPermission permission,
+        boolean overwrite,
+        int bufferSize,
+        short replication,
+        long blockSize,
+        Progressable progress)
+        throws IOException {
+      EVENTS.add("create " + name(f));
+      return super.create(f, permission, overwrite, bufferSize, replication, blockSize, progress);
+    }
+
+    @Override
+    public boolean delete(org.apache.hadoop.fs.Path f, boolean recursive) throws IOException {
+      boolean deleted = super.delete(f, recursive);
+      if (deleted) {
+        EVENTS.add("delete " + name(f));
+      }
+      return deleted;
+    }
+  }
+
   @BeforeEach
   void open() {
-    store = CheckpointStore.open(tmp.resolve("ck").toUri().toString(), new Configuration(), false);
+    Configuration conf = new Configuration();
+    conf.setClass("fs.file.impl", Recording.class, FileSystem.class);
+    conf.setBoolean("fs.file.impl.disable.cache", true);
+    store = CheckpointStore.open(tmp.resolve("ck").toUri().toString(), conf, false);
+    Recording.EVENTS.clear();
   }
 
   private static CheckpointSnapshot snapshot(long step, double[] params) {
@@ -105,6 +151,14 @@ class ObjectStoreCheckpointTest {
       assertEquals(List.of("step-000000000010"), s.map(f -> f.getFileName().toString()).toList());
     }
     assertTrue(Files.exists(dirOf(10).resolve(CheckpointStore.MANIFEST)));
+    assertEquals(
+        List.of(
+            "create step-000000000010/params.bin",
+            "create step-000000000010/optimizer.bin",
+            "create step-000000000010/config.yaml",
+            "create step-000000000010/manifest.json"),
+        Recording.EVENTS,
+        "the manifest is written last");
     Checkpoint cp = store.read(store.pathOf(10));
     assertArrayEquals(new float[] {1.5f, -2.25f, 3.0f}, cp.params().toFloatVector());
   }
@@ -142,11 +196,24 @@ class ObjectStoreCheckpointTest {
   @Test
   void replacingACheckpointAndRetentionRemoveTheManifestFirst() throws Exception {
     store.write(snapshot(10, new double[] {1, 2, 3}));
+    Recording.EVENTS.clear();
     store.write(snapshot(10, new double[] {7, 8, 9}));
+    assertEquals(
+        List.of(
+            "delete step-000000000010/manifest.json",
+            "delete step-000000000010",
+            "create step-000000000010/params.bin"),
+        Recording.EVENTS.subList(0, 3),
+        "a replaced checkpoint stops being one (manifest deleted) before anything else changes");
     assertArrayEquals(new float[] {7, 8, 9}, store.read(store.pathOf(10)).params().toFloatVector());
     store.write(snapshot(20, new double[] {1, 2, 3}));
     store.write(snapshot(30, new double[] {1, 2, 3}));
+    Recording.EVENTS.clear();
     store.retain(2, 0);
+    assertEquals(
+        List.of("delete step-000000000010/manifest.json", "delete step-000000000010"),
+        Recording.EVENTS,
+        "retention deletes the manifest first");
     assertEquals(List.of(30L, 20L), store.steps());
     assertFalse(Files.exists(dirOf(10)));
   }

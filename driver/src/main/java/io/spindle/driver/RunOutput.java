@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
-import io.spindle.driver.checkpoint.CheckpointStore;
 import io.spindle.sync.Evaluation;
 import java.io.IOException;
 import java.io.InputStream;
@@ -38,7 +37,7 @@ import org.deeplearning4j.util.ModelSerializer;
  * at the end and then {@code summary.json}, last, so that its presence still means the run
  * finished. Each file is published whole: on an object store as one upload, which becomes visible
  * only when complete; elsewhere to a temporary name and renamed. Checkpoints go straight to {@code
- * checkpoints/} under the URI (see {@link CheckpointStore}).
+ * checkpoints/} under the URI (see {@code checkpoint.CheckpointStore}).
  */
 public final class RunOutput implements AutoCloseable {
   private static final ObjectMapper JSON =
@@ -228,7 +227,7 @@ public final class RunOutput implements AutoCloseable {
       return;
     }
     org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(remote, name);
-    boolean direct = !CheckpointStore.renameIsAtomic(remoteFs);
+    boolean direct = !ObjectStores.renameIsAtomic(remoteFs);
     org.apache.hadoop.fs.Path written =
         direct ? target : new org.apache.hadoop.fs.Path(remote, "." + name + ".tmp");
     try {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spindle.driver.ObjectStores;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -74,7 +75,7 @@ import org.apache.hadoop.fs.Path;
  *       .tmp-} directory, manifest last, and then renamed to its {@code step-} name, so a {@code
  *       step-} directory is always complete.
  *   <li><b>Object stores</b> ({@code s3a}, {@code s3}, {@code s3n}, {@code gs}, {@code wasb[s]},
- *       {@code abfs[s]}, {@code oss}, {@code cosn}, {@code obs}; see {@link #renameIsAtomic}): a
+ *       {@code abfs[s]}, {@code oss}, {@code cosn}, {@code obs}; see {@link ObjectStores}): a
  *       directory rename there is a copy of every object followed by a delete, neither atomic nor
  *       cheap, so the files are written straight into the {@code step-} directory, each one a
  *       single upload that becomes visible whole when it completes, and the manifest is uploaded
@@ -102,11 +103,6 @@ public final class CheckpointStore {
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   private static final Pattern NAME = Pattern.compile("step-(\\d{12})");
 
-  /** File system schemes whose rename is a copy and a delete (see the class comment). */
-  private static final java.util.Set<String> OBJECT_STORES =
-      java.util.Set.of(
-          "s3a", "s3", "s3n", "gs", "wasb", "wasbs", "abfs", "abfss", "oss", "cosn", "obs");
-
   private final FileSystem fs;
   private final Path root;
   private final boolean atomicRename;
@@ -117,14 +113,6 @@ public final class CheckpointStore {
     this.atomicRename = atomicRename;
   }
 
-  /**
-   * Whether {@code fs} renames a directory atomically; false for the object stores, whose rename
-   * copies every object and then deletes the originals.
-   */
-  public static boolean renameIsAtomic(FileSystem fs) {
-    return !OBJECT_STORES.contains(fs.getScheme().toLowerCase(java.util.Locale.ROOT));
-  }
-
   /** The store at {@code uri} (a Hadoop path or URI), created if missing. */
   public static CheckpointStore open(String uri, Configuration conf) {
     return open(uri, conf, null);
@@ -132,7 +120,7 @@ public final class CheckpointStore {
 
   /**
    * As {@link #open(String, Configuration)}, writing as on a file system whose rename is atomic or
-   * not as {@code atomicRename} says ({@code null}: as {@link #renameIsAtomic} finds).
+   * not as {@code atomicRename} says ({@code null}: as {@link ObjectStores#renameIsAtomic} finds).
    */
   static CheckpointStore open(String uri, Configuration conf, Boolean atomicRename) {
     Path root = new Path(uri);
@@ -144,7 +132,9 @@ public final class CheckpointStore {
         c.setVerifyChecksum(false);
       }
       return new CheckpointStore(
-          fs, fs.makeQualified(root), atomicRename != null ? atomicRename : renameIsAtomic(fs));
+          fs,
+          fs.makeQualified(root),
+          atomicRename != null ? atomicRename : ObjectStores.renameIsAtomic(fs));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open checkpoint directory " + uri + ": " + e, e);
     }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.OptimizerType;
 import io.spindle.config.SpindleConfig;
+import io.spindle.driver.ObjectStores;
 import io.spindle.driver.TrainingDivergedException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -115,7 +116,7 @@ class ObjectStoreCheckpointTest {
   @Test
   void objectStoreSchemesAreKnownAndLocalAndHdfsRenameAtomically() throws Exception {
     Configuration conf = new Configuration();
-    assertTrue(CheckpointStore.renameIsAtomic(FileSystem.getLocal(conf)));
+    assertTrue(ObjectStores.renameIsAtomic(FileSystem.getLocal(conf)));
     // the scheme decides; no connection is made
     for (String scheme : List.of("s3a", "gs", "abfs", "wasbs")) {
       FileSystem fake =
@@ -125,7 +126,7 @@ class ObjectStoreCheckpointTest {
               return scheme;
             }
           };
-      assertFalse(CheckpointStore.renameIsAtomic(fake), scheme);
+      assertFalse(ObjectStores.renameIsAtomic(fake), scheme);
     }
     FileSystem hdfs =
         new org.apache.hadoop.fs.RawLocalFileSystem() {
@@ -139,7 +140,7 @@ class ObjectStoreCheckpointTest {
             return URI.create("hdfs://127.0.0.1:1/");
           }
         };
-    assertTrue(CheckpointStore.renameIsAtomic(hdfs));
+    assertTrue(ObjectStores.renameIsAtomic(hdfs));
   }
 
   @Test

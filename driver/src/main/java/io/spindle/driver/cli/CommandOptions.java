@@ -185,11 +185,6 @@ public final class CommandOptions {
     return configFile;
   }
 
-  /** The {@code --set} overrides, in order. */
-  public List<String> overrides() {
-    return List.copyOf(overrides);
-  }
-
   /** Whether a command-specific flag was given. */
   public boolean flag(String name) {
     return flags.contains(name);

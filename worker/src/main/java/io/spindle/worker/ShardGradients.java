@@ -12,7 +12,9 @@ import java.util.List;
  * shard is its own forward and backward pass with its own step key ({@link PartitionTrainer#key}:
  * the shard's first example in the global batch), so a shard's gradient, its dropout masks and its
  * batch-norm statistics are the same whichever worker computes it and however many shards that
- * worker has; only the order of the float additions that sum the shards depends on the workers.
+ * worker has. {@link #compute} sums a worker's shards, so the order of the float additions depends
+ * on the workers; {@link #computeEach} keeps them apart for a ring that adds them in an order fixed
+ * by the shard count ({@code io.spindle.worker.collective.ShardRing}).
  */
 public final class ShardGradients {
   private float[] scratch; // for a worker's second and later shards

@@ -1,6 +1,7 @@
 package io.spindle.driver.cluster;
 
 import io.spindle.config.ClusterConfig;
+import io.spindle.config.SyncMode;
 import io.spindle.driver.BarrierSlots;
 import io.spindle.driver.ClusterUnreachableException;
 import io.spindle.driver.ExecutorSlots;
@@ -47,6 +48,12 @@ public final class SparkContexts {
     conf.setIfMissing(
         "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures",
         String.valueOf(Math.max(1, (wait + interval - 1) / interval)));
+    // An elastic run's tasks (gradient sharing, parameter averaging: one per shard, no barrier)
+    // would otherwise wait for the executors holding their cached shards, and an executor added
+    // later, holding none, would get no work: with no locality wait it takes a shard at once.
+    if (cluster.elastic() && cluster.sync() != SyncMode.COLLECTIVE) {
+      conf.setIfMissing("spark.locality.wait", "0s");
+    }
     conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
     // Kryo refuses any class not registered below, so no unexpected class travels between JVMs.
     conf.setIfMissing("spark.kryo.registrationRequired", "true");

@@ -51,10 +51,11 @@ import org.nd4j.linalg.api.buffer.DataType;
  * are killed for good mid-run (the run goes on with two), or killed and the Worker restarted later
  * (the run takes the new executor back). Against an undisturbed three-worker run: the exact step
  * count, every step recorded once, test accuracy within 0.1 points, and parameters within relative
- * 1e-5 for {@code collective} (only the order of the float additions that sum the logical shards'
- * gradients changes with the workers) and bit-identical for {@code parameter_averaging} (its unit
- * of averaging is the logical shard, merged in shard order, whichever executor ran it). These runs
- * are tagged {@code slow} (run with {@code -Pslow}).
+ * 1e-5; in fact bit-identical, for {@code collective} (two workers play the ring of three logical
+ * shards, {@code ShardRing}, so the gradients are added in the three-worker ring's order) and for
+ * {@code parameter_averaging} (its unit of averaging is the logical shard, merged in shard order,
+ * whichever executor ran it). These runs are tagged {@code slow} (run with {@code -Pslow}; about 12
+ * minutes on a loaded 2-core machine).
  */
 class ExecutorLossStandaloneIT {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -163,7 +164,12 @@ class ExecutorLossStandaloneIT {
    */
   @Tag("slow")
   @ParameterizedTest(name = "{0}, Worker restarted: {1}")
-  @CsvSource({"collective, false, 60", "collective, true, 40", "parameter_averaging, true, 40"})
+  @CsvSource({
+    "collective, false, 60",
+    "collective, true, 40",
+    "parameter_averaging, false, 60",
+    "parameter_averaging, true, 40"
+  })
   void elasticRunsKeepTheUndisturbedTrajectory(
       String sync, boolean restart, long killAfter, @TempDir Path tmp) throws Exception {
     long steps = 200;
@@ -214,6 +220,9 @@ class ExecutorLossStandaloneIT {
       assertTrue(
           indexOf(events, "added", removed) > removed,
           "no executor was added after the loss: " + events);
+    } else {
+      assertEquals(
+          -1, indexOf(events, "added", removed), "the run must end on two executors: " + events);
     }
     String changes = "";
     if (sync.equals("collective")) {
@@ -229,7 +238,7 @@ class ExecutorLossStandaloneIT {
       } else {
         assertEquals(1, c.size(), changes);
       }
-    } else {
+    } else if (restart) {
       // parameter averaging runs one task per shard on whatever executors there are: the new
       // executor's own log (in its Worker's work folder) shows the tasks it ran
       String added = events.get(indexOf(events, "added", removed)).path("executor").asText();
@@ -259,11 +268,10 @@ class ExecutorLossStandaloneIT {
         changes,
         disturbed.summary.path("shard_regroup_seconds").asDouble());
     assertTrue(Math.abs(a - b) <= 0.001, "test accuracy " + b + " vs " + a + " (> 0.1 pt)");
-    if (sync.equals("collective")) {
-      assertTrue(rel <= 1e-5, "relative L2 difference " + rel + " exceeds 1e-5");
-    } else {
-      assertArrayEquals(expected, actual, "parameter averaging's parameters differ");
-    }
+    assertTrue(rel <= 1e-5, "relative L2 difference " + rel + " exceeds 1e-5");
+    // stronger than the 1e-5, and what the design gives: the shards' sums are added in an
+    // order fixed by the shard count (the ring of shards, the driver's shard order)
+    assertArrayEquals(expected, actual, sync + ": the parameters differ in some bit");
   }
 
   /**

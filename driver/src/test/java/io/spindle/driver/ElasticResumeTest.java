@@ -1,5 +1,6 @@
 package io.spindle.driver;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -84,6 +86,41 @@ class ElasticResumeTest {
         moved);
     assertTrue(moved > 1e-2, "the 50 steps after the resume must move the parameters: " + moved);
     assertTrue(rel <= 1e-5, "relative L2 difference " + rel + " exceeds 1e-5");
+  }
+
+  /**
+   * With its shard count kept ({@code cluster.shards}), a checkpoint of 4 workers resumed on 2 ends
+   * bit for bit where the uninterrupted 4-worker run ends: each worker plays two shards of the ring
+   * of four ({@code ShardRing}), and gradient sharing merges the shards in shard order.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"collective", "gradient_sharing"})
+  void withItsShardCountKeptAResumeOnFewerWorkersIsExact(String sync, @TempDir Path tmp) {
+    List<String> s = ExactResumeTest.settings(tmp, sync);
+    s.addAll(List.of("training.batchSize=50", "checkpoint.everySteps=10", "cluster.shards=4"));
+    int stop = 10;
+    int end = 30;
+    Path whole = tmp.resolve("whole");
+    ExactResumeTest.train(SPARK.sc(), whole, s, "cluster.workers=4", "training.maxSteps=" + end);
+    Path parts = tmp.resolve("parts");
+    ExactResumeTest.train(SPARK.sc(), parts, s, "cluster.workers=4", "training.maxSteps=" + stop);
+    Map<String, Object> resumed =
+        ExactResumeTest.train(
+            SPARK.sc(),
+            parts,
+            s,
+            "cluster.workers=2",
+            "training.maxSteps=" + end,
+            "checkpoint.resume=auto");
+    assertEquals(2, resumed.get("workers"));
+    assertEquals(4, resumed.get("shards"));
+    Checkpoint expected = ExactResumeTest.last(whole);
+    Checkpoint actual = ExactResumeTest.last(parts);
+    assertEquals(end, actual.globalStep());
+    assertArrayEquals(
+        expected.params().castTo(DataType.FLOAT).toFloatVector(),
+        actual.params().castTo(DataType.FLOAT).toFloatVector(),
+        sync + ": the parameters differ in some bit");
   }
 
   /**

@@ -77,6 +77,7 @@ public final class ConfigLoader {
     for (String override : overrides) {
       binder.applyOverride((MappingNode) root, override);
     }
+    binder.presetReplacesDefaultLayers((MappingNode) root);
     return (SpindleConfig)
         binder.bind(root, SpindleConfig.class, "", SpindleConfig.defaults(), true);
   }
@@ -171,6 +172,46 @@ public final class ConfigLoader {
         return source + " line " + (node.getStartMark().getLine() + 1) + ": ";
       }
       return source + ": ";
+    }
+
+    /**
+     * A {@code model.preset} stands for the layers: when the file or an override gives a preset but
+     * no {@code model.layers}, the default layers must not fill in, so the layers are bound empty
+     * and {@link ModelConfig} puts the preset's in their place.
+     */
+    void presetReplacesDefaultLayers(MappingNode root) {
+      NodeTuple model = find(root, "model");
+      if (model == null || !(model.getValueNode() instanceof MappingNode m)) {
+        return;
+      }
+      NodeTuple preset = find(m, "preset");
+      if (preset == null || isNull(preset.getValueNode())) {
+        return;
+      }
+      NodeTuple layers = find(m, "layers");
+      Node empty = new SequenceNode(Tag.SEQ, new ArrayList<>(), DumperOptions.FlowStyle.FLOW);
+      if (layers == null) {
+        m.getValue()
+            .add(
+                new NodeTuple(
+                    new ScalarNode(Tag.STR, "layers", null, null, DumperOptions.ScalarStyle.PLAIN),
+                    empty));
+      } else if (filledInByOverride(layers.getValueNode())) {
+        replace(m, "layers", empty);
+      }
+    }
+
+    /**
+     * Whether {@code node} is a default that an override of another key filled in (for example the
+     * default layers when {@code --set model.preset=...} created the {@code model} section).
+     */
+    private boolean filledInByOverride(Node node) {
+      String override = overrideOf.get(node);
+      if (override == null) {
+        return false;
+      }
+      String key = override.substring(0, Math.max(0, override.indexOf('='))).trim();
+      return !key.equals("model") && !key.startsWith("model.layers");
     }
 
     void applyOverride(MappingNode root, String override) {
@@ -315,7 +356,7 @@ public final class ConfigLoader {
       return yaml.compose(new StringReader(yaml.dump(toPlain(value))));
     }
 
-    private static NodeTuple find(MappingNode map, String key) {
+    static NodeTuple find(MappingNode map, String key) {
       for (NodeTuple t : map.getValue()) {
         if (t.getKeyNode() instanceof ScalarNode k && k.getValue().equals(key)) {
           return t;
@@ -430,7 +471,7 @@ public final class ConfigLoader {
           Node at = map;
           for (Map.Entry<String, NodeTuple> g : given.entrySet()) {
             if (cause.getMessage() != null && cause.getMessage().startsWith(g.getKey())) {
-              at = g.getValue().getValueNode();
+              at = refine(g.getValue().getValueNode(), cause.getMessage(), g.getKey().length());
             }
           }
           String prefix = path.isEmpty() ? "" : path + ": ";
@@ -440,6 +481,31 @@ public final class ConfigLoader {
       } catch (ReflectiveOperationException e) {
         throw new IllegalStateException("cannot build " + type.getSimpleName(), e);
       }
+    }
+
+    /**
+     * The node a message about {@code key[i].field...} (the key being {@code message[0, from)})
+     * points at: element {@code i} of the list {@code node}, then its {@code field}, as far as they
+     * exist; so an error about one layer of a list names that layer's line.
+     */
+    private static Node refine(Node node, String message, int from) {
+      java.util.regex.Matcher m =
+          java.util.regex.Pattern.compile("\\[(\\d+)\\](?:\\.([A-Za-z]+))?").matcher(message);
+      if (!m.find(from) || m.start() != from || !(node instanceof SequenceNode seq)) {
+        return node;
+      }
+      int i = Integer.parseInt(m.group(1));
+      if (i >= seq.getValue().size()) {
+        return node;
+      }
+      Node element = seq.getValue().get(i);
+      if (m.group(2) != null && element instanceof MappingNode map) {
+        NodeTuple t = find(map, m.group(2));
+        if (t != null) {
+          return t.getValueNode();
+        }
+      }
+      return element;
     }
 
     private Object scalar(ScalarNode node, Class<?> type, String path) {
@@ -495,7 +561,7 @@ public final class ConfigLoader {
       throw new IllegalStateException("no binding for " + type + " at " + path);
     }
 
-    private static boolean isNull(Node node) {
+    static boolean isNull(Node node) {
       return node == null
           || (node instanceof ScalarNode s
               && (node.getTag().equals(Tag.NULL)

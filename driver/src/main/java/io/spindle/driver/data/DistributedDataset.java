@@ -47,6 +47,7 @@ public final class DistributedDataset implements AutoCloseable {
   private final int numFeatures;
   private final int numClasses;
   private final int[] shape;
+  private final int[] storedShape;
   private final boolean regression;
   private final boolean encoded;
   private final int batchSize;
@@ -94,6 +95,7 @@ public final class DistributedDataset implements AutoCloseable {
     }
     this.regression = first.get(0).isRegression();
     this.encoded = first.get(0).bytesPerFeature() == 1;
+    this.storedShape = first.get(0).shape();
     if (augment.active()) {
       if (!encoded) {
         throw new ConfigException(
@@ -300,7 +302,7 @@ public final class DistributedDataset implements AutoCloseable {
     long s = seed;
     int steps = stepsPerEpoch();
     int groups = (steps + group - 1) / group;
-    int[] rowShape = shape.clone();
+    int[] rowShape = storedShape.clone();
     boolean reg = regression;
     boolean enc = encoded;
     JavaPairRDD<Integer, ExampleBlock> chunks =
@@ -352,7 +354,8 @@ public final class DistributedDataset implements AutoCloseable {
 
   /** Consecutive steps a worker assembles together: about {@link #GROUP_BYTES} of features. */
   int stepsPerGroup() {
-    long shareBytes = (encoded ? 1L : 4L) * ((batchSize + workers - 1) / workers) * numFeatures;
+    long stored = (long) storedShape[0] * storedShape[1] * storedShape[2];
+    long shareBytes = (encoded ? 1L : 4L) * ((batchSize + workers - 1) / workers) * stored;
     long g = Math.max(1, GROUP_BYTES / Math.max(1, shareBytes));
     return (int) Math.min(g, stepsPerEpoch());
   }

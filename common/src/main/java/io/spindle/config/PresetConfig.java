@@ -21,8 +21,10 @@ import java.util.regex.Pattern;
  *     shape changes); empty = a for CIFAR networks (as in the paper), b for ImageNet ones
  * @param zeroGamma start the last batch norm's scale in every residual branch at 0 (Goyal et al.
  *     2017), so every block starts as the identity
+ * @param labelSmoothing label smoothing of the output layer (see {@link LayerConfig}; 0 = off)
  */
-public record PresetConfig(String name, int width, int classes, String shortcut, boolean zeroGamma)
+public record PresetConfig(
+    String name, int width, int classes, String shortcut, boolean zeroGamma, double labelSmoothing)
     implements java.io.Serializable {
   private static final Pattern RESNET = Pattern.compile("resnet([0-9]{1,4})");
 
@@ -42,6 +44,12 @@ public record PresetConfig(String name, int width, int classes, String shortcut,
     if (!shortcut.equals("a") && !shortcut.equals("b")) {
       throw new ConfigException("shortcut must be a or b, got '" + shortcut + "'");
     }
+    Check.inRange("labelSmoothing", labelSmoothing, 0.0, 1.0);
+  }
+
+  /** A preset without label smoothing. */
+  public PresetConfig(String name, int width, int classes, String shortcut, boolean zeroGamma) {
+    this(name, width, classes, shortcut, zeroGamma, 0.0);
   }
 
   /** A preset with its defaults. */

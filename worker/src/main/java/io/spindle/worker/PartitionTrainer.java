@@ -142,9 +142,11 @@ public final class PartitionTrainer {
               int to = Math.min(batch.size(), from + EVAL_SLICE);
               INDArray xs = x.get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
               INDArray ys = y.get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
-              long correct = countCorrect(net.output(xs, false), batch, from);
+              INDArray out = net.output(xs, false);
+              long correct = countCorrect(out, batch, from);
+              long top5 = Evaluation.correctInTopK(out, batch.labels(), from, 5);
               double meanLoss = net.score(new org.nd4j.linalg.dataset.DataSet(xs, ys), false);
-              total = total.merge(new Evaluation(correct, meanLoss * (to - from), to - from));
+              total = total.merge(new Evaluation(correct, top5, meanLoss * (to - from), to - from));
             }
           }
           return total;

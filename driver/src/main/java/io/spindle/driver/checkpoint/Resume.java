@@ -96,7 +96,8 @@ public final class Resume {
     return new SpindleConfig(
         c.model(),
         c.optimizer(),
-        new DataConfig(d.dataset(), "", "", d.trainLimit()),
+        // augmentation draws are part of the trajectory
+        new DataConfig(d.dataset(), "", "", d.trainLimit()).withAugment(d.augment()),
         // a schedule stretched over the run (steps: 0) makes training.epochs part of it
         new TrainingConfig(
             c.optimizer().schedule().followsRunLength() ? t.epochs() : 1,

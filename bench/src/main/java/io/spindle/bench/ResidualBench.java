@@ -61,8 +61,13 @@ import org.nd4j.linalg.factory.Nd4j;
  * java -cp "bench/target/lib/*:bench/target/classes" io.spindle.bench.ResidualBench \
  *     --config deploy/examples/fashion-mnist-resnet.yaml [--steps 5] [--epochs 4] [--output DIR]
  * </pre>
+ *
+ * {@code --model-only} runs part 1 alone.
  */
 public final class ResidualBench {
+  /** Untimed steps before each timed series. */
+  static final int WARMUP = 3;
+
   private ResidualBench() {}
 
   public static void main(String[] args) throws Exception {
@@ -71,6 +76,7 @@ public final class ResidualBench {
     List<String> sets = new ArrayList<>();
     int steps = 5;
     int epochs = 4;
+    boolean modelOnly = false;
     Path output = Path.of("runs", "residual-bench");
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
@@ -79,15 +85,17 @@ public final class ResidualBench {
         case "--steps" -> steps = Integer.parseInt(args[++i]);
         case "--epochs" -> epochs = Integer.parseInt(args[++i]);
         case "--output" -> output = Path.of(args[++i]);
+        case "--model-only" -> modelOnly = true;
         default ->
             throw new IllegalArgumentException(
                 "unknown option "
                     + args[i]
-                    + "; expected --config FILE, --set k=v, --steps N, --epochs N, --output DIR");
+                    + "; expected --config FILE, --set k=v, --steps N, --epochs N, --output DIR,"
+                    + " --model-only");
       }
     }
     SpindleConfig c = ConfigLoader.load(config, sets);
-    Map<String, Object> results = run(c, steps, epochs, output, System.out);
+    Map<String, Object> results = run(c, steps, modelOnly ? 0 : epochs, output, System.out);
     Files.createDirectories(output);
     Files.writeString(output.resolve("residual-bench.txt"), results.toString() + "\n");
   }
@@ -113,39 +121,53 @@ public final class ResidualBench {
     r.put("parameters", net.numParams());
     r.put("forward_multiply_adds_per_example", macs);
     double[] rate = new double[3];
-    for (int threads = 1; threads <= 2; threads++) {
+    double[] cpuRate = new double[3];
+    // one thread, two threads, then one thread again: the first passes also warm up DL4J's
+    // workspaces and oneDNN's kernels (several seconds per step at first); the last figure per
+    // thread count is kept
+    for (int threads : new int[] {1, 2, 1}) {
       Nd4jRuntime.configureThreads(threads);
-      double seconds =
-          stepSeconds(net, perWorker, features, c.model().outputLayer().units(), steps);
-      rate[threads] = perWorker / seconds;
+      double[] t = stepSeconds(net, perWorker, features, c.model().outputLayer().units(), steps);
+      rate[threads] = perWorker / t[0];
+      cpuRate[threads] = perWorker / t[2];
       out.printf(
           Locale.ROOT,
-          "model step, batch %d, %d thread(s): %.3f s/step, %.1f samples/s, %.1f training"
-              + " GFLOP/s (%.1f M multiply-adds forward per example)%n",
+          "model step, batch %d, %d thread(s): median %.3f s/step (fastest %.3f, %.3f CPU s on"
+              + " average), %.1f samples/s (fastest step: %.1f), %.1f training GFLOP/s (fastest:"
+              + " %.1f; %.1f M multiply-adds forward per example)%n",
           perWorker,
           threads,
-          seconds,
+          t[0],
+          t[2],
+          t[1],
           rate[threads],
+          cpuRate[threads],
           6.0 * macs * rate[threads] / 1e9,
+          6.0 * macs * cpuRate[threads] / 1e9,
           macs / 1e6);
-      r.put("step_seconds_" + threads + "t", seconds);
+      r.put("fastest_step_seconds_" + threads + "t", t[2]);
+      r.put("step_seconds_" + threads + "t", t[0]);
+      r.put("step_cpu_seconds_" + threads + "t", t[1]);
       r.put("samples_per_second_" + threads + "t", rate[threads]);
     }
     double consumption = Math.max(workers * rate[1], rate[2]);
     r.put("consumption_samples_per_second", consumption);
     r.put("projected_epoch_seconds", trainSize / consumption);
+    r.put("projected_idle_epoch_seconds", trainSize / (workers * cpuRate[1]));
     out.printf(
         Locale.ROOT,
-        "projected: %d workers x 1 thread = %.1f samples/s, %.0f s per epoch of %,d examples"
-            + " (compute only)%n",
+        "projected: %d workers x 1 thread = %.1f samples/s (%.0f s per epoch of %,d examples);"
+            + " at the fastest step's rate %.1f samples/s, %.0f s per epoch (compute only)%n",
         workers,
         workers * rate[1],
         trainSize / (workers * rate[1]),
-        trainSize);
+        trainSize,
+        workers * cpuRate[1],
+        trainSize / (workers * cpuRate[1]));
 
     // 2. augmentation per core
     Nd4jRuntime.configureThreads(1);
-    if (data.augment().active()) {
+    if (data.augment().active() && epochs > 0) {
       ImageAugmentation aug =
           ImageAugmentation.of(
               data.augment(), stored, side == stored[1] ? 0 : side, c.training().seed());
@@ -165,7 +187,7 @@ public final class ResidualBench {
           augRate,
           augRate / rate[1]);
     }
-    if (data.effectiveFormat().equals("image_folder")) {
+    if (data.effectiveFormat().equals("image_folder") && epochs > 0) {
       double decode = decodeRate(data);
       r.put("jpeg_decode_samples_per_second_per_core", decode);
       out.printf(
@@ -178,7 +200,7 @@ public final class ResidualBench {
     }
 
     // 3. delivery through the pipeline
-    if (!data.effectiveFormat().equals("image_folder")) {
+    if (!data.effectiveFormat().equals("image_folder") && epochs > 0) {
       double delivery = delivery(c, epochs, output, out);
       r.put("delivery_steady_samples_per_second", delivery);
       r.put("delivery_over_consumption", delivery / consumption);
@@ -223,26 +245,38 @@ public final class ResidualBench {
     return data.trainLimit() == 0 ? n : Math.min(n, data.trainLimit());
   }
 
-  /** Median seconds of {@code steps} forward-backward passes after 2 warm-up ones. */
-  static double stepSeconds(ComputationGraph net, int batch, int features, int classes, int steps) {
+  /**
+   * Median wall seconds, mean process CPU seconds and the fastest wall seconds of {@code steps}
+   * forward-backward passes after {@link #WARMUP} warm-up ones. On a shared machine the fastest
+   * step is the best estimate of an idle machine's (as the best-of-n matmul peak).
+   */
+  static double[] stepSeconds(
+      ComputationGraph net, int batch, int features, int classes, int steps) {
     INDArray x = Nd4j.rand(DataType.FLOAT, batch, features);
     INDArray y = Nd4j.zeros(DataType.FLOAT, batch, classes);
     for (int i = 0; i < batch; i++) {
       y.putScalar(i, i % classes, 1.0);
     }
+    var os =
+        (com.sun.management.OperatingSystemMXBean)
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean();
     List<Double> times = new ArrayList<>();
-    for (int s = 0; s < steps + 2; s++) {
+    long cpu0 = 0;
+    for (int s = 0; s < steps + WARMUP; s++) {
+      if (s == WARMUP) {
+        cpu0 = os.getProcessCpuTime();
+      }
       long t0 = System.nanoTime();
       net.setInputs(x);
       net.setLabels(y);
       net.computeGradientAndScore();
-      double t = (System.nanoTime() - t0) / 1e9;
-      if (s >= 2) {
-        times.add(t);
+      if (s >= WARMUP) {
+        times.add((System.nanoTime() - t0) / 1e9);
       }
     }
+    double cpu = (os.getProcessCpuTime() - cpu0) / 1e9 / steps;
     Collections.sort(times);
-    return times.get(times.size() / 2);
+    return new double[] {times.get(times.size() / 2), cpu, times.get(0)};
   }
 
   static double augmentRate(ImageAugmentation aug, int[] shape, int batch) {

@@ -1,20 +1,21 @@
 package io.spindle.bench;
 
 import io.spindle.config.ConfigException;
-import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
+import io.spindle.driver.cli.CommandOptions;
 import io.spindle.driver.cli.ExitCode;
 import io.spindle.driver.cli.SpindleCli;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 
 /**
- * {@code spindle bench} (the launcher runs this class with the bench module's classpath, which
- * alone holds DL4J Spark's jars).
+ * {@code spindle bench} and {@code spindle data-bench} (the launcher runs this class with the bench
+ * module's classpath, which alone holds DL4J Spark's jars), parsed by the same {@link
+ * CommandOptions} as {@code spindle train}.
  */
 public final class BenchCli {
   static final int DEFAULT_EPOCHS = 2;
@@ -25,6 +26,7 @@ public final class BenchCli {
       """
       Usage: spindle bench [--config FILE] [--set key=value ...] [--output DIR] [--epochs N]
                            [--workers N] [--systems a,b,...] [--target ACC] [--peak-size N]
+                           [--model mlp|cnn] [--profile [--profile-steps N]]
 
       Trains the configured model (default: the MLP 784-800-800-10 with dropout on MNIST,
       Adam 0.001, global batch 256) with each system in turn, in one process on this machine,
@@ -43,13 +45,55 @@ public final class BenchCli {
         --systems LIST    comma-separated, from: dl4j-fit-1t, dl4j-fit-2t,
                           spindle-gradient-sharing, spindle-collective,
                           spindle-parameter-averaging, spindle-collective-1w,
-                          dl4j-spark-parameter-averaging, dl4j-spark-shared (default: all)
+                          dl4j-spark-parameter-averaging, dl4j-spark-shared,
+                          pytorch-1t, pytorch, pytorch-ddp (default: all; with --model cnn:
+                          spindle-collective, spindle-collective-1w, pytorch-1t, pytorch,
+                          pytorch-ddp)
         --target ACC      test accuracy for time_to_target_seconds (default 0.97)
         --peak-size N     n of the n x n fp32 products measuring the matmul peak (default 2048)
+        --model NAME      mlp (default: the config, or the defaults) or cnn: the network of
+                          deploy/examples/mnist-cnn.yaml at a constant learning rate
+        --profile         instead of training: where one worker's step goes, per layer and per
+                          phase, beside PyTorch's time for the same layers (profile.md/.json)
+        --profile-steps N steps timed by --profile (default 200)
         --help            show this help
 
+      The PyTorch systems run through the first of $SPINDLE_PYTHON, /usr/bin/python3 and python3
+      that imports torch (Debian: apt-get install python3-torch libopenblas0-pthread), and are
+      reported as skipped, with the reason, when none does.
       Data comes from data.mirror, else $SPINDLE_DATA_MIRROR, else the official sites.
       """;
+
+  static final String DATA_BENCH_USAGE =
+      """
+      Usage: spindle data-bench [--config FILE] [--set key=value ...] [--output DIR] [--epochs N]
+                                [--cifar-records N] [--training-rate R] [--training-epochs N]
+                                [--cnn LAYERS] [--cnn-batch N] [--cnn-steps N] [--cnn-rate R]
+
+      Measures the data pipeline without training against what training consumes, for the
+      configured data set (default MNIST) and for generated files in the CIFAR-10 binary layout:
+      reading and decoding on the executors, then per epoch the global reshuffle into per-worker
+      mini-batches and their delivery as ND4J arrays through the worker's prefetch queue (the
+      training path without the forward pass). Training: Spindle's training job with this config,
+      and a CIFAR-sized CNN through Spindle's training step with 1 and 2 threads. Prints delivery
+      / training with PASS or FAIL against 5x and writes data-bench.json.
+
+      Options:
+        --config, --set     as for train (data.*, cluster.*, training.batchSize apply)
+        --output DIR        output directory (default: runs/data-bench-<timestamp>)
+        --epochs N          pipeline epochs to time, >= 2 (default 4; the first is reported apart)
+        --cifar-records N   records per generated CIFAR file, 5 training files + 1 test
+                            (default 10000, the official size)
+        --training-rate R   cite this training rate (samples/s) for the configured data set
+                            instead of measuring it by training
+        --training-epochs N epochs of the measured training run (default 2)
+        --cnn LAYERS        the CIFAR CNN (default %s)
+        --cnn-batch N       its batch size (default 128)
+        --cnn-steps N       its timed training steps per thread count (default 8)
+        --cnn-rate R        cite this CNN training rate (samples/s) instead of measuring it
+        --help              show this help
+      """
+          .formatted(CnnSpec.DEFAULT);
 
   private BenchCli() {}
 
@@ -58,69 +102,30 @@ public final class BenchCli {
     System.exit(run(args, System.out, System.err));
   }
 
-  /** Runs {@code spindle bench} with {@code args} (without the word bench); the exit code. */
+  /**
+   * Runs {@code spindle bench} or {@code spindle data-bench}: {@code args} begins with the command;
+   * returns the exit code.
+   */
   public static int run(String[] args, PrintStream out, PrintStream err) {
+    String command = args.length == 0 ? "" : args[0];
+    String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
     try {
-      Path configFile = null;
-      Path output = null;
-      List<String> sets = new ArrayList<>();
-      int epochs = DEFAULT_EPOCHS;
-      Integer workers = null;
-      List<String> systems = BenchCommand.SYSTEMS;
-      double target = DEFAULT_TARGET;
-      int peakSize = DEFAULT_PEAK_SIZE;
-      for (int i = 0; i < args.length; i++) {
-        String a = args[i];
-        if (a.equals("--help") || a.equals("-h")) {
-          out.print(USAGE);
-          return ExitCode.SUCCESS.code();
-        }
-        int eq = a.indexOf('=');
-        String name = a.startsWith("--") && eq > 0 ? a.substring(0, eq) : a;
-        String value;
-        if (a.startsWith("--") && eq > 0) {
-          value = a.substring(eq + 1);
-        } else if (i + 1 < args.length) {
-          value = args[++i];
-        } else {
-          throw new ConfigException(name + " needs a value");
-        }
-        switch (name) {
-          case "--config" -> configFile = Path.of(value);
-          case "--set" -> sets.add(value);
-          case "--output" -> output = Path.of(value);
-          case "--epochs" -> epochs = SpindleCli.positiveInt(value, name);
-          case "--workers" -> workers = SpindleCli.positiveInt(value, name);
-          case "--systems" -> systems = List.of(value.split(","));
-          case "--target" -> target = number(value, name);
-          case "--peak-size" -> peakSize = SpindleCli.positiveInt(value, name);
-          default ->
-              throw new ConfigException(
-                  "unknown option '"
-                      + a
-                      + "' for bench; expected one of [--config, --set, --output, --epochs,"
-                      + " --workers, --systems, --target, --peak-size, --help]");
-        }
-      }
-      sets.add("training.epochs=" + epochs);
-      if (workers != null) {
-        sets.add("cluster.workers=" + workers);
-      }
-      SpindleConfig config = ConfigLoader.load(configFile, sets);
-      BenchCommand.Settings settings = new BenchCommand.Settings(systems, target, peakSize);
-      Path dir =
-          output != null
-              ? output
-              : Path.of(
-                  "runs",
-                  "bench-"
-                      + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-      BenchCommand.run(config, settings, dir, out);
-      out.println("spindle: bench results in " + dir.toAbsolutePath());
-      return ExitCode.SUCCESS.code();
+      return switch (command) {
+        case "bench" -> bench(rest, out);
+        case "data-bench" -> dataBench(rest, out);
+        default ->
+            throw new ConfigException(
+                "unknown command '" + command + "' for BenchCli; expected bench or data-bench");
+      };
     } catch (Throwable t) {
       ExitCode code = SpindleCli.classify(t);
-      err.println("spindle bench: " + code.name().toLowerCase().replace('_', ' ') + ": " + t);
+      err.println(
+          "spindle "
+              + command
+              + ": "
+              + code.name().toLowerCase(Locale.ROOT).replace('_', ' ')
+              + ": "
+              + t);
       if (code == ExitCode.INTERNAL_ERROR || code == ExitCode.CLUSTER_FAILURE) {
         t.printStackTrace(err);
       }
@@ -128,11 +133,91 @@ public final class BenchCli {
     }
   }
 
-  private static double number(String text, String option) {
-    try {
-      return Double.parseDouble(text);
-    } catch (NumberFormatException e) {
-      throw new ConfigException(option + " must be a number, got '" + text + "'");
+  private static int bench(String[] args, PrintStream out) {
+    CommandOptions options =
+        CommandOptions.parse(
+            "bench",
+            args,
+            List.of(
+                "--epochs",
+                "--workers",
+                "--systems",
+                "--target",
+                "--peak-size",
+                "--model",
+                "--profile-steps"),
+            List.of("--profile"));
+    if (options.help()) {
+      out.print(USAGE);
+      return ExitCode.SUCCESS.code();
     }
+    List<String> sets = new ArrayList<>();
+    sets.add("training.epochs=" + options.positiveInt("--epochs", DEFAULT_EPOCHS));
+    if (options.extra("--workers") != null) {
+      sets.add("cluster.workers=" + options.positiveInt("--workers", 0));
+    }
+    String model =
+        options.extra("--model") == null ? null : BenchModels.check(options.extra("--model"));
+    List<String> overrides = new ArrayList<>(options.overrides());
+    overrides.addAll(sets);
+    SpindleConfig config = BenchModels.config(model, options.configFile(), overrides);
+    List<String> systems =
+        options.extra("--systems") != null
+            ? List.of(options.extra("--systems").split(","))
+            : BenchModels.CNN.equals(model) ? BenchCommand.CNN_SYSTEMS : BenchCommand.SYSTEMS;
+    BenchCommand.Settings settings =
+        new BenchCommand.Settings(
+            systems,
+            options.number("--target", DEFAULT_TARGET),
+            options.positiveInt("--peak-size", DEFAULT_PEAK_SIZE));
+    Path dir = options.outputDir("bench");
+    if (options.flag("--profile")) {
+      io.spindle.bench.ProfileCommand.run(
+          config,
+          options.positiveInt("--profile-steps", io.spindle.bench.ProfileCommand.DEFAULT_STEPS),
+          dir,
+          out);
+      out.println("spindle: profile in " + dir.toAbsolutePath());
+      return ExitCode.SUCCESS.code();
+    }
+    BenchCommand.run(config, settings, dir, out);
+    out.println("spindle: bench results in " + dir.toAbsolutePath());
+    return ExitCode.SUCCESS.code();
+  }
+
+  private static int dataBench(String[] args, PrintStream out) {
+    CommandOptions options =
+        CommandOptions.parse(
+            "data-bench",
+            args,
+            List.of(
+                "--epochs",
+                "--cifar-records",
+                "--training-rate",
+                "--training-epochs",
+                "--cnn",
+                "--cnn-batch",
+                "--cnn-steps",
+                "--cnn-rate"));
+    if (options.help()) {
+      out.print(DATA_BENCH_USAGE);
+      return ExitCode.SUCCESS.code();
+    }
+    String cnn = options.extra("--cnn");
+    DataBenchCommand.Options bench =
+        new DataBenchCommand.Options(
+            options.positiveInt("--epochs", 4),
+            options.positiveInt("--cifar-records", 10000),
+            options.rate("--training-rate"),
+            options.positiveInt("--training-epochs", 2),
+            CnnSpec.parse(
+                cnn == null ? CnnSpec.DEFAULT : cnn, options.positiveInt("--cnn-batch", 128)),
+            options.positiveInt("--cnn-steps", 8),
+            options.rate("--cnn-rate"));
+    SpindleConfig config = options.config();
+    Path outputDir = options.outputDir("data-bench");
+    DataBenchCommand.run(config, bench, outputDir, out);
+    out.println("spindle: data-bench results in " + outputDir.toAbsolutePath());
+    return ExitCode.SUCCESS.code();
   }
 }

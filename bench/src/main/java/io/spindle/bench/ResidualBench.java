@@ -7,7 +7,7 @@ import io.spindle.data.CifarGenerator;
 import io.spindle.data.ImageAugmentation;
 import io.spindle.data.ImageTransform;
 import io.spindle.data.MiniBatch;
-import io.spindle.driver.SparkContexts;
+import io.spindle.driver.cluster.SparkContexts;
 import io.spindle.driver.data.DatasetLoader;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.model.GraphFactory;

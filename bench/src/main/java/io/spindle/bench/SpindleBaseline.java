@@ -6,8 +6,9 @@ import io.spindle.bench.BenchMetrics.EpochPoint;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
 import io.spindle.driver.RunOutput;
-import io.spindle.driver.SparkContexts;
-import io.spindle.driver.TrainJob;
+import io.spindle.driver.cluster.SparkContexts;
+import io.spindle.driver.data.DatasetFiles;
+import io.spindle.driver.job.TrainJob;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -49,7 +50,7 @@ final class SpindleBaseline {
       sc.setLogLevel("WARN");
       sc.sc().addSparkListener(traffic);
       PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
-      summary = TrainJob.run(sc, run, TrainJob.fetchData(run), new RunOutput(runDir), quiet);
+      summary = TrainJob.run(sc, run, DatasetFiles.fetch(run), new RunOutput(runDir), quiet);
     }
     int workers = ((Number) summary.get("workers")).intValue();
     long examples = ((Number) summary.get("examples")).longValue();

@@ -17,7 +17,9 @@ package io.spindle.config;
  *     deeper decoders use the activation of the layer whose output they reconstruct
  * @param loss reconstruction loss against the clean input
  * @param learningRate the optimiser's learning rate while pre-training, >= 0 (0 = {@code
- *     optimizer.learningRate}); every other optimiser setting is the {@code optimizer} section's
+ *     optimizer.learningRate}); every other optimiser setting, the schedule included, is the {@code
+ *     optimizer} section's, and a schedule that follows the run's length ({@code steps: 0}) follows
+ *     each layer's pre-training
  */
 public record PretrainConfig(
     boolean enabled,
@@ -57,7 +59,10 @@ public record PretrainConfig(
     return new PretrainConfig(false, 5, 0.25, 0.0, Activation.SIGMOID, ReconstructionLoss.MSE, 0.0);
   }
 
-  /** The optimiser of pre-training: {@code optimizer} with {@link #learningRate} if set. */
+  /**
+   * The optimiser of pre-training, before it is resolved for a layer's run: {@code optimizer} with
+   * {@link #learningRate} as its base rate if set, and the same schedule.
+   */
   public OptimizerConfig optimizer(OptimizerConfig optimizer) {
     if (learningRate == 0) {
       return optimizer;
@@ -69,6 +74,7 @@ public record PretrainConfig(
         optimizer.beta1(),
         optimizer.beta2(),
         optimizer.epsilon(),
-        optimizer.rmsDecay());
+        optimizer.rmsDecay(),
+        optimizer.schedule());
   }
 }

@@ -177,7 +177,8 @@ public final class DatasetDownloader {
     }
     long size = 0;
     try (InputStream raw = Files.newInputStream(file);
-        InputStream in = new DigestInputStream(new GZIPInputStream(raw, 1 << 16), sha)) {
+        InputStream in =
+            new DigestInputStream(new CheckedGzipInputStream(file.toString(), raw), sha)) {
       byte[] buf = new byte[1 << 16];
       int n;
       while ((n = in.read(buf)) >= 0) {
@@ -185,6 +186,8 @@ public final class DatasetDownloader {
       }
     } catch (IOException e) {
       return "not a readable gzip file (" + describe(e) + ")";
+    } catch (DataFormatException e) { // a damaged gzip stream: CRC32, ISIZE, truncation
+      return e.getMessage();
     }
     String actual = HexFormat.of().formatHex(sha.digest());
     if (size != expected.size() || !actual.equals(expected.sha256())) {

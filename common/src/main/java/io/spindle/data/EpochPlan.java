@@ -81,11 +81,21 @@ public final class EpochPlan {
 
   /** Examples in global step {@code step}. */
   public int stepSize(int step) {
+    return stepSize(step, numExamples, batchSize);
+  }
+
+  /** Examples in global step {@code step} of an epoch of {@code numExamples} in batches. */
+  public static int stepSize(int step, int numExamples, int batchSize) {
     return Math.min(batchSize, numExamples - step * batchSize);
   }
 
   /** First offset inside a step of {@code size} examples that belongs to {@code worker}. */
   public int sliceStart(int size, int worker) {
+    return sliceStart(size, worker, workers);
+  }
+
+  /** First offset inside a step of {@code size} examples that belongs to worker w of N. */
+  public static int sliceStart(int size, int worker, int workers) {
     return (int) ((long) worker * size / workers);
   }
 

@@ -1,17 +1,16 @@
 package io.spindle.data;
 
-import java.io.BufferedInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.zip.GZIPInputStream;
-import java.util.zip.ZipException;
 
 /**
  * Reads IDX files (the MNIST format): big-endian, a 4-byte magic (0x0000 0x08 = unsigned byte, then
  * the number of dimensions), one 4-byte size per dimension, then the data. Images have magic 2051
  * (3 dimensions: count, rows, cols), labels 2049 (1 dimension: count). Gzip-compressed files are
- * recognised by their header. Offsets in error messages count bytes of the decompressed content.
+ * recognised by their header and read through {@link CheckedGzipInputStream}; since these readers
+ * read the whole file, every gzip member's CRC32 and ISIZE are checked. Offsets in error messages
+ * count bytes of the decompressed content.
  */
 public final class IdxReader {
   public static final int IMAGES_MAGIC = 2051;
@@ -63,17 +62,7 @@ public final class IdxReader {
   }
 
   private static Cursor open(String source, InputStream raw) {
-    try {
-      BufferedInputStream in = new BufferedInputStream(raw, 1 << 16);
-      in.mark(2);
-      int b0 = in.read();
-      int b1 = in.read();
-      in.reset();
-      InputStream data = (b0 == 0x1f && b1 == 0x8b) ? new GZIPInputStream(in, 1 << 16) : in;
-      return new Cursor(source, data);
-    } catch (IOException e) {
-      throw new DataFormatException(source + ": cannot read: " + e.getMessage(), e);
-    }
+    return new Cursor(source, CheckedGzipInputStream.decompressIfGzip(source, raw));
   }
 
   /** Reads the decompressed stream, tracking the offset for messages. */
@@ -150,7 +139,14 @@ public final class IdxReader {
     }
 
     void expectEnd() {
-      int extra = fill(new byte[1], 0, 1);
+      // to the very end first: for a gzip file a damaged stream that decoded to too many bytes is
+      // then reported by its CRC32/ISIZE check, the true reason
+      byte[] buf = new byte[1 << 16];
+      long extra = 0;
+      int n;
+      while ((n = fill(buf, 0, buf.length)) > 0) {
+        extra += n;
+      }
       if (extra > 0) {
         throw new DataFormatException(
             source + " offset " + offset + ": unexpected bytes after the declared data");
@@ -170,9 +166,6 @@ public final class IdxReader {
         return total;
       } catch (EOFException e) {
         return total;
-      } catch (ZipException e) {
-        throw new DataFormatException(
-            source + " offset " + (offset + total) + ": corrupt gzip data: " + e.getMessage(), e);
       } catch (IOException e) {
         throw new DataFormatException(
             source + " offset " + (offset + total) + ": cannot read: " + e.getMessage(), e);

@@ -1,10 +1,7 @@
 package io.spindle.data;
 
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.zip.GZIPInputStream;
-import java.util.zip.ZipException;
 
 /**
  * Streams the records of one IDX file (see {@link IdxReader}) without holding the file in memory:
@@ -12,12 +9,17 @@ import java.util.zip.ZipException;
  * entered in the middle, so reading records {@code [from, to)} decompresses (and discards) the
  * records before {@code from}: each input partition of a gzip IDX file pays for decompressing the
  * prefix before its range. Offsets in messages count bytes of the decompressed content.
+ *
+ * <p>A gzip file is read through {@link CheckedGzipInputStream}, whose checks (each member's CRC32
+ * and ISIZE) happen only where the stream passes a member's end: a reader that stops at its range
+ * checks nothing, one that calls {@link #verifyRest()} checks the whole file.
  */
 public final class IdxRecordStream implements AutoCloseable {
   private final String source;
   private final InputStream in;
   private final int count;
   private final int recordBytes;
+  private final long dataStart;
   private long offset;
 
   /**
@@ -25,16 +27,7 @@ public final class IdxRecordStream implements AutoCloseable {
    */
   public IdxRecordStream(String source, InputStream raw, int magic) {
     this.source = source;
-    try {
-      BufferedInputStream buffered = new BufferedInputStream(raw, 1 << 16);
-      buffered.mark(2);
-      int b0 = buffered.read();
-      int b1 = buffered.read();
-      buffered.reset();
-      this.in = (b0 == 0x1f && b1 == 0x8b) ? new GZIPInputStream(buffered, 1 << 16) : buffered;
-    } catch (IOException e) {
-      throw new DataFormatException(source + ": cannot read: " + e.getMessage(), e);
-    }
+    this.in = CheckedGzipInputStream.decompressIfGzip(source, raw);
     int found = readInt("IDX magic number");
     if (found != magic) {
       throw new DataFormatException(
@@ -51,6 +44,12 @@ public final class IdxRecordStream implements AutoCloseable {
           source + " offset 4: bad IDX dimensions (count " + count + ", record bytes " + rec + ")");
     }
     recordBytes = (int) rec;
+    dataStart = offset;
+  }
+
+  /** True if the file is gzip-compressed (and so carries checksums {@link #verifyRest} checks). */
+  public boolean compressed() {
+    return in instanceof CheckedGzipInputStream;
   }
 
   public int count() {
@@ -82,6 +81,50 @@ public final class IdxRecordStream implements AutoCloseable {
     fill(buf, recordBytes, "a record");
   }
 
+  /**
+   * Reads the rest of the file after the current record: the remaining records, then the end. For a
+   * gzip file this checks every member's CRC32 and ISIZE (a mismatch is a {@link
+   * DataIntegrityException}); for any file, bytes after the last declared record are refused.
+   *
+   * @return the decompressed bytes read
+   */
+  public long verifyRest() {
+    long end = dataStart + (long) count * recordBytes;
+    long left = end - offset;
+    long read = left;
+    byte[] buf = new byte[1 << 16];
+    while (left > 0) {
+      int len = (int) Math.min(buf.length, left);
+      fill(buf, len, "records");
+      left -= len;
+    }
+    // Read to the very end before judging extra bytes: damaged compressed data often decodes to
+    // the wrong length, and then the gzip trailer's CRC32 and ISIZE give the true reason.
+    long extra = 0;
+    try {
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        extra += n;
+      }
+    } catch (IOException e) {
+      throw new DataFormatException(source + " offset " + offset + ": cannot read: " + e, e);
+    }
+    if (extra > 0) {
+      throw new DataFormatException(
+          source
+              + " offset "
+              + offset
+              + ": "
+              + extra
+              + " unexpected bytes after the declared data ("
+              + count
+              + " records of "
+              + recordBytes
+              + " bytes)");
+    }
+    return read;
+  }
+
   private int readInt(String what) {
     byte[] b = new byte[4];
     fill(b, 4, what);
@@ -107,9 +150,6 @@ public final class IdxRecordStream implements AutoCloseable {
         }
         total += r;
       }
-    } catch (ZipException e) {
-      throw new DataFormatException(
-          source + " offset " + (offset + total) + ": corrupt gzip data: " + e.getMessage(), e);
     } catch (java.io.EOFException e) {
       throw new DataFormatException(
           source + " offset " + (offset + total) + ": file truncated (" + e.getMessage() + ")", e);

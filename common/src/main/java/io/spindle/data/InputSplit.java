@@ -24,6 +24,13 @@ import java.util.List;
  *       lists the files themselves, so its plan is a few numbers per class folder, whatever the
  *       number of images.
  * </ul>
+ *
+ * <p>Integrity ({@link #planned}): the driver records each file's length and modification time as
+ * it listed them, and the executor refuses a file that no longer matches, so every split of a run
+ * reads the same version of a file. Of the splits that read a gzip file, the driver marks one
+ * ({@link #verifiesFiles()}: the one whose range ends last) to read it to its end, which checks
+ * every member's CRC32 and ISIZE; the others stop at their range. Since the splits of one file are
+ * read by the same Spark job, that job fails if the file is damaged, whoever read which part.
  */
 public final class InputSplit implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -45,6 +52,9 @@ public final class InputSplit implements Serializable {
   private final long to;
   private final int firstIndex;
   private final long[] ranges;
+  private final long[] lengths;
+  private final long[] modified;
+  private final boolean verifies;
 
   private InputSplit(
       Kind kind,
@@ -66,6 +76,22 @@ public final class InputSplit implements Serializable {
       long to,
       int firstIndex,
       long[] ranges) {
+    this(
+        kind, uris, labels, members, from, to, firstIndex, ranges, new long[0], new long[0], false);
+  }
+
+  private InputSplit(
+      Kind kind,
+      String[] uris,
+      int[] labels,
+      String[] members,
+      long from,
+      long to,
+      int firstIndex,
+      long[] ranges,
+      long[] lengths,
+      long[] modified,
+      boolean verifies) {
     this.ranges = ranges;
     this.kind = kind;
     this.uris = uris;
@@ -74,6 +100,58 @@ public final class InputSplit implements Serializable {
     this.from = from;
     this.to = to;
     this.firstIndex = firstIndex;
+    this.lengths = lengths;
+    this.modified = modified;
+    this.verifies = verifies;
+  }
+
+  /**
+   * This split with the version of each of its files the driver planned it from ({@code
+   * lengths[i]}, {@code modified[i]}: {@code uri(i)}'s length and modification time in
+   * milliseconds) and whether it reads its compressed files to their end to verify them.
+   */
+  public InputSplit planned(long[] lengths, long[] modified, boolean verifies) {
+    if (lengths.length != uris.length || modified.length != uris.length) {
+      throw new IllegalArgumentException(
+          "expected one length and one modification time per file ("
+              + uris.length
+              + "), got "
+              + lengths.length
+              + " and "
+              + modified.length);
+    }
+    return new InputSplit(
+        kind,
+        uris,
+        labels,
+        members,
+        from,
+        to,
+        firstIndex,
+        ranges,
+        lengths.clone(),
+        modified.clone(),
+        verifies);
+  }
+
+  /** True if the driver recorded the version of {@code uri(i)} (see {@link #planned}). */
+  public boolean hasPlannedVersion(int i) {
+    return i < lengths.length;
+  }
+
+  /** The length of {@code uri(i)} when the driver planned this split. */
+  public long plannedLength(int i) {
+    return lengths[i];
+  }
+
+  /** The modification time (ms since the epoch) of {@code uri(i)} when the split was planned. */
+  public long plannedModified(int i) {
+    return modified[i];
+  }
+
+  /** True if this split reads its gzip files to their end, which checks their CRC32 and ISIZE. */
+  public boolean verifiesFiles() {
+    return verifies;
   }
 
   public static InputSplit idx(String images, String labels, int from, int to) {
@@ -193,6 +271,13 @@ public final class InputSplit implements Serializable {
 
   @Override
   public String toString() {
-    return kind + Arrays.toString(uris) + "[" + from + ", " + to + ")";
+    return kind
+        + Arrays.toString(uris)
+        + "["
+        + from
+        + ", "
+        + to
+        + ")"
+        + (verifies ? " verifying" : "");
   }
 }

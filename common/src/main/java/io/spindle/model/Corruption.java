@@ -6,8 +6,9 @@ import java.util.SplittableRandom;
  * The input corruption of a denoising autoencoder: masking noise (each value set to 0 with
  * probability {@code maskProbability}, the others kept as they are, not rescaled) and then additive
  * Gaussian noise of standard deviation {@code gaussianSigma}. A pure function of the clean values
- * and a seed, so every worker (and every sync strategy) corrupts the same example the same way when
- * given the same seed.
+ * and a seed; a batch's rows are each corrupted with the seed of their example ({@link
+ * StepKey#exampleSeed} in the stream {@link StepKey#CORRUPTION}), so an example is corrupted the
+ * same way whichever worker holds it and however the batch is split.
  *
  * @param maskProbability in [0, 1)
  * @param gaussianSigma >= 0
@@ -50,6 +51,25 @@ public record Corruption(double maskProbability, double gaussianSigma)
       if (gaussianSigma > 0) {
         out[i] += (float) (gaussianSigma * gaussian(random));
       }
+    }
+    return out;
+  }
+
+  /**
+   * A corrupted copy of a batch's features ({@code rows x numFeatures}, row-major): row r with the
+   * seed of its example under {@code key}.
+   */
+  public float[] apply(float[] clean, int numFeatures, StepKey key) {
+    if (numFeatures <= 0 || clean.length % numFeatures != 0) {
+      throw new IllegalArgumentException(
+          clean.length + " values are not rows of " + numFeatures + " features");
+    }
+    float[] out = new float[clean.length];
+    float[] row = new float[numFeatures];
+    for (int r = 0; r < clean.length / numFeatures; r++) {
+      System.arraycopy(clean, r * numFeatures, row, 0, numFeatures);
+      System.arraycopy(
+          apply(row, key.exampleSeed(r, StepKey.CORRUPTION)), 0, out, r * numFeatures, numFeatures);
     }
     return out;
   }

@@ -17,11 +17,12 @@ import org.nd4j.linalg.factory.Nd4j;
  * projection ({@code [heads, headSize, in]} or {@code [in, out]}: over the inputs). Biases and
  * batch normalisation's parameters are not constrained.
  *
- * <p>DL4J applies its constraints inside its updater, which Spindle bypasses, so the coordinator
- * applies this after each optimiser step to the full parameter vector: the driver in gradient
- * sharing; every worker after each local step in parameter averaging (an average of vectors each
- * within the ball stays within it); every worker identically on its full copy after the all-gather
- * in the collective engine, whose rank-0 copy the driver commits.
+ * <p>DL4J applies its constraints inside its updater, which Spindle bypasses, so the global step
+ * ({@code io.spindle.optim.GlobalStep#constrain}) applies this after each optimiser step to the
+ * full parameter vector: the driver in gradient sharing; every worker after each local step in
+ * parameter averaging (an average of vectors each within the ball stays within it); every worker
+ * identically on its full copy after the all-gather in the collective engine, whose rank-0 copy the
+ * driver commits.
  */
 public final class MaxNorm {
   private final double maxNorm;
@@ -39,17 +40,22 @@ public final class MaxNorm {
 
   /** The constraint for {@code net}; inactive when {@code maxNorm} is 0. */
   public static MaxNorm of(MultiLayerNetwork net, double maxNorm) {
+    return of(net.getLayers(), net.numParams(), maxNorm);
+  }
+
+  /** The constraint for the parameter tables of {@code layers}, laid out in order. */
+  public static MaxNorm of(Layer[] layers, long numParams, double maxNorm) {
     if (maxNorm == 0) {
       return new MaxNorm(0, null, 0);
     }
     if (!(maxNorm > 0)) {
       throw new IllegalArgumentException("maxNorm must be >= 0, got " + maxNorm);
     }
-    int[] unitOf = new int[(int) net.numParams()];
+    int[] unitOf = new int[(int) numParams];
     java.util.Arrays.fill(unitOf, -1);
     int offset = 0;
     int units = 0;
-    for (Layer layer : net.getLayers()) {
+    for (Layer layer : layers) {
       for (Map.Entry<String, INDArray> e : layer.paramTable().entrySet()) {
         INDArray p = e.getValue();
         int n = (int) p.length();
@@ -59,9 +65,9 @@ public final class MaxNorm {
         offset += n;
       }
     }
-    if (offset != net.numParams()) {
+    if (offset != numParams) {
       throw new IllegalStateException(
-          "parameter tables cover " + offset + " values, expected " + net.numParams());
+          "parameter tables cover " + offset + " values, expected " + numParams);
     }
     return new MaxNorm(maxNorm, unitOf, units);
   }

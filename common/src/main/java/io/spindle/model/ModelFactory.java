@@ -180,10 +180,11 @@ public final class ModelFactory {
   /**
    * A new, initialised network whose ReLU and identity dense layers reuse their forward output in
    * the backward pass ({@link ActivationReusingDenseLayer}) and whose self-attention layers report
-   * true gradients ({@link HalvedErrorSameDiffLayer}), and whose convolution, pooling and
-   * batch-norm layers run on oneDNN where the native library has it ({@link OneDnnKernels}), and
-   * whose output layer trains on smoothed labels when asked ({@link LabelSmoothing}); its
-   * configuration and parameters are DL4J's own.
+   * true gradients ({@link HalvedErrorSameDiffLayer}), whose convolution, pooling and batch-norm
+   * layers run on oneDNN where the native library has it ({@link OneDnnKernels}), whose dropout
+   * draws its masks from an explicit {@link StepKey} ({@link KeyedDropout}), and whose output layer
+   * trains on smoothed labels when asked ({@link LabelSmoothing}); its configuration and parameters
+   * are DL4J's own.
    */
   public static MultiLayerNetwork create(ModelConfig model, int numInputs, long seed) {
     MultiLayerNetwork net = createStock(model, numInputs, seed);
@@ -191,12 +192,14 @@ public final class ModelFactory {
     HalvedErrorSameDiffLayer.install(net);
     OneDnnKernels.install(net);
     LabelSmoothing.install(net.getOutputLayer(), model.outputLayer());
+    KeyedDropout.install(net);
     return net;
   }
 
   /**
-   * A new, initialised network exactly as DL4J builds it, except that batch-norm layers with {@code
-   * zeroGamma} start with their scale at 0.
+   * A new, initialised network exactly as DL4J builds it (its dropout draws from ND4J's
+   * process-wide generator, as in DL4J's own {@code fit()}), except that batch-norm layers with
+   * {@code zeroGamma} start with their scale at 0.
    */
   public static MultiLayerNetwork createStock(ModelConfig model, int numInputs, long seed) {
     MultiLayerNetwork net = new MultiLayerNetwork(configuration(model, numInputs, seed));

@@ -17,12 +17,12 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * updater, so {@code params -= gradient} moves the running statistic towards the batch's (checked
  * in DL4J 1.0.0-M2.1's {@code BatchNormalization}).
  *
- * <p>Spindle treats every gradient as a sum over examples that the coordinator divides by the
+ * <p>Spindle treats every gradient as a sum over examples that the global step divides by the
  * number of examples. So that these entries fit that contract, {@link #scaleToSum} multiplies them
- * by the batch size where the gradient is computed ({@code PartitionTrainer.computeGradient}):
- * summed over workers and divided by the global batch, they become the example-weighted mean of the
- * workers' updates, which {@code FlatOptimizer} then subtracts raw instead of running its update
- * rule on them.
+ * by the batch size where the gradient is computed ({@code MultiLayerReplica.computeGradient} on
+ * the worker): summed over workers and divided by the global batch, they become the
+ * example-weighted mean of the workers' updates, which {@code FlatOptimizer} then subtracts raw
+ * instead of running its update rule on them.
  */
 public final class RawUpdateRanges implements java.io.Serializable {
   private static final long serialVersionUID = 1L;
@@ -41,9 +41,14 @@ public final class RawUpdateRanges implements java.io.Serializable {
 
   /** The parameters of {@code net} whose gradient DL4J does not divide by the batch size. */
   public static RawUpdateRanges of(MultiLayerNetwork net) {
+    return of(net.getLayers(), net.numParams());
+  }
+
+  /** The raw-update ranges of the parameter tables of {@code layers}, laid out in order. */
+  public static RawUpdateRanges of(Layer[] layers, long numParams) {
     List<Integer> out = new ArrayList<>();
     long offset = 0;
-    for (Layer layer : net.getLayers()) {
+    for (Layer layer : layers) {
       for (Map.Entry<String, INDArray> e : layer.paramTable().entrySet()) {
         long n = e.getValue().length();
         String key = e.getKey();
@@ -63,9 +68,9 @@ public final class RawUpdateRanges implements java.io.Serializable {
         offset += n;
       }
     }
-    if (offset != net.numParams()) {
+    if (offset != numParams) {
       throw new IllegalStateException(
-          "parameter tables cover " + offset + " values, expected " + net.numParams());
+          "parameter tables cover " + offset + " values, expected " + numParams);
     }
     return out.isEmpty() ? NONE : new RawUpdateRanges(out.stream().mapToInt(i -> i).toArray());
   }

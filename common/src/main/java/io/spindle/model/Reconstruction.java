@@ -6,7 +6,6 @@ import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.impl.LossBinaryXENT;
 
 /**
@@ -37,11 +36,12 @@ public record Reconstruction(Corruption corruption, ReconstructionLoss loss)
   }
 
   /**
-   * Forward and backward pass of the autoencoder on {@code batch}: input the batch's features
-   * corrupted with {@code seed}, target the clean features. Leaves the summed gradient in the
-   * network's flat gradient view and returns the mean loss of the batch.
+   * Forward and backward pass of the autoencoder on {@code batch}: input the batch's features, each
+   * example corrupted with its seed under {@code key}, target the clean features. Leaves the summed
+   * gradient in the network's flat gradient view and returns the mean loss of the batch.
    */
-  public double computeGradient(MultiLayerNetwork net, MiniBatch batch, DataType type, long seed) {
+  public double computeGradient(
+      MultiLayerNetwork net, MiniBatch batch, DataType type, StepKey key) {
     INDArray clean = batch.featureArray(type);
     INDArray input =
         corruption.isNone()
@@ -50,7 +50,7 @@ public record Reconstruction(Corruption corruption, ReconstructionLoss loss)
                     batch.step(),
                     batch.size(),
                     batch.numFeatures(),
-                    corruption.apply(batch.features(), seed),
+                    corruption.apply(batch.features(), batch.numFeatures(), key),
                     batch.labels())
                 .featureArray(type);
     net.setInput(input);
@@ -63,14 +63,5 @@ public record Reconstruction(Corruption corruption, ReconstructionLoss loss)
   public double score(MultiLayerNetwork net, MiniBatch batch, DataType type) {
     INDArray clean = batch.featureArray(type);
     return net.score(new org.nd4j.linalg.dataset.DataSet(clean.dup(), clean), false);
-  }
-
-  /**
-   * The seed of this step's corruption: derived from the seed every sync strategy gives ND4J's
-   * generator before a worker's step (the dropout seed of (seed, iteration, worker)), without
-   * drawing from it.
-   */
-  public static long stepSeed() {
-    return Nd4j.getRandom().getSeed() ^ 0x5DEECE66DL;
   }
 }

@@ -3,6 +3,7 @@ package io.spindle.model;
 import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -14,8 +15,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * every layer (dense, convolution, recurrent input and recurrent weights, embedding, attention
  * projections; biases and batch normalisation's parameters are not penalised), so its gradient
  * gains {@code l1 * sign(w) + l2 * w} on the weight entries. DL4J adds these terms inside its
- * updater, which Spindle does not use, so the coordinator adds them to the mean data gradient
- * before the optimiser step.
+ * updater, which Spindle does not use, so the global step ({@code io.spindle.optim.GlobalStep})
+ * adds them to the mean data gradient before the optimiser step, wherever that step runs.
  */
 public final class Regularization {
   private final double l1;
@@ -31,12 +32,22 @@ public final class Regularization {
 
   /** The penalty of {@code net}'s configuration; the mask marks the parameters DL4J regularises. */
   public static Regularization of(MultiLayerNetwork net, double l1, double l2) {
+    return of(net.getLayers(), net.numParams(), net.params().dataType(), l1, l2);
+  }
+
+  /**
+   * The penalty of a network whose flat parameter vector of {@code numParams} values holds the
+   * parameter tables of {@code layers} in order (a multi-layer network, or a graph's layers in
+   * topological order).
+   */
+  public static Regularization of(
+      Layer[] layers, long numParams, DataType type, double l1, double l2) {
     if (l1 == 0 && l2 == 0) {
       return new Regularization(0, 0, null);
     }
-    INDArray mask = Nd4j.zeros(net.params().dataType(), net.numParams());
+    INDArray mask = Nd4j.zeros(type, numParams);
     long offset = 0;
-    for (Layer layer : net.getLayers()) {
+    for (Layer layer : layers) {
       for (Map.Entry<String, INDArray> e : layer.paramTable().entrySet()) {
         long n = e.getValue().length();
         boolean regularised =
@@ -48,9 +59,9 @@ public final class Regularization {
         offset += n;
       }
     }
-    if (offset != net.numParams()) {
+    if (offset != numParams) {
       throw new IllegalStateException(
-          "parameter tables cover " + offset + " values, expected " + net.numParams());
+          "parameter tables cover " + offset + " values, expected " + numParams);
     }
     return new Regularization(l1, l2, mask);
   }

@@ -95,6 +95,59 @@ public final class FlatOptimizer {
   }
 
   /**
+   * The state of parameters {@code [from, to)} cut out of the state {@code full} of a vector of
+   * {@code numParams} parameters, in the same layout: each of the k blocks of {@code full} (Adam's
+   * {@code [m | v]}) contributes its slice, so the result is the state of an optimiser over the
+   * range. With {@link #placeState}, shards of the state can be cut and put back together at any
+   * boundaries.
+   */
+  public static float[] sliceState(float[] full, long numParams, int from, int to) {
+    int n = checkedLength(full.length, numParams, from, to);
+    int k = (int) (full.length / numParams);
+    float[] out = new float[k * (to - from)];
+    for (int j = 0; j < k; j++) {
+      System.arraycopy(full, j * n + from, out, j * (to - from), to - from);
+    }
+    return out;
+  }
+
+  /** Writes the state {@code shard} of parameters {@code [from, to)} into {@code full}. */
+  public static void placeState(float[] shard, float[] full, long numParams, int from, int to) {
+    int n = checkedLength(full.length, numParams, from, to);
+    int k = (int) (full.length / numParams);
+    if (shard.length != k * (to - from)) {
+      throw new IllegalArgumentException(
+          "the state of parameters ["
+              + from
+              + ", "
+              + to
+              + ") has "
+              + k * (to - from)
+              + " values, got "
+              + shard.length);
+    }
+    for (int j = 0; j < k; j++) {
+      System.arraycopy(shard, j * (to - from), full, j * n + from, to - from);
+    }
+  }
+
+  private static int checkedLength(long stateLength, long numParams, int from, int to) {
+    if (numParams <= 0 || stateLength % numParams != 0 || from < 0 || to < from || to > numParams) {
+      throw new IllegalArgumentException(
+          "cannot cut ["
+              + from
+              + ", "
+              + to
+              + ") out of the state of "
+              + numParams
+              + " parameters ("
+              + stateLength
+              + " values)");
+    }
+    return (int) numParams;
+  }
+
+  /**
    * Entries to update by plain subtraction; ranges relative to this optimiser's first parameter
    * (for a shard, {@link RawUpdateRanges#slice}). Returns this optimiser.
    */

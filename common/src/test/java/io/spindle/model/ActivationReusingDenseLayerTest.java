@@ -58,6 +58,7 @@ class ActivationReusingDenseLayerTest {
 
   private static void assertIdenticalGradients(ModelConfig model, boolean expectReusing) {
     MultiLayerNetwork stock = ModelFactory.createStock(model, 10, 7);
+    KeyedDropout.install(stock); // the same masks as the fast network's, from the same keys
     MultiLayerNetwork fast = ModelFactory.create(model, 10, 7);
     assertEquals(
         expectReusing,
@@ -85,7 +86,7 @@ class ActivationReusingDenseLayerTest {
   }
 
   private static double[] gradient(MultiLayerNetwork net, INDArray x, INDArray y, long seed) {
-    Nd4j.getRandom().setSeed(seed); // dropout masks
+    KeyedDropout.key(net, new StepKey(seed, 0, 0)); // dropout masks
     net.setInput(x.dup());
     net.setLabels(y);
     net.computeGradientAndScore();

@@ -111,10 +111,11 @@ class CorruptionTest {
     MiniBatch batch = new MiniBatch(0, 4, 6, x, new int[4]);
     Reconstruction r = new Reconstruction(new Corruption(0.5, 0), ReconstructionLoss.MSE);
     MultiLayerNetwork net = autoencoder(r);
-    r.computeGradient(net, batch, DataType.FLOAT, 77);
+    StepKey key = new StepKey(77, 3, 0);
+    r.computeGradient(net, batch, DataType.FLOAT, key);
     INDArray cleanArray = batch.featureArray(DataType.FLOAT);
     INDArray corrupted =
-        new MiniBatch(0, 4, 6, new Corruption(0.5, 0).apply(x, 77), new int[4])
+        new MiniBatch(0, 4, 6, new Corruption(0.5, 0).apply(x, 6, key), new int[4])
             .featureArray(DataType.FLOAT);
     assertEquals(cleanArray, net.getLabels(), "the target is the clean input");
     assertEquals(corrupted, net.getInput(), "the input is the corrupted one");
@@ -122,16 +123,39 @@ class CorruptionTest {
     assertArrayEquals(clean(4 * 6), batch.features(), "the batch itself stays clean");
   }
 
+  /**
+   * Each example is corrupted with the seed of its index in the global batch: a batch split into
+   * two shares (as two workers hold it) is corrupted exactly as the whole batch, whatever the
+   * split.
+   */
   @Test
-  void theStepSeedIsTheOneTheSyncStrategyGaveNd4j() {
-    Nd4j.getRandom().setSeed(4242L);
-    long a = Reconstruction.stepSeed();
-    Nd4j.getRandom().nextDouble();
-    assertEquals(a, Reconstruction.stepSeed(), "reading the seed draws nothing");
-    Nd4j.getRandom().setSeed(4243L);
-    assertTrue(a != Reconstruction.stepSeed());
-    Nd4j.getRandom().setSeed(4242L);
-    assertEquals(a, Reconstruction.stepSeed());
+  void anExampleIsCorruptedTheSameWayHoweverTheBatchIsSplit() {
+    int features = 7;
+    float[] x = clean(10 * features);
+    Corruption c = new Corruption(0.3, 0.1);
+    float[] whole = c.apply(x, features, new StepKey(5, 12, 0));
+    for (int split : new int[] {1, 4, 9}) {
+      float[] first = Arrays.copyOfRange(x, 0, split * features);
+      float[] second = Arrays.copyOfRange(x, split * features, x.length);
+      float[] a = c.apply(first, features, new StepKey(5, 12, 0));
+      float[] b = c.apply(second, features, new StepKey(5, 12, split));
+      float[] joined = new float[x.length];
+      System.arraycopy(a, 0, joined, 0, a.length);
+      System.arraycopy(b, 0, joined, a.length, b.length);
+      assertArrayEquals(whole, joined, "split after " + split + " examples");
+    }
+    assertFalse(Arrays.equals(whole, c.apply(x, features, new StepKey(5, 13, 0))), "next step");
+    assertFalse(Arrays.equals(whole, c.apply(x, features, new StepKey(6, 12, 0))), "other seed");
+    // different examples of one step get different noise (the rows are not all alike)
+    float[] same = new float[x.length];
+    for (int r = 0; r < 10; r++) {
+      System.arraycopy(x, 0, same, r * features, features);
+    }
+    float[] noisy = c.apply(same, features, new StepKey(5, 12, 0));
+    assertFalse(
+        Arrays.equals(
+            Arrays.copyOfRange(noisy, 0, features),
+            Arrays.copyOfRange(noisy, features, 2 * features)));
   }
 
   @Test

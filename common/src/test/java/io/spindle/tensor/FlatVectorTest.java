@@ -37,7 +37,18 @@ class FlatVectorTest {
   @Test
   void emptyVectorsCopyToNothing() {
     FlatVector empty = FlatVector.of(new float[0]);
+    assertEquals(0, empty.length());
     assertEquals(0, empty.toINDArray().length());
-    FlatVector.copyInto(new float[0], 0, 0, Nd4j.zeros(DataType.FLOAT, 3), 1);
+    assertArrayEquals(new float[0], empty.toFloatArray());
+    // copying zero values leaves every value of the target as it was, at any offset
+    INDArray target = Nd4j.createFromArray(new float[] {1, 2, 3});
+    FlatVector.copyInto(new float[0], 0, 0, target, 1);
+    FlatVector.copyInto(new float[] {9, 9}, 2, 0, target, 3);
+    assertArrayEquals(new float[] {1, 2, 3}, target.toFloatVector());
+    float[] out = {4, 5};
+    FlatVector.copyOut(Nd4j.zeros(DataType.FLOAT, 0), out, 1);
+    assertArrayEquals(new float[] {4, 5}, out);
+    // and an empty vector round-trips as empty
+    assertEquals(empty, FlatVector.copyOf(empty.toINDArray()));
   }
 }

@@ -182,6 +182,12 @@ class ExecutorLossStandaloneIT {
       submit.destroy();
     }
     String log = Files.readString(logFile);
+    // Spark's own log lines (an executor lost, a task failed) go to the run's log file, not the
+    // console
+    Path runLog = out.resolve("spindle.log");
+    if (Files.exists(runLog)) {
+      log = log + "\n" + Files.readString(runLog);
+    }
     // Kept for diagnosis after the temporary folder is gone.
     Path keep = Path.of("target", "executor-loss");
     Files.createDirectories(keep);

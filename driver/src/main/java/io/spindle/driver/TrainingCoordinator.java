@@ -1,19 +1,18 @@
 package io.spindle.driver;
 
 import io.spindle.data.MiniBatch;
-import io.spindle.driver.data.DistributedDataset;
-import io.spindle.driver.sync.ParameterSync;
 import io.spindle.sync.Evaluation;
 import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
 
 /**
- * The one training loop. Per epoch: the data set reshuffles into per-worker mini-batches; the sync
- * strategy runs rounds until the epoch is done (each round updates the global model); the test set
- * is evaluated on the executors. Everything else is a {@link TrainingListener}.
+ * The one training loop, for every phase of a run (each autoencoder of layer-wise pre-training,
+ * then the classifier). Per epoch: the data reshuffles into per-worker mini-batches; the sync
+ * strategy runs rounds until the epoch is done (each round applies global steps to the model); the
+ * test set is evaluated on the executors. Everything else is a {@link TrainingListener}.
  */
 public final class TrainingCoordinator {
-  private final DistributedDataset data;
+  private final EpochSource data;
   private final GlobalModel model;
   private final ParameterSync sync;
   private final Evaluator evaluator;
@@ -21,8 +20,11 @@ public final class TrainingCoordinator {
   private final int epochs;
   private final long maxSteps;
 
+  /**
+   * @param maxSteps stop after this many global steps (0: no limit)
+   */
   public TrainingCoordinator(
-      DistributedDataset data,
+      EpochSource data,
       GlobalModel model,
       ParameterSync sync,
       Evaluator evaluator,
@@ -38,16 +40,12 @@ public final class TrainingCoordinator {
     this.maxSteps = maxSteps == 0 ? Long.MAX_VALUE : maxSteps;
   }
 
-  public TrainingState fit() {
-    return fit(new TrainingState());
-  }
-
   /**
    * Trains from {@code state}: a fresh one, or one restored from a checkpoint together with the
    * model, in which case the run continues mid-epoch at the state's step.
    */
   public TrainingState fit(TrainingState state) {
-    int stepsPerEpoch = data.stepsPerEpoch();
+    int stepsPerEpoch = data.layout().stepsPerEpoch();
     int first = state.epoch();
     listeners.forEach(l -> l.onStart(model, stepsPerEpoch));
     Evaluation test = null;
@@ -56,13 +54,17 @@ public final class TrainingCoordinator {
         state.startEpoch(epoch);
       }
       JavaRDD<MiniBatch> batches = data.epoch(epoch);
-      while (state.stepInEpoch() < stepsPerEpoch && state.globalStep() < maxSteps) {
-        int left =
-            (int) Math.min(stepsPerEpoch - state.stepInEpoch(), maxSteps - state.globalStep());
-        RoundResult round =
-            sync.round(batches, state.stepInEpoch(), left, state.globalStep(), model);
-        state.advance(round);
-        listeners.forEach(l -> l.onRound(state, round));
+      try {
+        while (state.stepInEpoch() < stepsPerEpoch && state.globalStep() < maxSteps) {
+          int left =
+              (int) Math.min(stepsPerEpoch - state.stepInEpoch(), maxSteps - state.globalStep());
+          RoundResult round =
+              sync.round(batches, state.stepInEpoch(), left, state.globalStep(), model);
+          state.advance(round);
+          listeners.forEach(l -> l.onRound(state, round));
+        }
+      } finally {
+        data.release(batches);
       }
       test = evaluator.evaluate(model);
       Evaluation epochTest = test;

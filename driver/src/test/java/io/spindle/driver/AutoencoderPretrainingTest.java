@@ -10,9 +10,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
 import io.spindle.data.MiniBatch;
+import io.spindle.driver.data.DatasetFiles;
 import io.spindle.driver.data.DatasetLoader;
 import io.spindle.driver.data.DistributedDataset;
+import io.spindle.driver.job.TrainJob;
 import io.spindle.driver.pretrain.LayerwisePretraining;
+import io.spindle.driver.sync.SyncStrategies;
 import io.spindle.model.ModelFactory;
 import io.spindle.testing.TestDatasets;
 import io.spindle.worker.ModelSpec;
@@ -63,7 +66,7 @@ class AutoencoderPretrainingTest {
     return DatasetLoader.load(
         SPARK.sc(),
         config.data(),
-        TrainJob.dataRoot(config, TrainJob.fetchData(config)),
+        DatasetFiles.root(config, DatasetFiles.fetch(config)),
         config.training().batchSize(),
         config.cluster().workers(),
         config.training().seed());
@@ -96,6 +99,24 @@ class AutoencoderPretrainingTest {
     return console.toString(StandardCharsets.UTF_8);
   }
 
+  /** Runs each phase through the training loop with its own listeners only. */
+  private static TrainingPhase.Runner loop(SpindleConfig config) {
+    return phase ->
+        new TrainingCoordinator(
+                phase.data(),
+                phase.model(),
+                SyncStrategies.create(
+                    SPARK.sc(),
+                    config.cluster(),
+                    config.model().precision(),
+                    phase.data().layout()),
+                phase.evaluator(),
+                phase.listeners(),
+                phase.epochs(),
+                phase.maxSteps())
+            .fit(new TrainingState());
+  }
+
   private static PrintStream quiet() {
     return new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
   }
@@ -121,7 +142,7 @@ class AutoencoderPretrainingTest {
     try (DistributedDataset data = load(config)) {
       GlobalModel model = new GlobalModel(classifier(config, data));
       LayerwisePretraining.Result result =
-          new LayerwisePretraining(SPARK.sc(), config, data, 1, quiet()).run(model);
+          new LayerwisePretraining(SPARK.sc(), config, data, 1).run(model, loop(config));
       LayerwisePretraining.LayerResult layer = result.layers().get(0);
       assertEquals(3 * data.stepsPerEpoch(), layer.steps());
       // the untrained sigmoid decoder outputs about 0.5 everywhere: MSE 0.23 on MNIST (measured:
@@ -210,7 +231,7 @@ class AutoencoderPretrainingTest {
       ModelSpec spec = classifier(config, data);
       GlobalModel model = new GlobalModel(spec);
       INDArray init = model.params().dup();
-      pretrained = new LayerwisePretraining(SPARK.sc(), config, data, 1, quiet()).run(model);
+      pretrained = new LayerwisePretraining(SPARK.sc(), config, data, 1).run(model, loop(config));
       assertEquals(2, pretrained.layers().size());
       MultiLayerNetwork net = model.network();
       MiniBatch batch = data.test().first();
@@ -233,8 +254,8 @@ class AutoencoderPretrainingTest {
 
     // the same pre-training inside a run (deterministic), then one fine-tuning step at a rate
     // too small to move a float32 weight: the saved classifier holds the pre-trained encoders.
-    // The run asks to resume but finds no checkpoint, as after a stop during pre-training: it
-    // says so and pre-trains again from the first layer, to the same weights.
+    // The run asks to resume but finds no checkpoint (of training nor of pre-training): it says so
+    // and pre-trains from the first layer, to the same weights.
     Path out = tmp.resolve("run");
     ByteArrayOutputStream console = new ByteArrayOutputStream();
     Map<String, Object> summary =
@@ -249,7 +270,7 @@ class AutoencoderPretrainingTest {
     assertEquals(initialOutputW, saved.getLayer(2).getParam("W"));
     assertEquals(2, ((List<?>) summary.get("pretrain_layers")).size());
     String text = console.toString(StandardCharsets.UTF_8);
-    assertTrue(text.contains("pretraining is not checkpointed; it runs again"), text);
+    assertTrue(text.contains("pretraining layer 1/2 (784 -> 24): no valid checkpoint in"), text);
     assertTrue(text.contains("pretraining layer 1/2"), text);
   }
 
@@ -295,6 +316,117 @@ class AutoencoderPretrainingTest {
     JsonNode s2 = JSON.readTree(out.resolve("summary.json").toFile());
     assertEquals(120, s2.get("steps").asInt());
     assertTrue(s2.get("pretrain_skipped_on_resume").asBoolean());
+  }
+
+  /** Stops the run (as a crash would) in pre-training phase {@code phase} after step {@code at}. */
+  private static final class StopDuringPretraining implements TrainingListener {
+    private final int phase;
+    private final long at;
+    private int started;
+
+    StopDuringPretraining(int phase, long at) {
+      this.phase = phase;
+      this.at = at;
+    }
+
+    @Override
+    public void onStart(GlobalModel model, int stepsPerEpoch) {
+      started++;
+    }
+
+    @Override
+    public void onRound(TrainingState state, RoundResult round) {
+      if (started == phase && state.globalStep() >= at) {
+        throw new IllegalStateException("stopped by the test at step " + state.globalStep());
+      }
+    }
+  }
+
+  /** The newest checkpoint of {@code dir}. */
+  private static io.spindle.driver.checkpoint.Checkpoint newest(Path dir) {
+    io.spindle.driver.checkpoint.CheckpointStore store =
+        io.spindle.driver.checkpoint.CheckpointStore.open(
+            dir.toUri().toString(), new org.apache.hadoop.conf.Configuration());
+    return store.read(store.pathOf(store.steps().get(0)));
+  }
+
+  /** The learning rate of pre-training step records of {@code phase} at {@code globalStep}. */
+  private static double pretrainingRate(Path run, String phase, long globalStep) throws Exception {
+    for (String line : java.nio.file.Files.readAllLines(run.resolve("metrics.jsonl"))) {
+      JsonNode rec = JSON.readTree(line);
+      if (rec.path("type").asText().equals("step")
+          && rec.path("phase").asText().equals(phase)
+          && rec.path("global_step").asLong() == globalStep) {
+        return rec.path("learning_rate").asDouble();
+      }
+    }
+    throw new AssertionError("no step record of " + phase + " at global step " + globalStep);
+  }
+
+  /**
+   * A schedule stretched over the run ({@code steps: 0}) and the linear scaling rule ({@code
+   * referenceBatch}) are resolved for each autoencoder's own run (before, pre-training handed them
+   * over unresolved and failed); and a run stopped during the second layer's pre-training resumes
+   * from that layer's checkpoint, takes the first layer from its final checkpoint, and ends bit for
+   * bit where an uninterrupted run ends.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(
+      strings = {
+        "{type: linear, steps: 0, finalRate: 0.0, warmupSteps: 2}",
+        "{type: constant, referenceBatch: 100}"
+      })
+  void pretrainingResolvesTheScheduleAndResumesExactlyFromItsCheckpoints(
+      String schedule, @TempDir Path tmp) throws Exception {
+    String[] overrides = {
+      "data.trainLimit=600", // batch 50: 12 steps per epoch
+      "cluster.sync=collective",
+      "cluster.roundSteps=4",
+      "model.layers=[{type: dense, units: 16, activation: sigmoid},"
+          + " {type: dense, units: 8, activation: sigmoid},"
+          + " {type: output, units: 10, activation: softmax, loss: cross_entropy}]",
+      "optimizer.type=momentum",
+      "optimizer.learningRate=0.1",
+      "optimizer.schedule=" + schedule,
+      "pretrain.epochsPerLayer=2",
+      "pretrain.maskProbability=0.2",
+      "training.epochs=1",
+      "checkpoint.everySteps=5",
+      "checkpoint.keepLast=20"
+    };
+    Path whole = tmp.resolve("whole");
+    TrainJob.run(SPARK.sc(), config(tmp, overrides), new RunOutput(whole), quiet());
+    // the schedule of each layer's 24 steps: linear with T = 24 - 2 over the layer (step 23 uses
+    // a_0 (1 - 21/22)); the scaling rule halves the rate for a global batch of 50
+    double expected = schedule.contains("linear") ? 0.1 / 22 : 0.05;
+    for (String phase : List.of("pretrain-layer-1", "pretrain-layer-2")) {
+      assertEquals(expected, pretrainingRate(whole, phase, 24), 1e-12, phase);
+    }
+
+    Path parts = tmp.resolve("parts");
+    IllegalStateException stop =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalStateException.class,
+            () ->
+                TrainJob.run(
+                    SPARK.sc(),
+                    config(tmp, overrides),
+                    DatasetFiles.fetch(config(tmp, overrides)),
+                    new RunOutput(parts),
+                    quiet(),
+                    List.of(new StopDuringPretraining(2, 18))));
+    assertTrue(stop.getMessage().contains("stopped by the test at step 20"), stop.getMessage());
+    assertEquals(20, newest(parts.resolve("checkpoints/pretrain-layer-2")).globalStep());
+    assertFalse(java.nio.file.Files.exists(parts.resolve("summary.json")));
+
+    String text = console(config(tmp, concat(overrides, "checkpoint.resume=auto")), parts);
+    assertTrue(text.contains("pretraining layer 1/2 (784 -> 16): complete"), text);
+    assertTrue(text.contains("pretraining layer 2/2 (16 -> 8): resuming from"), text);
+    assertTrue(text.contains("global step 20, epoch 2, step 8 of the epoch"), text);
+    ExactResumeTest.assertSameState(
+        newest(whole.resolve("checkpoints/pretrain-layer-2")),
+        newest(parts.resolve("checkpoints/pretrain-layer-2")));
+    ExactResumeTest.assertSameState(ExactResumeTest.last(whole), ExactResumeTest.last(parts));
   }
 
   /**

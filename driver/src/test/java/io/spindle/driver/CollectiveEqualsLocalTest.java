@@ -5,10 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.spindle.config.OptimizerConfig;
 import io.spindle.config.OptimizerType;
 import io.spindle.config.WireFormat;
+import io.spindle.data.MiniBatch;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.sync.CollectiveSync;
 import io.spindle.worker.ModelSpec;
 import java.nio.file.Path;
+import java.util.Iterator;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaRDD;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -36,24 +40,82 @@ class CollectiveEqualsLocalTest {
         DistributedEqualsLocalTest.model(1e-4), OptimizerConfig.of(OptimizerType.ADAM, 1e-3));
   }
 
-  static CollectiveSync collective(boolean sharded, boolean driverRendezvous, int failAtStep) {
+  static CollectiveSync collective(
+      DistributedDataset data, boolean sharded, boolean driverRendezvous) {
     return new CollectiveSync(
         SPARK.sc(),
+        DistributedEqualsLocalTest.layout(data),
         20,
         WireFormat.FP32,
         sharded,
-        DistributedEqualsLocalTest.LIMIT,
-        DistributedEqualsLocalTest.BATCH,
         30000,
-        driverRendezvous,
-        failAtStep);
+        driverRendezvous);
   }
 
   static INDArray trainCollective(
       int workers, boolean sharded, boolean driverRendezvous, int failAtStep) {
     try (DistributedDataset data = DistributedEqualsLocalTest.data(workers)) {
+      ParameterSync sync = collective(data, sharded, driverRendezvous);
       return DistributedEqualsLocalTest.trainDistributed(
-          collective(sharded, driverRendezvous, failAtStep), data, new GlobalModel(spec()));
+          failAtStep < 0 ? sync : new FailOnce(sync, failAtStep), data, new GlobalModel(spec()));
+    }
+  }
+
+  /**
+   * Test-only fault injection, installed around a strategy: in its first round, the task of rank 0
+   * fails on its first attempt when it reaches step {@code failAt} of the round, as if its executor
+   * had died; Spark relaunches the barrier stage.
+   */
+  static final class FailOnce implements ParameterSync {
+    private final ParameterSync sync;
+    private final int failAt;
+    private boolean armed = true;
+
+    FailOnce(ParameterSync sync, int failAt) {
+      this.sync = sync;
+      this.failAt = failAt;
+    }
+
+    @Override
+    public RoundResult round(
+        JavaRDD<MiniBatch> batches, int step, int maxSteps, long iteration, GlobalModel model) {
+      JavaRDD<MiniBatch> in = batches;
+      if (armed) {
+        armed = false;
+        int at = step + failAt;
+        in = batches.mapPartitionsWithIndex((w, it) -> w == 0 ? new FailAt(it, at) : it, true);
+      }
+      return sync.round(in, step, maxSteps, iteration, model);
+    }
+
+    @Override
+    public String name() {
+      return sync.name();
+    }
+  }
+
+  /** A partition that throws instead of handing out the batch of step {@code at}, on attempt 0. */
+  static final class FailAt implements Iterator<MiniBatch> {
+    private final Iterator<MiniBatch> in;
+    private final int at;
+
+    FailAt(Iterator<MiniBatch> in, int at) {
+      this.in = in;
+      this.at = at;
+    }
+
+    @Override
+    public boolean hasNext() {
+      return in.hasNext();
+    }
+
+    @Override
+    public MiniBatch next() {
+      MiniBatch b = in.next();
+      if (b.step() == at && TaskContext.get().stageAttemptNumber() == 0) {
+        throw new IllegalStateException("injected failure (test) in rank 0 at step " + at);
+      }
+      return b;
     }
   }
 

@@ -5,12 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.spindle.config.Activation;
 import io.spindle.config.LayerConfig;
+import io.spindle.config.LayerType;
 import io.spindle.config.Loss;
 import io.spindle.config.ModelConfig;
 import io.spindle.config.OptimizerConfig;
 import io.spindle.config.OptimizerType;
 import io.spindle.config.Precision;
 import io.spindle.config.WeightInit;
+import io.spindle.data.BatchLayout;
 import io.spindle.data.DatasetDownloader;
 import io.spindle.data.DatasetSpec;
 import io.spindle.data.EpochPlan;
@@ -19,9 +21,10 @@ import io.spindle.data.MiniBatch;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.sync.GradientSharing;
 import io.spindle.driver.sync.ParameterAveraging;
-import io.spindle.driver.sync.ParameterSync;
+import io.spindle.model.KeyedDropout;
 import io.spindle.model.ModelFactory;
 import io.spindle.model.Regularization;
+import io.spindle.model.StepKey;
 import io.spindle.optim.FlatOptimizer;
 import io.spindle.testing.TestDatasets;
 import io.spindle.worker.MnistPartitionReader;
@@ -111,6 +114,11 @@ class DistributedEqualsLocalTest {
     return files.get(name).toUri().toString();
   }
 
+  /** How {@code data}'s global batches are split over its workers. */
+  static BatchLayout layout(DistributedDataset data) {
+    return EpochSource.of(data).layout();
+  }
+
   /** Runs {@code steps} global steps of {@code sync} over the epochs of {@code data}. */
   static INDArray trainDistributed(ParameterSync sync, DistributedDataset data, GlobalModel model) {
     return trainDistributed(sync, data, model, STEPS);
@@ -155,6 +163,8 @@ class DistributedEqualsLocalTest {
           examples.add(all.get(plan.exampleAt(p)));
         }
         MiniBatch mb = MiniBatch.of(s, 784, examples);
+        // one share holds the whole global batch: its first example is the batch's first
+        KeyedDropout.key(net, new StepKey(SEED, iteration, 0));
         net.setInput(mb.featureArray(w.dataType()));
         net.setLabels(mb.oneHotLabels(w.dataType(), 10));
         net.computeGradientAndScore();
@@ -181,7 +191,9 @@ class DistributedEqualsLocalTest {
     INDArray expected = trainLocal(spec);
     INDArray actual;
     try (DistributedDataset data = data(workers)) {
-      actual = trainDistributed(new GradientSharing(SPARK.sc()), data, new GlobalModel(spec));
+      actual =
+          trainDistributed(
+              new GradientSharing(SPARK.sc(), layout(data)), data, new GlobalModel(spec));
     }
     INDArray initial = ModelFactory.create(spec.model(), 784, SEED).params();
     assertTrue(
@@ -200,11 +212,76 @@ class DistributedEqualsLocalTest {
     INDArray shared;
     INDArray averaged;
     try (DistributedDataset data = data(2)) {
-      shared = trainDistributed(new GradientSharing(SPARK.sc()), data, new GlobalModel(spec));
+      shared =
+          trainDistributed(
+              new GradientSharing(SPARK.sc(), layout(data)), data, new GlobalModel(spec));
       averaged =
-          trainDistributed(new ParameterAveraging(SPARK.sc(), 1), data, new GlobalModel(spec));
+          trainDistributed(
+              new ParameterAveraging(SPARK.sc(), layout(data), 1), data, new GlobalModel(spec));
     }
     double rel = relativeError(averaged, shared);
+    assertTrue(rel <= 1e-5, "relative L2 error " + rel + " exceeds 1e-5");
+  }
+
+  /** The test model with dropout on every layer's input. */
+  static ModelConfig modelWithDropout() {
+    return new ModelConfig(
+        List.of(
+            new LayerConfig(LayerType.DENSE, 32, Activation.RELU, 0.2, null),
+            new LayerConfig(LayerType.DENSE, 16, Activation.TANH, 0.3, null),
+            new LayerConfig(LayerType.OUTPUT, 10, Activation.SOFTMAX, 0.1, Loss.CROSS_ENTROPY)),
+        WeightInit.XAVIER_UNIFORM,
+        0.0,
+        1e-4,
+        Precision.FLOAT32);
+  }
+
+  /**
+   * Parameter averaging's local steps draw the dropout masks of the global steps they apply, as
+   * gradient sharing does: with K = 1 and SGD the two are the same algorithm, dropout included.
+   */
+  @Test
+  void parameterAveragingWithOneLocalStepAndDropoutEqualsGradientSharingWithDropout() {
+    ModelSpec spec = spec(modelWithDropout(), OptimizerConfig.of(OptimizerType.SGD, 0.1));
+    ModelSpec plain = spec(model(1e-4), OptimizerConfig.of(OptimizerType.SGD, 0.1));
+    INDArray shared;
+    INDArray averaged;
+    INDArray withoutDropout;
+    try (DistributedDataset data = data(2)) {
+      shared =
+          trainDistributed(
+              new GradientSharing(SPARK.sc(), layout(data)), data, new GlobalModel(spec));
+      averaged =
+          trainDistributed(
+              new ParameterAveraging(SPARK.sc(), layout(data), 1), data, new GlobalModel(spec));
+      withoutDropout =
+          trainDistributed(
+              new GradientSharing(SPARK.sc(), layout(data)), data, new GlobalModel(plain));
+    }
+    assertTrue(
+        relativeError(shared, withoutDropout) > 1e-2,
+        "dropout must change the trajectory, else this test shows nothing");
+    double rel = relativeError(averaged, shared);
+    assertTrue(rel <= 1e-5, "relative L2 error " + rel + " exceeds 1e-5");
+  }
+
+  /**
+   * The masks of a global step do not depend on how its batch is split: 2 and 4 workers with
+   * dropout end where one process does that draws every example's mask from its index in the global
+   * batch.
+   */
+  @ParameterizedTest(name = "{0} workers")
+  @ValueSource(ints = {2, 4})
+  void gradientSharingWithDropoutEqualsSingleProcessWithTheSameMasks(int workers) {
+    ModelSpec spec = spec(modelWithDropout(), OptimizerConfig.of(OptimizerType.ADAM, 1e-3));
+    INDArray expected = trainLocal(spec);
+    INDArray actual;
+    try (DistributedDataset data = data(workers)) {
+      actual =
+          trainDistributed(
+              new GradientSharing(SPARK.sc(), layout(data)), data, new GlobalModel(spec));
+    }
+    double rel = relativeError(actual, expected);
     assertTrue(rel <= 1e-5, "relative L2 error " + rel + " exceeds 1e-5");
   }
 

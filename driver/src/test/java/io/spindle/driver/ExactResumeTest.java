@@ -9,6 +9,7 @@ import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
 import io.spindle.driver.checkpoint.Checkpoint;
 import io.spindle.driver.checkpoint.CheckpointStore;
+import io.spindle.driver.job.TrainJob;
 import io.spindle.testing.TestDatasets;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

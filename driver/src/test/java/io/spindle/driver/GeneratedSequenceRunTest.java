@@ -8,6 +8,7 @@ import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
 import io.spindle.data.Example;
 import io.spindle.data.GeneratedSequences;
+import io.spindle.driver.job.TrainJob;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;

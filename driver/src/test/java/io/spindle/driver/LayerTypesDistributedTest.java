@@ -12,6 +12,7 @@ import io.spindle.config.OptimizerType;
 import io.spindle.config.Precision;
 import io.spindle.config.WeightInit;
 import io.spindle.config.WireFormat;
+import io.spindle.data.BatchLayout;
 import io.spindle.data.DatasetDownloader;
 import io.spindle.data.DatasetSpec;
 import io.spindle.data.EpochPlan;
@@ -21,7 +22,6 @@ import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.sync.CollectiveSync;
 import io.spindle.driver.sync.GradientSharing;
 import io.spindle.driver.sync.ParameterAveraging;
-import io.spindle.driver.sync.ParameterSync;
 import io.spindle.model.MaxNorm;
 import io.spindle.model.ModelFactory;
 import io.spindle.model.RawUpdateRanges;
@@ -117,14 +117,17 @@ class LayerTypesDistributedTest {
     return files.get(name).toUri().toString();
   }
 
+  static final BatchLayout LAYOUT = new BatchLayout(LIMIT, BATCH, 2);
+
   static CollectiveSync collective() {
-    return new CollectiveSync(SPARK.sc(), 3, WireFormat.FP32, true, LIMIT, BATCH, 60000, false, -1);
+    return new CollectiveSync(SPARK.sc(), LAYOUT, 3, WireFormat.FP32, true, 60000, false);
   }
 
   /** {@code STEPS} global steps; returns the mean loss of every round. */
   static List<Double> train(ParameterSync sync, GlobalModel model) {
     List<Double> losses = new ArrayList<>();
     try (DistributedDataset data = data(2)) {
+      assertTrue(EpochSource.of(data).layout().equals(LAYOUT), "the layout of data(2)");
       JavaRDD<MiniBatch> batches = data.epoch(0);
       long iteration = 0;
       int step = 0;
@@ -186,7 +189,7 @@ class LayerTypesDistributedTest {
     assertTrue(relativeError(expected, initial) > 1e-3, "the reference must have moved");
 
     GlobalModel shared = new GlobalModel(spec);
-    List<Double> losses = train(new GradientSharing(SPARK.sc()), shared);
+    List<Double> losses = train(new GradientSharing(SPARK.sc(), LAYOUT), shared);
     assertClose(shared.params(), expected, kind + " gradient_sharing");
     assertTrue(losses.stream().allMatch(Double::isFinite), "losses " + losses);
 
@@ -200,9 +203,9 @@ class LayerTypesDistributedTest {
   void parameterAveragingWithOneLocalSgdStepEqualsGradientSharing(String kind) {
     ModelSpec spec = spec(model(kind, 0), OptimizerConfig.of(OptimizerType.SGD, 0.1));
     GlobalModel shared = new GlobalModel(spec);
-    train(new GradientSharing(SPARK.sc()), shared);
+    train(new GradientSharing(SPARK.sc(), LAYOUT), shared);
     GlobalModel averaged = new GlobalModel(spec);
-    List<Double> losses = train(new ParameterAveraging(SPARK.sc(), 1), averaged);
+    List<Double> losses = train(new ParameterAveraging(SPARK.sc(), LAYOUT, 1), averaged);
     assertClose(averaged.params(), shared.params(), kind + " parameter_averaging");
     assertTrue(losses.stream().allMatch(Double::isFinite), "losses " + losses);
   }
@@ -216,7 +219,9 @@ class LayerTypesDistributedTest {
     INDArray before = runningStats(fresh.params(), stats);
     List<ParameterSync> syncs =
         List.of(
-            new GradientSharing(SPARK.sc()), new ParameterAveraging(SPARK.sc(), 2), collective());
+            new GradientSharing(SPARK.sc(), LAYOUT),
+            new ParameterAveraging(SPARK.sc(), LAYOUT, 2),
+            collective());
     for (ParameterSync sync : syncs) {
       GlobalModel model = new GlobalModel(spec);
       List<Double> losses = train(sync, model);
@@ -243,7 +248,7 @@ class LayerTypesDistributedTest {
     assertTrue(probe.largestNorm(unconstrained.params()) > c, "the constraint must bind");
 
     GlobalModel shared = new GlobalModel(spec);
-    train(new GradientSharing(SPARK.sc()), shared);
+    train(new GradientSharing(SPARK.sc(), LAYOUT), shared);
     GlobalModel collective = new GlobalModel(spec);
     train(collective(), collective);
     for (GlobalModel m : List.of(shared, collective)) {

@@ -14,13 +14,14 @@ import io.spindle.config.OptimizerType;
 import io.spindle.config.ScheduleConfig;
 import io.spindle.config.ScheduleType;
 import io.spindle.config.WireFormat;
+import io.spindle.data.BatchLayout;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.sync.CollectiveSync;
 import io.spindle.driver.sync.GradientSharing;
 import io.spindle.driver.sync.ParameterAveraging;
-import io.spindle.driver.sync.ParameterSync;
 import io.spindle.worker.ModelSpec;
 import java.nio.file.Path;
+import java.util.function.Function;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -62,9 +63,11 @@ class ScheduleEqualsLocalTest {
     assertTrue(rel <= tolerance, "relative L2 error " + rel + " exceeds " + tolerance);
   }
 
-  static INDArray distributed(ParameterSync sync, ModelSpec spec, int workers) {
+  static INDArray distributed(
+      Function<BatchLayout, ParameterSync> sync, ModelSpec spec, int workers) {
     try (DistributedDataset data = data(workers)) {
-      return trainDistributed(sync, data, new GlobalModel(spec));
+      return trainDistributed(
+          sync.apply(DistributedEqualsLocalTest.layout(data)), data, new GlobalModel(spec));
     }
   }
 
@@ -76,7 +79,7 @@ class ScheduleEqualsLocalTest {
     assertTrue(
         relativeError(expected, constant) > 1e-3,
         "the schedule must change the trajectory, else this test shows nothing");
-    assertClose(expected, distributed(new GradientSharing(SPARK.sc()), spec, 2), 1e-5);
+    assertClose(expected, distributed(l -> new GradientSharing(SPARK.sc(), l), spec, 2), 1e-5);
   }
 
   /**
@@ -100,17 +103,8 @@ class ScheduleEqualsLocalTest {
                 1e-6,
                 adam.rmsDecay(),
                 adam.schedule()));
-    CollectiveSync sync =
-        new CollectiveSync(
-            SPARK.sc(),
-            20,
-            WireFormat.FP32,
-            true,
-            LIMIT,
-            DistributedEqualsLocalTest.BATCH,
-            30000,
-            true,
-            -1);
+    Function<BatchLayout, ParameterSync> sync =
+        l -> new CollectiveSync(SPARK.sc(), l, 20, WireFormat.FP32, true, 30000, true);
     assertClose(trainLocal(spec), distributed(sync, spec, 2), 1e-5);
   }
 
@@ -119,7 +113,9 @@ class ScheduleEqualsLocalTest {
   void parameterAveragingLocalStepsUseTheRateOfTheGlobalStep() {
     ModelSpec spec = spec(model(1e-4), scheduled(OptimizerType.MOMENTUM, 0.05));
     assertClose(
-        trainLocal(spec), distributed(new ParameterAveraging(SPARK.sc(), 4), spec, 1), 1e-5);
+        trainLocal(spec),
+        distributed(l -> new ParameterAveraging(SPARK.sc(), l, 4), spec, 1),
+        1e-5);
   }
 
   /** Full batch: every step is the whole 1,200-example subset, shared by 2 workers. */
@@ -130,7 +126,12 @@ class ScheduleEqualsLocalTest {
     INDArray actual;
     try (DistributedDataset data = data(2, 0)) {
       assertTrue(data.batchSize() == LIMIT && data.stepsPerEpoch() == 1, "one step per epoch");
-      actual = trainDistributed(new GradientSharing(SPARK.sc()), data, new GlobalModel(spec), 12);
+      actual =
+          trainDistributed(
+              new GradientSharing(SPARK.sc(), DistributedEqualsLocalTest.layout(data)),
+              data,
+              new GlobalModel(spec),
+              12);
     }
     assertClose(expected, actual, 1e-5);
   }
@@ -145,7 +146,12 @@ class ScheduleEqualsLocalTest {
     INDArray expected = trainLocal(spec, 1, 40);
     INDArray actual;
     try (DistributedDataset data = data(2, 1)) {
-      actual = trainDistributed(new GradientSharing(SPARK.sc()), data, new GlobalModel(spec), 40);
+      actual =
+          trainDistributed(
+              new GradientSharing(SPARK.sc(), DistributedEqualsLocalTest.layout(data)),
+              data,
+              new GlobalModel(spec),
+              40);
     }
     assertClose(expected, actual, 1e-5);
   }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.spindle.config.ConfigLoader;
+import io.spindle.driver.job.TrainJob;
 import io.spindle.testing.TestDatasets;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

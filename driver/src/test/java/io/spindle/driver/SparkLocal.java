@@ -2,6 +2,7 @@ package io.spindle.driver;
 
 import io.spindle.config.ClusterConfig;
 import io.spindle.config.SyncMode;
+import io.spindle.driver.cluster.SparkContexts;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
+import io.spindle.driver.job.TrainJob;
 import io.spindle.optim.LearningRateSchedule;
 import io.spindle.testing.TestDatasets;
 import java.io.ByteArrayOutputStream;

@@ -5,7 +5,6 @@ import io.spindle.config.OptimizerConfig;
 import io.spindle.model.ModelFactory;
 import io.spindle.model.Reconstruction;
 import java.io.Serializable;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**
@@ -13,7 +12,8 @@ import org.nd4j.linalg.api.buffer.DataType;
  * task closures (Java serialisation); networks built from equal specs are interchangeable.
  *
  * @param model the layers
- * @param optimizer the optimiser (parameter averaging runs it locally)
+ * @param optimizer the optimiser, resolved ({@code OptimizerConfig.resolve}): every global step
+ *     applies it, on the driver or on the workers
  * @param numInputs features per example
  * @param numClasses classes of the labels
  * @param seed initialisation seed
@@ -61,10 +61,12 @@ public record ModelSpec(
     }
   }
 
-  /** A new, initialised network of this spec (with the reconstruction loss of an autoencoder). */
-  public MultiLayerNetwork newNetwork() {
-    MultiLayerNetwork net = ModelFactory.create(model, numInputs, seed);
-    return reconstruction == null ? net : reconstruction.configure(net);
+  /**
+   * A new, initialised replica of this spec's network (with the reconstruction loss of an
+   * autoencoder): the one place that chooses the network type.
+   */
+  public TrainableNetwork newNetwork() {
+    return new MultiLayerReplica(this);
   }
 
   public DataType dataType() {

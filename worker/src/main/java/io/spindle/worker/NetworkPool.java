@@ -6,7 +6,6 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Function;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
 /**
  * The network replicas of this executor JVM. Each replica is built once and reused across steps and
@@ -15,16 +14,16 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
  * task's thread is bound to the GPU Spark assigned it ({@link TaskDevice}).
  */
 public final class NetworkPool {
-  private static final Map<ModelSpec, Queue<MultiLayerNetwork>> POOLS = new ConcurrentHashMap<>();
+  private static final Map<ModelSpec, Queue<TrainableNetwork>> POOLS = new ConcurrentHashMap<>();
 
   private NetworkPool() {}
 
   /** Runs {@code work} with a replica of {@code spec}'s network, returning it to the pool after. */
-  public static <T> T withNetwork(ModelSpec spec, Function<MultiLayerNetwork, T> work) {
+  public static <T> T withNetwork(ModelSpec spec, Function<TrainableNetwork, T> work) {
     Nd4jRuntime.configureThreads(spec.threads());
     TaskDevice.bind();
-    Queue<MultiLayerNetwork> pool = POOLS.computeIfAbsent(spec, s -> new ConcurrentLinkedQueue<>());
-    MultiLayerNetwork net = pool.poll();
+    Queue<TrainableNetwork> pool = POOLS.computeIfAbsent(spec, s -> new ConcurrentLinkedQueue<>());
+    TrainableNetwork net = pool.poll();
     if (net == null) {
       net = spec.newNetwork();
     }

@@ -1,7 +1,9 @@
 package io.spindle.worker;
 
+import io.spindle.data.CheckedGzipInputStream;
 import io.spindle.data.CifarFormat;
 import io.spindle.data.DataFormatException;
+import io.spindle.data.DataIntegrityException;
 import io.spindle.data.Example;
 import io.spindle.data.IdxReader;
 import io.spindle.data.IdxRecordStream;
@@ -14,7 +16,6 @@ import java.io.InputStream;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.NoSuchElementException;
-import java.util.zip.GZIPInputStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileSystem;
@@ -28,18 +29,18 @@ import org.slf4j.LoggerFactory;
  * iterator is consumed, so a split never sits in memory whole. A bad record fails with a {@link
  * DataFormatException} naming the file and offset, unless {@link ReadOptions#skipBadRecords()}, in
  * which case it is dropped (the driver counts what is missing).
+ *
+ * <p>Integrity: files are opened through {@link VerifiedFiles#open}, which refuses a file that
+ * changed since the driver planned the split; gzip files are decompressed by {@link
+ * io.spindle.data.CheckedGzipInputStream}, and a {@linkplain InputSplit#verifiesFiles() verifying}
+ * split reads them to their end after its last record (unless this JVM already verified that
+ * version), so every member's CRC32 and ISIZE is checked once per file and run. A {@link
+ * DataIntegrityException} is never skipped.
  */
 public final class SplitReader {
   private static final Logger LOG = LoggerFactory.getLogger(SplitReader.class);
 
   private SplitReader() {}
-
-  /** Opens {@code uri} with a Hadoop configuration built from {@code hadoopConf}. */
-  public static FSDataInputStream open(String uri, Map<String, String> hadoopConf)
-      throws IOException {
-    Path path = new Path(uri);
-    return path.getFileSystem(configuration(hadoopConf)).open(path);
-  }
 
   public static Configuration configuration(Map<String, String> hadoopConf) {
     Configuration conf = new Configuration();
@@ -67,10 +68,13 @@ public final class SplitReader {
       InputSplit split, ReadOptions options, Map<String, String> conf) throws IOException {
     String imagesUri = split.uri(0);
     String labelsUri = split.uri(1);
+    Configuration hadoop = configuration(conf);
+    VerifiedFiles.Opened imagesFile = VerifiedFiles.open(split, 0, hadoop);
     IdxRecordStream images =
-        new IdxRecordStream(imagesUri, open(imagesUri, conf), IdxReader.IMAGES_MAGIC);
+        new IdxRecordStream(imagesUri, imagesFile.stream(), IdxReader.IMAGES_MAGIC);
+    VerifiedFiles.Opened labelsFile = VerifiedFiles.open(split, 1, hadoop);
     IdxRecordStream labels =
-        new IdxRecordStream(labelsUri, open(labelsUri, conf), IdxReader.LABELS_MAGIC);
+        new IdxRecordStream(labelsUri, labelsFile.stream(), IdxReader.LABELS_MAGIC);
     if (images.count() != labels.count()) {
       images.close();
       labels.close();
@@ -97,6 +101,10 @@ public final class SplitReader {
       @Override
       Example decodeNext() {
         if (i >= to) {
+          if (split.verifiesFiles()) {
+            verifyRest(images, imagesFile.version());
+            verifyRest(labels, labelsFile.version());
+          }
           return null;
         }
         int index = i++;
@@ -130,7 +138,7 @@ public final class SplitReader {
     CifarFormat format = options.cifar();
     String uri = split.uri(0);
     int rec = format.recordBytes();
-    FSDataInputStream in = open(uri, conf);
+    FSDataInputStream in = VerifiedFiles.open(split, 0, configuration(conf)).stream();
     in.seek(split.from() * rec);
     byte[] buf = new byte[rec];
     return new Decoding(options, in) {
@@ -167,8 +175,10 @@ public final class SplitReader {
       InputSplit split, ReadOptions options, Map<String, String> conf) throws IOException {
     CifarFormat format = options.cifar();
     String uri = split.uri(0);
-    InputStream raw = open(uri, conf);
-    TarStream tar = new TarStream(uri, new GZIPInputStream(raw, 1 << 16));
+    VerifiedFiles.Opened file = VerifiedFiles.open(split, 0, configuration(conf));
+    InputStream raw = file.stream();
+    CheckedGzipInputStream gzip = new CheckedGzipInputStream(uri, raw);
+    TarStream tar = new TarStream(uri, gzip);
     java.util.List<String> wanted = split.members();
     byte[] buf = new byte[format.recordBytes()];
     return new Decoding(options, raw) {
@@ -205,6 +215,9 @@ public final class SplitReader {
             entry = null;
           }
           if (member + 1 >= wanted.size()) {
+            if (split.verifiesFiles() && !VerifiedFiles.isVerified(file.version())) {
+              VerifiedFiles.markVerified(file.version(), drain(gzip));
+            }
             return null;
           }
           member++;
@@ -322,6 +335,27 @@ public final class SplitReader {
     };
   }
 
+  /**
+   * Reads {@code stream} past its range to the end of the file, which checks a gzip file's CRC32
+   * and ISIZE, unless this JVM already verified {@code version}.
+   */
+  private static void verifyRest(IdxRecordStream stream, VerifiedFiles.Version version) {
+    if (stream.compressed() && !VerifiedFiles.isVerified(version)) {
+      VerifiedFiles.markVerified(version, stream.verifyRest());
+    }
+  }
+
+  /** Reads a gzip stream to its end (checking every member); the decompressed bytes read. */
+  private static long drain(InputStream in) throws IOException {
+    byte[] buf = new byte[1 << 16];
+    long total = 0;
+    int n;
+    while ((n = in.read(buf)) >= 0) {
+      total += n;
+    }
+    return total;
+  }
+
   private static void closeAll(AutoCloseable... all) {
     for (AutoCloseable c : all) {
       try {
@@ -359,7 +393,7 @@ public final class SplitReader {
             finish();
           }
         } catch (DataFormatException e) {
-          if (!options.skipBadRecords()) {
+          if (!options.skipBadRecords() || e instanceof DataIntegrityException) {
             finish();
             throw e;
           }

@@ -105,9 +105,9 @@ public final class CheckpointListener implements TrainingListener {
             sync,
             config.optimizer().type(),
             model.params().toDoubleVector(),
-            model.optimizer().state().length() == 0
+            model.globalStep().state().length() == 0
                 ? new double[0]
-                : model.optimizer().state().toDoubleVector(),
+                : model.globalStep().state().toDoubleVector(),
             model.params().dataType() == DataType.DOUBLE,
             ConfigLoader.toYaml(config).getBytes(StandardCharsets.UTF_8));
     Path path = store.write(snapshot);

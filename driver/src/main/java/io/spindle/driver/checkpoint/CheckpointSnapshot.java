@@ -18,7 +18,7 @@ import java.util.Map;
  * @param examplesSeen training examples seen so far
  * @param seed the config seed every random draw derives from
  * @param batchSize global batch
- * @param workers data-parallel workers (part of every dropout seed)
+ * @param workers data-parallel workers (how each global batch is split)
  * @param sync the sync strategy's config name
  * @param optimizer the optimiser type (fixes the state layout)
  * @param params the flat parameters
@@ -68,8 +68,10 @@ public record CheckpointSnapshot(
     rng.put("nextIteration", globalStep);
     rng.put("workers", workers);
     rng.put("initialisation", "ModelFactory.create(model, inputs, seed)");
-    rng.put("dropout", "PartitionTrainer.dropoutSeed(seed, iteration, worker) at every step");
-    rng.put("mutableState", "none: every draw is derived from seed, epoch, iteration and rank");
+    rng.put(
+        "dropout",
+        "StepKey(seed, iteration, example index in the global batch): masks and corruption");
+    rng.put("mutableState", "none: every draw is derived from seed, epoch, iteration, example");
     ObjectNode opt = m.putObject("optimizer");
     opt.put("type", optimizer.configName());
     opt.put("iteration", globalStep);

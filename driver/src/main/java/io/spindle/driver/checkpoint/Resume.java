@@ -18,7 +18,7 @@ import org.nd4j.linalg.api.buffer.DataType;
  * checking that the checkpoint belongs to a run with the same trajectory. Keys that may change on
  * resume (they do not change the arithmetic): training.epochs, training.maxSteps,
  * training.logEvery, checkpoint.*, cluster.master, cluster.threadsPerWorker,
- * cluster.peerTimeoutSeconds, data.mirror, data.cacheDir.
+ * cluster.peerTimeoutSeconds, cluster.executorWaitSeconds, data.mirror, data.cacheDir.
  */
 public final class Resume {
   private Resume() {}
@@ -29,6 +29,19 @@ public final class Resume {
    */
   public static TrainingState apply(
       Checkpoint checkpoint, SpindleConfig config, GlobalModel model, int stepsPerEpoch) {
+    return apply(checkpoint, config, model, stepsPerEpoch, config.training().epochs());
+  }
+
+  /**
+   * As {@link #apply(Checkpoint, SpindleConfig, GlobalModel, int)} for a phase of {@code epochs}
+   * epochs (an autoencoder of layer-wise pre-training: {@code pretrain.epochsPerLayer}).
+   */
+  public static TrainingState apply(
+      Checkpoint checkpoint,
+      SpindleConfig config,
+      GlobalModel model,
+      int stepsPerEpoch,
+      int epochs) {
     String where = checkpoint.path() + "/" + CheckpointStore.CONFIG;
     SpindleConfig saved = ConfigLoader.parse(checkpoint.configYaml(), where, List.of());
     List<String> differ = differences(trajectory(saved), trajectory(config));
@@ -42,7 +55,8 @@ public final class Resume {
               + where
               + "); only training.epochs, training.maxSteps, training.logEvery, checkpoint.*,"
               + " cluster.master, cluster.threadsPerWorker, cluster.peerTimeoutSeconds,"
-              + " data.mirror and data.cacheDir may change on resume");
+              + " cluster.executorWaitSeconds, data.mirror and data.cacheDir may change on"
+              + " resume");
     }
     if (checkpoint.stepsPerEpoch() != stepsPerEpoch) {
       throw new ConfigException(
@@ -57,13 +71,13 @@ public final class Resume {
     boolean float64 = model.params().dataType() == DataType.DOUBLE;
     if (checkpoint.float64() != float64
         || checkpoint.numParams() != model.params().length()
-        || checkpoint.optimizerStateLength() != model.optimizer().state().length()) {
+        || checkpoint.optimizerStateLength() != model.globalStep().state().length()) {
       throw new CheckpointException(
           checkpoint.path()
               + ": expected "
               + model.params().length()
               + " parameters and "
-              + model.optimizer().state().length()
+              + model.globalStep().state().length()
               + " optimiser state values in "
               + (float64 ? "float64" : "float32")
               + ", found "
@@ -75,13 +89,11 @@ public final class Resume {
     }
     model.params().assign(checkpoint.params());
     if (checkpoint.optimizerStateLength() > 0) {
-      model.optimizer().setState(checkpoint.optimizerState());
+      model.globalStep().setState(checkpoint.optimizerState());
     }
     int epoch = checkpoint.epoch();
     int step = checkpoint.stepInEpoch();
-    if (checkpoint.epochEvaluated()
-        && step >= stepsPerEpoch
-        && epoch + 1 < config.training().epochs()) {
+    if (checkpoint.epochEvaluated() && step >= stepsPerEpoch && epoch + 1 < epochs) {
       epoch++;
       step = 0;
     }
@@ -114,8 +126,10 @@ public final class Resume {
             k.roundSteps(),
             k.wire(),
             k.shardOptimizer(),
-            1),
-        CheckpointConfig.defaults());
+            1,
+            0),
+        CheckpointConfig.defaults(),
+        c.pretrain());
   }
 
   private static List<String> differences(SpindleConfig a, SpindleConfig b) {
@@ -139,6 +153,9 @@ public final class Resume {
     }
     if (!a.cluster().equals(b.cluster())) {
       out.add("cluster");
+    }
+    if (!a.pretrain().equals(b.pretrain())) {
+      out.add("pretrain");
     }
     return out;
   }

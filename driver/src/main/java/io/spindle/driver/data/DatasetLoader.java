@@ -42,6 +42,11 @@ import scala.Tuple2;
  * <p>Paths are Hadoop URIs ({@code file://}, {@code hdfs://}, {@code s3a://}) or local paths. The
  * executors' Hadoop configuration is Spark's {@code spark.hadoop.*} settings plus {@code
  * data.hadoop}.
+ *
+ * <p>Integrity (see {@code docs/integrity.md}): every split carries the length and modification
+ * time the driver saw for each of its files, and of the splits of an IDX or CIFAR tar.gz file the
+ * one whose range ends last reads the file to its end, checking every gzip member's CRC32 and
+ * ISIZE. A mismatch fails the read job, hence the run (exit code 3), before training starts.
  */
 public final class DatasetLoader {
 
@@ -244,6 +249,10 @@ public final class DatasetLoader {
 
   private static List<List<InputSplit>> idxSplits(
       Configuration conf, String images, String labels, int limit, int partitions) {
+    FileStatus imagesStatus = status(conf, images);
+    FileStatus labelsStatus = status(conf, labels);
+    long[] lengths = {imagesStatus.getLen(), labelsStatus.getLen()};
+    long[] modified = {imagesStatus.getModificationTime(), labelsStatus.getModificationTime()};
     int count;
     try (InputStream in = open(conf, images)) {
       IdxRecordStream s = new IdxRecordStream(images, in, IdxReader.IMAGES_MAGIC);
@@ -256,7 +265,8 @@ public final class DatasetLoader {
     for (int p = 0; p < partitions; p++) {
       int from = (int) ((long) p * n / partitions);
       int to = (int) ((long) (p + 1) * n / partitions);
-      out.add(mutable(InputSplit.idx(images, labels, from, to)));
+      boolean last = p == partitions - 1; // reads up to the end of the range: it verifies
+      out.add(mutable(InputSplit.idx(images, labels, from, to).planned(lengths, modified, last)));
     }
     return out;
   }
@@ -289,9 +299,23 @@ public final class DatasetLoader {
       for (String m : spec.test()) {
         testRecords += spec.sizes().get(m) / format.recordBytes();
       }
+      FileStatus archive = status(conf, root);
+      long[] lengths = {archive.getLen()};
+      long[] modified = {archive.getModificationTime()};
+      // one split per set, each read by its own job: each verifies (once per JVM, see
+      // VerifiedFiles)
       train =
-          new ArrayList<>(List.of(mutable(InputSplit.cifarTar(root, spec.train(), trainRecords))));
-      test = new ArrayList<>(List.of(mutable(InputSplit.cifarTar(root, spec.test(), testRecords))));
+          new ArrayList<>(
+              List.of(
+                  mutable(
+                      InputSplit.cifarTar(root, spec.train(), trainRecords)
+                          .planned(lengths, modified, true))));
+      test =
+          new ArrayList<>(
+              List.of(
+                  mutable(
+                      InputSplit.cifarTar(root, spec.test(), testRecords)
+                          .planned(lengths, modified, true))));
     } else {
       String folder = root;
       String firstName = baseName(spec.train().get(0));
@@ -325,10 +349,13 @@ public final class DatasetLoader {
       long[] partial) {
     List<String> uris = new ArrayList<>();
     List<Long> records = new ArrayList<>();
+    List<FileStatus> versions = new ArrayList<>();
     long total = 0;
     for (String m : members) {
       String uri = child(folder, baseName(m));
-      long size = size(conf, uri);
+      FileStatus st = status(conf, uri);
+      versions.add(st);
+      long size = st.getLen();
       long r;
       try {
         r = format.records(uri, size);
@@ -354,7 +381,10 @@ public final class DatasetLoader {
         long a = Math.max(from, fileStart);
         long b = Math.min(to, fileEnd);
         if (a < b) {
-          splits.add(InputSplit.cifarBin(uris.get(f), a - fileStart, b - fileStart, (int) a));
+          FileStatus st = versions.get(f);
+          splits.add(
+              InputSplit.cifarBin(uris.get(f), a - fileStart, b - fileStart, (int) a)
+                  .planned(new long[] {st.getLen()}, new long[] {st.getModificationTime()}, false));
         }
         fileStart = fileEnd;
       }
@@ -577,10 +607,10 @@ public final class DatasetLoader {
     }
   }
 
-  private static long size(Configuration conf, String uri) {
+  private static FileStatus status(Configuration conf, String uri) {
     try {
       Path p = new Path(uri);
-      return p.getFileSystem(conf).getFileStatus(p).getLen();
+      return p.getFileSystem(conf).getFileStatus(p);
     } catch (FileNotFoundException e) {
       throw new DataFormatException(uri + ": no such file", e);
     } catch (IOException e) {

@@ -21,14 +21,29 @@ import java.util.Map;
  * Progress on the console and one JSON object per logged step and per epoch in {@code
  * metrics.jsonl}. Step records cover the rounds since the previous record: their mean loss,
  * training accuracy (of the model before each update) and samples per second of training rounds,
- * and the learning rate of the last step applied.
+ * and the learning rate of the last step applied. Records of a phase other than training (an
+ * autoencoder of layer-wise pre-training) carry its name under {@code phase}, and its console lines
+ * begin with its label.
  */
 public final class MetricsLog implements TrainingListener, AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
+
+  /**
+   * The phase a log reports on.
+   *
+   * @param name the {@code phase} of its records ("" for training: no {@code phase} key)
+   * @param label what its console lines begin with ("" for training)
+   * @param accuracy whether test accuracy means anything (not for an autoencoder)
+   */
+  public record Phase(String name, String label, boolean accuracy) {
+    public static final Phase TRAINING = new Phase("", "", true);
+  }
+
   private final BufferedWriter out;
   private final PrintStream console;
   private final int logEvery;
   private final int epochs;
+  private final Phase phase;
   private int stepsPerEpoch;
   private GlobalModel model;
   private long nextLog;
@@ -50,6 +65,15 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
    * @param append continue an existing log (a resumed run) instead of starting a new one
    */
   public MetricsLog(Path file, PrintStream console, int logEvery, int epochs, boolean append) {
+    this(file, console, logEvery, epochs, append, Phase.TRAINING);
+  }
+
+  /**
+   * @param append continue an existing log (a resumed run, or a later phase) instead of starting a
+   *     new one
+   */
+  public MetricsLog(
+      Path file, PrintStream console, int logEvery, int epochs, boolean append, Phase phase) {
     try {
       this.out =
           append
@@ -66,6 +90,7 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
     this.logEvery = logEvery;
     this.epochs = epochs;
     this.nextLog = logEvery;
+    this.phase = phase;
   }
 
   @Override
@@ -98,12 +123,12 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
       rec.put("accuracy", acc);
       rec.put("samples_per_second", rate);
       // the schedule's rate of the last step applied (global step j = globalStep - 1)
-      rec.put("learning_rate", model.optimizer().learningRate(state.globalStep() - 1));
+      rec.put("learning_rate", model.globalStep().learningRate(state.globalStep() - 1));
       rec.put("wall_seconds", state.wallSeconds());
       write(rec);
       console.printf(
           Locale.ROOT,
-          "epoch %d/%d  step %d/%d  (global %d)  loss %.4f  acc %.4f  %.0f samples/s%n",
+          prefix() + "epoch %d/%d  step %d/%d  (global %d)  loss %.4f  acc %.4f  %.0f samples/s%n",
           state.epoch() + 1,
           epochs,
           state.stepInEpoch(),
@@ -140,10 +165,13 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
     write(rec);
     console.printf(
         Locale.ROOT,
-        "epoch %d/%d done: test accuracy %.4f  test loss %.4f  (%.0f samples/s, %.1f s elapsed)%n",
+        prefix()
+            + "epoch %d/%d done: "
+            + (phase.accuracy() ? "test accuracy %.4f  " : "%s")
+            + "test loss %.4f  (%.0f samples/s, %.1f s elapsed)%n",
         state.epoch() + 1,
         epochs,
-        test.accuracy(),
+        phase.accuracy() ? test.accuracy() : "",
         test.meanLoss(),
         epochExamples / Math.max(1e-9, epochSeconds),
         state.wallSeconds());
@@ -158,7 +186,14 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
     return trainSeconds;
   }
 
+  private String prefix() {
+    return phase.label().isEmpty() ? "" : phase.label() + ", ";
+  }
+
   private void write(Map<String, Object> record) {
+    if (!phase.name().isEmpty()) {
+      record.put("phase", phase.name());
+    }
     try {
       out.write(JSON.writeValueAsString(record));
       out.newLine();

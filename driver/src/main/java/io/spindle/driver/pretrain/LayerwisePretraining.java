@@ -6,23 +6,26 @@ import io.spindle.config.LayerConfig;
 import io.spindle.config.LayerType;
 import io.spindle.config.Loss;
 import io.spindle.config.ModelConfig;
+import io.spindle.config.OptimizerConfig;
 import io.spindle.config.PretrainConfig;
 import io.spindle.config.ReconstructionLoss;
 import io.spindle.config.SpindleConfig;
+import io.spindle.data.BatchLayout;
 import io.spindle.data.MiniBatch;
+import io.spindle.driver.EpochSource;
 import io.spindle.driver.Evaluator;
 import io.spindle.driver.GlobalModel;
 import io.spindle.driver.RoundResult;
-import io.spindle.driver.TrainJob;
-import io.spindle.driver.TrainingDivergedException;
+import io.spindle.driver.TrainingListener;
+import io.spindle.driver.TrainingPhase;
+import io.spindle.driver.TrainingState;
 import io.spindle.driver.data.DistributedDataset;
-import io.spindle.driver.sync.ParameterSync;
 import io.spindle.model.Corruption;
 import io.spindle.model.EncoderStack;
 import io.spindle.model.Reconstruction;
+import io.spindle.sync.Evaluation;
 import io.spindle.worker.FrozenEncoder;
 import io.spindle.worker.ModelSpec;
-import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,43 +47,40 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *       like hidden layer k, and a decoder output layer back to the encoder's input size (the first
  *       decoder with {@code pretrain.decoderActivation}, deeper ones with the activation of the
  *       layer whose output they reconstruct), with loss {@code pretrain.loss}. It is trained like
- *       any model: a {@link GlobalModel} with its own optimiser state from {@code optimizer} (at
- *       {@code pretrain.learningRate} if set), updated by the run's {@link ParameterSync} (so
- *       distributed, through the same sync path as training), {@code pretrain.epochsPerLayer}
- *       epochs over the training set.
+ *       any model, as a phase of the run ({@link TrainingPhase} {@code pretrain-layer-K}, K = k +
+ *       1): a {@link GlobalModel} with its own optimiser state, {@code pretrain.epochsPerLayer}
+ *       epochs through the run's training loop, sync strategy, listeners and checkpoints. Its
+ *       optimiser is {@code optimizer} (at {@code pretrain.learningRate} if set), resolved for the
+ *       phase's own length: a schedule with {@code steps: 0} runs over the layer's epochs, and
+ *       {@code referenceBatch} scales by the global batch, as in training.
  *   <li>Its input is the output of the already pre-trained layers 0..k-1, frozen: each epoch the
  *       workers map their own mini-batches through the {@link EncoderStack} (shipped in the task
  *       closure) and cache the result for the epoch, so no encoded data set is collected or
  *       written. For k = 0 the input is the data itself.
- *   <li>On the worker, each step's input is corrupted ({@link Corruption}, seeded by the step's
- *       (seed, iteration, worker)) and the loss is taken against the clean input ({@link
- *       Reconstruction}); class labels are unused.
+ *   <li>On the worker, each step's input is corrupted ({@link Corruption}, every example with the
+ *       seed of its (seed + k, global step, index in the global batch)) and the loss is taken
+ *       against the clean input ({@link Reconstruction}); class labels are unused.
  *   <li>The trained encoder's weights and biases are copied into hidden layer k of the classifier
  *       and appended to the frozen stack; the decoder is discarded.
  * </ol>
  *
  * Fine-tuning then trains the whole classifier (output layer included, nothing frozen) from these
- * weights. Pre-training is not checkpointed: a run resumed from a checkpoint skips it (the
- * checkpoint holds the pre-trained weights), and a run interrupted during it starts it again.
+ * weights. A run resumed from a checkpoint of fine-tuning skips pre-training (the checkpoint holds
+ * the pre-trained weights); one stopped during pre-training resumes the interrupted layer from its
+ * checkpoint, after taking the layers before it from their final checkpoints.
  */
 public final class LayerwisePretraining {
   private final JavaSparkContext sc;
   private final SpindleConfig config;
   private final DistributedDataset data;
   private final int threads;
-  private final PrintStream console;
 
   public LayerwisePretraining(
-      JavaSparkContext sc,
-      SpindleConfig config,
-      DistributedDataset data,
-      int threads,
-      PrintStream console) {
+      JavaSparkContext sc, SpindleConfig config, DistributedDataset data, int threads) {
     this.sc = sc;
     this.config = config;
     this.data = data;
     this.threads = threads;
-    this.console = console;
   }
 
   /** What pre-training one layer did. */
@@ -102,7 +102,8 @@ public final class LayerwisePretraining {
       m.put("epochs", epochs);
       m.put("steps", steps);
       m.put("initial_test_loss", initialTestLoss);
-      m.put("train_loss", trainLoss);
+      // unknown when the layer was trained before a resume (its checkpoint holds no losses)
+      m.put("train_loss", Double.isFinite(trainLoss) ? trainLoss : null);
       m.put("test_loss", testLoss);
       m.put("seconds", seconds);
       return m;
@@ -169,14 +170,26 @@ public final class LayerwisePretraining {
   }
 
   /**
-   * Pre-trains every hidden layer of {@code classifier} in turn and writes the encoders' weights
-   * into it; its output layer is left as it is.
+   * The optimiser of every autoencoder: {@code optimizer} at {@code pretrain.learningRate} if set,
+   * resolved for a phase of {@code pretrain.epochsPerLayer} epochs of {@code layout}'s steps.
    */
-  public Result run(GlobalModel classifier) {
+  public static OptimizerConfig optimizer(SpindleConfig config, BatchLayout layout) {
+    long steps = (long) config.pretrain().epochsPerLayer() * layout.stepsPerEpoch();
+    return config.pretrain().optimizer(config.optimizer()).resolve(layout.batchSize(), steps);
+  }
+
+  /**
+   * Pre-trains every hidden layer of {@code classifier} in turn, each autoencoder a phase that
+   * {@code runner} trains, and writes the encoders' weights into it; its output layer is left as it
+   * is.
+   */
+  public Result run(GlobalModel classifier, TrainingPhase.Runner runner) {
     validate(config);
     PretrainConfig pre = config.pretrain();
     ModelConfig model = config.model();
     int hidden = model.layers().size() - 1;
+    EpochSource source = EpochSource.of(data);
+    OptimizerConfig optimizer = optimizer(config, source.layout());
     Reconstruction reconstruction =
         new Reconstruction(new Corruption(pre.maskProbability(), pre.gaussianSigma()), pre.loss());
     EncoderStack stack = EncoderStack.empty();
@@ -198,15 +211,22 @@ public final class LayerwisePretraining {
       ModelSpec spec =
           new ModelSpec(
               autoencoderModel,
-              pre.optimizer(config.optimizer()),
+              optimizer,
               inputs,
               inputs,
               config.training().seed() + k,
               threads,
               reconstruction);
       GlobalModel autoencoder = new GlobalModel(spec);
-      LayerResult r = trainLayer(k, hidden, autoencoder, stack, inputs, layer.units());
-      results.add(r);
+      String label =
+          String.format(
+              Locale.ROOT,
+              "pretraining layer %d/%d (%d -> %d)",
+              k + 1,
+              hidden,
+              inputs,
+              layer.units());
+      results.add(trainLayer(k, label, autoencoder, source, stack, inputs, layer.units(), runner));
       INDArray w = autoencoder.network().getLayer(0).getParam("W");
       INDArray b = autoencoder.network().getLayer(0).getParam("b");
       classifier.network().getLayer(k).getParam("W").assign(w);
@@ -218,79 +238,101 @@ public final class LayerwisePretraining {
   }
 
   private LayerResult trainLayer(
-      int k, int hidden, GlobalModel autoencoder, EncoderStack stack, int inputs, int units) {
+      int k,
+      String label,
+      GlobalModel autoencoder,
+      EpochSource source,
+      EncoderStack stack,
+      int inputs,
+      int units,
+      TrainingPhase.Runner runner) {
     long start = System.nanoTime();
-    ParameterSync sync = TrainJob.syncFor(sc, config, data);
     JavaRDD<MiniBatch> test = encoded(data.test(), stack, "test");
-    Evaluator evaluator = new Evaluator(sc, test);
-    double initial = evaluator.evaluate(autoencoder).meanLoss();
-    int epochs = config.pretrain().epochsPerLayer();
-    int stepsPerEpoch = data.stepsPerEpoch();
-    long iteration = 0;
-    double trainLoss = Double.NaN;
-    double testLoss = initial;
     try {
-      for (int epoch = 0; epoch < epochs; epoch++) {
-        long epochStart = System.nanoTime();
-        JavaRDD<MiniBatch> batches = encoded(data.epoch(epoch), stack, "epoch " + epoch);
-        double lossSum = 0;
-        long examples = 0;
-        try {
-          for (int step = 0; step < stepsPerEpoch; ) {
-            RoundResult round =
-                sync.round(batches, step, stepsPerEpoch - step, iteration, autoencoder);
-            if (!Double.isFinite(round.meanLoss())) {
-              throw new TrainingDivergedException(
-                  "pretraining layer "
-                      + (k + 1)
-                      + ": reconstruction loss is "
-                      + round.meanLoss()
-                      + " at step "
-                      + iteration
-                      + "; try a lower optimizer.learningRate or less pretrain.gaussianSigma");
-            }
-            step += round.steps();
-            iteration += round.steps();
-            lossSum += round.meanLoss() * round.examples();
-            examples += round.examples();
-          }
-        } finally {
-          if (stack.depth() > 0) {
-            batches.unpersist(false);
-          }
-        }
-        trainLoss = lossSum / examples;
-        testLoss = evaluator.evaluate(autoencoder).meanLoss();
-        console.printf(
-            Locale.ROOT,
-            "spindle: pretraining layer %d/%d (%d -> %d), epoch %d/%d: reconstruction loss %.5f"
-                + " (train), %.5f (test; %.5f before), %.1f s%n",
-            k + 1,
-            hidden,
-            inputs,
-            units,
-            epoch + 1,
-            epochs,
-            trainLoss,
-            testLoss,
-            initial,
-            (System.nanoTime() - epochStart) / 1e9);
-      }
+      Evaluator evaluator = new Evaluator(sc, test);
+      double initial = evaluator.evaluate(autoencoder).meanLoss();
+      LayerFacts facts = new LayerFacts();
+      int epochs = config.pretrain().epochsPerLayer();
+      TrainingState end =
+          runner.run(
+              new TrainingPhase(
+                  "pretrain-layer-" + (k + 1),
+                  label,
+                  autoencoder,
+                  new EncodedEpochs(source, stack),
+                  evaluator,
+                  epochs,
+                  0,
+                  List.of(facts)));
+      double testLoss =
+          Double.isNaN(facts.testLoss)
+              ? evaluator.evaluate(autoencoder).meanLoss()
+              : facts.testLoss;
+      return new LayerResult(
+          k,
+          inputs,
+          units,
+          epochs,
+          end.globalStep(),
+          initial,
+          facts.trainLoss,
+          testLoss,
+          (System.nanoTime() - start) / 1e9);
     } finally {
       if (stack.depth() > 0) {
         test.unpersist(false);
       }
     }
-    return new LayerResult(
-        k,
-        inputs,
-        units,
-        epochs,
-        iteration,
-        initial,
-        trainLoss,
-        testLoss,
-        (System.nanoTime() - start) / 1e9);
+  }
+
+  /** The training loss of the last epoch and the test loss after it, as the loop reports them. */
+  private static final class LayerFacts implements TrainingListener {
+    double lossSum;
+    long examples;
+    double trainLoss = Double.NaN;
+    double testLoss = Double.NaN;
+
+    @Override
+    public void onRound(TrainingState state, RoundResult round) {
+      lossSum += round.meanLoss() * round.examples();
+      examples += round.examples();
+    }
+
+    @Override
+    public void onEpochEnd(TrainingState state, Evaluation test) {
+      trainLoss = examples == 0 ? Double.NaN : lossSum / examples;
+      testLoss = test.meanLoss();
+      lossSum = 0;
+      examples = 0;
+    }
+  }
+
+  /** Each epoch of the data set mapped through the frozen stack, cached while the loop uses it. */
+  private final class EncodedEpochs implements EpochSource {
+    private final EpochSource source;
+    private final EncoderStack stack;
+
+    EncodedEpochs(EpochSource source, EncoderStack stack) {
+      this.source = source;
+      this.stack = stack;
+    }
+
+    @Override
+    public BatchLayout layout() {
+      return source.layout();
+    }
+
+    @Override
+    public JavaRDD<MiniBatch> epoch(int epoch) {
+      return encoded(source.epoch(epoch), stack, "epoch " + epoch);
+    }
+
+    @Override
+    public void release(JavaRDD<MiniBatch> batches) {
+      if (stack.depth() > 0) {
+        batches.unpersist(false);
+      }
+    }
   }
 
   /**

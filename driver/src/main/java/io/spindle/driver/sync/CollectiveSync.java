@@ -1,9 +1,13 @@
 package io.spindle.driver.sync;
 
+import io.spindle.config.SyncMode;
 import io.spindle.config.WireFormat;
+import io.spindle.data.BatchLayout;
 import io.spindle.data.MiniBatch;
 import io.spindle.driver.GlobalModel;
+import io.spindle.driver.ParameterSync;
 import io.spindle.driver.RoundResult;
+import io.spindle.optim.FlatOptimizer;
 import io.spindle.tensor.FlatVector;
 import io.spindle.worker.collective.CollectiveResult;
 import io.spindle.worker.collective.CollectiveSpec;
@@ -11,7 +15,9 @@ import io.spindle.worker.collective.CollectiveTrainer;
 import io.spindle.worker.collective.Rendezvous;
 import java.security.SecureRandom;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -21,83 +27,75 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * Synchronous gradient sharing through the collective engine: one Spark barrier stage per round of
  * up to R steps, inside which the workers all-reduce gradients directly with each other over TCP
- * every step (see {@link CollectiveTrainer} for the protocol). The driver only broadcasts the
- * starting state and commits the end state of each round, so a relaunched stage redoes the round
- * from the last committed state: no step is lost or applied twice.
+ * every step and apply the global step themselves (see {@link CollectiveTrainer} for the protocol).
+ * The driver only broadcasts the starting state and commits the end state of each round, so a
+ * relaunched stage redoes the round from the last committed state: no step is lost or applied
+ * twice.
  */
 public final class CollectiveSync implements ParameterSync {
   private static final SecureRandom RANDOM = new SecureRandom();
   private final JavaSparkContext sc;
+  private final BatchLayout layout;
   private final int roundSteps;
   private final WireFormat wire;
   private final boolean sharded;
-  private final int numExamples;
-  private final int batchSize;
   private final int timeoutMillis;
-  private final int failAtStep;
   private final boolean driverRendezvous;
   private long bytesSent;
-  private long rounds;
   private long steps;
   private long computeNanos;
   private long collectiveNanos;
   private double roundSeconds;
+  private long modelBytes;
 
   /**
+   * @param layout how each step's global batch is split over the workers
    * @param roundSteps R, steps per barrier stage (0: the rest of the epoch)
+   * @param wire fp32 or bf16 on the wire
+   * @param sharded ZeRO-1: each worker updates 1/N of the parameters and optimiser state
+   * @param timeoutMillis connect and read timeout between workers
    * @param driverRendezvous tasks find each other through a {@link Rendezvous} service on the
    *     driver (false: through {@code BarrierTaskContext.allGather}, a second slower per round)
-   * @param failAtStep test hook: rank 0 throws once at this step of the first round (-1: never)
    */
   public CollectiveSync(
       JavaSparkContext sc,
+      BatchLayout layout,
       int roundSteps,
       WireFormat wire,
       boolean sharded,
-      int numExamples,
-      int batchSize,
       int timeoutMillis,
-      boolean driverRendezvous,
-      int failAtStep) {
+      boolean driverRendezvous) {
     this.sc = sc;
+    this.layout = layout;
     this.roundSteps = roundSteps;
     this.wire = wire;
     this.sharded = sharded;
-    this.numExamples = numExamples;
-    this.batchSize = batchSize;
     this.timeoutMillis = timeoutMillis;
-    this.failAtStep = failAtStep;
     this.driverRendezvous = driverRendezvous;
   }
 
   @Override
   public String name() {
-    return "collective";
+    return SyncMode.COLLECTIVE.configName();
   }
 
-  /** Mean seconds per step each worker spent computing (forward, backward, optimiser). */
-  public double computeSecondsPerStep() {
-    return steps == 0 ? Double.NaN : computeNanos / 1e9 / steps;
-  }
-
-  /** Mean seconds per step each worker spent in the ring (sending, waiting, summing). */
-  public double collectiveSecondsPerStep() {
-    return steps == 0 ? Double.NaN : collectiveNanos / 1e9 / steps;
-  }
-
-  /** Mean wall seconds per step, barrier stage set-up and commit included. */
-  public double wallSecondsPerStep() {
-    return steps == 0 ? Double.NaN : roundSeconds / steps;
-  }
-
-  /** Global steps run so far. */
-  public long steps() {
-    return steps;
-  }
-
-  /** Bytes all workers sent to each other so far. */
-  public long bytesSent() {
-    return bytesSent;
+  /**
+   * The engine's own counters, per step: bytes each worker sent to its ring neighbour (next to the
+   * all-reduce lower bound 2(N-1)/N x model bytes), seconds computing (forward, backward,
+   * optimiser), in the ring, and wall seconds with the barrier stage's set-up and commit.
+   */
+  @Override
+  public Map<String, Object> facts() {
+    Map<String, Object> out = new LinkedHashMap<>();
+    if (steps > 0) {
+      int workers = layout.workers();
+      out.put("bytes_sent_per_worker_per_step", (double) bytesSent / workers / steps);
+      out.put("allreduce_bound_bytes", 2.0 * (workers - 1) / workers * modelBytes);
+      out.put("compute_seconds_per_step", computeNanos / 1e9 / steps);
+      out.put("collective_seconds_per_step", collectiveNanos / 1e9 / steps);
+      out.put("wall_seconds_per_step", roundSeconds / steps);
+    }
+    return out;
   }
 
   @Override
@@ -119,13 +117,11 @@ public final class CollectiveSync implements ParameterSync {
             model.spec(),
             wire,
             sharded,
-            numExamples,
-            batchSize,
+            layout,
             iteration,
             secret,
             timeoutMillis,
-            rendezvous == null ? null : rendezvous.endpoint(),
-            rounds == 0 ? failAtStep : -1);
+            rendezvous == null ? null : rendezvous.endpoint());
     Broadcast<FlatVector> params = sc.broadcast(FlatVector.copyOf(model.params()));
     Broadcast<FlatVector> state = sc.broadcast(stateOf(model));
     sc.setJobDescription(
@@ -148,8 +144,8 @@ public final class CollectiveSync implements ParameterSync {
               .repartition(1)
               .collect();
       commit(results, model);
-      rounds++;
       this.steps += steps;
+      modelBytes = 4L * model.params().length();
       double lossSum = 0;
       long examples = 0;
       long correct = 0;
@@ -219,31 +215,26 @@ public final class CollectiveSync implements ParameterSync {
   }
 
   private static FlatVector stateOf(GlobalModel model) {
-    INDArray s = model.optimizer().state();
+    INDArray s = model.globalStep().state();
     return s.length() == 0 ? FlatVector.of(new float[0]) : FlatVector.copyOf(s);
   }
 
-  /** Takes rank 0's parameters and reassembles the optimiser state from the shards. */
+  /** Takes rank 0's parameters and puts the optimiser state back together from the shards. */
   private static void commit(List<CollectiveResult> results, GlobalModel model) {
     INDArray w = model.params();
     int n = (int) w.length();
-    INDArray state = model.optimizer().state();
-    int k = (int) (state.length() / n);
-    float[] full = new float[(int) state.length()];
+    long stateLength = model.globalStep().stateLength();
+    float[] full = new float[(int) stateLength];
     for (CollectiveResult r : results) {
       if (r.rank() == 0) {
         r.params().copyTo(w);
       }
-      if (r.state() != null && k > 0) {
-        float[] shard = r.state().toFloatArray();
-        int len = r.stateTo() - r.stateFrom();
-        for (int j = 0; j < k; j++) {
-          System.arraycopy(shard, j * len, full, j * n + r.stateFrom(), len);
-        }
+      if (r.state() != null && stateLength > 0) {
+        FlatOptimizer.placeState(r.state().toFloatArray(), full, n, r.stateFrom(), r.stateTo());
       }
     }
-    if (k > 0) {
-      model.optimizer().setState(Nd4j.createFromArray(full));
+    if (stateLength > 0) {
+      model.globalStep().setState(Nd4j.createFromArray(full));
     }
   }
 }

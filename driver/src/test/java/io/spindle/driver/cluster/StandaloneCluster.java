@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -46,6 +47,12 @@ import java.util.stream.Stream;
  * opens to executors itself. Extra Spark settings for master and workers (for example {@code
  * spark.authenticate}, {@code spark.network.crypto.enabled}, {@code spark.worker.resource.*}) go in
  * with {@link Builder#conf}; per-worker environment variables with {@link Builder#workerEnv}.
+ *
+ * <p>By default every process listens on 127.0.0.1. {@link Builder#host}, {@link
+ * Builder#workerHost}, {@link Builder#launchIn} and {@link Builder#httpGet} place master and
+ * workers elsewhere, e.g. each in its own network namespace of the deploy module's test bed ({@code
+ * NetworkBed}): the address each binds to, a command prefix that starts it there, and how the test
+ * reads the master's web UI from outside.
  */
 public final class StandaloneCluster implements AutoCloseable {
   /** The module opens Spark needs on Java 17 (as in the parent POM and the launcher). */
@@ -97,8 +104,43 @@ public final class StandaloneCluster implements AutoCloseable {
     private Duration startTimeout = Duration.ofSeconds(180);
     private final Map<String, String> conf = new LinkedHashMap<>();
     private final Map<Integer, Map<String, String>> workerEnv = new LinkedHashMap<>();
+    private String masterHost = "127.0.0.1";
+    private final Map<Integer, String> workerHosts = new LinkedHashMap<>();
+    private Function<String, List<String>> launchIn = name -> List.of();
+    private Function<URI, String> httpGet = StandaloneCluster::httpGetDirect;
 
     private Builder() {}
+
+    /** The address the master binds to and workers reach it at (default 127.0.0.1). */
+    public Builder host(String address) {
+      this.masterHost = address;
+      return this;
+    }
+
+    /** The address worker {@code index} (0-based) and its executors bind to (default 127.0.0.1). */
+    public Builder workerHost(int index, String address) {
+      workerHosts.put(index, address);
+      return this;
+    }
+
+    /**
+     * A command prefix per process ({@code "master"}, {@code "worker-0"}, ...) that the java
+     * command line is appended to, e.g. {@code ip netns exec NS}; it must exec the command, so that
+     * the process's pid is the JVM's. Default: none.
+     */
+    public Builder launchIn(Function<String, List<String>> prefixByProcess) {
+      this.launchIn = prefixByProcess;
+      return this;
+    }
+
+    /**
+     * How to read a page of the master's web UI: the body, or null when it does not answer.
+     * Default: Java's HTTP client from this JVM.
+     */
+    public Builder httpGet(Function<URI, String> get) {
+      this.httpGet = get;
+      return this;
+    }
 
     /** Classpath of master, workers and executors; default: the test JVM's. */
     public Builder classpath(List<String> entries) {
@@ -184,10 +226,11 @@ public final class StandaloneCluster implements AutoCloseable {
       processes.add(
           spawn(
               "master",
+              config.masterHost,
               "org.apache.spark.deploy.master.Master",
               Map.of(),
               "--host",
-              "127.0.0.1",
+              config.masterHost,
               "--port",
               Integer.toString(masterPort),
               "--webui-port",
@@ -198,13 +241,15 @@ public final class StandaloneCluster implements AutoCloseable {
       for (int i = 0; i < config.workers; i++) {
         Path work = home.resolve("work-" + i);
         Files.createDirectories(work);
+        String workerHost = config.workerHosts.getOrDefault(i, "127.0.0.1");
         Process worker =
             spawn(
                 "worker-" + i,
+                workerHost,
                 "org.apache.spark.deploy.worker.Worker",
                 config.workerEnv.getOrDefault(i, Map.of()),
                 "--host",
-                "127.0.0.1",
+                workerHost,
                 "--webui-port",
                 Integer.toString(freePort()),
                 "--cores",
@@ -230,9 +275,10 @@ public final class StandaloneCluster implements AutoCloseable {
     }
   }
 
-  private Process spawn(String name, String mainClass, Map<String, String> env, String... args)
+  private Process spawn(
+      String name, String host, String mainClass, Map<String, String> env, String... args)
       throws IOException {
-    List<String> cmd = new ArrayList<>();
+    List<String> cmd = new ArrayList<>(config.launchIn.apply(name));
     cmd.add(javaExecutable());
     cmd.add("-Xmx" + config.daemonHeap);
     cmd.addAll(JAVA17_OPENS);
@@ -246,7 +292,7 @@ public final class StandaloneCluster implements AutoCloseable {
     e.put("SPARK_HOME", sparkHome.toString());
     e.put("SPARK_CONF_DIR", sparkHome.resolve("conf").toString());
     e.put("SPARK_SCALA_VERSION", "2.12");
-    e.put("SPARK_LOCAL_IP", "127.0.0.1");
+    e.put("SPARK_LOCAL_IP", host);
     e.put("SPARK_LOCAL_DIRS", home.resolve("local").toString());
     e.put("SPARK_DIST_CLASSPATH", String.join(File.pathSeparator, config.classpath));
     e.put("JAVA_HOME", System.getProperty("java.home"));
@@ -302,13 +348,13 @@ public final class StandaloneCluster implements AutoCloseable {
     return sb.toString();
   }
 
-  /** {@code spark://127.0.0.1:<port>}. */
+  /** {@code spark://<master host>:<port>} (default host 127.0.0.1). */
   public String masterUrl() {
-    return "spark://127.0.0.1:" + masterPort;
+    return "spark://" + config.masterHost + ":" + masterPort;
   }
 
   public String masterUiUrl() {
-    return "http://127.0.0.1:" + masterUiPort;
+    return "http://" + config.masterHost + ":" + masterUiPort;
   }
 
   /** The cluster's temporary folder: SPARK_HOME, work folders, the processes' logs. */
@@ -318,6 +364,19 @@ public final class StandaloneCluster implements AutoCloseable {
 
   /** The master's state ({@code /json}), or null if it does not answer yet. */
   public JsonNode masterJson() {
+    String body = config.httpGet.apply(URI.create(masterUiUrl() + "/json/"));
+    if (body == null) {
+      return null;
+    }
+    try {
+      return JSON.readTree(body);
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /** GET with Java's HTTP client: the body if the status is 200, else null. */
+  private static String httpGetDirect(URI uri) {
     try {
       HttpClient client =
           HttpClient.newBuilder()
@@ -326,11 +385,9 @@ public final class StandaloneCluster implements AutoCloseable {
               .build();
       HttpResponse<String> r =
           client.send(
-              HttpRequest.newBuilder(URI.create(masterUiUrl() + "/json/"))
-                  .timeout(Duration.ofSeconds(5))
-                  .build(),
+              HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(),
               HttpResponse.BodyHandlers.ofString());
-      return r.statusCode() == 200 ? JSON.readTree(r.body()) : null;
+      return r.statusCode() == 200 ? r.body() : null;
     } catch (IOException e) {
       return null;
     } catch (InterruptedException e) {

@@ -7,7 +7,7 @@ import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
 import io.spindle.driver.RunOutput;
 import io.spindle.driver.SparkLocal;
-import io.spindle.driver.TrainJob;
+import io.spindle.driver.job.TrainJob;
 import io.spindle.testing.TestDatasets;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -84,6 +84,34 @@ class HdfsMiniClusterTest {
   }
 
   @Test
+  void aDamagedGzipFileOnHdfsFailsTheLoadNamingIt() throws Exception {
+    String badRoot = hdfsRoot + "-damaged";
+    FileSystem fs = cluster.getFileSystem();
+    Path local = TestDatasets.mirror().resolve("mnist");
+    for (String name : DamagedMnist.FILES) {
+      byte[] b = java.nio.file.Files.readAllBytes(local.resolve(name));
+      if (name.equals("train-images-idx3-ubyte.gz")) {
+        b = DamagedMnist.flipMiddleByte(b); // the case
+      }
+      try (var out = fs.create(new org.apache.hadoop.fs.Path(badRoot + "/" + name))) {
+        out.write(b);
+      }
+    }
+    var config = FileFormatsTest.data("dataset=mnist", "trainLimit=2000", "inputPartitions=3");
+    Exception e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            Exception.class,
+            () -> DatasetLoader.load(SPARK.sc(), config, badRoot, 100, 2, 42).close());
+    assertEquals(
+        io.spindle.driver.cli.ExitCode.BAD_DATA, io.spindle.driver.cli.SpindleCli.classify(e));
+    String expected = badRoot + "/train-images-idx3-ubyte.gz: gzip member 1 is corrupt";
+    assertTrue(
+        java.util.stream.Stream.iterate((Throwable) e, t -> t != null, Throwable::getCause)
+            .anyMatch(t -> String.valueOf(t.getMessage()).startsWith(expected)),
+        "expected '" + expected + "' in " + e);
+  }
+
+  @Test
   void trainsFromHdfs(@TempDir Path tmp) throws Exception {
     SpindleConfig config =
         ConfigLoader.load(
@@ -99,7 +127,7 @@ class HdfsMiniClusterTest {
         TrainJob.run(
             SPARK.sc(),
             config,
-            TrainJob.fetchData(config),
+            DatasetFiles.fetch(config),
             new RunOutput(tmp.resolve("run")),
             new PrintStream(new ByteArrayOutputStream(), true, "UTF-8"));
     assertEquals(60L, ((Number) summary.get("steps")).longValue());

@@ -11,7 +11,7 @@ import io.spindle.data.DataFormatException;
 import io.spindle.data.Example;
 import io.spindle.driver.RunOutput;
 import io.spindle.driver.SparkLocal;
-import io.spindle.driver.TrainJob;
+import io.spindle.driver.job.TrainJob;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -102,7 +102,7 @@ class TableDatasetTest {
         TrainJob.run(
             SPARK.sc(),
             config,
-            TrainJob.fetchData(config),
+            DatasetFiles.fetch(config),
             new RunOutput(tmp.resolve("run")),
             new PrintStream(new ByteArrayOutputStream(), true, "UTF-8"));
     double loss = (Double) summary.get("test_loss");

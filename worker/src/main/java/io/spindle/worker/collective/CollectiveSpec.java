@@ -1,6 +1,7 @@
 package io.spindle.worker.collective;
 
 import io.spindle.config.WireFormat;
+import io.spindle.data.BatchLayout;
 import io.spindle.worker.ModelSpec;
 import java.io.Serializable;
 
@@ -10,32 +11,24 @@ import java.io.Serializable;
  * @param model the network and optimiser
  * @param wire fp32 or bf16 on the wire
  * @param sharded ZeRO-1: each peer owns 1/N of the parameters and their optimiser state
- * @param numExamples training examples per epoch (to know each global step's size)
- * @param batchSize the global batch
+ * @param layout how each step's global batch is split over the workers (each step's size, and where
+ *     a worker's share starts in it)
  * @param round a unique id of this round (its first global iteration); peers must agree on it
  * @param secret the round's shared secret, proven between peers, never sent between them
  * @param timeoutMillis connect and read timeout between peers
  * @param rendezvous host:port of the driver's {@link Rendezvous} service, or null to find peers
  *     with {@code BarrierTaskContext.allGather} (which costs at least a second per round)
- * @param failAtStep test hook: the task of rank 0 throws once, on its first attempt, at this step
- *     of the round (-1: never)
  */
 public record CollectiveSpec(
     ModelSpec model,
     WireFormat wire,
     boolean sharded,
-    int numExamples,
-    int batchSize,
+    BatchLayout layout,
     long round,
     byte[] secret,
     int timeoutMillis,
-    String rendezvous,
-    int failAtStep)
+    String rendezvous)
     implements Serializable {
-
-  public int stepSize(int step) {
-    return Math.min(batchSize, numExamples - step * batchSize);
-  }
 
   /**
    * A fingerprint of the model peers must share (its config and parameter count). Built from the

@@ -1,19 +1,19 @@
 package io.spindle.worker.collective;
 
 import io.spindle.data.MiniBatch;
-import io.spindle.model.MaxNorm;
-import io.spindle.model.RawUpdateRanges;
-import io.spindle.model.Regularization;
+import io.spindle.model.StepKey;
 import io.spindle.optim.FlatOptimizer;
+import io.spindle.optim.GlobalStep;
 import io.spindle.tensor.FlatVector;
 import io.spindle.worker.NetworkPool;
 import io.spindle.worker.PartitionTrainer;
+import io.spindle.worker.StepCursor;
+import io.spindle.worker.TrainableNetwork;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.BarrierTaskInfo;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -28,11 +28,12 @@ import org.nd4j.linalg.factory.Nd4j;
  *   <li>Every step: each task computes the summed gradient over its share of the global batch; ring
  *       reduce-scatter leaves task r with the summed gradient of chunk r.
  *       <ul>
- *         <li>sharded (ZeRO-1): task r divides by the global batch size, adds the penalty and
- *             applies the optimiser to its chunk of the parameters with its chunk of the optimiser
- *             state; ring all-gather then brings everyone the new parameters.
+ *         <li>sharded (ZeRO-1): task r applies the {@link GlobalStep} update (mean, penalty,
+ *             optimiser) to its chunk of the parameters with its chunk of the optimiser state; ring
+ *             all-gather then brings everyone the new parameters, and every task applies the
+ *             max-norm constraint to its full copy.
  *         <li>replicated: ring all-gather completes the all-reduce and every task applies the same
- *             optimiser step to the whole vector with its own full copy of the state.
+ *             whole {@link GlobalStep} with its own full copy of the state.
  *       </ul>
  *   <li>At the end each task returns its state (shard) and rank 0 the parameters; the driver
  *       commits them. A task that dies makes Spark relaunch the whole stage, which starts again
@@ -74,21 +75,10 @@ public final class CollectiveTrainer {
                   spec.timeoutMillis(),
                   watch::guard);
       ring.connect(endpoints, spec.secret(), spec.round());
-      boolean injectFailure = ctx.stageAttemptNumber() == 0 && rank == 0;
+      StepCursor cursor = new StepCursor(partition, firstStep);
       return NetworkPool.withNetwork(
           spec.model(),
-          net ->
-              train(
-                  spec,
-                  ring,
-                  net,
-                  params,
-                  state,
-                  partition,
-                  firstStep,
-                  steps,
-                  firstIteration,
-                  injectFailure));
+          net -> train(spec, ring, net, params, state, cursor, steps, firstIteration));
     } catch (RuntimeException e) {
       if (watch.fired()) {
         throw new CollectiveException(
@@ -106,14 +96,12 @@ public final class CollectiveTrainer {
   private static CollectiveResult train(
       CollectiveSpec spec,
       TcpRing ring,
-      MultiLayerNetwork net,
+      TrainableNetwork net,
       FlatVector params,
       FlatVector state,
-      Iterator<MiniBatch> partition,
-      int firstStep,
+      StepCursor cursor,
       int steps,
-      long firstIteration,
-      boolean injectFailure) {
+      long firstIteration) {
     INDArray w = net.params();
     if (w.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException(
@@ -126,47 +114,28 @@ public final class CollectiveTrainer {
     int to = spec.sharded() ? bounds[rank + 1] : n;
     params.copyTo(w);
     float[] values = params.toFloatArray();
-    Regularization reg =
-        Regularization.of(net, spec.model().model().l1(), spec.model().model().l2())
-            .slice(from, to);
-    FlatOptimizer optimizer =
-        FlatOptimizer.create(spec.model().optimizer(), to - from, DataType.FLOAT);
-    optimizer.setState(sliceState(state, n, from, to));
-    optimizer.rawUpdates(RawUpdateRanges.of(net).slice(from, to));
-    // every task holds the full vector after the step (and all-gather), so every task applies
-    // the constraint to it identically; rank 0's copy is what the driver commits
-    MaxNorm maxNorm = MaxNorm.of(net, spec.model().model().maxNorm());
-    for (int i = 0; i < firstStep; i++) {
-      partition.next();
-    }
+    GlobalStep update = GlobalStep.create(spec.model().optimizer(), net.rules(), from, to);
+    update.setState(
+        Nd4j.createFromArray(FlatOptimizer.sliceState(state.toFloatArray(), n, from, to)));
     double lossSum = 0;
     long examples = 0;
     long correct = 0;
     long computeNanos = 0;
     float[] gradient = new float[n];
     for (int s = 0; s < steps; s++) {
-      int step = firstStep + s;
+      int step = cursor.step();
       long iteration = firstIteration + s;
-      if (injectFailure && spec.failAtStep() == s) {
-        throw new IllegalStateException(
-            "injected failure (test hook) in rank 0 at step " + step + " of the round");
-      }
       long t0 = System.nanoTime();
-      MiniBatch batch = partition.next();
-      if (batch.step() != step) {
-        throw new IllegalStateException(
-            "worker partition out of order: expected step " + step + ", found " + batch.step());
-      }
+      MiniBatch batch = cursor.next();
       if (batch.isEmpty()) {
         Arrays.fill(gradient, 0f);
       } else {
-        Nd4j.getRandom()
-            .setSeed(PartitionTrainer.dropoutSeed(spec.model().seed(), iteration, rank));
-        double meanLoss = PartitionTrainer.computeGradient(net, spec.model(), batch);
+        StepKey key = PartitionTrainer.key(spec.model(), spec.layout(), rank, step, iteration);
+        double meanLoss = net.computeGradient(batch, key);
         lossSum += meanLoss * batch.size();
         examples += batch.size();
-        correct += PartitionTrainer.correctOfLastForward(net, batch);
-        FlatVector.copyOut(net.getFlattenedGradients(), gradient, 0);
+        correct += net.correctOfLastForward();
+        FlatVector.copyOut(net.gradient(), gradient, 0);
       }
       computeNanos += System.nanoTime() - t0;
       // sharded: sum only this worker's chunk, update it, then share the new parameters;
@@ -177,18 +146,15 @@ public final class CollectiveTrainer {
         ring.allReduce(gradient, bounds, iteration);
       }
       t0 = System.nanoTime();
-      float scale = (float) (1.0 / spec.stepSize(step));
-      for (int i = from; i < to; i++) {
-        gradient[i] *= scale;
-      }
-      reg.addGradient(values, from, gradient, from);
-      optimizer.step(values, from, gradient, from, iteration);
+      update.update(values, gradient, spec.layout().stepSize(step), iteration);
       computeNanos += System.nanoTime() - t0;
       if (spec.sharded()) {
         ring.allGather(values, bounds, iteration);
       }
       t0 = System.nanoTime();
-      maxNorm.apply(values, 0);
+      // every task holds the full vector now, so every task applies the constraint to it
+      // identically; rank 0's copy is what the driver commits
+      update.constrain(values);
       FlatVector.copyInto(values, 0, n, w, 0);
       computeNanos += System.nanoTime() - t0;
     }
@@ -196,7 +162,7 @@ public final class CollectiveTrainer {
     return new CollectiveResult(
         rank,
         rank == 0 ? FlatVector.of(values) : null,
-        sendState ? FlatVector.copyOf(optimizer.state()) : null,
+        sendState ? FlatVector.copyOf(update.state()) : null,
         from,
         to,
         lossSum,
@@ -206,20 +172,6 @@ public final class CollectiveTrainer {
         ring.bytesSent(),
         ring.nanosInCollectives(),
         computeNanos);
-  }
-
-  /**
-   * The optimiser state of parameters {@code [from, to)} out of a full state laid out as k blocks
-   * of n values ({@code [m | v]} for Adam), in the same layout for the shard.
-   */
-  public static INDArray sliceState(FlatVector full, int n, int from, int to) {
-    int k = full.length() / n;
-    float[] all = full.toFloatArray();
-    float[] out = new float[k * (to - from)];
-    for (int j = 0; j < k; j++) {
-      System.arraycopy(all, j * n + from, out, j * (to - from), to - from);
-    }
-    return Nd4j.createFromArray(out);
   }
 
   static String hostOf(String address) {

@@ -164,11 +164,26 @@ public final class Rendezvous implements AutoCloseable {
               + " ranks (taken or out of range)");
       return;
     }
-    g.endpoints[rank] = endpoint;
-    g.sockets[rank] = s;
-    if (Arrays.stream(g.endpoints).allMatch(e -> e != null)) {
+    boolean full;
+    synchronized (g) {
+      g.endpoints[rank] = endpoint;
+      g.sockets[rank] = s;
+      full = Arrays.stream(g.endpoints).allMatch(e -> e != null);
+    }
+    if (full) {
       groups.remove(key);
       g.complete(secret);
+    }
+  }
+
+  /** Ranks of (round, attempt) that have joined and wait for the others to join. */
+  int waiting(long round, int attempt) {
+    Group g = groups.get(round + "/" + attempt);
+    if (g == null) {
+      return 0;
+    }
+    synchronized (g) {
+      return (int) Arrays.stream(g.endpoints).filter(e -> e != null).count();
     }
   }
 

@@ -68,7 +68,7 @@ class RendezvousTest {
       try {
         Future<List<String>> first =
             pool.submit(() -> Rendezvous.join(r.endpoint(), 9, 0, 0, 2, "a:1", SECRET, 10_000));
-        Thread.sleep(300); // rank 0 is filed first
+        awaitWaiting(r, 9, 1); // rank 0 is filed before the second claim on it
         CollectiveException taken =
             assertThrows(
                 CollectiveException.class,
@@ -78,6 +78,15 @@ class RendezvousTest {
       } finally {
         pool.shutdownNow();
       }
+    }
+  }
+
+  /** Waits until {@code count} ranks of round {@code round} (attempt 0) wait at the service. */
+  private static void awaitWaiting(Rendezvous r, long round, int count) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (r.waiting(round, 0) < count) {
+      assertTrue(System.nanoTime() < deadline, "rank 0's join never reached the service");
+      Thread.onSpinWait();
     }
   }
 

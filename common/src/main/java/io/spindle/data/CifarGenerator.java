@@ -30,6 +30,22 @@ public final class CifarGenerator {
 
   private CifarGenerator() {}
 
+  /**
+   * {@code CifarGenerator DIR [RECORDS_PER_FILE [SEED]]}: writes the layout into {@code DIR}
+   * (default 10,000 records per file, the official size, and seed 1), for end-to-end runs and
+   * throughput figures on generated CIFAR-shaped input.
+   */
+  public static void main(String[] args) throws IOException {
+    if (args.length < 1 || args.length > 3) {
+      System.err.println("usage: CifarGenerator DIR [RECORDS_PER_FILE [SEED]]");
+      System.exit(2);
+    }
+    int perFile = args.length > 1 ? Integer.parseInt(args[1]) : OFFICIAL_PER_FILE;
+    long seed = args.length > 2 ? Long.parseLong(args[2]) : 1;
+    Path dir = write(Path.of(args[0]), perFile, seed);
+    System.out.println(dir.toAbsolutePath() + ": 6 files of " + perFile + " records");
+  }
+
   /** The file names in order: the five training files, then the test file (file numbers 1..6). */
   public static String fileName(int file) {
     return file <= 5 ? "data_batch_" + file + ".bin" : "test_batch.bin";

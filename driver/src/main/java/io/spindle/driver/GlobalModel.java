@@ -1,9 +1,12 @@
 package io.spindle.driver;
 
+import io.spindle.model.GraphFactory;
 import io.spindle.model.ModelFactory;
 import io.spindle.model.ParameterRules;
 import io.spindle.optim.GlobalStep;
 import io.spindle.worker.ModelSpec;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -12,17 +15,27 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * so it can be saved with DL4J's ModelSerializer) and the {@link GlobalStep} over the whole vector,
  * which holds the global optimiser state. Sync strategies update both in place: they apply the step
  * here (gradient sharing) or commit what the workers' steps produced (parameter averaging, the
- * collective engine).
+ * collective engine). The network is a {@link MultiLayerNetwork} for a stack of layers and a {@link
+ * ComputationGraph} for a graph model; nothing else here depends on which.
  */
 public final class GlobalModel {
   private final ModelSpec spec;
-  private final MultiLayerNetwork net;
+  private final Model net;
   private final GlobalStep step;
 
   public GlobalModel(ModelSpec spec) {
     this.spec = spec;
-    this.net = ModelFactory.create(spec.model(), spec.numInputs(), spec.seed());
-    this.step = GlobalStep.create(spec.optimizer(), ParameterRules.of(net, spec.model()));
+    ParameterRules rules;
+    if (spec.model().isGraph()) {
+      ComputationGraph graph = GraphFactory.create(spec.model(), spec.numInputs(), spec.seed());
+      rules = ParameterRules.of(graph, spec.model());
+      this.net = graph;
+    } else {
+      MultiLayerNetwork stack = ModelFactory.create(spec.model(), spec.numInputs(), spec.seed());
+      rules = ParameterRules.of(stack, spec.model());
+      this.net = stack;
+    }
+    this.step = GlobalStep.create(spec.optimizer(), rules);
   }
 
   public ModelSpec spec() {
@@ -39,8 +52,20 @@ public final class GlobalModel {
     return step;
   }
 
-  /** The driver's network, holding the current parameters. */
-  public MultiLayerNetwork network() {
+  /**
+   * The driver's network, holding the current parameters: a {@link MultiLayerNetwork} or a {@link
+   * ComputationGraph} (both save with DL4J's {@code ModelSerializer}).
+   */
+  public Model network() {
     return net;
+  }
+
+  /** The driver's network as a stack of layers; refused for a graph model. */
+  public MultiLayerNetwork stack() {
+    if (!(net instanceof MultiLayerNetwork stack)) {
+      throw new IllegalStateException(
+          "expected a stack of layers (MultiLayerNetwork), the model is a graph");
+    }
+    return stack;
   }
 }

@@ -214,7 +214,7 @@ class LayerTypesDistributedTest {
   void batchNormTrainsUnderEverySyncMode() {
     ModelSpec spec = spec(model("bn", 0), OptimizerConfig.of(OptimizerType.ADAM, 1e-2));
     GlobalModel fresh = new GlobalModel(spec);
-    RawUpdateRanges stats = RawUpdateRanges.of(fresh.network());
+    RawUpdateRanges stats = RawUpdateRanges.of(fresh.stack());
     assertTrue(stats.count() == 1, "one block of running statistics, got " + stats);
     INDArray before = runningStats(fresh.params(), stats);
     List<ParameterSync> syncs =
@@ -244,7 +244,7 @@ class LayerTypesDistributedTest {
     ModelSpec spec = spec(model("cnn", c), OptimizerConfig.of(OptimizerType.ADAM, 1e-2));
     GlobalModel unconstrained =
         new GlobalModel(spec(model("cnn", 0), OptimizerConfig.of(OptimizerType.ADAM, 1e-2)));
-    MaxNorm probe = MaxNorm.of(unconstrained.network(), c);
+    MaxNorm probe = MaxNorm.of(unconstrained.stack(), c);
     assertTrue(probe.largestNorm(unconstrained.params()) > c, "the constraint must bind");
 
     GlobalModel shared = new GlobalModel(spec);

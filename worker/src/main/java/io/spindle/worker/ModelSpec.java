@@ -66,7 +66,7 @@ public record ModelSpec(
    * autoencoder): the one place that chooses the network type.
    */
   public TrainableNetwork newNetwork() {
-    return new MultiLayerReplica(this);
+    return model.isGraph() ? new GraphReplica(this) : new MultiLayerReplica(this);
   }
 
   public DataType dataType() {

@@ -100,7 +100,7 @@ public final class MultiLayerReplica implements TrainableNetwork {
   }
 
   /** Correct predictions of {@code out}, the outputs for examples {@code from...} of the batch. */
-  private static long countCorrect(INDArray out, MiniBatch batch, int from) {
+  static long countCorrect(INDArray out, MiniBatch batch, int from) {
     INDArray predicted = out.argMax(1);
     long correct = 0;
     for (int i = 0; i < out.size(0); i++) {

@@ -2,9 +2,9 @@ package io.spindle.driver;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.spindle.config.CompressionSpec;
 import io.spindle.config.OptimizerConfig;
 import io.spindle.config.OptimizerType;
-import io.spindle.config.WireFormat;
 import io.spindle.data.MiniBatch;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.sync.CollectiveSync;
@@ -46,7 +46,7 @@ class CollectiveEqualsLocalTest {
         SPARK.sc(),
         DistributedEqualsLocalTest.layout(data),
         20,
-        WireFormat.FP32,
+        CompressionSpec.NONE,
         sharded,
         30000,
         driverRendezvous);

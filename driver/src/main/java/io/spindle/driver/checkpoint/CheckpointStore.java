@@ -44,6 +44,9 @@ import org.apache.hadoop.fs.Path;
  *                               SGD: an empty file); the collective engine's shards are
  *                               reassembled on the driver before every checkpoint
  *     config.yaml               the run's effective config, as {@code ConfigLoader.toYaml} writes it
+ *     compression.bin           only with lossy cluster.compression (bf16, powersgd, topk): every
+ *                               worker's error-feedback residual and PowerSGD's warm-start factors,
+ *                               {@code ExchangeState.toBytes()} (layout in its class comment)
  *   .tmp-step-...-UUID/         a checkpoint being written (ignored by readers, removed on start)
  * </pre>
  *
@@ -57,10 +60,10 @@ import org.apache.hadoop.fs.Path;
  * initialisation from {@code seed}, the epoch order from (seed, epoch), the dropout masks and input
  * corruption of the example at index {@code e} of global step {@code t}'s batch from {@code
  * StepKey(seed, t, e)}; so {@code seed}, {@code nextIteration} and {@code workers} reproduce all of
- * them; {@code optimizer} (type, iteration, state layout); {@code compressionResiduals}: none,
- * since no wire format keeps error-feedback residuals (bf16 rounds each step afresh); {@code
- * files}: for each file its length in bytes, SHA-256 and, for arrays, dtype and element count;
- * {@code provenance}: versions of Spindle, Spark, Scala, DL4J, ND4J, Java and the git revision.
+ * them; {@code optimizer} (type, iteration, state layout); {@code compressionResiduals}: what
+ * {@code compression.bin} holds, or none; {@code files}: for each file its length in bytes, SHA-256
+ * and, for arrays, dtype and element count; {@code provenance}: versions of Spindle, Spark, Scala,
+ * DL4J, ND4J, Java and the git revision.
  *
  * <p>Atomicity: a checkpoint is written into a {@code .tmp-} directory, manifest last, and then
  * renamed to its {@code step-} name, so on HDFS and local disks a {@code step-} directory is always
@@ -79,6 +82,7 @@ public final class CheckpointStore {
   public static final String PARAMS = "params.bin";
   public static final String OPTIMIZER = "optimizer.bin";
   public static final String CONFIG = "config.yaml";
+  public static final String COMPRESSION = "compression.bin";
 
   /**
    * Test hook: the writer of the checkpoint at this global step stops after its first file, prints
@@ -140,6 +144,9 @@ public final class CheckpointStore {
           OPTIMIZER,
           writeArray(tmp, OPTIMIZER, snapshot.optimizerState(), snapshot.doublePrecision()));
       files.set(CONFIG, writeBytes(tmp, CONFIG, snapshot.configYaml()));
+      if (snapshot.exchangeState().length > 0) {
+        files.set(COMPRESSION, writeBytes(tmp, COMPRESSION, snapshot.exchangeState()));
+      }
       ObjectNode manifest = snapshot.manifest(JSON);
       manifest.set("files", files);
       writeBytes(tmp, MANIFEST, JSON.writeValueAsBytes(manifest));
@@ -294,6 +301,7 @@ public final class CheckpointStore {
     byte[] params = verified(dir, files, PARAMS);
     byte[] state = verified(dir, files, OPTIMIZER);
     byte[] config = verified(dir, files, CONFIG);
+    byte[] exchange = files.has(COMPRESSION) ? verified(dir, files, COMPRESSION) : null;
     String dtype = files.path(PARAMS).path("dtype").asText("");
     if (!dtype.equals("float32") && !dtype.equals("float64")) {
       throw new CheckpointException(
@@ -305,7 +313,8 @@ public final class CheckpointStore {
         params,
         state,
         dtype.equals("float64"),
-        new String(config, StandardCharsets.UTF_8));
+        new String(config, StandardCharsets.UTF_8),
+        exchange);
   }
 
   /** The bytes of {@code name} after checking its length and SHA-256 against the manifest. */

@@ -27,6 +27,9 @@ public final class SpindleCli {
         bench    time Spindle against DL4J fit() and DL4J Spark (./spindle bench --help)
         data-bench  time the data pipeline alone (read, decode, shuffle, batch), no training
         inspect  verify a checkpoint and print what it holds
+        predict  score a data set with a trained model; one row per example, written atomically
+        evaluate measure a trained model (accuracy, per-class F1, confusion matrix) into
+                 evaluation.json and report.html
         help     show this help
 
       Run 'spindle <command> --help' for the options of a command.
@@ -83,11 +86,13 @@ public final class SpindleCli {
         case "train" -> train(rest, out);
         case "bench", "data-bench" -> bench(command, err);
         case "inspect" -> InspectCommand.run(rest, out);
+        case "predict" -> PredictCommand.run(rest, out);
+        case "evaluate" -> EvaluateCommand.run(rest, out);
         default -> {
           err.println(
               "spindle: unknown command '"
                   + command
-                  + "'; expected one of [train, bench, data-bench, inspect, help]");
+                  + "'; expected one of [train, bench, data-bench, inspect, predict, evaluate, help]");
           err.print(USAGE);
           yield ExitCode.BAD_CONFIG.code();
         }

@@ -136,13 +136,7 @@ final class TableSource {
     if (v == null || r.isNullAt(1)) {
       throw new DataFormatException(where + " row " + row + ": null feature or label");
     }
-    float[] x = features(v, where, row, column);
-    for (int i = 0; i < x.length; i++) {
-      if (!Float.isFinite(x[i])) {
-        throw new DataFormatException(
-            where + " row " + row + ": feature " + i + " of '" + column + "' is " + x[i]);
-      }
-    }
+    float[] x = FeatureColumn.features(v, where, column, row);
     double label = ((Number) r.get(1)).doubleValue();
     if (!Double.isFinite(label)) {
       throw new DataFormatException(where + " row " + row + ": label is " + label);
@@ -162,46 +156,5 @@ final class TableSource {
               + ")");
     }
     return new Example((int) row, x, (int) label);
-  }
-
-  private static float[] features(Object v, String where, long row, String column) {
-    if (v instanceof scala.collection.Seq<?> seq) {
-      float[] x = new float[seq.size()];
-      for (int i = 0; i < x.length; i++) {
-        Object o = seq.apply(i);
-        x[i] = o == null ? Float.NaN : ((Number) o).floatValue();
-      }
-      return x;
-    }
-    if (v instanceof Row s) {
-      // the storage of ml.linalg Vector: type (0 sparse, 1 dense), size, indices, values
-      int kind = ((Number) s.get(s.fieldIndex("type"))).intValue();
-      List<Object> values = s.getList(s.fieldIndex("values"));
-      if (kind == 1) {
-        float[] x = new float[values.size()];
-        for (int i = 0; i < x.length; i++) {
-          x[i] = ((Number) values.get(i)).floatValue();
-        }
-        return x;
-      }
-      int size = s.getInt(s.fieldIndex("size"));
-      List<Object> indices = s.getList(s.fieldIndex("indices"));
-      float[] x = new float[size];
-      for (int i = 0; i < indices.size(); i++) {
-        x[((Number) indices.get(i)).intValue()] = ((Number) values.get(i)).floatValue();
-      }
-      return x;
-    }
-    try {
-      double[] d = (double[]) v.getClass().getMethod("toArray").invoke(v);
-      float[] x = new float[d.length];
-      for (int i = 0; i < d.length; i++) {
-        x[i] = (float) d[i];
-      }
-      return x;
-    } catch (ReflectiveOperationException | ClassCastException e) {
-      throw new DataFormatException(
-          where + " row " + row + ": cannot read '" + column + "' value of " + v.getClass(), e);
-    }
   }
 }

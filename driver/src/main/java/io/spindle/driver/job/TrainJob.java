@@ -164,8 +164,9 @@ public final class TrainJob {
                     }));
             return List.of(
                 new TrainingGauges(sc, config.training().epochs()),
-                new HtmlReport(output.dir(), "Spindle run: " + config.data().dataset()),
-                summary.get(0));
+                summary.get(0),
+                // after the summary, so that the final report shows its facts
+                new HtmlReport(output.dir(), "Spindle run: " + config.data().dataset()));
           });
       return summary.get(0).summary();
     }

@@ -69,9 +69,9 @@ class ExitCodesTest {
     assertTrue(Files.exists(out.resolve("model.zip")));
     // The report: self-contained, with the curves.
     String report = Files.readString(out.resolve("report.html"));
-    assertTrue(report.contains("<svg") && report.contains("Test accuracy per epoch"), report);
-    assertTrue(report.contains("<polyline"), report);
-    assertFalse(report.contains("<script") || report.contains("src=\"http"), report);
+    assertTrue(report.contains("<svg") && report.contains("test accuracy (end of epoch)"), report);
+    assertTrue(report.contains("<polyline") && report.contains("bytes sent per worker"), report);
+    assertFalse(report.contains(" src=") || report.contains("href=\"http"), report);
     // The gauges the Spark plugin exports saw every step (1024 examples / 128 = 8).
     assertEquals(8, io.spindle.driver.monitor.TrainingGauges.current().globalStep());
   }

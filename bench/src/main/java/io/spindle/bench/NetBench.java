@@ -374,6 +374,32 @@ final class NetBench {
       return List.of(script.toString(), "exec", name, host);
     }
 
+    /**
+     * HTTP GET from inside {@code host} with bash's {@code /dev/tcp} (HTTP/1.0): the body if the
+     * status is 200, else null.
+     */
+    String httpGet(String host, String address, int port, String path) {
+      String get =
+          "exec 3<>/dev/tcp/"
+              + address
+              + "/"
+              + port
+              + " && printf 'GET "
+              + path
+              + " HTTP/1.0\\r\\nHost: "
+              + address
+              + "\\r\\n\\r\\n' >&3 && timeout 5 cat <&3";
+      List<String> cmd = new ArrayList<>(launcher(host));
+      cmd.addAll(List.of("bash", "-c", get));
+      Result r = exec(cmd, 10);
+      String out = r.output();
+      int headerEnd = out.indexOf("\r\n\r\n");
+      if (r.code() != 0 || !out.startsWith("HTTP/1.") || headerEnd < 0) {
+        return null;
+      }
+      return out.split(" ", 3)[1].equals("200") ? out.substring(headerEnd + 4) : null;
+    }
+
     void rate(String rate) {
       Result r = exec(List.of(script.toString(), "rate", name, rate), 60);
       if (r.code() != 0) {
@@ -441,7 +467,6 @@ final class NetBench {
             "master",
             "org.apache.spark.deploy.master.Master",
             List.of("--host", bed.address("master"), "--port", "7077", "--webui-port", "8080"));
-        c.waitForLog("master.log", "I have been elected leader", 1, Duration.ofSeconds(120));
         for (int w = 0; w < workers; w++) {
           String host = "w" + w;
           Path work = dir.resolve("work-" + w);
@@ -464,13 +489,7 @@ final class NetBench {
                   work.toString(),
                   c.masterUrl));
         }
-        for (int w = 0; w < workers; w++) {
-          c.waitForLog(
-              "worker-" + w + ".log",
-              "Successfully registered with master",
-              1,
-              Duration.ofSeconds(180));
-        }
+        c.waitForWorkers(bed, workers, Duration.ofSeconds(180));
         return c;
       } catch (RuntimeException | IOException e) {
         c.close();
@@ -506,24 +525,34 @@ final class NetBench {
       processes.add(pb.start());
     }
 
-    private void waitForLog(String file, String text, int count, Duration timeout) {
+    /**
+     * Waits until the master's web UI (read from inside the master's namespace: this JVM sits
+     * outside the bed) lists {@code count} alive workers.
+     */
+    private void waitForWorkers(Bed bed, int count, Duration timeout) {
       long deadline = System.nanoTime() + timeout.toNanos();
-      Path log = dir.resolve(file);
+      String address = bed.address("master");
+      String last = "";
       while (System.nanoTime() < deadline) {
         for (Process p : processes) {
           if (!p.isAlive()) {
             throw new IllegalStateException(
-                "a cluster process exited (code " + p.exitValue() + "); " + tail(log, 30));
+                "a cluster process exited (code " + p.exitValue() + "); logs in " + dir);
+          }
+        }
+        String body = bed.httpGet("master", address, 8080, "/json/");
+        if (body != null) {
+          last = body;
+          try {
+            if (JSON.readTree(body).path("aliveworkers").asInt() >= count) {
+              return;
+            }
+          } catch (IOException e) {
+            // a partial page: ask again
           }
         }
         try {
-          if (Files.exists(log)
-              && Files.readAllLines(log).stream().filter(l -> l.contains(text)).count() >= count) {
-            return;
-          }
-          Thread.sleep(250);
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
+          Thread.sleep(500);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new IllegalStateException("interrupted", e);
@@ -532,12 +561,14 @@ final class NetBench {
       throw new IllegalStateException(
           "timed out after "
               + timeout
-              + " waiting for '"
-              + text
-              + "' in "
-              + log
-              + "\n"
-              + tail(log, 30));
+              + " waiting for "
+              + count
+              + " workers registered with "
+              + masterUrl
+              + " (last page: "
+              + last
+              + "); logs in "
+              + dir);
     }
 
     /** Runs {@code spindle train ARGS} as a client-mode driver in the bed's driver host. */

@@ -133,8 +133,14 @@ public final class CollectiveSync implements ParameterSync {
             rendezvous == null ? null : rendezvous.endpoint());
     Broadcast<FlatVector> params = sc.broadcast(FlatVector.copyOf(model.params()));
     Broadcast<FlatVector> state = sc.broadcast(stateOf(model));
+    // one broadcast per rank: each task fetches only its own worker's state
     byte[][] committed = exchangeStatesFor(model, batches.getNumPartitions());
-    Broadcast<byte[][]> exchange = committed == null ? null : sc.broadcast(committed);
+    List<Broadcast<byte[]>> exchange = new ArrayList<>();
+    if (committed != null) {
+      for (byte[] rankState : committed) {
+        exchange.add(sc.broadcast(rankState));
+      }
+    }
     sc.setJobDescription(
         "collective round: steps "
             + step
@@ -175,12 +181,24 @@ public final class CollectiveSync implements ParameterSync {
     } finally {
       params.destroy();
       state.destroy();
-      if (exchange != null) {
-        exchange.destroy();
-      }
+      exchange.forEach(Broadcast::destroy);
       if (rendezvous != null) {
         rendezvous.close();
       }
+    }
+  }
+
+  /** The committed exchange states of a round's ranks, each fetched only by its own task. */
+  private record CommittedStates(List<Broadcast<byte[]>> byRank)
+      implements CollectiveTrainer.ExchangeStates {
+    @Override
+    public int workers() {
+      return byRank.size();
+    }
+
+    @Override
+    public byte[] of(int rank) {
+      return byRank.get(rank).value();
     }
   }
 
@@ -193,7 +211,7 @@ public final class CollectiveSync implements ParameterSync {
     private final CollectiveSpec spec;
     private final Broadcast<FlatVector> params;
     private final Broadcast<FlatVector> state;
-    private final Broadcast<byte[][]> exchange;
+    private final List<Broadcast<byte[]>> exchange;
     private final int step;
     private final int steps;
     private final long iteration;
@@ -202,7 +220,7 @@ public final class CollectiveSync implements ParameterSync {
         CollectiveSpec spec,
         Broadcast<FlatVector> params,
         Broadcast<FlatVector> state,
-        Broadcast<byte[][]> exchange,
+        List<Broadcast<byte[]>> exchange,
         int step,
         int steps,
         long iteration) {
@@ -223,7 +241,7 @@ public final class CollectiveSync implements ParameterSync {
               spec,
               params.value(),
               state.value(),
-              exchange == null ? null : exchange.value(),
+              exchange.isEmpty() ? null : new CommittedStates(exchange),
               scala.collection.JavaConverters.asJavaIterator(partition),
               step,
               steps,

@@ -51,7 +51,7 @@ public final class CollectiveTrainer {
       CollectiveSpec spec,
       FlatVector params,
       FlatVector state,
-      byte[][] exchangeStates,
+      ExchangeStates exchangeStates,
       Iterator<MiniBatch> partition,
       int firstStep,
       int steps,
@@ -195,20 +195,30 @@ public final class CollectiveTrainer {
    * Rank {@code rank}'s committed exchange state, or null to start fresh; a ring of another size
    * than the states' is refused (the driver regroups states before it ships them).
    */
-  private static CompressionState exchangeStateOf(byte[][] states, int rank, int size) {
+  private static CompressionState exchangeStateOf(ExchangeStates states, int rank, int size) {
     if (states == null) {
       return null;
     }
-    if (states.length != size) {
+    if (states.workers() != size) {
       throw new CollectiveException(
           "rank "
               + rank
               + ": the driver shipped exchange states for "
-              + states.length
+              + states.workers()
               + " workers to a ring of "
               + size);
     }
-    return CompressionState.fromBytes(states[rank], "the committed state of rank " + rank);
+    return CompressionState.fromBytes(states.of(rank), "the committed state of rank " + rank);
+  }
+
+  /**
+   * The driver's committed exchange states of the round's ranks ({@code CompressionState.toBytes()}
+   * each), looked up by rank so that a task fetches only its own.
+   */
+  public interface ExchangeStates {
+    int workers();
+
+    byte[] of(int rank);
   }
 
   static String hostOf(String address) {

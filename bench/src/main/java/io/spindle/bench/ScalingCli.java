@@ -99,7 +99,8 @@ public final class ScalingCli {
                   "--calibrate",
                   "--calibrate-scheme",
                   "--epochs-to-target",
-                  "--codec-seconds"));
+                  "--codec-seconds",
+                  "--validate"));
       if (options.help()) {
         out.println("Usage: see the class comment of io.spindle.bench.ScalingCli");
         return ExitCode.SUCCESS.code();
@@ -160,6 +161,31 @@ public final class ScalingCli {
       SpindleConfig config = options.config();
       GradientLayout layout =
           GradientLayout.of(ModelFactory.create(config.model(), inputs, config.training().seed()));
+      if (options.extra("--validate") != null) {
+        // the model against the runs of a `spindle bench --network` directory
+        List<BedValidation.Check> checks =
+            BedValidation.check(
+                BedValidation.runs(Path.of(options.extra("--validate"))),
+                layout,
+                io.spindle.optim.FlatOptimizer.stateMultiplier(config.optimizer().type()),
+                latency,
+                goodput);
+        String table = BedValidation.table(checks);
+        Files.createDirectories(output);
+        Files.writeString(output.resolve("validation.txt"), table);
+        out.print(table);
+        double worst =
+            checks.stream()
+                .filter(c -> !c.calibration())
+                .mapToDouble(c -> Math.abs(c.error()))
+                .max()
+                .orElse(0);
+        out.printf(
+            Locale.ROOT,
+            "largest error of a prediction not used to calibrate: %.1f%%%n",
+            100 * worst);
+        return ExitCode.SUCCESS.code();
+      }
       for (Compression c : schemes) {
         if (c.kind() != Kind.NONE && !codecSeconds.containsKey(c.toString())) {
           codecSeconds.put(c.toString(), codecSeconds(layout, c));

@@ -30,6 +30,7 @@ public final class BenchCli {
       """
       Usage: spindle bench [--config FILE] [--set key=value ...] [--output DIR] [--epochs N]
                            [--workers N] [--systems a,b,...] [--target ACC] [--peak-size N]
+                           [--model mlp|cnn] [--profile [--profile-steps N]]
 
       Trains the configured model (default: the MLP 784-800-800-10 with dropout on MNIST,
       Adam 0.001, global batch 256) with each system in turn, in one process on this machine,
@@ -48,11 +49,22 @@ public final class BenchCli {
         --systems LIST    comma-separated, from: dl4j-fit-1t, dl4j-fit-2t,
                           spindle-gradient-sharing, spindle-collective,
                           spindle-parameter-averaging, spindle-collective-1w,
-                          dl4j-spark-parameter-averaging, dl4j-spark-shared (default: all)
+                          dl4j-spark-parameter-averaging, dl4j-spark-shared,
+                          pytorch-1t, pytorch, pytorch-ddp (default: all; with --model cnn:
+                          spindle-collective, spindle-collective-1w, pytorch-1t, pytorch,
+                          pytorch-ddp)
         --target ACC      test accuracy for time_to_target_seconds (default 0.97)
         --peak-size N     n of the n x n fp32 products measuring the matmul peak (default 2048)
+        --model NAME      mlp (default: the config, or the defaults) or cnn: the network of
+                          deploy/examples/mnist-cnn.yaml at a constant learning rate
+        --profile         instead of training: where one worker's step goes, per layer and per
+                          phase, beside PyTorch's time for the same layers (profile.md/.json)
+        --profile-steps N steps timed by --profile (default 200)
         --help            show this help
 
+      The PyTorch systems run through the first of $SPINDLE_PYTHON, /usr/bin/python3 and python3
+      that imports torch (Debian: apt-get install python3-torch libopenblas0-pthread), and are
+      reported as skipped, with the reason, when none does.
       Data comes from data.mirror, else $SPINDLE_DATA_MIRROR, else the official sites.
       """;
 
@@ -161,9 +173,12 @@ public final class BenchCli {
                 "--systems",
                 "--target",
                 "--peak-size",
+                "--model",
+                "--profile-steps",
                 "--network",
                 "--schemes",
-                "--max-steps"));
+                "--max-steps"),
+            List.of("--profile"));
     if (options.extra("--network") != null) {
       return networkBench(options, out);
     }
@@ -176,17 +191,30 @@ public final class BenchCli {
     if (options.extra("--workers") != null) {
       sets.add("cluster.workers=" + options.positiveInt("--workers", 0));
     }
-    SpindleConfig config = options.config(sets);
+    String model =
+        options.extra("--model") == null ? null : BenchModels.check(options.extra("--model"));
+    List<String> overrides = new ArrayList<>(options.overrides());
+    overrides.addAll(sets);
+    SpindleConfig config = BenchModels.config(model, options.configFile(), overrides);
     List<String> systems =
-        options.extra("--systems") == null
-            ? BenchCommand.SYSTEMS
-            : List.of(options.extra("--systems").split(","));
+        options.extra("--systems") != null
+            ? List.of(options.extra("--systems").split(","))
+            : BenchModels.CNN.equals(model) ? BenchCommand.CNN_SYSTEMS : BenchCommand.SYSTEMS;
     BenchCommand.Settings settings =
         new BenchCommand.Settings(
             systems,
             options.number("--target", DEFAULT_TARGET),
             options.positiveInt("--peak-size", DEFAULT_PEAK_SIZE));
     Path dir = options.outputDir("bench");
+    if (options.flag("--profile")) {
+      io.spindle.bench.ProfileCommand.run(
+          config,
+          options.positiveInt("--profile-steps", io.spindle.bench.ProfileCommand.DEFAULT_STEPS),
+          dir,
+          out);
+      out.println("spindle: profile in " + dir.toAbsolutePath());
+      return ExitCode.SUCCESS.code();
+    }
     BenchCommand.run(config, settings, dir, out);
     out.println("spindle: bench results in " + dir.toAbsolutePath());
     return ExitCode.SUCCESS.code();

@@ -6,8 +6,10 @@ import io.spindle.driver.data.DatasetFiles;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * {@code spindle bench}: trains the same model on the same data, global batch and machine with each
@@ -19,7 +21,10 @@ import java.util.Locale;
  * {@code spindle-parameter-averaging} (Spindle in Spark local mode with the configured workers);
  * {@code spindle-collective-1w} (the collective engine with one worker, to show the scaling from 1
  * to N workers); {@code dl4j-spark-parameter-averaging} and {@code dl4j-spark-shared} (DL4J Spark's
- * ParameterAveragingTrainingMaster and SharedTrainingMaster, see {@link Dl4jSparkBaseline}).
+ * ParameterAveragingTrainingMaster and SharedTrainingMaster, see {@link Dl4jSparkBaseline}); {@code
+ * pytorch-1t}, {@code pytorch} and {@code pytorch-ddp} (PyTorch on one thread, on its best
+ * threading, and DDP with one process per worker, see {@link PyTorchBaseline}), which are reported
+ * as skipped, with the reason, when no Python interpreter imports torch.
  */
 public final class BenchCommand {
   public static final String DL4J_SPARK_AVERAGING = "dl4j-spark-parameter-averaging";
@@ -33,7 +38,19 @@ public final class BenchCommand {
           "spindle-parameter-averaging",
           "spindle-collective-1w",
           DL4J_SPARK_AVERAGING,
-          DL4J_SPARK_SHARED);
+          DL4J_SPARK_SHARED,
+          PyTorchBaseline.SINGLE_THREAD,
+          PyTorchBaseline.BEST,
+          PyTorchBaseline.DDP);
+
+  /** The systems of {@code --model cnn} unless {@code --systems} is given. */
+  public static final List<String> CNN_SYSTEMS =
+      List.of(
+          "spindle-collective",
+          "spindle-collective-1w",
+          PyTorchBaseline.SINGLE_THREAD,
+          PyTorchBaseline.BEST,
+          PyTorchBaseline.DDP);
 
   /**
    * What to run besides the config.
@@ -63,12 +80,16 @@ public final class BenchCommand {
     }
   }
 
+  /** A system that did not run, and why. */
+  public record Skipped(String system, String reason) {}
+
   private BenchCommand() {}
 
   /** Runs every system of {@code settings}, writes the report into {@code outputDir}. */
   public static List<SystemRun> run(
       SpindleConfig config, Settings settings, Path outputDir, PrintStream console) {
-    BenchData data = BenchData.load(config, DatasetFiles.fetch(config));
+    Map<String, Path> files = DatasetFiles.fetch(config);
+    BenchData data = BenchData.load(config, files);
     console.printf(
         Locale.ROOT,
         "bench: %d train / %d test examples, global batch %d, %d epoch(s), %d workers%n",
@@ -77,7 +98,10 @@ public final class BenchCommand {
         config.training().batchSize(),
         config.training().epochs(),
         config.cluster().workers());
-    Calibration calibration = Calibration.measure(settings.matmulSize(), config, data);
+    boolean wantsTorch = settings.systems().stream().anyMatch(s -> s.startsWith("pytorch"));
+    TorchPeer.Interpreter python = wantsTorch ? TorchPeer.find() : null;
+    TorchPeer peer = python != null && python.available() ? TorchPeer.in(python, outputDir) : null;
+    Calibration calibration = Calibration.measure(settings.matmulSize(), config, data, peer);
     console.printf(
         Locale.ROOT,
         "bench: ND4J fp32 %dx%d matmul peak %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)%n",
@@ -86,9 +110,15 @@ public final class BenchCommand {
         calibration.peak1 / 1e9,
         calibration.peak2 / 1e9);
     List<SystemRun> runs = new ArrayList<>();
+    List<Skipped> skipped = new ArrayList<>();
     for (String system : settings.systems()) {
+      if (system.startsWith("pytorch") && peer == null) {
+        skipped.add(new Skipped(system, python.unavailable()));
+        console.println("bench: skipping " + system + ": " + python.unavailable());
+        continue;
+      }
       console.println("bench: running " + system + " ...");
-      SystemRun r = runOne(system, config, data, outputDir);
+      SystemRun r = runOne(system, config, data, files, peer, outputDir);
       console.printf(
           Locale.ROOT,
           "bench: %-32s %8.0f samples/s  test accuracy %.4f%n",
@@ -97,12 +127,18 @@ public final class BenchCommand {
           r.testAccuracy());
       runs.add(r);
     }
-    BenchReport.write(outputDir, config, data.numFeatures, settings, calibration, runs, console);
+    BenchReport.write(
+        outputDir, config, data.numFeatures, settings, calibration, runs, skipped, console);
     return runs;
   }
 
   private static SystemRun runOne(
-      String system, SpindleConfig config, BenchData data, Path outputDir) {
+      String system,
+      SpindleConfig config,
+      BenchData data,
+      Map<String, Path> files,
+      TorchPeer peer,
+      Path outputDir) {
     if (system.startsWith("dl4j-fit-")) {
       return Dl4jFitBaseline.run(system, config, data, system.endsWith("1t") ? 1 : 2);
     }
@@ -110,6 +146,21 @@ public final class BenchCommand {
       return Dl4jSparkBaseline.run(
           system, config, data, config.cluster().workers(), outputDir.resolve(system));
     }
+    if (system.startsWith("pytorch")) {
+      return PyTorchBaseline.run(system, config, data.numFeatures, files, peer, outputDir);
+    }
     return SpindleBaseline.run(system, config, outputDir.resolve(system));
+  }
+
+  /** The skipped systems as bench.json objects. */
+  static List<Map<String, Object>> skippedObjects(List<Skipped> skipped) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (Skipped s : skipped) {
+      Map<String, Object> o = new LinkedHashMap<>();
+      o.put("system", s.system());
+      o.put("skipped", s.reason());
+      out.add(o);
+    }
+    return out;
   }
 }

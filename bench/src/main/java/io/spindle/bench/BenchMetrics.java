@@ -1,6 +1,5 @@
 package io.spindle.bench;
 
-import io.spindle.config.LayerConfig;
 import io.spindle.config.ModelConfig;
 import java.util.List;
 
@@ -11,20 +10,18 @@ import java.util.List;
 public final class BenchMetrics {
   /** The FLOP formula bench.json states next to every FLOP figure. */
   public static final String FLOPS_FORMULA =
-      "6 x multiply-adds per example of the dense layers (forward 2, backward 4: input and weight"
-          + " gradients); biases, activations, dropout and the optimiser are not counted";
+      "6 x multiply-adds per example of the dense and convolution layers (forward 2, backward 4:"
+          + " input and weight gradients); biases, activations, pooling, batch norm, dropout and"
+          + " the optimiser are not counted";
 
   private BenchMetrics() {}
 
-  /** Multiply-adds of one example's forward pass: the sum of fan-in x fan-out over dense layers. */
+  /**
+   * Multiply-adds of one example's forward pass: fan-in x fan-out of each dense layer, and kernel
+   * area x input channels x filters x output pixels of each convolution ({@link LayerShapes}).
+   */
   public static long multiplyAddsPerExample(int numInputs, ModelConfig model) {
-    long macs = 0;
-    int fanIn = numInputs;
-    for (LayerConfig layer : model.layers()) {
-      macs += (long) fanIn * layer.units();
-      fanIn = layer.units();
-    }
-    return macs;
+    return LayerShapes.multiplyAdds(model, numInputs);
   }
 
   /** FLOPs of one example's forward and backward pass: {@value #FLOPS_FORMULA}. */

@@ -37,7 +37,18 @@ public final class BenchReport {
     double modelBytes = modelBytes(config, numFeatures);
     double flopsPerExample = BenchMetrics.flopsPerExample(numFeatures, config.model());
     int global = config.training().batchSize();
-    double reference = fastestFit(runs);
+    double reference = fastest(runs, "dl4j-fit");
+    // the reference: the faster of PyTorch's best threading and DDP (pytorch-1t is the
+    // one-thread reference of spindle-collective-1w)
+    double torch =
+        runs.stream()
+            .filter(
+                r ->
+                    r.system().equals(PyTorchBaseline.BEST)
+                        || r.system().equals(PyTorchBaseline.DDP))
+            .mapToDouble(SystemRun::samplesPerSecond)
+            .max()
+            .orElse(Double.NaN);
     List<Map<String, Object>> out = new ArrayList<>();
     for (SystemRun r : runs) {
       Map<String, Object> o = new LinkedHashMap<>();
@@ -54,6 +65,7 @@ public final class BenchReport {
       o.put(
           "ratio_to_faster_dl4j_fit",
           Double.isNaN(reference) ? null : r.samplesPerSecond() / reference);
+      o.put("ratio_to_faster_pytorch", Double.isNaN(torch) ? null : r.samplesPerSecond() / torch);
       o.put("test_accuracy", r.testAccuracy());
       List<Map<String, Object>> epochs = new ArrayList<>();
       for (EpochPoint p : r.epochs()) {
@@ -120,6 +132,7 @@ public final class BenchReport {
       BenchCommand.Settings settings,
       Calibration calibration,
       List<SystemRun> runs,
+      List<BenchCommand.Skipped> skipped,
       PrintStream console) {
     List<Map<String, Object>> objects =
         objects(
@@ -130,23 +143,38 @@ public final class BenchReport {
             calibration.peak2,
             calibration::computeSecondsPerStep,
             runs);
-    String table =
-        table(objects)
-            + String.format(
-                Locale.ROOT,
-                "ratio: samples/s over the faster DL4J fit(); matmul peak (fp32 %dx%d, best of %d):"
-                    + " %.1f GFLOP/s on 1 thread, %.1f on 2%n",
-                calibration.matmulSize,
-                calibration.matmulSize,
-                Calibration.REPEATS,
-                calibration.peak1 / 1e9,
-                calibration.peak2 / 1e9);
+    StringBuilder table =
+        new StringBuilder(table(objects))
+            .append(
+                String.format(
+                    Locale.ROOT,
+                    "ratio: samples/s over the faster DL4J fit(); x torch: over the faster of"
+                        + " pytorch and pytorch-ddp; matmul peak (ND4J, fp32 %dx%d, best of %d over"
+                        + " BLAS and oneDNN): %.1f GFLOP/s on 1 thread, %.1f on 2%n",
+                    calibration.matmulSize,
+                    calibration.matmulSize,
+                    Calibration.REPEATS,
+                    calibration.peak1 / 1e9,
+                    calibration.peak2 / 1e9));
+    if (calibration.torchPeak1 > 0) {
+      table.append(
+          String.format(
+              Locale.ROOT,
+              "PyTorch's matmul peak (same size): %.1f GFLOP/s on 1 thread, %.1f on 2%n",
+              calibration.torchPeak1 / 1e9,
+              calibration.torchPeak2 / 1e9));
+    }
+    for (BenchCommand.Skipped s : skipped) {
+      table.append("skipped ").append(s.system()).append(": ").append(s.reason()).append('\n');
+    }
+    List<Map<String, Object>> all = new ArrayList<>(objects);
+    all.addAll(BenchCommand.skippedObjects(skipped));
     try {
       Files.createDirectories(dir);
       byte[] json =
-          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(objects);
+          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(all);
       atomicWrite(dir.resolve("bench.json"), json);
-      atomicWrite(dir.resolve("bench.txt"), table.getBytes(StandardCharsets.UTF_8));
+      atomicWrite(dir.resolve("bench.txt"), table.toString().getBytes(StandardCharsets.UTF_8));
       atomicWrite(dir.resolve("bench.png"), BenchChart.png(runs, settings.target()));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write bench results to " + dir + ": " + e, e);
@@ -160,11 +188,12 @@ public final class BenchReport {
     t.append(
         String.format(
             Locale.ROOT,
-            "%-31s %6s %10s %6s %8s %9s %12s %7s %9s %9s %7s%n",
+            "%-31s %6s %10s %6s %7s %8s %9s %12s %7s %9s %9s %7s%n",
             "system",
             "cores",
             "samples/s",
             "ratio",
+            "x torch",
             "test acc",
             "t-target",
             "bytes/w/step",
@@ -176,11 +205,12 @@ public final class BenchReport {
       t.append(
           String.format(
               Locale.ROOT,
-              "%-31s %6s %10.0f %6s %8.4f %9s %12s %7s %9.1f %9.1f %7.1f%n",
+              "%-31s %6s %10.0f %6s %7s %8.4f %9s %12s %7s %9.1f %9.1f %7.1f%n",
               o.get("system"),
               o.get("workers") + "x" + o.get("threads_per_worker"),
               num(o, "samples_per_second"),
               fmt(o.get("ratio_to_faster_dl4j_fit"), "%.2f"),
+              fmt(o.get("ratio_to_faster_pytorch"), "%.2f"),
               num(o, "test_accuracy"),
               fmt(o.get("time_to_target_seconds"), "%.1fs"),
               fmt(o.get("bytes_sent_per_worker_per_step"), "%.0f"),
@@ -199,19 +229,17 @@ public final class BenchReport {
   }
 
   static double modelBytes(SpindleConfig config, int numFeatures) {
-    long params = 0;
-    int fanIn = numFeatures;
-    for (var layer : config.model().layers()) {
-      params += (long) fanIn * layer.units() + layer.units();
-      fanIn = layer.units();
-    }
+    long params =
+        LayerShapes.of(config.model(), numFeatures).stream()
+            .mapToLong(LayerShapes.Shape::parameters)
+            .sum();
     int bytesPer = config.model().precision() == io.spindle.config.Precision.FLOAT64 ? 8 : 4;
     return (double) params * bytesPer;
   }
 
-  private static double fastestFit(List<SystemRun> runs) {
+  private static double fastest(List<SystemRun> runs, String prefix) {
     return runs.stream()
-        .filter(r -> r.system().startsWith("dl4j-fit"))
+        .filter(r -> r.system().startsWith(prefix))
         .mapToDouble(SystemRun::samplesPerSecond)
         .max()
         .orElse(Double.NaN);

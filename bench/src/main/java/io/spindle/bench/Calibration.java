@@ -23,20 +23,55 @@ final class Calibration {
   final int matmulSize;
   final double peak1;
   final double peak2;
+
+  /** PyTorch's fp32 matmul peak at the same size with 1 and 2 threads; 0 without PyTorch. */
+  final double torchPeak1;
+
+  final double torchPeak2;
+
   private final SpindleConfig config;
   private final BenchData data;
   private final Map<Integer, Double> computeSeconds = new HashMap<>();
 
-  private Calibration(int matmulSize, SpindleConfig config, BenchData data) {
+  private Calibration(int matmulSize, SpindleConfig config, BenchData data, TorchPeer torch) {
     this.matmulSize = matmulSize;
     this.config = config;
     this.data = data;
     this.peak1 = matmulPeak(matmulSize, 1);
     this.peak2 = matmulPeak(matmulSize, 2);
+    this.torchPeak1 = torch == null ? 0 : torchPeak(torch, matmulSize, 1);
+    this.torchPeak2 = torch == null ? 0 : torchPeak(torch, matmulSize, 2);
   }
 
-  static Calibration measure(int matmulSize, SpindleConfig config, BenchData data) {
-    return new Calibration(matmulSize, config, data);
+  /** Measures the peaks (PyTorch's too when {@code torch} is not null). */
+  static Calibration measure(
+      int matmulSize, SpindleConfig config, BenchData data, TorchPeer torch) {
+    return new Calibration(matmulSize, config, data, torch);
+  }
+
+  private static double torchPeak(TorchPeer torch, int n, int threads) {
+    java.nio.file.Path out =
+        java.nio.file.Path.of(System.getProperty("java.io.tmpdir"))
+            .resolve(
+                "spindle-torch-peak-" + ProcessHandle.current().pid() + "-" + threads + ".json");
+    try {
+      return torch
+          .run(
+              "peak",
+              Map.of(),
+              out,
+              TorchPeer.threadsEnv(threads),
+              "--size",
+              Integer.toString(n),
+              "--threads",
+              Integer.toString(threads))
+          .get("flops_per_second")
+          .asDouble();
+    } finally {
+      for (String suffix : new String[] {"", ".spec.json", ".log"}) {
+        out.resolveSibling(out.getFileName() + suffix).toFile().delete();
+      }
+    }
   }
 
   /** The matmul peak for a system using this many cores (1 or more: 2-thread peak). */
@@ -44,18 +79,33 @@ final class Calibration {
     return cores <= 1 ? peak1 : peak2;
   }
 
-  /** Best FLOP/s of {@code 2 n^3}-FLOP fp32 products with {@code threads} ND4J threads. */
+  /**
+   * Best FLOP/s of {@code 2 n^3}-FLOP fp32 products with {@code threads} threads, over ND4J's two
+   * routes to a product: {@code mmuli} (BLAS: OpenBLAS on the CPU backend) and libnd4j's {@code
+   * matmul} op (oneDNN in the oneDNN build), whichever is faster.
+   */
   static double matmulPeak(int n, int threads) {
     Nd4jRuntime.configureThreads(threads);
     INDArray a = Nd4j.rand(DataType.FLOAT, n, n);
     INDArray b = Nd4j.rand(DataType.FLOAT, n, n);
     INDArray c = Nd4j.create(DataType.FLOAT, n, n);
-    a.mmuli(b, c); // warm-up
+    Runnable blas = () -> a.mmuli(b, c);
+    Runnable onednn =
+        () ->
+            Nd4j.exec(
+                org.nd4j.linalg.api.ops.DynamicCustomOp.builder("matmul")
+                    .addInputs(a, b)
+                    .addOutputs(c)
+                    .addIntegerArguments(0, 0, 0)
+                    .build());
     long best = Long.MAX_VALUE;
-    for (int i = 0; i < REPEATS; i++) {
-      long t0 = System.nanoTime();
-      a.mmuli(b, c);
-      best = Math.min(best, System.nanoTime() - t0);
+    for (Runnable product : new Runnable[] {blas, onednn}) {
+      product.run(); // warm-up
+      for (int i = 0; i < REPEATS; i++) {
+        long t0 = System.nanoTime();
+        product.run();
+        best = Math.min(best, System.nanoTime() - t0);
+      }
     }
     return 2.0 * n * n * (double) n / (best / 1e9);
   }

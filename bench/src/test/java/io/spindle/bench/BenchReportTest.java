@@ -126,6 +126,27 @@ class BenchReportTest {
   }
 
   @Test
+  void torchRatioIsOverTheFasterOfPytorchAndDdp() {
+    SpindleConfig config = ConfigLoader.parse("", "test", List.of());
+    List<Map<String, Object>> objects =
+        BenchReport.objects(
+            config,
+            784,
+            0.97,
+            50e9,
+            80e9,
+            batch -> 0.01,
+            List.of(
+                run("pytorch-1t", 1, 1, 5.0, 0.02, 0.0), // fastest, but the -1w reference only
+                run("pytorch", 1, 1, 6.0, 0.02, 0.0),
+                run("pytorch-ddp", 2, 1, 8.0, 0.01, null),
+                run("spindle-collective", 2, 1, 4.0, 0.01, 5e6)));
+    assertEquals(6.0 / 4.0, (double) objects.get(3).get("ratio_to_faster_pytorch"), 1e-12);
+    assertEquals(1.0, (double) objects.get(1).get("ratio_to_faster_pytorch"), 1e-12);
+    assertNull(objects.get(0).get("ratio_to_faster_dl4j_fit"));
+  }
+
+  @Test
   void chartIsAReadablePng() throws Exception {
     List<SystemRun> runs =
         List.of(

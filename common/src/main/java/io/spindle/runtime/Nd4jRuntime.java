@@ -21,6 +21,7 @@ import org.slf4j.LoggerFactory;
 public final class Nd4jRuntime {
   private static final Logger LOG = LoggerFactory.getLogger(Nd4jRuntime.class);
   private static final AtomicInteger CONFIGURED = new AtomicInteger(0);
+  private static final ThreadLocal<Integer> THREAD_OMP = new ThreadLocal<>();
 
   /** JavaCPP's system property naming the build (platform extension) of a native library. */
   public static final String PLATFORM_EXTENSION = "org.bytedeco.javacpp.platform.extension";
@@ -125,11 +126,27 @@ public final class Nd4jRuntime {
   }
 
   /**
-   * Sets ND4J's and BLAS's thread counts once per JVM; later calls with the same value are free.
+   * Sets ND4J's and BLAS's thread counts for the JVM, and the OpenMP team size of the calling
+   * thread; later calls with the same value are free.
+   *
+   * <p>The matrix products ({@code Nd4j.gemm}, {@code mmul}: libnd4j's matmul op) and the
+   * convolution, pooling and batch-norm kernels run on oneDNN, which sizes its OpenMP team by the
+   * calling thread's {@code omp_set_num_threads} (all cores by default), not by ND4J's thread
+   * setting. That setting is per thread, so every thread doing ND4J work (each Spark task) must
+   * call this; without it a "1-thread" worker's products ran on every core, and two workers on two
+   * cores ran four threads.
    */
   public static void configureThreads(int threads) {
     if (threads <= 0) {
       throw new IllegalArgumentException("threads must be > 0, got " + threads);
+    }
+    if (!Integer.valueOf(threads).equals(THREAD_OMP.get())) {
+      if (cpuBackend()) {
+        org.nd4j.nativeblas.NativeOpsHolder.getInstance()
+            .getDeviceNativeOps()
+            .setOmpNumThreads(threads);
+      }
+      THREAD_OMP.set(threads);
     }
     if (CONFIGURED.getAndSet(threads) == threads) {
       return;

@@ -58,6 +58,26 @@ record AppJar(Path jar, Path libDir) {
     return cp;
   }
 
+  /**
+   * The jars of this test JVM's classpath whose file names start with one of {@code artifacts}
+   * (e.g. {@code spark-yarn_}, {@code hadoop-aws-}): what a cluster adds to a Spark distribution
+   * for YARN or S3, taken from the test dependencies so that their versions are the POM's.
+   */
+  static List<String> testJars(String... artifacts) {
+    List<String> out = new ArrayList<>();
+    for (String entry : io.spindle.driver.cluster.StandaloneCluster.defaultClasspath()) {
+      String name = Path.of(entry).getFileName().toString();
+      if (name.endsWith(".jar") && List.of(artifacts).stream().anyMatch(name::startsWith)) {
+        out.add(entry);
+      }
+    }
+    if (out.size() < artifacts.length) {
+      throw new IllegalStateException(
+          "expected jars " + List.of(artifacts) + " on the test classpath, found " + out);
+    }
+    return out;
+  }
+
   /** Whether any entry of {@code jar} belongs to the application's own stack. */
   private static boolean isAppOnly(Path jar) throws IOException {
     try (ZipFile z = new ZipFile(jar.toFile())) {

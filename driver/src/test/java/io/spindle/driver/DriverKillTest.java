@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.spindle.driver.checkpoint.CheckpointPause;
 import io.spindle.driver.checkpoint.CheckpointStore;
+import io.spindle.driver.checkpoint.PausingLocalFileSystem;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
@@ -23,15 +25,20 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The driver process is killed (SIGKILL) while it writes a checkpoint; the previous checkpoint
- * stays valid, and {@code spindle train --resume} in a new process continues from it and ends the
- * run with exactly the step count and parameters of an uninterrupted run.
+ * The driver process is killed (SIGKILL) while it writes a checkpoint: its data files are written,
+ * its manifest is not. The previous checkpoint stays the newest valid one, and {@code spindle train
+ * --resume} in a new process continues from it and ends the run with exactly the step count and
+ * parameters of an uninterrupted run. The child pauses there because the test installs {@link
+ * PausingLocalFileSystem} as its local file system ({@link CheckpointPause}).
  */
 class DriverKillTest {
   @RegisterExtension static final SparkLocal SPARK = new SparkLocal("local[2]");
 
-  /** A {@code spindle} child JVM with the test's classpath and JVM options. */
-  private static ProcessBuilder spindle(Path log, List<String> jvm, List<String> args) {
+  /**
+   * A {@code spindle} child JVM with the test's classpath and JVM options, {@code hadoopConf} (a
+   * folder with a core-site.xml, or null) first on its classpath.
+   */
+  private static ProcessBuilder spindle(Path log, Path hadoopConf, List<String> args) {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
     for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
@@ -41,9 +48,10 @@ class DriverKillTest {
     }
     cmd.add("-Xmx1500m");
     cmd.add("-Dspark.ui.enabled=false");
-    cmd.addAll(jvm);
     cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(
+        (hadoopConf != null ? hadoopConf + java.io.File.pathSeparator : "")
+            + System.getProperty("java.class.path"));
     cmd.add("io.spindle.driver.cli.SpindleCli");
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd);
@@ -68,12 +76,14 @@ class DriverKillTest {
     ExactResumeTest.train(SPARK.sc(), whole, settings);
 
     Path out = tmp.resolve("killed");
-    Process child =
-        spindle(
-                tmp.resolve("child1.out"),
-                List.of("-D" + CheckpointStore.PAUSE_PROPERTY + "=8"),
-                trainArgs(out, settings))
-            .start();
+    Path pausing =
+        CheckpointPause.hadoopConfDir(
+            tmp.resolve("pausing-conf"),
+            "file",
+            PausingLocalFileSystem.class,
+            8,
+            CheckpointStore.MANIFEST);
+    Process child = spindle(tmp.resolve("child1.out"), pausing, trainArgs(out, settings)).start();
     CountDownLatch paused = new CountDownLatch(1);
     StringBuilder stderr = new StringBuilder();
     Thread reader =
@@ -86,7 +96,7 @@ class DriverKillTest {
                   synchronized (stderr) {
                     stderr.append(line).append('\n');
                   }
-                  if (line.contains("pausing checkpoint write of step 8")) {
+                  if (line.startsWith(CheckpointPause.PAUSED)) {
                     paused.countDown();
                   }
                 }
@@ -114,14 +124,17 @@ class DriverKillTest {
               .findFirst()
               .orElseThrow();
     }
-    assertTrue(Files.exists(partial.resolve(CheckpointStore.PARAMS)), "killed after params.bin");
-    assertFalse(Files.exists(partial.resolve(CheckpointStore.MANIFEST)));
+    for (String file :
+        List.of(CheckpointStore.PARAMS, CheckpointStore.OPTIMIZER, CheckpointStore.CONFIG)) {
+      assertTrue(Files.exists(partial.resolve(file)), "killed after " + file + " was written");
+    }
+    assertFalse(Files.exists(partial.resolve(CheckpointStore.MANIFEST)), "killed before manifest");
     assertEquals(4, store.read(store.pathOf(4)).globalStep());
     assertFalse(Files.exists(out.resolve("summary.json")));
 
     List<String> resume = trainArgs(out, settings);
     resume.add("--resume");
-    Process second = spindle(tmp.resolve("child2.out"), List.of(), resume).start();
+    Process second = spindle(tmp.resolve("child2.out"), null, resume).start();
     String err2 = new String(second.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(second.waitFor(240, TimeUnit.SECONDS), "the resumed run did not finish");
     String out2 = Files.readString(tmp.resolve("child2.out"));

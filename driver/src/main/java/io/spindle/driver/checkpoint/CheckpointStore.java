@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spindle.driver.ObjectStores;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -47,7 +48,8 @@ import org.apache.hadoop.fs.Path;
  *     compression.bin           only with lossy cluster.compression (bf16, powersgd, topk): every
  *                               worker's error-feedback residual and PowerSGD's warm-start factors,
  *                               {@code ExchangeState.toBytes()} (layout in its class comment)
- *   .tmp-step-...-UUID/         a checkpoint being written (ignored by readers, removed on start)
+ *   .tmp-step-...-UUID/         a checkpoint being written where rename is atomic (ignored by
+ *                               readers, removed on start)
  * </pre>
  *
  * <p>{@code manifest.json} holds: {@code format} ({@code spindle-checkpoint}), {@code
@@ -65,12 +67,29 @@ import org.apache.hadoop.fs.Path;
  * and, for arrays, dtype and element count; {@code provenance}: versions of Spindle, Spark, Scala,
  * DL4J, ND4J, Java and the git revision.
  *
- * <p>Atomicity: a checkpoint is written into a {@code .tmp-} directory, manifest last, and then
- * renamed to its {@code step-} name, so on HDFS and local disks a {@code step-} directory is always
- * complete. Object stores (S3A, GCS, ABFS without hierarchical namespace) rename by copying, so a
- * reader there may see a {@code step-} directory half-copied; the manifest's sizes and SHA-256 make
- * such a checkpoint fail validation, and resume then falls back to an older one. Nothing is ever
- * read by Java deserialisation.
+ * <p>Visibility: a checkpoint exists once its {@code manifest.json} does. Writers write the
+ * manifest last and readers read it first: it lists every other file with its length and SHA-256,
+ * so a directory without a manifest, or whose files do not match it, is never resumed from ({@link
+ * #newestValid} skips it with a warning and falls back to an older checkpoint). Nothing is ever
+ * read by Java deserialisation. How a writer gets there depends on the file system:
+ *
+ * <ul>
+ *   <li><b>Atomic rename</b> (HDFS, local disks, ...): the checkpoint is written into a {@code
+ *       .tmp-} directory, manifest last, and then renamed to its {@code step-} name, so a {@code
+ *       step-} directory is always complete.
+ *   <li><b>Object stores</b> ({@code s3a}, {@code s3}, {@code s3n}, {@code gs}, {@code wasb[s]},
+ *       {@code abfs[s]}, {@code oss}, {@code cosn}, {@code obs}; see {@link ObjectStores}): a
+ *       directory rename there is a copy of every object followed by a delete, neither atomic nor
+ *       cheap, so the files are written straight into the {@code step-} directory, each one a
+ *       single upload that becomes visible whole when it completes, and the manifest is uploaded
+ *       last, as the commit record. A writer that dies before that leaves a {@code step-} directory
+ *       without a manifest: readers skip it, and {@link #removePartial} (run when training starts)
+ *       deletes it. Since S3 is strongly consistent for reads after writes and for listings (since
+ *       December 2020), a reader that sees the manifest also sees the files.
+ * </ul>
+ *
+ * <p>Deletion (retention, replacing a checkpoint) removes the manifest first, so a checkpoint being
+ * deleted stops being a checkpoint before any of its files goes.
  *
  * <p>Retention: after each write, the newest {@code keepLast} checkpoints are kept, plus every one
  * whose step is a multiple of {@code keepEvery} (when > 0); the others are deleted.
@@ -84,25 +103,30 @@ public final class CheckpointStore {
   public static final String CONFIG = "config.yaml";
   public static final String COMPRESSION = "compression.bin";
 
-  /**
-   * Test hook: the writer of the checkpoint at this global step stops after its first file, prints
-   * a line to stderr and sleeps, so a test can kill the process mid-write deterministically.
-   */
-  public static final String PAUSE_PROPERTY = "spindle.test.checkpointPauseAtStep";
-
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   private static final Pattern NAME = Pattern.compile("step-(\\d{12})");
+
   private final FileSystem fs;
   private final Path root;
+  private final boolean atomicRename;
 
-  private CheckpointStore(FileSystem fs, Path root) {
+  private CheckpointStore(FileSystem fs, Path root, boolean atomicRename) {
     this.fs = fs;
     this.root = root;
+    this.atomicRename = atomicRename;
   }
 
   /** The store at {@code uri} (a Hadoop path or URI), created if missing. */
   public static CheckpointStore open(String uri, Configuration conf) {
+    return open(uri, conf, null);
+  }
+
+  /**
+   * As {@link #open(String, Configuration)}, writing as on a file system whose rename is atomic or
+   * not as {@code atomicRename} says ({@code null}: as {@link ObjectStores#renameIsAtomic} finds).
+   */
+  static CheckpointStore open(String uri, Configuration conf, Boolean atomicRename) {
     Path root = new Path(uri);
     try {
       FileSystem fs = root.getFileSystem(conf);
@@ -111,7 +135,10 @@ public final class CheckpointStore {
         c.setWriteChecksum(false);
         c.setVerifyChecksum(false);
       }
-      return new CheckpointStore(fs, fs.makeQualified(root));
+      return new CheckpointStore(
+          fs,
+          fs.makeQualified(root),
+          atomicRename != null ? atomicRename : ObjectStores.renameIsAtomic(fs));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open checkpoint directory " + uri + ": " + e, e);
     }
@@ -127,60 +154,65 @@ public final class CheckpointStore {
   }
 
   /**
-   * Writes {@code snapshot} atomically as the checkpoint of its global step and returns its path.
-   * Refuses (with {@link io.spindle.driver.TrainingDivergedException}) a state holding a NaN or
-   * infinite value, so a diverged run never replaces its last good checkpoint.
+   * Writes {@code snapshot} as the checkpoint of its global step, visible only once complete (see
+   * the class comment), and returns its path. Refuses (with {@link
+   * io.spindle.driver.TrainingDivergedException}) a state holding a NaN or infinite value, so a
+   * diverged run never replaces its last good checkpoint.
    */
   public Path write(CheckpointSnapshot snapshot) {
     Path target = pathOf(snapshot.globalStep());
-    Path tmp = new Path(root, ".tmp-" + target.getName() + "-" + UUID.randomUUID());
+    Path dir =
+        atomicRename
+            ? new Path(root, ".tmp-" + target.getName() + "-" + UUID.randomUUID())
+            : target;
     try {
       fs.mkdirs(root);
-      fs.mkdirs(tmp);
+      if (!atomicRename) {
+        deleteCheckpoint(target); // a checkpoint replaced: invisible before anything changes
+      }
+      fs.mkdirs(dir);
       ObjectNode files = JSON.createObjectNode();
-      files.set(PARAMS, writeArray(tmp, PARAMS, snapshot.params(), snapshot.doublePrecision()));
-      pauseIfAsked(snapshot.globalStep(), tmp);
+      files.set(PARAMS, writeArray(dir, PARAMS, snapshot.params(), snapshot.doublePrecision()));
       files.set(
           OPTIMIZER,
-          writeArray(tmp, OPTIMIZER, snapshot.optimizerState(), snapshot.doublePrecision()));
-      files.set(CONFIG, writeBytes(tmp, CONFIG, snapshot.configYaml()));
+          writeArray(dir, OPTIMIZER, snapshot.optimizerState(), snapshot.doublePrecision()));
+      files.set(CONFIG, writeBytes(dir, CONFIG, snapshot.configYaml()));
       if (snapshot.exchangeState().length > 0) {
-        files.set(COMPRESSION, writeBytes(tmp, COMPRESSION, snapshot.exchangeState()));
+        files.set(COMPRESSION, writeBytes(dir, COMPRESSION, snapshot.exchangeState()));
       }
       ObjectNode manifest = snapshot.manifest(JSON);
       manifest.set("files", files);
-      writeBytes(tmp, MANIFEST, JSON.writeValueAsBytes(manifest));
-      if (fs.exists(target)) {
-        fs.delete(target, true);
-      }
-      if (!fs.rename(tmp, target)) {
-        throw new IOException("rename " + tmp + " -> " + target + " failed");
+      // Last: the commit record. On an object store the checkpoint is visible from here on.
+      writeBytes(dir, MANIFEST, JSON.writeValueAsBytes(manifest));
+      if (atomicRename) {
+        deleteCheckpoint(target);
+        if (!fs.rename(dir, target)) {
+          throw new IOException("rename " + dir + " -> " + target + " failed");
+        }
       }
       return target;
     } catch (IOException e) {
-      deleteQuietly(tmp);
+      deleteQuietly(dir);
       throw new UncheckedIOException("cannot write checkpoint " + target + ": " + e, e);
     } catch (RuntimeException e) {
-      deleteQuietly(tmp);
+      deleteQuietly(dir);
       throw e;
     }
   }
 
-  private static void pauseIfAsked(long step, Path tmp) {
-    String at = System.getProperty(PAUSE_PROPERTY);
-    if (at != null && Long.parseLong(at.trim()) == step) {
-      System.err.println(
-          "spindle: test hook: pausing checkpoint write of step " + step + " " + tmp);
-      System.err.flush();
-      try {
-        Thread.sleep(600_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+  /** Deletes the checkpoint directory {@code dir} if present, its manifest first. */
+  private void deleteCheckpoint(Path dir) throws IOException {
+    if (fs.exists(dir)) {
+      fs.delete(new Path(dir, MANIFEST), false);
+      fs.delete(dir, true);
     }
   }
 
-  /** The valid checkpoints' steps, newest first; partial and foreign entries are left out. */
+  /**
+   * The steps of the {@code step-} directories, newest first; {@code .tmp-} directories and foreign
+   * entries are left out. Whether one is a valid checkpoint is {@link #read}'s to say: on an object
+   * store a {@code step-} directory may lack its manifest (a writer died), and is then none.
+   */
   public List<Long> steps() {
     List<Long> out = new ArrayList<>();
     try {
@@ -215,14 +247,24 @@ public final class CheckpointStore {
     return Optional.empty();
   }
 
-  /** Removes {@code .tmp-} directories left by a writer that died. */
+  /**
+   * Removes what a writer that died left: {@code .tmp-} directories and, on an object store, {@code
+   * step-} directories without a manifest (see the class comment).
+   */
   public void removePartial(PrintStream warnings) {
     try {
       if (!fs.exists(root)) {
         return;
       }
       for (FileStatus s : fs.listStatus(root)) {
-        if (s.getPath().getName().startsWith(".tmp-")) {
+        String name = s.getPath().getName();
+        boolean partial =
+            name.startsWith(".tmp-")
+                || (!atomicRename
+                    && s.isDirectory()
+                    && NAME.matcher(name).matches()
+                    && !fs.exists(new Path(s.getPath(), MANIFEST)));
+        if (partial) {
           warnings.println("spindle: removing partial checkpoint " + s.getPath());
           fs.delete(s.getPath(), true);
         }
@@ -241,7 +283,7 @@ public final class CheckpointStore {
         continue;
       }
       try {
-        fs.delete(pathOf(step), true);
+        deleteCheckpoint(pathOf(step));
       } catch (IOException e) {
         throw new UncheckedIOException("cannot delete old checkpoint " + pathOf(step), e);
       }
@@ -458,7 +500,7 @@ public final class CheckpointStore {
     try {
       fs.delete(p, true);
     } catch (IOException | RuntimeException ignored) {
-      // the directory keeps its .tmp- name, so readers ignore it and the next start removes it
+      // no manifest or a .tmp- name: readers ignore it and the next start removes it
     }
   }
 

@@ -12,21 +12,32 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The one command-line parser of every Spindle command ({@code train}, {@code inspect}, {@code
- * bench}, {@code data-bench}): the options every command shares ({@code --config}, {@code --set},
- * {@code --output}, {@code --help}) plus the command's own valued options, each as {@code --name
- * value} or {@code --name=value}, and its flags. Values are checked where they are read, with
- * messages that name the option and the value.
+ * The one command-line parser of every Spindle command ({@code train}, {@code predict}, {@code
+ * evaluate}, {@code bench}, {@code data-bench}, the scaling model): the shared options ({@code
+ * --config}, {@code --set}, {@code --output}, {@code --help}; a command may take a subset) plus the
+ * command's own valued options, each as {@code --name value} or {@code --name=value}, and its
+ * flags. Values are checked where they are read, with messages that name the option and the value.
+ *
+ * <p>{@code --output} is kept as given: commands that write through Hadoop's file systems ({@code
+ * train}, {@code predict}) read it with {@link #outputLocation}, a local path or a URI such as
+ * {@code hdfs://nn/runs/1} or {@code s3a://bucket/runs/1}; commands that write local files only
+ * read it with {@link #outputDir}, which refuses a URI.
  */
 public final class CommandOptions {
+  /** The options every command may share. */
+  public static final List<String> SHARED = List.of("--config", "--set", "--output");
+
+  private final String command;
   private Path configFile;
-  private Path outputDir;
+  private String output;
   private boolean help;
   private final List<String> overrides = new ArrayList<>();
   private final Map<String, List<String>> extra = new LinkedHashMap<>();
   private final java.util.Set<String> flags = new java.util.HashSet<>();
 
-  private CommandOptions() {}
+  private CommandOptions(String command) {
+    this.command = command;
+  }
 
   public static CommandOptions parse(String command, String[] args, List<String> extraOptions) {
     return parse(command, args, extraOptions, List.of());
@@ -37,7 +48,23 @@ public final class CommandOptions {
    */
   public static CommandOptions parse(
       String command, String[] args, List<String> extraOptions, List<String> flagOptions) {
-    CommandOptions o = new CommandOptions();
+    return parse(command, args, SHARED, extraOptions, flagOptions);
+  }
+
+  /**
+   * As {@link #parse(String, String[], List, List)} for a command that takes only the shared
+   * options {@code shared} (a subset of {@link #SHARED}); the others are refused as unknown.
+   */
+  public static CommandOptions parse(
+      String command,
+      String[] args,
+      List<String> shared,
+      List<String> extraOptions,
+      List<String> flagOptions) {
+    if (!SHARED.containsAll(shared)) {
+      throw new IllegalArgumentException("shared options must be among " + SHARED + ": " + shared);
+    }
+    CommandOptions o = new CommandOptions(command);
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       if (a.equals("--help") || a.equals("-h")) {
@@ -50,10 +77,9 @@ public final class CommandOptions {
       }
       int eq = a.indexOf('=');
       String name = eq > 0 && a.startsWith("--") ? a.substring(0, eq) : a;
-      boolean known =
-          List.of("--config", "--set", "--output").contains(name) || extraOptions.contains(name);
+      boolean known = shared.contains(name) || extraOptions.contains(name);
       if (!known) {
-        List<String> expected = new ArrayList<>(List.of("--config", "--set", "--output"));
+        List<String> expected = new ArrayList<>(shared);
         expected.addAll(extraOptions);
         expected.addAll(flagOptions);
         expected.add("--help");
@@ -71,7 +97,7 @@ public final class CommandOptions {
       switch (name) {
         case "--config" -> o.configFile = Path.of(value);
         case "--set" -> o.overrides.add(value);
-        case "--output" -> o.outputDir = Path.of(value);
+        case "--output" -> o.output = value;
         default -> o.extra.computeIfAbsent(name, k -> new ArrayList<>()).add(value);
       }
     }
@@ -94,15 +120,69 @@ public final class CommandOptions {
     return ConfigLoader.load(configFile, all);
   }
 
-  /** The output directory, or {@code runs/<prefix>-<timestamp>}. */
+  /** The {@code --set} overrides, in order. */
+  public List<String> overrides() {
+    return List.copyOf(overrides);
+  }
+
+  /** Whether {@code --output} was given. */
+  public boolean hasOutput() {
+    return output != null;
+  }
+
+  /**
+   * The output directory as given, a local path or a Hadoop file system URI ({@code hdfs://...},
+   * {@code s3a://...}), or {@code runs/<prefix>-<timestamp>}.
+   */
+  public String outputLocation(String prefix) {
+    return output != null ? output : defaultDir(prefix).toString();
+  }
+
+  /**
+   * {@code --output} as given (a local path or a Hadoop file system URI); a usage error if absent.
+   */
+  public String requiredOutput() {
+    if (output == null || output.isBlank()) {
+      throw new ConfigException(command + " needs --output");
+    }
+    return output;
+  }
+
+  /**
+   * The output directory of a command that writes local files, or {@code
+   * runs/<prefix>-<timestamp>}; a Hadoop URI is refused.
+   */
   public Path outputDir(String prefix) {
-    return outputDir != null
-        ? outputDir
-        : Path.of(
-            "runs",
-            prefix
-                + "-"
-                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    return output != null ? localOutput() : defaultDir(prefix);
+  }
+
+  /** As {@link #outputDir(String)}, {@code fallback} when {@code --output} is absent. */
+  public Path outputDir(Path fallback) {
+    return output != null ? localOutput() : fallback;
+  }
+
+  private static Path defaultDir(String prefix) {
+    return Path.of(
+        "runs",
+        prefix + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+  }
+
+  /** {@code --output} as a local path ({@code file:} URIs accepted); a config error for a URI. */
+  private Path localOutput() {
+    if (io.spindle.driver.RunOutput.isRemote(output)) {
+      throw new ConfigException(
+          "--output "
+              + output
+              + ": "
+              + command
+              + " writes to a local directory only; expected a local path");
+    }
+    return io.spindle.driver.RunOutput.localPath(output);
+  }
+
+  /** The {@code --config} file, or null. */
+  public Path configFile() {
+    return configFile;
   }
 
   /** Whether a command-specific flag was given. */
@@ -116,14 +196,18 @@ public final class CommandOptions {
     return values == null ? null : values.get(values.size() - 1);
   }
 
+  /** A command-specific option's value (the last one given); a usage error when absent. */
+  public String required(String name) {
+    String v = extra(name);
+    if (v == null || v.isBlank()) {
+      throw new ConfigException(command + " needs " + name);
+    }
+    return v;
+  }
+
   /** Every value given for a command-specific option, in order (empty when absent). */
   public List<String> extras(String name) {
     return extra.getOrDefault(name, List.of());
-  }
-
-  /** The output directory, or {@code fallback} when {@code --output} is absent. */
-  public Path outputDir(Path fallback) {
-    return outputDir != null ? outputDir : fallback;
   }
 
   /** A command-specific option as a positive integer, or {@code defaultValue} when absent. */

@@ -59,14 +59,14 @@ final class EvaluateCommand {
   private EvaluateCommand() {}
 
   static int run(String[] args, PrintStream out) {
-    ScoringOptions o =
-        ScoringOptions.parse(
+    CommandOptions o =
+        CommandOptions.parse(
             "evaluate",
             args,
+            List.of("--set", "--output"),
             List.of(
                 "--model",
                 "--data",
-                "--output",
                 "--input-format",
                 "--features-col",
                 "--label-col",
@@ -77,14 +77,15 @@ final class EvaluateCommand {
       out.print(USAGE);
       return ExitCode.SUCCESS.code();
     }
-    String model = o.required("--model", "evaluate");
+    String model = o.required("--model");
+    Path given = o.hasOutput() ? o.outputDir((Path) null) : null; // a URI refused before Spark
     try (ScoringSession session =
         ScoringSession.open(model, PredictCommand.overrides(o), "spindle evaluate")) {
       int batch = o.positiveInt("--batch-size", session.model().network().suggestedBatch());
-      Path outDir = outputDir(o, session);
-      String data = o.get("--data") != null ? o.get("--data") : defaultData(session);
+      Path outDir = outputDir(given, session);
+      String data = o.extra("--data") != null ? o.extra("--data") : defaultData(session);
       int partitions = o.positiveInt("--partitions", session.sc().defaultParallelism());
-      String format = o.get("--input-format") == null ? "" : o.get("--input-format");
+      String format = o.extra("--input-format") == null ? "" : o.extra("--input-format");
       ScoringInput in = session.read(data, format, partitions);
       if (!in.labelled()) {
         throw new ConfigException(
@@ -157,22 +158,21 @@ final class EvaluateCommand {
     return ExitCode.SUCCESS.code();
   }
 
-  /** --output, else the run directory when it is local. */
-  private static Path outputDir(ScoringOptions o, ScoringSession session) {
-    String dir = o.get("--output");
-    if (dir == null) {
+  /** {@code given} (--output), else the run directory when it is local; created. */
+  private static Path outputDir(Path given, ScoringSession session) {
+    Path p = given;
+    if (p == null) {
       String run = session.model().runDir();
       if (run == null) {
         throw new ConfigException(
             "evaluate --model " + session.model().modelFile() + " needs --output DIR");
       }
-      if (run.contains("://") && !run.startsWith("file:")) {
+      if (io.spindle.driver.RunOutput.isRemote(run)) {
         throw new ConfigException(
             "the run directory " + run + " is not local; give --output DIR for evaluation.json");
       }
-      dir = run.startsWith("file:") ? java.net.URI.create(run).getPath() : run;
+      p = io.spindle.driver.RunOutput.localPath(run);
     }
-    Path p = Path.of(dir);
     try {
       Files.createDirectories(p);
     } catch (IOException e) {

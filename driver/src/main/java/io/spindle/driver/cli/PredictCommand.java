@@ -61,14 +61,14 @@ final class PredictCommand {
   private PredictCommand() {}
 
   static int run(String[] args, PrintStream out) {
-    ScoringOptions o =
-        ScoringOptions.parse(
+    CommandOptions o =
+        CommandOptions.parse(
             "predict",
             args,
+            List.of("--set", "--output"),
             List.of(
                 "--model",
                 "--input",
-                "--output",
                 "--format",
                 "--input-format",
                 "--features-col",
@@ -80,17 +80,17 @@ final class PredictCommand {
       out.print(USAGE);
       return ExitCode.SUCCESS.code();
     }
-    String model = o.required("--model", "predict");
-    String input = o.required("--input", "predict");
-    String output = o.required("--output", "predict");
-    String format = o.get("--format") == null ? "parquet" : o.get("--format");
+    String model = o.required("--model");
+    String input = o.required("--input");
+    String output = o.requiredOutput();
+    String format = o.extra("--format") == null ? "parquet" : o.extra("--format");
     if (!List.of("parquet", "csv").contains(format)) {
       throw new ConfigException("--format must be parquet or csv, got '" + format + "'");
     }
     try (ScoringSession session = ScoringSession.open(model, overrides(o), "spindle predict")) {
       int batch = o.positiveInt("--batch-size", session.model().network().suggestedBatch());
       int partitions = o.positiveInt("--partitions", session.sc().defaultParallelism());
-      String inputFormat = o.get("--input-format") == null ? "" : o.get("--input-format");
+      String inputFormat = o.extra("--input-format") == null ? "" : o.extra("--input-format");
       ScoringInput in = session.read(input, inputFormat, partitions);
       Written w = scoreAndWrite(session, in, batch, format, output, o.flag("--overwrite"));
       out.printf(
@@ -182,13 +182,13 @@ final class PredictCommand {
   }
 
   /** The run config's overrides: --set, then the column options. */
-  static List<String> overrides(ScoringOptions o) {
-    List<String> sets = new ArrayList<>(o.sets());
-    if (o.get("--features-col") != null) {
-      sets.add("data.featureColumn=" + o.get("--features-col"));
+  static List<String> overrides(CommandOptions o) {
+    List<String> sets = new ArrayList<>(o.overrides());
+    if (o.extra("--features-col") != null) {
+      sets.add("data.featureColumn=" + o.extra("--features-col"));
     }
-    if (o.get("--label-col") != null) {
-      sets.add("data.labelColumn=" + o.get("--label-col"));
+    if (o.extra("--label-col") != null) {
+      sets.add("data.labelColumn=" + o.extra("--label-col"));
     }
     return sets;
   }

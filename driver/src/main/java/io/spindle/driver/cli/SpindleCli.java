@@ -70,7 +70,42 @@ public final class SpindleCli {
   public static void main(String[] args) {
     io.spindle.runtime.Nd4jRuntime.selectNativeBuild(); // before anything loads ND4J
     int code = run(args, System.out, System.err);
+    if (inYarnClusterMode()) {
+      // The driver is a thread of Spark's ApplicationMaster here, which reports the application's
+      // final status to YARN (and so to spark-submit) from how main ends: returning is success, an
+      // exception is failure. System.exit would end the AM before it reports: YARN would record a
+      // failure even after a successful run, and start a second attempt.
+      if (code != ExitCode.SUCCESS.code()) {
+        throw new ExitStatusException(code);
+      }
+      return;
+    }
     System.exit(code);
+  }
+
+  /** Whether this JVM is the driver of a YARN application in cluster mode. */
+  static boolean inYarnClusterMode() {
+    return "cluster".equals(System.getProperty("spark.submit.deployMode"))
+        && System.getProperty("spark.master", "").startsWith("yarn");
+  }
+
+  /**
+   * A run that failed with an exit code, where the driver cannot exit with it (YARN cluster mode):
+   * YARN's diagnostics, which spark-submit prints, carry the code and its meaning.
+   */
+  static final class ExitStatusException extends RuntimeException {
+    ExitStatusException(int code) {
+      super(
+          "spindle exit code "
+              + code
+              + " ("
+              + java.util.Arrays.stream(ExitCode.values())
+                  .filter(c -> c.code() == code)
+                  .map(c -> c.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '))
+                  .findFirst()
+                  .orElse("unknown")
+              + "); the driver's log (yarn logs -applicationId ...) has the message");
+    }
   }
 
   /** Runs the command line; returns the exit code. */
@@ -83,7 +118,7 @@ public final class SpindleCli {
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
     try {
       return switch (command) {
-        case "train" -> train(rest, out);
+        case "train" -> train(rest, out, err);
         case "bench", "data-bench" -> bench(command, err);
         case "inspect" -> InspectCommand.run(rest, out);
         case "predict" -> PredictCommand.run(rest, out);
@@ -110,12 +145,17 @@ public final class SpindleCli {
    * command line or config), the line alone, plus the stack trace for an internal error.
    */
   private static int fail(Throwable t, PrintStream err) {
+    return fail(t, err, RunLog.currentFile().map(Path::toString).orElse(null));
+  }
+
+  /** As {@link #fail(Throwable, PrintStream)}, naming the log file as {@code logName}. */
+  private static int fail(Throwable t, PrintStream err, String logName) {
     ExitCode code = classify(t);
     String line = "spindle: " + code.name().toLowerCase().replace('_', ' ') + ": " + message(t);
     java.util.Optional<Path> log = RunLog.currentFile();
     if (log.isPresent() && RunLog.logFailure(line, t)) {
       String first = line.lines().findFirst().orElse(line);
-      err.println(first + " (details: " + log.get() + ")");
+      err.println(first + " (details: " + (logName != null ? logName : log.get()) + ")");
     } else {
       err.println(line);
       if (code == ExitCode.INTERNAL_ERROR) {
@@ -125,7 +165,7 @@ public final class SpindleCli {
     return code.code();
   }
 
-  private static int train(String[] args, PrintStream out) {
+  private static int train(String[] args, PrintStream out, PrintStream err) {
     CommandOptions options =
         CommandOptions.parse("train", args, List.of(), List.of(RESUME, OutputDirectory.OVERWRITE));
     if (options.help()) {
@@ -133,39 +173,48 @@ public final class SpindleCli {
       return ExitCode.SUCCESS.code();
     }
     boolean resume = options.flag(RESUME);
-    if (resume && options.outputDir((Path) null) == null) {
+    if (resume && !options.hasOutput()) {
       throw new ConfigException(
           "--resume needs --output DIR: the directory of the run to continue");
     }
     SpindleConfig config = options.config(resume ? List.of("checkpoint.resume=auto") : List.of());
-    Path outputDir = options.outputDir("train");
+    String location = options.outputLocation("train");
     org.apache.spark.SparkConf sparkConf = SparkContexts.conf(config.cluster(), "spindle train");
     ResourcePlan.of(config, sparkConf).check();
     io.spindle.driver.BarrierSlots.checkUpFront(sparkConf, config.cluster()); // before any work
+    org.apache.hadoop.conf.Configuration hadoop = OutputDirectory.hadoopConf(sparkConf);
     if (config.checkpoint().resume() == io.spindle.config.ResumeMode.AUTO) {
       if (options.flag(OutputDirectory.OVERWRITE)) {
         throw new ConfigException("--resume and --overwrite exclude each other");
       }
     } else {
-      OutputDirectory.claim(outputDir, options.flag(OutputDirectory.OVERWRITE));
+      OutputDirectory.claim(location, options.flag(OutputDirectory.OVERWRITE), hadoop);
     }
     Map<String, Path> files = DatasetFiles.fetch(config);
-    RunOutput output = new RunOutput(outputDir);
-    RunLog.attach(output.dir()); // detached in run(), after a failure is logged
-    out.println("spindle: writing to " + outputDir.toAbsolutePath());
-    try (JavaSparkContext sc =
-        SparkContexts.create(
-            config.cluster(), "spindle train", config.data().format().equals("table"))) {
-      sc.setLogLevel("WARN");
-      Map<String, Object> summary = TrainJob.run(sc, config, files, output, out);
-      out.printf(
-          "spindle: done. test accuracy %.4f, %.0f samples/s, %.1f s; summary in %s%n",
-          (Double) summary.get("test_accuracy"),
-          (Double) summary.get("samples_per_second"),
-          (Double) summary.get("wall_seconds"),
-          output.dir().resolve("summary.json"));
+    RunOutput output = RunOutput.open(location, hadoop);
+    RunLog.attach(output.dir());
+    try {
+      out.println("spindle: writing to " + output.where(""));
+      try (JavaSparkContext sc =
+          SparkContexts.create(
+              config.cluster(), "spindle train", config.data().format().equals("table"))) {
+        sc.setLogLevel("WARN");
+        Map<String, Object> summary = TrainJob.run(sc, config, files, output, out);
+        out.printf(
+            "spindle: done. test accuracy %.4f, %.0f samples/s, %.1f s; summary in %s%n",
+            (Double) summary.get("test_accuracy"),
+            (Double) summary.get("samples_per_second"),
+            (Double) summary.get("wall_seconds"),
+            output.where("summary.json"));
+      }
+      return ExitCode.SUCCESS.code();
+    } catch (Throwable t) {
+      // logged while the log is attached; named where it ends up (for a Hadoop URI, published)
+      return fail(t, err, output.where(RunLog.FILE_NAME));
+    } finally {
+      RunLog.detach();
+      output.close(); // for a Hadoop URI: publishes spindle.log, removes the staging folder
     }
-    return ExitCode.SUCCESS.code();
   }
 
   /**

@@ -166,7 +166,9 @@ public final class TrainJob {
                 new TrainingGauges(sc, config.training().epochs()),
                 summary.get(0),
                 // after the summary, so that the final report shows its facts
-                new HtmlReport(output.dir(), "Spindle run: " + config.data().dataset()));
+                new HtmlReport(output.dir(), "Spindle run: " + config.data().dataset()),
+                // after the files it publishes are written (for a Hadoop URI output)
+                output.publisher());
           });
       return summary.get(0).summary();
     }
@@ -203,8 +205,6 @@ public final class TrainJob {
   /** The checkpoint directory: {@code checkpoint.dir}, else {@code checkpoints} in the output. */
   public static String checkpointDir(SpindleConfig config, RunOutput output) {
     String dir = config.checkpoint().dir();
-    return dir.isEmpty()
-        ? output.dir().resolve("checkpoints").toAbsolutePath().toUri().toString()
-        : dir;
+    return dir.isEmpty() ? output.checkpointsLocation() : dir;
   }
 }

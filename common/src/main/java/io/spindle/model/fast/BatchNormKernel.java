@@ -1,0 +1,257 @@
+package io.spindle.model.fast;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Batch normalisation in training mode, forward and backward, for one layer of {@link FastConvNet}:
+ * two fused Java passes each way over a heap copy of the activations, instead of libnd4j's
+ * batch-norm ops, whose oneDNN backward (the global-statistics form) is followed by a correction in
+ * generic broadcast and reduction loops that costs ten times the oneDNN part (measured: 28 ms
+ * against 2.2 ms for 64 x 32 x 28 x 28 on one core).
+ *
+ * <p>Formulas, per channel c over the P pixels of the batch (P = examples x height x width): mean
+ * {@code m}, biased variance {@code v}, {@code s = 1 / sqrt(v + eps)}, {@code a = gamma s}; forward
+ * {@code y = a x + (beta - a m)}; backward, with {@code g} the gradient at y: {@code dbeta = sum
+ * g}, {@code dgamma = s (sum g x - m sum g)}, {@code dx = a g - (a / P) (dbeta + s (x - m)
+ * dgamma)}, which is one pass {@code dx = a g + B x + C}. When the input is a ReLU output the
+ * ReLU's backward {@code 1[x > 0]} is applied in the same pass.
+ */
+final class BatchNormKernel {
+  private final int channels;
+  private final boolean channelsLast;
+  private final int pixelsPerExample;
+  private final double eps;
+  private final float[] x; // the last forward's input
+  private final float[] work;
+  final float[] mean;
+  final float[] var;
+  private final float[] gamma;
+  private final float[] beta;
+  private final float[] a;
+  private final float[] b;
+  private final double[] sum;
+  private final double[] sum2;
+  private final float[] part;
+  private final float[] part2;
+  private int rows;
+
+  BatchNormKernel(
+      int channels, int pixelsPerExample, int maxBatch, boolean channelsLast, double eps) {
+    this.channels = channels;
+    this.channelsLast = channelsLast;
+    this.pixelsPerExample = pixelsPerExample;
+    this.eps = eps;
+    int n = channels * pixelsPerExample * maxBatch;
+    x = new float[n];
+    work = new float[n];
+    mean = new float[channels];
+    var = new float[channels];
+    gamma = new float[channels];
+    beta = new float[channels];
+    a = new float[channels];
+    b = new float[channels];
+    sum = new double[channels];
+    sum2 = new double[channels];
+    part = new float[channels];
+    part2 = new float[channels];
+  }
+
+  /**
+   * {@code out = BN(in)} over {@code rows} examples with the batch's statistics; {@code reluInput}:
+   * {@code in} is a pre-activation whose ReLU is applied here first.
+   */
+  void forward(
+      INDArray in,
+      INDArray out,
+      int rows,
+      INDArray gammaView,
+      INDArray betaView,
+      boolean reluInput) {
+    this.rows = rows;
+    int n = rows * pixelsPerExample * channels;
+    DenseStack.get(in, x, n);
+    DenseStack.get(gammaView, gamma, channels);
+    DenseStack.get(betaView, beta, channels);
+    java.util.Arrays.fill(sum, 0);
+    java.util.Arrays.fill(sum2, 0);
+    int pixels = rows * pixelsPerExample;
+    if (channelsLast) {
+      // blocks of 64 pixels summed in float (vectorised over channels), blocks in double
+      for (int p0 = 0; p0 < pixels; p0 += 64) {
+        java.util.Arrays.fill(part, 0f);
+        java.util.Arrays.fill(part2, 0f);
+        int p1 = Math.min(pixels, p0 + 64);
+        for (int p = p0; p < p1; p++) {
+          int at = p * channels;
+          if (reluInput) {
+            for (int c = 0; c < channels; c++) {
+              float v = Math.max(x[at + c], 0f);
+              x[at + c] = v;
+              part[c] += v;
+              part2[c] += v * v;
+            }
+          } else {
+            for (int c = 0; c < channels; c++) {
+              float v = x[at + c];
+              part[c] += v;
+              part2[c] += v * v;
+            }
+          }
+        }
+        for (int c = 0; c < channels; c++) {
+          sum[c] += part[c];
+          sum2[c] += part2[c];
+        }
+      }
+    } else {
+      for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < channels; c++) {
+          int at = (r * channels + c) * pixelsPerExample;
+          float s = 0f;
+          float s2 = 0f;
+          for (int i = 0; i < pixelsPerExample; i++) {
+            float v = reluInput ? Math.max(x[at + i], 0f) : x[at + i];
+            x[at + i] = v;
+            s += v;
+            s2 += v * v;
+          }
+          sum[c] += s;
+          sum2[c] += s2;
+        }
+      }
+    }
+    for (int c = 0; c < channels; c++) {
+      double m = sum[c] / pixels;
+      double v = Math.max(0, sum2[c] / pixels - m * m);
+      mean[c] = (float) m;
+      var[c] = (float) v;
+      double s = 1 / Math.sqrt(v + eps);
+      a[c] = (float) (gamma[c] * s);
+      b[c] = (float) (beta[c] - m * gamma[c] * s);
+    }
+    scaleShift(x, work, n, a, b);
+    if (out != null) {
+      DenseStack.put(out, work, n);
+    }
+  }
+
+  /** The last forward's output, on the heap (valid until the next call). */
+  float[] output() {
+    return work;
+  }
+
+  /**
+   * The gradient at the input of the last forward from {@code gradOut}; scale and shift gradients
+   * into their views; {@code reluInput}: the input was a ReLU's output, whose backward is applied.
+   */
+  void backward(
+      INDArray gradOut,
+      INDArray gradIn,
+      INDArray dGammaView,
+      INDArray dBetaView,
+      boolean reluInput) {
+    DenseStack.get(gradOut, work, rows * pixelsPerExample * channels);
+    backward(work, gradIn, dGammaView, dBetaView, reluInput);
+  }
+
+  /** The same from a heap gradient {@code g} (overwritten). */
+  void backward(
+      float[] g, INDArray gradIn, INDArray dGammaView, INDArray dBetaView, boolean reluInput) {
+    int n = rows * pixelsPerExample * channels;
+    int pixels = rows * pixelsPerExample;
+    java.util.Arrays.fill(sum, 0);
+    java.util.Arrays.fill(sum2, 0);
+    if (channelsLast) {
+      for (int p0 = 0; p0 < pixels; p0 += 64) {
+        java.util.Arrays.fill(part, 0f);
+        java.util.Arrays.fill(part2, 0f);
+        int p1 = Math.min(pixels, p0 + 64);
+        for (int p = p0; p < p1; p++) {
+          int at = p * channels;
+          for (int c = 0; c < channels; c++) {
+            float gv = g[at + c];
+            part[c] += gv;
+            part2[c] += gv * x[at + c];
+          }
+        }
+        for (int c = 0; c < channels; c++) {
+          sum[c] += part[c];
+          sum2[c] += part2[c];
+        }
+      }
+    } else {
+      for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < channels; c++) {
+          int at = (r * channels + c) * pixelsPerExample;
+          float s = 0f;
+          float s2 = 0f;
+          for (int i = 0; i < pixelsPerExample; i++) {
+            s += g[at + i];
+            s2 += g[at + i] * x[at + i];
+          }
+          sum[c] += s;
+          sum2[c] += s2;
+        }
+      }
+    }
+    float[] dGamma = new float[channels];
+    float[] dBeta = new float[channels];
+    float[] bx = part; // B per channel
+    float[] cc = part2; // C per channel
+    for (int c = 0; c < channels; c++) {
+      double s = 1 / Math.sqrt(var[c] + eps);
+      double dbeta = sum[c];
+      double dgamma = s * (sum2[c] - mean[c] * sum[c]);
+      dBeta[c] = (float) dbeta;
+      dGamma[c] = (float) dgamma;
+      double k = a[c] / pixels;
+      bx[c] = (float) (-k * dgamma * s);
+      cc[c] = (float) (-k * dbeta + k * dgamma * s * mean[c]);
+    }
+    DenseStack.put(dGammaView, dGamma, channels);
+    DenseStack.put(dBetaView, dBeta, channels);
+    if (channelsLast) {
+      for (int p = 0; p < pixels; p++) {
+        int at = p * channels;
+        for (int c = 0; c < channels; c++) {
+          float xv = x[at + c];
+          float d = a[c] * g[at + c] + bx[c] * xv + cc[c];
+          g[at + c] = reluInput && xv <= 0 ? 0f : d;
+        }
+      }
+    } else {
+      for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < channels; c++) {
+          int at = (r * channels + c) * pixelsPerExample;
+          float ac = a[c];
+          float bc = bx[c];
+          float ccc = cc[c];
+          for (int i = 0; i < pixelsPerExample; i++) {
+            float xv = x[at + i];
+            float d = ac * g[at + i] + bc * xv + ccc;
+            g[at + i] = reluInput && xv <= 0 ? 0f : d;
+          }
+        }
+      }
+    }
+    DenseStack.put(gradIn, g, n);
+  }
+
+  private void scaleShift(float[] in, float[] out, int n, float[] scale, float[] shift) {
+    if (channelsLast) {
+      for (int at = 0; at < n; at += channels) {
+        for (int c = 0; c < channels; c++) {
+          out[at + c] = in[at + c] * scale[c] + shift[c];
+        }
+      }
+    } else {
+      for (int at = 0, c = 0; at < n; at += pixelsPerExample, c = (c + 1) % channels) {
+        float s = scale[c];
+        float t = shift[c];
+        for (int i = 0; i < pixelsPerExample; i++) {
+          out[at + i] = in[at + i] * s + t;
+        }
+      }
+    }
+  }
+}

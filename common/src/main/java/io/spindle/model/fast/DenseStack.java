@@ -1,0 +1,351 @@
+package io.spindle.model.fast;
+
+import io.spindle.config.Activation;
+import io.spindle.config.LayerConfig;
+import io.spindle.config.LayerType;
+import io.spindle.config.Loss;
+import io.spindle.model.StepKey;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import java.util.List;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * Dense layers (ReLU or identity) under a softmax cross-entropy output, forward and backward, on
+ * views of a network's flat parameter and gradient vectors: the part {@link FastDenseNet} and
+ * {@link FastConvNet} share.
+ *
+ * <p>Memory. Parameters and gradients are in DL4J's layout: per layer the weights {@code W} (nIn x
+ * nOut, column-major) then the bias. A column-major nIn x nOut matrix is a row-major nOut x nIn
+ * one, so {@code W^T} is a plain row-major view and the weight gradient is written, transposed,
+ * straight into its place in the flat gradient. Activations live in arrays allocated once for the
+ * largest batch.
+ *
+ * <p>Step, per hidden layer l: {@code z = x_l W} (libnd4j's matmul op, which runs oneDNN's matmul
+ * on the calling thread's OpenMP team); then one Java pass over {@code z} adds the bias, applies
+ * the activation and the next layer's dropout mask, giving {@code x_{l+1}}. The output layer's
+ * softmax, loss, accuracy and {@code delta = p - y} are one Java pass over the batch x classes
+ * logits. Backward: {@code dW^T = delta^T x_l} into the flat gradient; {@code g = delta W^T}; one
+ * Java pass forms the previous layer's {@code delta = g / keep * 1[x_l > 0]} (for ReLU the kept,
+ * positive inputs are exactly the units whose gradient passes, so dropout's mask need not be
+ * stored; after an identity layer the mask is drawn again) and its bias gradient.
+ *
+ * <p>Dropout masks come from the step's {@link StepKey} (global step, the example's index in the
+ * global batch, the layer's index in the network), drawn as DL4J's keyed dropout draws them ({@link
+ * DropoutMasks}), never from ND4J's random generator.
+ */
+final class DenseStack {
+  private final int layers;
+  private final int first; // index of the first layer in the whole network (the mask stream)
+  private final int[] nIn;
+  private final int[] nOut;
+  private final boolean[] relu;
+  private final double[] keep; // keep probability of layer l's input (1 = no dropout)
+  private final int maxBatch;
+  private final long numParams;
+
+  private final INDArray[] wt; // W^T views, row-major nOut x nIn
+  private final INDArray[] bias;
+  private final INDArray[] dwt;
+  private final INDArray[] dbias;
+  private final INDArray[] x; // x[l]: input of layer l (after its dropout), maxBatch x nIn[l]
+  private final INDArray[] z; // z[l] = x[l] W[l]
+  private final INDArray[]
+      g; // g[l] = delta[l] W[l]^T (l > 0, or l == 0 when the input's is wanted)
+  private final INDArray[] delta;
+  private final float[][] hx; // heap copies of x[l]
+  private final float[] hz;
+  private final float[] hb;
+  private final float[] hdb;
+  private long correct;
+  private long[] times;
+  private int timesAt;
+
+  /**
+   * @param params the network's flat parameter vector (rank 1)
+   * @param grads its flat gradient vector
+   * @param offset where this stack's first weight starts in both
+   * @param configs the dense layers, then the output layer
+   * @param first the index of the first of them in the network
+   * @param inputs features of the stack's input
+   * @param inputGradient whether {@link #forwardBackward} must return the input's gradient
+   */
+  DenseStack(
+      INDArray params,
+      INDArray grads,
+      long offset,
+      List<LayerConfig> configs,
+      int first,
+      int inputs,
+      int maxBatch,
+      boolean inputGradient) {
+    if (!supports(configs)) {
+      throw new IllegalArgumentException(
+          "the fast dense part takes dense layers (relu or identity) under a softmax"
+              + " cross_entropy output, got "
+              + configs);
+    }
+    if (params.dataType() != DataType.FLOAT) {
+      throw new IllegalArgumentException("the fast paths are float32, got " + params.dataType());
+    }
+    this.layers = configs.size();
+    this.first = first;
+    this.maxBatch = maxBatch;
+    nIn = new int[layers];
+    nOut = new int[layers];
+    relu = new boolean[layers];
+    keep = new double[layers];
+    wt = new INDArray[layers];
+    bias = new INDArray[layers];
+    dwt = new INDArray[layers];
+    dbias = new INDArray[layers];
+    x = new INDArray[layers];
+    z = new INDArray[layers];
+    g = new INDArray[layers];
+    delta = new INDArray[layers];
+    hx = new float[layers][];
+    long at = offset;
+    int widest = inputs;
+    for (int l = 0; l < layers; l++) {
+      LayerConfig c = configs.get(l);
+      nIn[l] = l == 0 ? inputs : nOut[l - 1];
+      nOut[l] = c.units();
+      relu[l] = c.activation() == Activation.RELU;
+      keep[l] = 1.0 - c.dropout();
+      long w = (long) nIn[l] * nOut[l];
+      // column-major nIn x nOut == row-major nOut x nIn
+      wt[l] = params.get(NDArrayIndex.interval(at, at + w)).reshape('c', nOut[l], nIn[l]);
+      dwt[l] = grads.get(NDArrayIndex.interval(at, at + w)).reshape('c', nOut[l], nIn[l]);
+      bias[l] = params.get(NDArrayIndex.interval(at + w, at + w + nOut[l]));
+      dbias[l] = grads.get(NDArrayIndex.interval(at + w, at + w + nOut[l]));
+      at += w + nOut[l];
+      x[l] = Nd4j.create(DataType.FLOAT, maxBatch, nIn[l]);
+      z[l] = Nd4j.create(DataType.FLOAT, maxBatch, nOut[l]);
+      delta[l] = Nd4j.create(DataType.FLOAT, maxBatch, nOut[l]);
+      if (l > 0 || inputGradient) {
+        g[l] = Nd4j.create(DataType.FLOAT, maxBatch, nIn[l]);
+      }
+      hx[l] = new float[maxBatch * nIn[l]];
+      widest = Math.max(widest, nOut[l]);
+      if (wt[l].stride(1) != 1 || dwt[l].stride(1) != 1) {
+        throw new IllegalStateException("layer " + (first + l) + ": W^T views must be row-major");
+      }
+    }
+    this.numParams = at - offset;
+    hz = new float[maxBatch * widest];
+    hb = new float[widest];
+    hdb = new float[widest];
+  }
+
+  /** Whether the stack computes these layers: dense relu/identity layers, a softmax output. */
+  static boolean supports(List<LayerConfig> configs) {
+    if (configs.isEmpty()) {
+      return false;
+    }
+    for (int l = 0; l < configs.size(); l++) {
+      LayerConfig c = configs.get(l);
+      if (l == configs.size() - 1) {
+        if (c.type() != LayerType.OUTPUT
+            || c.activation() != Activation.SOFTMAX
+            || c.loss() != Loss.CROSS_ENTROPY) {
+          return false;
+        }
+      } else if (c.type() != LayerType.DENSE
+          || (c.activation() != Activation.RELU && c.activation() != Activation.IDENTITY)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Entries of the flat vectors this stack covers. */
+  long numParams() {
+    return numParams;
+  }
+
+  long correct() {
+    return correct;
+  }
+
+  /** Per-layer times into {@code nanos[at + 2 l]} (forward) and {@code [at + 2 l + 1]}. */
+  void recordTimes(long[] nanos, int at) {
+    this.times = nanos;
+    this.timesAt = at;
+  }
+
+  private long tick(long since, int counter) {
+    if (times == null) {
+      return 0;
+    }
+    long now = System.nanoTime();
+    times[timesAt + counter] += now - since;
+    return now;
+  }
+
+  /**
+   * Forward and backward over {@code rows} examples of {@code input} (rows x inputs, row-major,
+   * before the first layer's dropout; not modified) with the dropout masks of {@code key} (its
+   * first row is row 0 of {@code input}). Leaves the summed gradient in the flat gradient vector
+   * and, when {@code inputGrad} is not null, the gradient of the summed loss with respect to {@code
+   * input} in it; returns the mean loss.
+   */
+  double forwardBackward(float[] input, int[] labels, int rows, StepKey key, float[] inputGrad) {
+    if (rows < 1 || rows > maxBatch) {
+      throw new IllegalArgumentException(
+          "batch of " + rows + " examples; this fast path holds 1 to " + maxBatch);
+    }
+    long t = times == null ? 0 : System.nanoTime();
+    int n0 = rows * nIn[0];
+    if (keep[0] < 1) {
+      System.arraycopy(input, 0, hx[0], 0, n0);
+      DropoutMasks.apply(key, first, keep[0], hx[0], 0, rows, nIn[0]);
+      put(x[0], hx[0], n0);
+    } else {
+      put(x[0], input, n0);
+    }
+    double loss = 0;
+    for (int l = 0; l < layers; l++) {
+      matmul(rowsOf(x[l], rows), wt[l], rowsOf(z[l], rows), false, true);
+      int n = nOut[l];
+      get(z[l], hz, rows * n);
+      get(bias[l], hb, n);
+      if (l < layers - 1) {
+        float[] next = hx[l + 1];
+        boolean r = relu[l];
+        for (int i = 0; i < rows; i++) {
+          int at = i * n;
+          for (int c = 0; c < n; c++) {
+            float v = hz[at + c] + hb[c];
+            next[at + c] = r && v < 0 ? 0f : v;
+          }
+        }
+        if (keep[l + 1] < 1) {
+          DropoutMasks.apply(key, first + l + 1, keep[l + 1], next, 0, rows, n);
+        }
+        put(x[l + 1], next, rows * n);
+      } else {
+        loss = softmaxCrossEntropy(labels, rows, n);
+        put(delta[l], hz, rows * n);
+      }
+      t = tick(t, 2 * l);
+    }
+    for (int l = layers - 1; l >= 0; l--) {
+      // dW^T = delta^T x, straight into the flat gradient
+      matmul(rowsOf(delta[l], rows), rowsOf(x[l], rows), dwt[l], true, false);
+      if (l == 0 && inputGrad == null) {
+        tick(t, 1);
+        break;
+      }
+      matmul(rowsOf(delta[l], rows), wt[l], rowsOf(g[l], rows), false, false);
+      int n = nIn[l];
+      if (l == 0) {
+        get(g[0], inputGrad, rows * n);
+        if (keep[0] < 1) {
+          DropoutMasks.apply(key, first, keep[0], inputGrad, 0, rows, n);
+        }
+        tick(t, 1);
+        break;
+      }
+      get(g[l], hz, rows * n);
+      float[] in = hx[l];
+      float scale = (float) (1.0 / keep[l]);
+      Arrays.fill(hdb, 0, n, 0f);
+      boolean reluPrev = relu[l - 1];
+      if (!reluPrev && keep[l] < 1) {
+        // after an identity layer a kept unit may be 0: draw the mask again instead of reading it
+        DropoutMasks.apply(key, first + l, keep[l], hz, 0, rows, n);
+        scale = 1f;
+      }
+      for (int i = 0; i < rows; i++) {
+        int at = i * n;
+        for (int c = 0; c < n; c++) {
+          float d = reluPrev && in[at + c] <= 0 ? 0f : hz[at + c] * scale;
+          hz[at + c] = d;
+          hdb[c] += d;
+        }
+      }
+      put(delta[l - 1], hz, rows * n);
+      put(dbias[l - 1], hdb, n);
+      t = tick(t, 2 * l + 1);
+    }
+    return loss;
+  }
+
+  /**
+   * Softmax and cross-entropy over the logits in {@code hz} (bias added here), rows x n; leaves
+   * {@code delta = p - y} in {@code hz}, the output layer's bias gradient in its view, counts the
+   * correct predictions; returns the mean loss.
+   */
+  private double softmaxCrossEntropy(int[] labels, int rows, int n) {
+    double loss = 0;
+    long right = 0;
+    Arrays.fill(hdb, 0, n, 0f);
+    for (int r = 0; r < rows; r++) {
+      int at = r * n;
+      float max = Float.NEGATIVE_INFINITY;
+      int arg = 0;
+      for (int c = 0; c < n; c++) {
+        float v = hz[at + c] + hb[c];
+        hz[at + c] = v;
+        if (v > max) {
+          max = v;
+          arg = c;
+        }
+      }
+      double sum = 0;
+      for (int c = 0; c < n; c++) {
+        sum += Math.exp(hz[at + c] - max);
+      }
+      int y = labels[r];
+      if (y < 0 || y >= n) {
+        throw new IllegalArgumentException(
+            "label " + y + " of example " + r + " is not one of " + n + " classes");
+      }
+      loss += Math.log(sum) - (hz[at + y] - max);
+      if (arg == y) {
+        right++;
+      }
+      for (int c = 0; c < n; c++) {
+        float p = (float) (Math.exp(hz[at + c] - max) / sum);
+        float d = c == y ? p - 1f : p;
+        hz[at + c] = d;
+        hdb[c] += d;
+      }
+    }
+    correct = right;
+    put(dbias[layers - 1], hdb, n);
+    return loss / rows;
+  }
+
+  static INDArray rowsOf(INDArray a, int rows) {
+    return rows == a.size(0) ? a : a.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all());
+  }
+
+  /** {@code out = op(a) op(b)} with libnd4j's matmul (oneDNN on the CPU backend). */
+  static void matmul(INDArray a, INDArray b, INDArray out, boolean transA, boolean transB) {
+    Nd4j.exec(
+        DynamicCustomOp.builder("matmul")
+            .addInputs(a, b)
+            .addOutputs(out)
+            .addIntegerArguments(transA ? 1 : 0, transB ? 1 : 0, 0)
+            .build());
+  }
+
+  /** Copies {@code n} values into a contiguous array (or view) from its first element on. */
+  static void put(INDArray target, float[] values, int n) {
+    FloatBuffer fb = target.data().asNioFloat();
+    fb.position((int) target.offset());
+    fb.put(values, 0, n);
+  }
+
+  /** Copies the first {@code n} values of a contiguous array (or view). */
+  static void get(INDArray source, float[] values, int n) {
+    FloatBuffer fb = source.data().asNioFloat();
+    fb.position((int) source.offset());
+    fb.get(values, 0, n);
+  }
+}

@@ -1,0 +1,95 @@
+package io.spindle.model.fast;
+
+import io.spindle.config.InputKind;
+import io.spindle.config.ModelConfig;
+import io.spindle.config.Precision;
+import io.spindle.model.StepKey;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+
+/**
+ * The fast dense path (prototype, issue 13): one worker's forward and backward pass of an MLP,
+ * dense layers (ReLU or identity) under a softmax cross-entropy output, computing what DL4J's
+ * {@code computeGradientAndScore} computes for the same network (the mean loss, and the gradient
+ * summed over the batch's examples) with three matrix products per layer and nothing else of size:
+ * no per-step allocation, no gradient flattening (the gradient is written into the network's own
+ * flat gradient vector), no dropout RNG in ND4J. How: {@link DenseStack}.
+ *
+ * <p>Dropout masks are the step's {@link StepKey} masks, the same DL4J's {@code KeyedDropout}
+ * draws, so the two paths agree to float32 rounding with and without dropout ({@code
+ * FastDenseNetTest}), and the masks do not depend on how the batch is split across workers. The
+ * first layer's input gradient is not computed.
+ *
+ * <p>Not thread-safe: one instance per worker thread, like the network it wraps.
+ */
+public final class FastDenseNet implements FastPath {
+  private final DenseStack stack;
+
+  private FastDenseNet(MultiLayerNetwork net, ModelConfig model, int maxBatch) {
+    if (!supports(model)) {
+      throw new IllegalArgumentException(
+          "the fast dense path takes dense layers (relu or identity) under a softmax"
+              + " cross_entropy output in float32, got "
+              + model);
+    }
+    net.initGradientsView();
+    int inputs = (int) net.getLayer(0).getParam("W").size(0);
+    stack =
+        new DenseStack(
+            net.params().reshape(net.numParams()),
+            net.getFlattenedGradients().reshape(net.numParams()),
+            0,
+            model.layers(),
+            0,
+            inputs,
+            maxBatch,
+            false);
+    if (stack.numParams() != net.numParams()) {
+      throw new IllegalStateException(
+          "dense layers cover "
+              + stack.numParams()
+              + " parameters, the network has "
+              + net.numParams());
+    }
+  }
+
+  /**
+   * A fast path over {@code net}'s own parameter and gradient vectors, for batches of up to {@code
+   * maxBatch} examples.
+   */
+  public static FastDenseNet of(MultiLayerNetwork net, ModelConfig model, int maxBatch) {
+    return new FastDenseNet(net, model, maxBatch);
+  }
+
+  /** Whether the fast path computes {@code model}: dense relu/identity layers, softmax output. */
+  public static boolean supports(ModelConfig model) {
+    return model.precision() == Precision.FLOAT32
+        && DenseStack.supports(model.layers())
+        && (model.input() == null || model.input().type() == InputKind.FLAT);
+  }
+
+  /**
+   * Forward and backward pass over {@code rows} examples ({@code features}: rows x inputs,
+   * row-major; {@code labels}: class indices) with the dropout masks of {@code key}. Leaves the
+   * gradient summed over the examples in the network's flat gradient vector; returns the mean loss.
+   */
+  @Override
+  public double computeGradient(float[] features, int[] labels, int rows, StepKey key) {
+    return stack.forwardBackward(features, labels, rows, key, null);
+  }
+
+  /** Correct predictions (arg-max of the output's logits) of the last forward pass. */
+  @Override
+  public long correct() {
+    return stack.correct();
+  }
+
+  /**
+   * Adds each layer's forward time to {@code nanos[2 l]} and its backward time (its weight
+   * gradient, its input gradient and the layer below's activation and bias gradient) to {@code
+   * nanos[2 l + 1]} on every later pass (for the profiler; null stops it).
+   */
+  @Override
+  public void recordTimes(long[] nanos) {
+    stack.recordTimes(nanos, 0);
+  }
+}

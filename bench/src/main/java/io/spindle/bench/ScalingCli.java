@@ -45,13 +45,13 @@ import java.util.SplittableRandom;
  *       [--epochs-to-target none=3,powersgd:4=4] [--codec-seconds powersgd:4=0.011,...]
  * </pre>
  *
- * Writes {@code scaling.json}, {@code scaling.txt} and {@code scaling.png} (samples/s against N,
- * log-log, one panel per rate). The model is the configured one ({@code model.*}, default the MNIST
- * MLP 784-800-800-10), read through {@link GradientLayout#of}. Codec compute per step is measured
- * on this machine (median of 10 steps after 20 unmeasured, on Gaussian gradients) unless given:
- * measure on an idle machine. {@code --calibrate} takes compute per example and the per-step
- * overhead from a collective run's {@code summary.json} and refuses a run whose counted bytes the
- * ring model does not reproduce.
+ * Writes {@code scaling.json}, {@code scaling.txt}, {@code scaling.png} and {@code scaling.svg}
+ * (samples/s against N, log-log, one panel per rate). The model is the configured one ({@code
+ * model.*}, default the MNIST MLP 784-800-800-10), read through {@link GradientLayout#of}. Codec
+ * compute per step is measured on this machine (median of 10 steps after 20 unmeasured, on Gaussian
+ * gradients) unless given: measure on an idle machine. {@code --calibrate} takes compute per
+ * example and the per-step overhead from a collective run's {@code summary.json} and refuses a run
+ * whose counted bytes the ring model does not reproduce.
  */
 public final class ScalingCli {
   /**
@@ -246,9 +246,9 @@ public final class ScalingCli {
       new ObjectMapper()
           .enable(SerializationFeature.INDENT_OUTPUT)
           .writeValue(output.resolve("scaling.json").toFile(), json);
-      Files.write(
-          output.resolve("scaling.png"),
-          BenchChart.linePanels(panels(rates, schemes, workers, predictions, perWorkerBatch)));
+      List<LinePanel> panels = panels(rates, schemes, workers, predictions, perWorkerBatch);
+      Files.write(output.resolve("scaling.png"), BenchChart.linePanels(panels));
+      Files.writeString(output.resolve("scaling.svg"), SvgChart.linePanels(panels));
       out.println("spindle: scaling predictions in " + output.toAbsolutePath());
       return ExitCode.SUCCESS.code();
     } catch (Throwable t) {

@@ -44,6 +44,9 @@ import org.yaml.snakeyaml.nodes.Tag;
  * line, or the override), the dotted key and what was expected.
  */
 public final class ConfigLoader {
+  /** The key {@code cluster.compression} replaced; still read, see {@code replaceWire}. */
+  private static final String LEGACY_WIRE = "cluster.wire";
+
   private ConfigLoader() {}
 
   public static SpindleConfig load(Path yamlFileOrNull, List<String> overrides) {
@@ -78,6 +81,7 @@ public final class ConfigLoader {
       binder.applyOverride((MappingNode) root, override);
     }
     binder.presetReplacesDefaultLayers((MappingNode) root);
+    binder.replaceWire((MappingNode) root);
     return (SpindleConfig)
         binder.bind(root, SpindleConfig.class, "", SpindleConfig.defaults(), true);
   }
@@ -232,6 +236,21 @@ public final class ConfigLoader {
         value = new ScalarNode(Tag.NULL, "", null, null, DumperOptions.ScalarStyle.PLAIN);
       }
       markOverride(value, override);
+      if (key.equals(LEGACY_WIRE)) {
+        // replaced by cluster.compression; replaceWire() translates it with the file's own
+        NodeTuple cluster = find(root, "cluster");
+        if (cluster == null || !(cluster.getValueNode() instanceof MappingNode)) {
+          MappingNode fresh =
+              new MappingNode(Tag.MAP, new ArrayList<>(), DumperOptions.FlowStyle.BLOCK);
+          if (cluster != null) {
+            markOverride(fresh, override);
+          }
+          replace(root, "cluster", fresh);
+          cluster = find(root, "cluster");
+        }
+        replace((MappingNode) cluster.getValueNode(), "wire", value);
+        return;
+      }
       List<Object> segments = segments(key, override);
       Node node = root;
       Object defaults = SpindleConfig.defaults();
@@ -303,6 +322,59 @@ public final class ConfigLoader {
           type = elementClass(elementType);
         }
       }
+    }
+
+    /**
+     * Translates the key {@code cluster.wire} of configs (and checkpoints) written before {@code
+     * cluster.compression} existed: {@code bf16} becomes {@code compression: bf16}, {@code fp32}
+     * (the old default, which every saved config holds) is dropped. A wire that contradicts the
+     * compression set beside it is refused.
+     */
+    void replaceWire(MappingNode root) {
+      NodeTuple clusterTuple = find(root, "cluster");
+      if (clusterTuple == null || !(clusterTuple.getValueNode() instanceof MappingNode cluster)) {
+        return;
+      }
+      NodeTuple wire = find(cluster, "wire");
+      if (wire == null) {
+        return;
+      }
+      cluster.getValue().remove(wire);
+      Node value = wire.getValueNode();
+      String v =
+          value instanceof ScalarNode s ? s.getValue().trim().toLowerCase(Locale.ROOT) : null;
+      NodeTuple compressionTuple = find(cluster, "compression");
+      String compression =
+          compressionTuple != null && compressionTuple.getValueNode() instanceof ScalarNode s
+              ? s.getValue().trim().toLowerCase(Locale.ROOT)
+              : null;
+      if ("fp32".equals(v)) {
+        if ("bf16".equals(compression)) {
+          throw new ConfigException(
+              where(value)
+                  + "cluster.wire fp32 contradicts cluster.compression bf16; cluster.wire was"
+                  + " replaced by cluster.compression: remove cluster.wire");
+        }
+        return;
+      }
+      if ("bf16".equals(v)) {
+        if (compression == null) {
+          replace(cluster, "compression", value);
+        } else if (!compression.equals("bf16")) {
+          throw new ConfigException(
+              where(value)
+                  + "cluster.wire bf16 contradicts cluster.compression "
+                  + compression
+                  + "; cluster.wire was replaced by cluster.compression: set only"
+                  + " cluster.compression (none, bf16, powersgd or topk)");
+        }
+        return;
+      }
+      throw new ConfigException(
+          where(value)
+              + "cluster.wire (replaced by cluster.compression: none, bf16, powersgd or topk)"
+              + " must be fp32 or bf16, got "
+              + describe(value));
     }
 
     private void markOverride(Node node, String override) {

@@ -1,5 +1,6 @@
 package io.spindle.driver;
 
+import io.spindle.compress.ExchangeState;
 import io.spindle.model.GraphFactory;
 import io.spindle.model.ModelFactory;
 import io.spindle.model.ParameterRules;
@@ -12,16 +13,19 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The one global model on the driver: the flat parameter vector (the driver's own network holds it,
- * so it can be saved with DL4J's ModelSerializer) and the {@link GlobalStep} over the whole vector,
- * which holds the global optimiser state. Sync strategies update both in place: they apply the step
- * here (gradient sharing) or commit what the workers' steps produced (parameter averaging, the
- * collective engine). The network is a {@link MultiLayerNetwork} for a stack of layers and a {@link
- * ComputationGraph} for a graph model; nothing else here depends on which.
+ * so it can be saved with DL4J's ModelSerializer), the {@link GlobalStep} over the whole vector,
+ * which holds the global optimiser state, and the state of a lossy gradient exchange (the
+ * collective engine's error-feedback residuals and PowerSGD factors, one per worker). Sync
+ * strategies update them in place: they apply the step here (gradient sharing) or commit what the
+ * workers' steps produced (parameter averaging, the collective engine). Checkpoints hold all three.
+ * The network is a {@link MultiLayerNetwork} for a stack of layers and a {@link ComputationGraph}
+ * for a graph model; nothing else here depends on which.
  */
 public final class GlobalModel {
   private final ModelSpec spec;
   private final Model net;
   private final GlobalStep step;
+  private ExchangeState exchangeState;
 
   public GlobalModel(ModelSpec spec) {
     this.spec = spec;
@@ -50,6 +54,19 @@ public final class GlobalModel {
   /** The global update over the whole vector, with the global optimiser state. */
   public GlobalStep globalStep() {
     return step;
+  }
+
+  /**
+   * The committed state of the collective engine's lossy gradient exchange, or null (no lossy
+   * compression, or no round has run yet: the workers then start with zero residuals).
+   */
+  public ExchangeState exchangeState() {
+    return exchangeState;
+  }
+
+  /** Replaces the exchange state (a committed round, or a resumed checkpoint's); null clears it. */
+  public void setExchangeState(ExchangeState state) {
+    this.exchangeState = state;
   }
 
   /**

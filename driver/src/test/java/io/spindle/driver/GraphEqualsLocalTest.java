@@ -183,7 +183,7 @@ class GraphEqualsLocalTest {
           SPARK.sc(),
           DistributedEqualsLocalTest.layout(data),
           20,
-          io.spindle.config.WireFormat.FP32,
+          io.spindle.config.CompressionSpec.NONE,
           sharded,
           30000,
           false);

@@ -1,5 +1,6 @@
 package io.spindle.worker;
 
+import io.spindle.compress.GradientLayout;
 import io.spindle.data.MiniBatch;
 import io.spindle.model.GraphFactory;
 import io.spindle.model.KeyedDropout;
@@ -24,6 +25,7 @@ public final class GraphReplica implements TrainableNetwork {
   private final ComputationGraph net;
   private final ParameterRules rules;
   private final AccuracyCounter counter;
+  private GradientLayout layout;
 
   GraphReplica(ModelSpec spec) {
     if (spec.reconstruction() != null) {
@@ -53,6 +55,14 @@ public final class GraphReplica implements TrainableNetwork {
   @Override
   public ParameterRules rules() {
     return rules;
+  }
+
+  @Override
+  public GradientLayout gradientLayout() {
+    if (layout == null) {
+      layout = GradientLayout.of(net);
+    }
+    return layout;
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.spindle.worker;
 
+import io.spindle.compress.GradientLayout;
 import io.spindle.data.MiniBatch;
 import io.spindle.model.KeyedDropout;
 import io.spindle.model.ModelFactory;
@@ -19,6 +20,7 @@ public final class MultiLayerReplica implements TrainableNetwork {
   private final ModelSpec spec;
   private final MultiLayerNetwork net;
   private final ParameterRules rules;
+  private GradientLayout layout;
   private final AccuracyCounter counter = new AccuracyCounter();
 
   MultiLayerReplica(ModelSpec spec) {
@@ -42,6 +44,14 @@ public final class MultiLayerReplica implements TrainableNetwork {
   @Override
   public ParameterRules rules() {
     return rules;
+  }
+
+  @Override
+  public GradientLayout gradientLayout() {
+    if (layout == null) {
+      layout = GradientLayout.of(net);
+    }
+    return layout;
   }
 
   @Override

@@ -51,6 +51,22 @@ public final class CollectiveTrainer {
       int firstStep,
       int steps,
       long firstIteration) {
+    return run(spec, params, state, partition, firstStep, steps, firstIteration, null);
+  }
+
+  /**
+   * As {@link #run(CollectiveSpec, FlatVector, FlatVector, Iterator, int, int, long)}, reporting
+   * this rank's progress to {@code progress} (null: none) while the round runs.
+   */
+  public static CollectiveResult run(
+      CollectiveSpec spec,
+      FlatVector params,
+      FlatVector state,
+      Iterator<MiniBatch> partition,
+      int firstStep,
+      int steps,
+      long firstIteration,
+      ProgressTarget progress) {
     BarrierTaskContext ctx = BarrierTaskContext.get();
     BarrierTaskInfo[] infos = ctx.getTaskInfos();
     int rank = ctx.partitionId();
@@ -76,9 +92,13 @@ public final class CollectiveTrainer {
                   watch::guard);
       ring.connect(endpoints, spec.secret(), spec.round());
       StepCursor cursor = new StepCursor(partition, firstStep);
-      return NetworkPool.withNetwork(
-          spec.model(),
-          net -> train(spec, ring, net, params, state, cursor, steps, firstIteration));
+      try (ProgressReporter reporter =
+          ProgressReporter.start(
+              progress, ctx.stageAttemptNumber(), rank, size, spec.timeoutMillis())) {
+        return NetworkPool.withNetwork(
+            spec.model(),
+            net -> train(spec, ring, net, params, state, cursor, steps, firstIteration, reporter));
+      }
     } catch (RuntimeException e) {
       if (watch.fired()) {
         throw new CollectiveException(
@@ -101,7 +121,8 @@ public final class CollectiveTrainer {
       FlatVector state,
       StepCursor cursor,
       int steps,
-      long firstIteration) {
+      long firstIteration,
+      ProgressReporter reporter) {
     INDArray w = net.params();
     if (w.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException(
@@ -157,6 +178,9 @@ public final class CollectiveTrainer {
       update.constrain(values);
       FlatVector.copyInto(values, 0, n, w, 0);
       computeNanos += System.nanoTime() - t0;
+      if (reporter != null) {
+        reporter.step(iteration, s == steps - 1, step + 1, examples, correct, lossSum);
+      }
     }
     boolean sendState = spec.sharded() || rank == 0;
     return new CollectiveResult(

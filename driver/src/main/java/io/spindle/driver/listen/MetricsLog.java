@@ -128,7 +128,7 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
     reportedCorrect += p.correct();
     reportedLossSum += p.lossSum();
     reportedSeconds += p.seconds();
-    if (p.globalStep() >= nextLog || p.stepInEpoch() == stepsPerEpoch) {
+    if ((p.globalStep() >= nextLog || p.stepInEpoch() == stepsPerEpoch) && examples > 0) {
       writeStep(state.epoch(), p.stepInEpoch(), p.globalStep(), state.wallSeconds());
     }
   }

@@ -183,7 +183,7 @@ public final class CollectiveSync implements ParameterSync {
           JavaRDD.fromRDD(batches.rdd().barrier().mapPartitions(task, false, tag), tag)
               .repartition(1)
               .collectAsync();
-      List<CollectiveResult> results = awaitReporting(job, progress);
+      List<CollectiveResult> results = awaitReporting(job, progress, iteration + steps - 1);
       commit(results, model);
       this.steps += steps;
       modelBytes = 4L * model.params().length();
@@ -218,7 +218,7 @@ public final class CollectiveSync implements ParameterSync {
    * thread (then what arrived before the job's end); rethrows the job's failure as it is.
    */
   private List<CollectiveResult> awaitReporting(
-      JavaFutureAction<List<CollectiveResult>> job, ProgressService progress) {
+      JavaFutureAction<List<CollectiveResult>> job, ProgressService progress, long lastIteration) {
     try {
       if (progress != null) {
         while (!job.isDone()) {
@@ -230,8 +230,19 @@ public final class CollectiveSync implements ParameterSync {
       }
       List<CollectiveResult> results = job.get();
       if (progress != null) {
-        for (ProgressService.Interval i = progress.poll(); i != null; i = progress.poll()) {
+        // the tasks sent their round's last frame before returning; give the reader threads a
+        // moment to file it (and any frame still in flight) so that no record falls to onRound
+        long deadline = System.nanoTime() + 500_000_000L;
+        while (true) {
+          ProgressService.Interval i =
+              progress.poll(Math.max(0, (deadline - System.nanoTime()) / 1_000_000));
+          if (i == null) {
+            break;
+          }
           progressSink.accept(toStep(i));
+          if (i.iteration() >= lastIteration) {
+            break;
+          }
         }
       }
       return results;

@@ -9,11 +9,14 @@ import io.spindle.data.MiniBatch;
 import io.spindle.driver.GlobalModel;
 import io.spindle.driver.ParameterSync;
 import io.spindle.driver.RoundResult;
+import io.spindle.driver.StepProgress;
 import io.spindle.optim.FlatOptimizer;
 import io.spindle.tensor.FlatVector;
 import io.spindle.worker.collective.CollectiveResult;
 import io.spindle.worker.collective.CollectiveSpec;
 import io.spindle.worker.collective.CollectiveTrainer;
+import io.spindle.worker.collective.ProgressService;
+import io.spindle.worker.collective.ProgressTarget;
 import io.spindle.worker.collective.Rendezvous;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -21,6 +24,8 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import org.apache.spark.api.java.JavaFutureAction;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -52,6 +57,8 @@ public final class CollectiveSync implements ParameterSync {
   private long codecNanos;
   private double roundSeconds;
   private long modelBytes;
+  private int progressEvery;
+  private StepProgress.Sink progressSink;
 
   /**
    * @param layout how each step's global batch is split over the workers
@@ -107,6 +114,17 @@ public final class CollectiveSync implements ParameterSync {
     return out;
   }
 
+  /**
+   * Opens a {@link ProgressService} for every round: each task sends its counters every {@code
+   * every} global steps, and while the round's job runs this thread hands the merged intervals to
+   * {@code sink}.
+   */
+  @Override
+  public void reportProgress(int every, StepProgress.Sink sink) {
+    this.progressEvery = every;
+    this.progressSink = sink;
+  }
+
   @Override
   public RoundResult round(
       JavaRDD<MiniBatch> batches, int step, int maxSteps, long iteration, GlobalModel model) {
@@ -131,6 +149,14 @@ public final class CollectiveSync implements ParameterSync {
             secret,
             timeoutMillis,
             rendezvous == null ? null : rendezvous.endpoint());
+    ProgressService progress =
+        progressSink == null
+            ? null
+            : ProgressService.start(
+                sc.getConf().get("spark.driver.host", "127.0.0.1"),
+                iteration,
+                secret,
+                layout.workers());
     Broadcast<FlatVector> params = sc.broadcast(FlatVector.copyOf(model.params()));
     Broadcast<FlatVector> state = sc.broadcast(stateOf(model));
     // one broadcast per rank: each task fetches only its own worker's state
@@ -141,25 +167,41 @@ public final class CollectiveSync implements ParameterSync {
         exchange.add(sc.broadcast(rankState));
       }
     }
+    String previous = sc.getLocalProperty("spark.job.description");
     sc.setJobDescription(
-        "collective round: steps "
+        (previous != null && previous.startsWith("spindle epoch")
+                ? previous.replaceFirst(" step \\d+/\\d+$", "") + ": "
+                : "")
+            + "collective round: steps "
             + step
             + ".."
             + (step + steps - 1)
             + " (global "
             + iteration
+            + ".."
+            + (iteration + steps - 1)
             + ")");
     try {
-      BarrierRound task = new BarrierRound(spec, params, state, exchange, step, steps, iteration);
+      BarrierRound task =
+          new BarrierRound(
+              spec,
+              params,
+              state,
+              exchange,
+              step,
+              steps,
+              iteration,
+              progress == null ? null : progress.target(progressEvery));
       // The results pass through a one-partition shuffle: that makes the barrier stage a map
       // stage, which Spark relaunches whole when a task fails (a failed barrier result stage
       // would abort the job instead).
       scala.reflect.ClassTag<CollectiveResult> tag =
           scala.reflect.ClassTag$.MODULE$.apply(CollectiveResult.class);
-      List<CollectiveResult> results =
+      JavaFutureAction<List<CollectiveResult>> job =
           JavaRDD.fromRDD(batches.rdd().barrier().mapPartitions(task, false, tag), tag)
               .repartition(1)
-              .collect();
+              .collectAsync();
+      List<CollectiveResult> results = awaitReporting(job, progress, iteration + steps - 1);
       commit(results, model);
       this.steps += steps;
       modelBytes = 4L * model.params().length();
@@ -185,6 +227,9 @@ public final class CollectiveSync implements ParameterSync {
       if (rendezvous != null) {
         rendezvous.close();
       }
+      if (progress != null) {
+        progress.close();
+      }
     }
   }
 
@@ -202,6 +247,68 @@ public final class CollectiveSync implements ParameterSync {
     }
   }
 
+  /**
+   * Waits for the round's job, handing the progress that arrives meanwhile to the sink on this
+   * thread (then what arrived before the job's end); rethrows the job's failure as it is.
+   */
+  private List<CollectiveResult> awaitReporting(
+      JavaFutureAction<List<CollectiveResult>> job, ProgressService progress, long lastIteration) {
+    try {
+      if (progress != null) {
+        while (!job.isDone()) {
+          ProgressService.Interval i = progress.poll(50);
+          if (i != null) {
+            progressSink.accept(toStep(i));
+          }
+        }
+      }
+      List<CollectiveResult> results = job.get();
+      if (progress != null) {
+        // the tasks sent their round's last frame before returning; give the reader threads a
+        // moment to file it (and any frame still in flight) so that no record falls to onRound
+        long deadline = System.nanoTime() + 500_000_000L;
+        while (true) {
+          ProgressService.Interval i =
+              progress.poll(Math.max(0, (deadline - System.nanoTime()) / 1_000_000));
+          if (i == null) {
+            break;
+          }
+          progressSink.accept(toStep(i));
+          if (i.iteration() >= lastIteration) {
+            break;
+          }
+        }
+      }
+      return results;
+    } catch (InterruptedException e) {
+      job.cancel(true);
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while a collective round ran", e);
+    } catch (ExecutionException e) {
+      throw CollectiveSync.<RuntimeException>rethrow(e.getCause());
+    } catch (RuntimeException e) {
+      job.cancel(true);
+      throw e;
+    }
+  }
+
+  private static StepProgress toStep(ProgressService.Interval i) {
+    return new StepProgress(
+        i.iteration() + 1,
+        i.stepInEpoch(),
+        i.steps(),
+        i.examples(),
+        i.correct(),
+        i.lossSum(),
+        i.seconds());
+  }
+
+  /** Rethrows the job's own failure (a SparkException, as {@code collect()} would throw it). */
+  @SuppressWarnings("unchecked")
+  private static <T extends Throwable> T rethrow(Throwable t) throws T {
+    throw (T) t;
+  }
+
   /** The function each barrier task runs: one round of {@link CollectiveTrainer}. */
   private static final class BarrierRound
       extends scala.runtime.AbstractFunction1<
@@ -215,6 +322,7 @@ public final class CollectiveSync implements ParameterSync {
     private final int step;
     private final int steps;
     private final long iteration;
+    private final ProgressTarget progress;
 
     BarrierRound(
         CollectiveSpec spec,
@@ -223,7 +331,9 @@ public final class CollectiveSync implements ParameterSync {
         List<Broadcast<byte[]>> exchange,
         int step,
         int steps,
-        long iteration) {
+        long iteration,
+        ProgressTarget progress) {
+      this.progress = progress;
       this.spec = spec;
       this.params = params;
       this.state = state;
@@ -245,7 +355,8 @@ public final class CollectiveSync implements ParameterSync {
               scala.collection.JavaConverters.asJavaIterator(partition),
               step,
               steps,
-              iteration);
+              iteration,
+              progress);
       return scala.collection.JavaConverters.asScalaIterator(
           Collections.singletonList(result).iterator());
     }

@@ -56,6 +56,24 @@ public final class CollectiveTrainer {
       int firstStep,
       int steps,
       long firstIteration) {
+    return run(
+        spec, params, state, exchangeStates, partition, firstStep, steps, firstIteration, null);
+  }
+
+  /**
+   * As {@link #run(CollectiveSpec, FlatVector, FlatVector, ExchangeStates, Iterator, int, int,
+   * long)}, reporting this rank's progress to {@code progress} (null: none) while the round runs.
+   */
+  public static CollectiveResult run(
+      CollectiveSpec spec,
+      FlatVector params,
+      FlatVector state,
+      ExchangeStates exchangeStates,
+      Iterator<MiniBatch> partition,
+      int firstStep,
+      int steps,
+      long firstIteration,
+      ProgressTarget progress) {
     BarrierTaskContext ctx = BarrierTaskContext.get();
     BarrierTaskInfo[] infos = ctx.getTaskInfos();
     int rank = ctx.partitionId();
@@ -83,10 +101,24 @@ public final class CollectiveTrainer {
       ring.connect(endpoints, spec.secret(), spec.round());
       StepCursor cursor = new StepCursor(partition, firstStep);
       CompressionState exchangeState = exchangeStateOf(exchangeStates, rank, size);
-      return NetworkPool.withNetwork(
-          spec.model(),
-          net ->
-              train(spec, ring, net, params, state, exchangeState, cursor, steps, firstIteration));
+      try (ProgressReporter reporter =
+          ProgressReporter.start(
+              progress, ctx.stageAttemptNumber(), rank, size, spec.timeoutMillis())) {
+        return NetworkPool.withNetwork(
+            spec.model(),
+            net ->
+                train(
+                    spec,
+                    ring,
+                    net,
+                    params,
+                    state,
+                    exchangeState,
+                    cursor,
+                    steps,
+                    firstIteration,
+                    reporter));
+      }
     } catch (RuntimeException e) {
       if (watch.fired()) {
         throw new CollectiveException(
@@ -110,7 +142,8 @@ public final class CollectiveTrainer {
       CompressionState exchangeState,
       StepCursor cursor,
       int steps,
-      long firstIteration) {
+      long firstIteration,
+      ProgressReporter reporter) {
     INDArray w = net.params();
     if (w.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException(
@@ -171,6 +204,9 @@ public final class CollectiveTrainer {
       update.constrain(values);
       FlatVector.copyInto(values, 0, n, w, 0);
       computeNanos += System.nanoTime() - t0;
+      if (reporter != null) {
+        reporter.step(iteration, s == steps - 1, step + 1, examples, correct, lossSum);
+      }
     }
     boolean sendState = spec.sharded() || rank == 0;
     CompressionState after = exchange.state();

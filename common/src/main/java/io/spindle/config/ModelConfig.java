@@ -16,6 +16,8 @@ import java.util.List;
  * @param maxNorm max-norm constraint (0 = off): after every optimiser step, the weights into each
  *     unit (a column of a dense or recurrent weight matrix, one filter of a convolution) are scaled
  *     down to L2 norm {@code maxNorm} if they are longer
+ * @param kernels which code computes the forward and backward pass ({@link Kernels}); absent:
+ *     {@code auto}
  */
 public record ModelConfig(
     List<LayerConfig> layers,
@@ -24,9 +26,13 @@ public record ModelConfig(
     double l2,
     Precision precision,
     InputConfig input,
-    double maxNorm)
+    double maxNorm,
+    Kernels kernels)
     implements java.io.Serializable {
   public ModelConfig {
+    if (kernels == null) {
+      kernels = Kernels.AUTO;
+    }
     Check.notNull("layers", layers);
     layers = List.copyOf(layers);
     if (layers.isEmpty()) {
@@ -60,10 +66,27 @@ public record ModelConfig(
     }
   }
 
+  /** The form of earlier versions: {@code kernels: auto}. */
+  public ModelConfig(
+      List<LayerConfig> layers,
+      WeightInit weightInit,
+      double l1,
+      double l2,
+      Precision precision,
+      InputConfig input,
+      double maxNorm) {
+    this(layers, weightInit, l1, l2, precision, input, maxNorm, Kernels.AUTO);
+  }
+
+  /** This model computed by {@code kernels}. */
+  public ModelConfig withKernels(Kernels kernels) {
+    return new ModelConfig(layers, weightInit, l1, l2, precision, input, maxNorm, kernels);
+  }
+
   /** The form of earlier versions: flat or inferred input, no max-norm. */
   public ModelConfig(
       List<LayerConfig> layers, WeightInit weightInit, double l1, double l2, Precision precision) {
-    this(layers, weightInit, l1, l2, precision, null, 0.0);
+    this(layers, weightInit, l1, l2, precision, null, 0.0, Kernels.AUTO);
   }
 
   public LayerConfig outputLayer() {

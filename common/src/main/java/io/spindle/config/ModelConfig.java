@@ -22,6 +22,8 @@ import java.util.List;
  *     {@code inputs} or is an {@code add}, {@code concat} or {@code shortcut} layer: then the model
  *     is a graph ({@link #isGraph()}, wiring in {@link GraphLayout}), built as a DL4J
  *     ComputationGraph.
+ * @param kernels which code computes the forward and backward pass ({@link Kernels}); absent:
+ *     {@code auto}
  */
 public record ModelConfig(
     List<LayerConfig> layers,
@@ -31,9 +33,13 @@ public record ModelConfig(
     Precision precision,
     InputConfig input,
     double maxNorm,
-    PresetConfig preset)
+    PresetConfig preset,
+    Kernels kernels)
     implements java.io.Serializable {
   public ModelConfig {
+    if (kernels == null) {
+      kernels = Kernels.AUTO;
+    }
     if (preset != null) {
       List<LayerConfig> expanded = ResNets.layers(preset);
       if (layers != null && !layers.isEmpty() && !layers.equals(expanded)) {
@@ -84,13 +90,18 @@ public record ModelConfig(
     }
   }
 
+  /** This model computed by {@code kernels}. */
+  public ModelConfig withKernels(Kernels kernels) {
+    return new ModelConfig(layers, weightInit, l1, l2, precision, input, maxNorm, preset, kernels);
+  }
+
   /** The form of earlier versions: flat or inferred input, no max-norm. */
   public ModelConfig(
       List<LayerConfig> layers, WeightInit weightInit, double l1, double l2, Precision precision) {
-    this(layers, weightInit, l1, l2, precision, null, 0.0);
+    this(layers, weightInit, l1, l2, precision, null, 0.0, null, Kernels.AUTO);
   }
 
-  /** A model without a preset. */
+  /** A model without a preset, computed by {@code kernels: auto}. */
   public ModelConfig(
       List<LayerConfig> layers,
       WeightInit weightInit,
@@ -99,7 +110,7 @@ public record ModelConfig(
       Precision precision,
       InputConfig input,
       double maxNorm) {
-    this(layers, weightInit, l1, l2, precision, input, maxNorm, null);
+    this(layers, weightInit, l1, l2, precision, input, maxNorm, null, Kernels.AUTO);
   }
 
   /** Whether the layers form a graph (DL4J ComputationGraph) rather than a stack. */

@@ -141,6 +141,25 @@ public final class MiniBatch implements Serializable {
     return x;
   }
 
+  /**
+   * Writes the features ({@code size x numFeatures} row-major, decoded) into {@code into[0, size x
+   * numFeatures)}, without allocating.
+   */
+  public void decodeFeatures(float[] into) {
+    int n = size * numFeatures;
+    if (into.length < n) {
+      throw new IllegalArgumentException(
+          "mini-batch of step " + step + ": " + n + " features do not fit " + into.length);
+    }
+    if (pixels == null) {
+      System.arraycopy(features, 0, into, 0, n);
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      into[i] = Example.PIXEL_VALUES[pixels[i] & 0xFF];
+    }
+  }
+
   public int[] labels() {
     return labels;
   }

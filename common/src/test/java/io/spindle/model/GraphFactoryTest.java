@@ -36,7 +36,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  */
 class GraphFactoryTest {
   private static ModelConfig preset(PresetConfig p, Precision precision) {
-    return new ModelConfig(null, WeightInit.HE_NORMAL, 0.0, 0.0, precision, null, 0.0, p);
+    return new ModelConfig(null, WeightInit.HE_NORMAL, 0.0, 0.0, precision, null, 0.0, p, null);
   }
 
   /** Parameters trained by gradient: all but batch norm's running mean and variance. */

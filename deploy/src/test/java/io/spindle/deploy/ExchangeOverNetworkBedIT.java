@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  *       compression.bin} bit for bit, and the ring sends 72x fewer bytes than fp32.
  * </ul>
  */
+@Tag("slow")
 class ExchangeOverNetworkBedIT {
   private static final ObjectMapper JSON = new ObjectMapper();
 

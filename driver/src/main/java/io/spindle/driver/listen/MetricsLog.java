@@ -237,6 +237,9 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
     rec.put("train_accuracy", (double) epochCorrect / Math.max(1, epochExamples));
     rec.put("test_loss", test.meanLoss());
     rec.put("test_accuracy", test.accuracy());
+    if (!Double.isNaN(test.top5Accuracy())) {
+      rec.put("test_top5_accuracy", test.top5Accuracy());
+    }
     rec.put("samples_per_second", epochExamples / Math.max(1e-9, epochSeconds));
     rec.put("wall_seconds", state.wallSeconds());
     write(rec);

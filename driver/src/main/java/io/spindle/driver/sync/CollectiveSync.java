@@ -1,7 +1,9 @@
 package io.spindle.driver.sync;
 
+import io.spindle.compress.CompressionState;
+import io.spindle.compress.ExchangeState;
+import io.spindle.config.CompressionSpec;
 import io.spindle.config.SyncMode;
-import io.spindle.config.WireFormat;
 import io.spindle.data.BatchLayout;
 import io.spindle.data.MiniBatch;
 import io.spindle.driver.GlobalModel;
@@ -17,6 +19,7 @@ import io.spindle.worker.collective.ProgressService;
 import io.spindle.worker.collective.ProgressTarget;
 import io.spindle.worker.collective.Rendezvous;
 import java.security.SecureRandom;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -33,16 +36,17 @@ import org.nd4j.linalg.factory.Nd4j;
  * Synchronous gradient sharing through the collective engine: one Spark barrier stage per round of
  * up to R steps, inside which the workers all-reduce gradients directly with each other over TCP
  * every step and apply the global step themselves (see {@link CollectiveTrainer} for the protocol).
- * The driver only broadcasts the starting state and commits the end state of each round, so a
- * relaunched stage redoes the round from the last committed state: no step is lost or applied
- * twice.
+ * The driver only broadcasts the starting state and commits the end state of each round (the
+ * parameters, the optimiser state and, with lossy compression, every worker's exchange state, kept
+ * in {@link GlobalModel#exchangeState()}), so a relaunched stage redoes the round from the last
+ * committed state: no step is lost or applied twice.
  */
 public final class CollectiveSync implements ParameterSync {
   private static final SecureRandom RANDOM = new SecureRandom();
   private final JavaSparkContext sc;
   private final BatchLayout layout;
   private final int roundSteps;
-  private final WireFormat wire;
+  private final CompressionSpec compression;
   private final boolean sharded;
   private final int timeoutMillis;
   private final boolean driverRendezvous;
@@ -50,6 +54,7 @@ public final class CollectiveSync implements ParameterSync {
   private long steps;
   private long computeNanos;
   private long collectiveNanos;
+  private long codecNanos;
   private double roundSeconds;
   private long modelBytes;
   private int progressEvery;
@@ -58,7 +63,7 @@ public final class CollectiveSync implements ParameterSync {
   /**
    * @param layout how each step's global batch is split over the workers
    * @param roundSteps R, steps per barrier stage (0: the rest of the epoch)
-   * @param wire fp32 or bf16 on the wire
+   * @param compression how gradients travel each step ({@code cluster.compression})
    * @param sharded ZeRO-1: each worker updates 1/N of the parameters and optimiser state
    * @param timeoutMillis connect and read timeout between workers
    * @param driverRendezvous tasks find each other through a {@link Rendezvous} service on the
@@ -68,14 +73,14 @@ public final class CollectiveSync implements ParameterSync {
       JavaSparkContext sc,
       BatchLayout layout,
       int roundSteps,
-      WireFormat wire,
+      CompressionSpec compression,
       boolean sharded,
       int timeoutMillis,
       boolean driverRendezvous) {
     this.sc = sc;
     this.layout = layout;
     this.roundSteps = roundSteps;
-    this.wire = wire;
+    this.compression = compression;
     this.sharded = sharded;
     this.timeoutMillis = timeoutMillis;
     this.driverRendezvous = driverRendezvous;
@@ -89,17 +94,21 @@ public final class CollectiveSync implements ParameterSync {
   /**
    * The engine's own counters, per step: bytes each worker sent to its ring neighbour (next to the
    * all-reduce lower bound 2(N-1)/N x model bytes), seconds computing (forward, backward,
-   * optimiser), in the ring, and wall seconds with the barrier stage's set-up and commit.
+   * optimiser), in the ring, compressing (outside the ring), and wall seconds with the barrier
+   * stage's set-up and commit.
    */
   @Override
   public Map<String, Object> facts() {
     Map<String, Object> out = new LinkedHashMap<>();
+    out.put("compression", compression.toString());
+    out.put("optimizer_sharded", sharded);
     if (steps > 0) {
       int workers = layout.workers();
       out.put("bytes_sent_per_worker_per_step", (double) bytesSent / workers / steps);
       out.put("allreduce_bound_bytes", 2.0 * (workers - 1) / workers * modelBytes);
       out.put("compute_seconds_per_step", computeNanos / 1e9 / steps);
       out.put("collective_seconds_per_step", collectiveNanos / 1e9 / steps);
+      out.put("codec_seconds_per_step", codecNanos / 1e9 / steps);
       out.put("wall_seconds_per_step", roundSeconds / steps);
     }
     return out;
@@ -133,7 +142,7 @@ public final class CollectiveSync implements ParameterSync {
     CollectiveSpec spec =
         new CollectiveSpec(
             model.spec(),
-            wire,
+            compression,
             sharded,
             layout,
             iteration,
@@ -150,6 +159,14 @@ public final class CollectiveSync implements ParameterSync {
                 layout.workers());
     Broadcast<FlatVector> params = sc.broadcast(FlatVector.copyOf(model.params()));
     Broadcast<FlatVector> state = sc.broadcast(stateOf(model));
+    // one broadcast per rank: each task fetches only its own worker's state
+    byte[][] committed = exchangeStatesFor(model, batches.getNumPartitions());
+    List<Broadcast<byte[]>> exchange = new ArrayList<>();
+    if (committed != null) {
+      for (byte[] rankState : committed) {
+        exchange.add(sc.broadcast(rankState));
+      }
+    }
     String previous = sc.getLocalProperty("spark.job.description");
     sc.setJobDescription(
         (previous != null && previous.startsWith("spindle epoch")
@@ -170,6 +187,7 @@ public final class CollectiveSync implements ParameterSync {
               spec,
               params,
               state,
+              exchange,
               step,
               steps,
               iteration,
@@ -197,6 +215,7 @@ public final class CollectiveSync implements ParameterSync {
         bytesSent += r.bytesSent();
         computeNanos += r.computeNanos() / results.size();
         collectiveNanos += r.collectiveNanos() / results.size();
+        codecNanos += r.codecNanos() / results.size();
       }
       roundSeconds += (System.nanoTime() - start) / 1e9;
       return new RoundResult(
@@ -204,12 +223,27 @@ public final class CollectiveSync implements ParameterSync {
     } finally {
       params.destroy();
       state.destroy();
+      exchange.forEach(Broadcast::destroy);
       if (rendezvous != null) {
         rendezvous.close();
       }
       if (progress != null) {
         progress.close();
       }
+    }
+  }
+
+  /** The committed exchange states of a round's ranks, each fetched only by its own task. */
+  private record CommittedStates(List<Broadcast<byte[]>> byRank)
+      implements CollectiveTrainer.ExchangeStates {
+    @Override
+    public int workers() {
+      return byRank.size();
+    }
+
+    @Override
+    public byte[] of(int rank) {
+      return byRank.get(rank).value();
     }
   }
 
@@ -284,6 +318,7 @@ public final class CollectiveSync implements ParameterSync {
     private final CollectiveSpec spec;
     private final Broadcast<FlatVector> params;
     private final Broadcast<FlatVector> state;
+    private final List<Broadcast<byte[]>> exchange;
     private final int step;
     private final int steps;
     private final long iteration;
@@ -293,6 +328,7 @@ public final class CollectiveSync implements ParameterSync {
         CollectiveSpec spec,
         Broadcast<FlatVector> params,
         Broadcast<FlatVector> state,
+        List<Broadcast<byte[]>> exchange,
         int step,
         int steps,
         long iteration,
@@ -301,6 +337,7 @@ public final class CollectiveSync implements ParameterSync {
       this.spec = spec;
       this.params = params;
       this.state = state;
+      this.exchange = exchange;
       this.step = step;
       this.steps = steps;
       this.iteration = iteration;
@@ -314,6 +351,7 @@ public final class CollectiveSync implements ParameterSync {
               spec,
               params.value(),
               state.value(),
+              exchange.isEmpty() ? null : new CommittedStates(exchange),
               scala.collection.JavaConverters.asJavaIterator(partition),
               step,
               steps,
@@ -329,8 +367,38 @@ public final class CollectiveSync implements ParameterSync {
     return s.length() == 0 ? FlatVector.of(new float[0]) : FlatVector.copyOf(s);
   }
 
-  /** Takes rank 0's parameters and puts the optimiser state back together from the shards. */
-  private static void commit(List<CollectiveResult> results, GlobalModel model) {
+  /**
+   * The committed exchange state of every rank of a ring of {@code workers}, or null to start
+   * fresh. A state of another scheme is refused; one of another worker count is regrouped ({@link
+   * ExchangeState#forWorkers}: the residuals' sum goes to the new rank 0).
+   */
+  private byte[][] exchangeStatesFor(GlobalModel model, int workers) {
+    ExchangeState committed = model.exchangeState();
+    if (!compression.scheme().lossy()) {
+      if (committed != null) {
+        throw new IllegalStateException(
+            "compression none keeps no exchange state, but the model holds " + committed);
+      }
+      return null;
+    }
+    if (committed == null) {
+      return null;
+    }
+    if (!committed.scheme().equals(compression.toString())) {
+      throw new IllegalStateException(
+          "the model's exchange state is of "
+              + committed.scheme()
+              + ", this run exchanges gradients with "
+              + compression);
+    }
+    return committed.forWorkers(workers).perWorker();
+  }
+
+  /**
+   * Takes rank 0's parameters, puts the optimiser state back together from the shards and keeps
+   * every rank's exchange state.
+   */
+  private void commit(List<CollectiveResult> results, GlobalModel model) {
     INDArray w = model.params();
     int n = (int) w.length();
     long stateLength = model.globalStep().stateLength();
@@ -345,6 +413,15 @@ public final class CollectiveSync implements ParameterSync {
     }
     if (stateLength > 0) {
       model.globalStep().setState(Nd4j.createFromArray(full));
+    }
+    if (compression.scheme().lossy()) {
+      CompressionState[] byRank = new CompressionState[results.size()];
+      for (CollectiveResult r : results) {
+        byRank[r.rank()] =
+            CompressionState.fromBytes(r.exchangeState(), "the exchange state of rank " + r.rank());
+      }
+      model.setExchangeState(
+          new ExchangeState(compression.toString(), new ArrayList<>(List.of(byRank))));
     }
   }
 }

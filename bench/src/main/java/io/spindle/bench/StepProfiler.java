@@ -1,6 +1,7 @@
 package io.spindle.bench;
 
 import io.spindle.bench.LayerClock.Phase;
+import io.spindle.config.Kernels;
 import io.spindle.config.LayerConfig;
 import io.spindle.config.SpindleConfig;
 import io.spindle.data.Example;
@@ -62,7 +63,7 @@ public final class StepProfiler {
     int numInputs = train.get(0).features().length;
     ModelSpec spec =
         new ModelSpec(
-            config.model(),
+            config.model().withKernels(Kernels.DL4J), // DL4J's layers, each under a LayerClock
             config.optimizer(),
             numInputs,
             numClasses,

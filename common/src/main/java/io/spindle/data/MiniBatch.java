@@ -99,6 +99,14 @@ public final class MiniBatch implements Serializable {
     return pixels != null;
   }
 
+  /**
+   * The encoded pixels, {@code size x numFeatures} row-major (the array itself, not a copy: do not
+   * modify), or null for a batch of floats.
+   */
+  public byte[] pixels() {
+    return pixels;
+  }
+
   /** Regression targets, or null for a classification batch. */
   public float[] targets() {
     return targets;
@@ -131,6 +139,25 @@ public final class MiniBatch implements Serializable {
       x[i] = Example.PIXEL_VALUES[pixels[i] & 0xFF];
     }
     return x;
+  }
+
+  /**
+   * Writes the features ({@code size x numFeatures} row-major, decoded) into {@code into[0, size x
+   * numFeatures)}, without allocating.
+   */
+  public void decodeFeatures(float[] into) {
+    int n = size * numFeatures;
+    if (into.length < n) {
+      throw new IllegalArgumentException(
+          "mini-batch of step " + step + ": " + n + " features do not fit " + into.length);
+    }
+    if (pixels == null) {
+      System.arraycopy(features, 0, into, 0, n);
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      into[i] = Example.PIXEL_VALUES[pixels[i] & 0xFF];
+    }
   }
 
   public int[] labels() {

@@ -51,4 +51,33 @@ class ElasticConfigTest {
             .getMessage();
     assertTrue(fewShards.contains("shards must be 0 (= workers) or in [4 (workers)"), fewShards);
   }
+
+  @Test
+  void lossyCompressionWithAChangingWorkerCountIsRefusedNamingBothKeys() {
+    String m =
+        assertThrows(
+                ConfigException.class,
+                () ->
+                    ConfigLoader.load(
+                        null,
+                        List.of(
+                            "cluster.workers=4",
+                            "cluster.minWorkers=2",
+                            "cluster.compression=powersgd")))
+            .getMessage();
+    assertTrue(m.contains("cluster.compression powersgd"), m);
+    assertTrue(m.contains("cluster.minWorkers 2 < cluster.workers 4"), m);
+    // compression with a fixed worker count, and an elastic run without compression, still load
+    assertEquals(
+        Compression.TOPK,
+        ConfigLoader.load(
+                null,
+                List.of("cluster.workers=4", "cluster.minWorkers=4", "cluster.compression=topk"))
+            .cluster()
+            .compression());
+    assertTrue(
+        ConfigLoader.load(null, List.of("cluster.workers=4", "cluster.minWorkers=2"))
+            .cluster()
+            .elastic());
+  }
 }

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.spindle.config.Activation;
 import io.spindle.config.ClusterConfig;
+import io.spindle.config.Compression;
+import io.spindle.config.CompressionSpec;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.LayerConfig;
 import io.spindle.config.LayerType;
@@ -18,7 +20,6 @@ import io.spindle.config.Precision;
 import io.spindle.config.SpindleConfig;
 import io.spindle.config.SyncMode;
 import io.spindle.config.WeightInit;
-import io.spindle.config.WireFormat;
 import io.spindle.data.MiniBatch;
 import io.spindle.driver.checkpoint.Checkpoint;
 import io.spindle.driver.cli.ExitCode;
@@ -109,7 +110,9 @@ class ElasticRoundsTest {
         4,
         0,
         ROUND,
-        WireFormat.FP32,
+        Compression.NONE,
+        ClusterConfig.DEFAULT_POWERSGD_RANK,
+        ClusterConfig.DEFAULT_TOPK_FRACTION,
         true,
         30,
         waitSeconds,
@@ -137,7 +140,7 @@ class ElasticRoundsTest {
               SPARK.sc(),
               DistributedEqualsLocalTest.layout(data),
               ROUND,
-              WireFormat.FP32,
+              CompressionSpec.NONE,
               true,
               30_000,
               true,
@@ -278,7 +281,7 @@ class ElasticRoundsTest {
               SPARK.sc(),
               DistributedEqualsLocalTest.layout(data),
               ROUND,
-              WireFormat.FP32,
+              CompressionSpec.NONE,
               true,
               30_000,
               true,

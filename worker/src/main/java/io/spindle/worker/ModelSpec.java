@@ -1,9 +1,13 @@
 package io.spindle.worker;
 
+import io.spindle.config.ConfigException;
+import io.spindle.config.Kernels;
 import io.spindle.config.ModelConfig;
 import io.spindle.config.OptimizerConfig;
 import io.spindle.model.ModelFactory;
 import io.spindle.model.Reconstruction;
+import io.spindle.model.fast.FastPath;
+import io.spindle.runtime.Nd4jRuntime;
 import java.io.Serializable;
 import org.nd4j.linalg.api.buffer.DataType;
 
@@ -51,6 +55,16 @@ public record ModelSpec(
               + " units, got "
               + numClasses);
     }
+    if (model.kernels() == Kernels.FAST) {
+      String why =
+          reconstruction != null
+              ? "layer-wise pre-training trains autoencoders, which the fast kernels do not cover"
+              : FastPath.unsupported(model, numInputs);
+      if (why != null) {
+        throw new ConfigException(
+            "model.kernels is fast, but " + why + "; set model.kernels: auto");
+      }
+    }
     if (model.outputLayer().units() != numClasses) {
       throw new IllegalArgumentException(
           "model.layers: the output layer has "
@@ -63,10 +77,39 @@ public record ModelSpec(
 
   /**
    * A new, initialised replica of this spec's network (with the reconstruction loss of an
-   * autoencoder): the one place that chooses the network type.
+   * autoencoder): the one place that chooses the network type and the code that computes it ({@code
+   * model.kernels}): a {@link FastReplica} where the fast kernels cover every layer on this JVM's
+   * backend, DL4J's layers ({@link MultiLayerReplica}) otherwise or with {@code kernels: dl4j}.
+   * Both start from the same parameters.
    */
   public TrainableNetwork newNetwork() {
-    return new MultiLayerReplica(this);
+    if (model.isGraph()) {
+      return new GraphReplica(this);
+    }
+    return usesFastKernels() ? new FastReplica(this) : new MultiLayerReplica(this);
+  }
+
+  /**
+   * Whether {@link #newNetwork} builds the fast kernels on this JVM; {@code kernels: fast} on a
+   * backend without them (CUDA, a native build without oneDNN) is an error.
+   */
+  public boolean usesFastKernels() {
+    if (model.kernels() == Kernels.DL4J
+        || model.isGraph()
+        || reconstruction != null
+        || FastPath.unsupported(model, numInputs) != null) {
+      return false;
+    }
+    if (!Nd4jRuntime.hasOneDnn()) {
+      if (model.kernels() == Kernels.FAST) {
+        throw new IllegalStateException(
+            "model.kernels is fast, but the fast kernels need ND4J's CPU backend with oneDNN"
+                + " (nd4j-native, onednn build), which this JVM did not load; set model.kernels:"
+                + " auto");
+      }
+      return false;
+    }
+    return true;
   }
 
   public DataType dataType() {

@@ -295,12 +295,15 @@ public final class FastConvNet implements FastPath {
       if (c.type() == LayerType.MAX_POOL && c.padding() != 0) {
         return false;
       }
+      if (c.type() == LayerType.CONV2D && c.dropout() != 0) {
+        return false;
+      }
       n++;
     }
     return n > 0 && DenseStack.supports(layers.subList(n, layers.size()));
   }
 
-  private static boolean isImageLayer(LayerType t) {
+  static boolean isImageLayer(LayerType t) {
     return t == LayerType.CONV2D || t == LayerType.BATCH_NORM || t == LayerType.MAX_POOL;
   }
 

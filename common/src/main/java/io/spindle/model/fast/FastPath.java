@@ -1,7 +1,14 @@
 package io.spindle.model.fast;
 
+import io.spindle.config.Activation;
+import io.spindle.config.InputKind;
+import io.spindle.config.LayerConfig;
+import io.spindle.config.LayerType;
+import io.spindle.config.Loss;
 import io.spindle.config.ModelConfig;
+import io.spindle.config.Precision;
 import io.spindle.model.StepKey;
+import java.util.List;
 import java.util.Optional;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
@@ -29,12 +36,82 @@ public interface FastPath {
   void recordTimes(long[] nanos);
 
   /**
+   * Why the fast kernels do not compute {@code model} on {@code numInputs} features, naming the
+   * config key and the first layer they do not cover, or null when they cover every layer (the
+   * backend is checked by {@link #of}).
+   */
+  public static String unsupported(ModelConfig model, int numInputs) {
+    if (model.precision() != Precision.FLOAT32) {
+      return "model.precision is "
+          + model.precision().configName()
+          + ", the fast kernels compute in float32";
+    }
+    InputKind input = model.inputFor(numInputs).type();
+    List<LayerConfig> layers = model.layers();
+    int i = 0;
+    if (input == InputKind.IMAGE) {
+      for (; i < layers.size() && FastConvNet.isImageLayer(layers.get(i).type()); i++) {
+        LayerConfig c = layers.get(i);
+        if (c.type() == LayerType.CONV2D
+            && c.activation() != Activation.RELU
+            && c.activation() != Activation.IDENTITY) {
+          return at(i, c) + "has activation " + c.activation().configName() + " (relu or identity)";
+        }
+        if (c.type() == LayerType.CONV2D && c.dropout() != 0) {
+          return at(i, c) + "has dropout (only dense and output layers may)";
+        }
+        if (c.type() == LayerType.MAX_POOL && c.padding() != 0) {
+          return at(i, c) + "has padding (max_pool without padding)";
+        }
+      }
+      if (i == 0) {
+        return at(0, layers.get(0)) + "reads the image input (conv2d, batch_norm or max_pool)";
+      }
+    } else if (input != InputKind.FLAT) {
+      return "model.input is " + input.configName() + " (flat or image)";
+    }
+    for (; i < layers.size() - 1; i++) {
+      LayerConfig c = layers.get(i);
+      if (c.type() != LayerType.DENSE) {
+        return at(i, c)
+            + (input == InputKind.IMAGE
+                ? "follows the dense part (image layers, then dense layers)"
+                : "is not dense (dense layers on flat input)");
+      }
+      if (c.activation() != Activation.RELU && c.activation() != Activation.IDENTITY) {
+        return at(i, c) + "has activation " + c.activation().configName() + " (relu or identity)";
+      }
+    }
+    LayerConfig out = layers.get(layers.size() - 1);
+    if (out.activation() != Activation.SOFTMAX || out.loss() != Loss.CROSS_ENTROPY) {
+      return at(layers.size() - 1, out)
+          + "is "
+          + out.activation().configName()
+          + " with loss "
+          + out.loss().configName()
+          + " (softmax with cross_entropy)";
+    }
+    return null;
+  }
+
+  private static String at(int i, LayerConfig c) {
+    return "model.layers["
+        + i
+        + "]: the fast kernels do not cover this "
+        + c.type().configName()
+        + " layer, it ";
+  }
+
+  /**
    * The fast path for {@code model} over {@code net} (built by {@code ModelFactory} from it), for
    * batches of up to {@code maxBatch}, on the CPU backend; empty when there is none.
    */
   static Optional<FastPath> of(
       MultiLayerNetwork net, ModelConfig model, int numInputs, int maxBatch) {
     if (!io.spindle.runtime.Nd4jRuntime.hasOneDnn()) {
+      return Optional.empty();
+    }
+    if (unsupported(model, numInputs) != null) {
       return Optional.empty();
     }
     if (FastDenseNet.supports(model)) {

@@ -1,7 +1,10 @@
 package io.spindle.driver.checkpoint;
 
+import io.spindle.compress.ExchangeState;
+import io.spindle.compress.GradientLayout;
 import io.spindle.config.CheckpointConfig;
 import io.spindle.config.ClusterConfig;
+import io.spindle.config.CompressionSpec;
 import io.spindle.config.ConfigException;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.DataConfig;
@@ -15,17 +18,18 @@ import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**
- * Restores a run from a checkpoint: the parameters, the optimiser state and the counters, after
- * checking that the checkpoint belongs to a run with the same trajectory. Keys that may change on
- * resume (they do not change the arithmetic): training.epochs, training.maxSteps,
- * training.logEvery, checkpoint.*, cluster.master, cluster.threadsPerWorker,
- * cluster.peerTimeoutSeconds, cluster.executorWaitSeconds, data.mirror, data.cacheDir; and the
- * worker counts cluster.workers and cluster.minWorkers, with cluster.shards: a checkpoint holds the
- * whole parameter vector and optimiser state (the collective engine's ZeRO-1 chunks put back
- * together) and an epoch cursor that does not depend on the workers, and every random draw is keyed
- * by step and example, so a checkpoint written with N workers resumes with M. Only a model with
- * batch norm keeps its number of logical shards (cluster.shards, or cluster.workers when that is
- * 0): its batch statistics are those of a shard.
+ * Restores a run from a checkpoint: the parameters, the optimiser state, the lossy gradient
+ * exchange's state ({@code compression.bin}) and the counters, after checking that the checkpoint
+ * belongs to a run with the same trajectory. Keys that may change on resume (they do not change the
+ * arithmetic): training.epochs, training.maxSteps, training.logEvery, checkpoint.*, cluster.master,
+ * cluster.threadsPerWorker, cluster.peerTimeoutSeconds, cluster.executorWaitSeconds, data.mirror,
+ * data.cacheDir; and the worker counts cluster.workers and cluster.minWorkers, with cluster.shards:
+ * a checkpoint holds the whole parameter vector and optimiser state (the collective engine's ZeRO-1
+ * chunks put back together) and an epoch cursor that does not depend on the workers, and every
+ * random draw is keyed by step and example, so a checkpoint written with N workers resumes with M.
+ * Only a model with batch norm keeps its number of logical shards (cluster.shards, or
+ * cluster.workers when that is 0): its batch statistics are those of a shard. And a lossy
+ * cluster.compression keeps cluster.workers: its state is one error-feedback residual per worker.
  */
 public final class Resume {
   private Resume() {}
@@ -79,6 +83,22 @@ public final class Resume {
               + saved.cluster().shardCount()
               + " to resume it on up to that many workers");
     }
+    if (config.cluster().compression().lossy()
+        && saved.cluster().workers() != config.cluster().workers()) {
+      throw new ConfigException(
+          "cannot resume from "
+              + checkpoint.path()
+              + ": it was written with cluster.workers "
+              + saved.cluster().workers()
+              + " and cluster.compression "
+              + config.cluster().compression().configName()
+              + ", whose error-feedback state is one residual per worker; this run has"
+              + " cluster.workers "
+              + config.cluster().workers()
+              + "; set cluster.workers to "
+              + saved.cluster().workers()
+              + " (or cluster.compression: none, which has no per-worker state)");
+    }
     if (checkpoint.stepsPerEpoch() != stepsPerEpoch) {
       throw new ConfigException(
           "cannot resume from "
@@ -112,6 +132,7 @@ public final class Resume {
     if (checkpoint.optimizerStateLength() > 0) {
       model.globalStep().setState(checkpoint.optimizerState());
     }
+    model.setExchangeState(exchangeState(checkpoint, config, model));
     int epoch = checkpoint.epoch();
     int step = checkpoint.stepInEpoch();
     if (checkpoint.epochEvaluated() && step >= stepsPerEpoch && epoch + 1 < epochs) {
@@ -119,6 +140,50 @@ public final class Resume {
       step = 0;
     }
     return TrainingState.resumedAt(epoch, step, checkpoint.globalStep(), checkpoint.examplesSeen());
+  }
+
+  /**
+   * The checkpoint's exchange state, checked against the run's compression and model, or null when
+   * the run keeps none (or the checkpoint precedes the first round).
+   */
+  private static ExchangeState exchangeState(
+      Checkpoint checkpoint, SpindleConfig config, GlobalModel model) {
+    String where = checkpoint.path() + "/" + CheckpointStore.COMPRESSION;
+    CompressionSpec spec = config.cluster().compressionSpec();
+    byte[] bytes = checkpoint.exchangeState();
+    if (bytes == null) {
+      if (spec.scheme().lossy() && checkpoint.globalStep() > 0) {
+        throw new CheckpointException(
+            checkpoint.path()
+                + ": expected "
+                + CheckpointStore.COMPRESSION
+                + " (cluster.compression "
+                + spec
+                + " keeps error-feedback residuals), found none in the manifest");
+      }
+      return null;
+    }
+    ExchangeState state;
+    try {
+      state = ExchangeState.fromBytes(bytes, where);
+    } catch (IllegalArgumentException e) {
+      throw new CheckpointException(e.getMessage(), e);
+    }
+    long layout = GradientLayout.of(model.network()).fingerprint();
+    if (!state.scheme().equals(spec.toString())
+        || state.workers().get(0).layoutFingerprint() != layout) {
+      throw new CheckpointException(
+          where
+              + ": expected the state of compression "
+              + spec
+              + " for layout "
+              + Long.toHexString(layout)
+              + ", found "
+              + state.scheme()
+              + " for layout "
+              + Long.toHexString(state.workers().get(0).layoutFingerprint()));
+    }
+    return state;
   }
 
   /** The config with every key that may change on resume set to a fixed value. */
@@ -129,7 +194,8 @@ public final class Resume {
     return new SpindleConfig(
         c.model(),
         c.optimizer(),
-        new DataConfig(d.dataset(), "", "", d.trainLimit()),
+        // augmentation draws are part of the trajectory
+        new DataConfig(d.dataset(), "", "", d.trainLimit()).withAugment(d.augment()),
         // a schedule stretched over the run (steps: 0) makes training.epochs part of it
         new TrainingConfig(
             c.optimizer().schedule().followsRunLength() ? t.epochs() : 1,
@@ -145,7 +211,9 @@ public final class Resume {
             k.averagingSteps(),
             0,
             k.roundSteps(),
-            k.wire(),
+            k.compression(),
+            k.powersgdRank(),
+            k.topkFraction(),
             k.shardOptimizer(),
             1,
             0,

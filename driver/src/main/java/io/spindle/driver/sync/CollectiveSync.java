@@ -1,13 +1,16 @@
 package io.spindle.driver.sync;
 
+import io.spindle.compress.CompressionState;
+import io.spindle.compress.ExchangeState;
+import io.spindle.config.CompressionSpec;
 import io.spindle.config.SyncMode;
-import io.spindle.config.WireFormat;
 import io.spindle.data.BatchLayout;
 import io.spindle.data.MiniBatch;
 import io.spindle.data.ShardAssignment;
 import io.spindle.driver.GlobalModel;
 import io.spindle.driver.ParameterSync;
 import io.spindle.driver.RoundResult;
+import io.spindle.driver.StepProgress;
 import io.spindle.driver.WorkerPool;
 import io.spindle.driver.data.WorkerShards;
 import io.spindle.optim.FlatOptimizer;
@@ -15,6 +18,8 @@ import io.spindle.tensor.FlatVector;
 import io.spindle.worker.collective.CollectiveResult;
 import io.spindle.worker.collective.CollectiveSpec;
 import io.spindle.worker.collective.CollectiveTrainer;
+import io.spindle.worker.collective.ProgressService;
+import io.spindle.worker.collective.ProgressTarget;
 import io.spindle.worker.collective.Rendezvous;
 import java.io.PrintStream;
 import java.security.SecureRandom;
@@ -26,7 +31,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.spark.api.java.JavaFutureAction;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -37,9 +44,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * Synchronous gradient sharing through the collective engine: one Spark barrier stage per round of
  * up to R steps, inside which the workers all-reduce gradients directly with each other over TCP
  * every step and apply the global step themselves (see {@link CollectiveTrainer} for the protocol).
- * The driver only broadcasts the starting state and commits the end state of each round, so a
- * relaunched stage redoes the round from the last committed state: no step is lost or applied
- * twice.
+ * The driver only broadcasts the starting state and commits the end state of each round (the
+ * parameters, the optimiser state and, with lossy compression, every worker's exchange state, kept
+ * in {@link GlobalModel#exchangeState()}), so a relaunched stage redoes the round from the last
+ * committed state: no step is lost or applied twice.
  *
  * <p><b>Elastic rounds.</b> Each round is formed from the workers alive at its start ({@link
  * WorkerPool}: between {@code cluster.minWorkers} and {@code cluster.workers}, as many as the
@@ -53,7 +61,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * While a round runs, the driver watches the pool: when it falls below the round's M (an executor
  * was lost), the round's job is cancelled, its work thrown away (the model is untouched until a
  * round commits) and the round formed again from the survivors. Executors added while a round runs
- * join the next round.
+ * join the next round. Lossy compression keeps one error-feedback state per worker, so config
+ * validation refuses it with a changing worker count ({@code cluster.minWorkers} below {@code
+ * cluster.workers}); with fewer workers than shards the exact exchange runs as a ring of shards.
  */
 public final class CollectiveSync implements ParameterSync {
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -64,7 +74,7 @@ public final class CollectiveSync implements ParameterSync {
   private final JavaSparkContext sc;
   private final BatchLayout layout;
   private final int roundSteps;
-  private final WireFormat wire;
+  private final CompressionSpec compression;
   private final boolean sharded;
   private final int timeoutMillis;
   private final boolean driverRendezvous;
@@ -75,8 +85,13 @@ public final class CollectiveSync implements ParameterSync {
   private long steps;
   private long computeNanos;
   private long collectiveNanos;
+  private long codecNanos;
   private double roundSeconds;
   private long modelBytes;
+  private int progressEvery;
+  private StepProgress.Sink progressSink;
+  // the last global iteration handed to the sink in this round, over its abandoned attempts too
+  private long reportedThrough;
   // the shards grouped for fewer workers than shards, while they serve rounds
   private JavaRDD<MiniBatch> grouped;
   private int groupedSource = -1;
@@ -99,7 +114,7 @@ public final class CollectiveSync implements ParameterSync {
    *
    * @param layout how each step's global batch is cut into logical shards
    * @param roundSteps R, steps per barrier stage (0: the rest of the epoch)
-   * @param wire fp32 or bf16 on the wire
+   * @param compression how gradients travel each step ({@code cluster.compression})
    * @param sharded ZeRO-1: each worker updates 1/N of the parameters and optimiser state
    * @param timeoutMillis connect and read timeout between workers
    * @param driverRendezvous tasks find each other through a {@link Rendezvous} service on the
@@ -109,7 +124,7 @@ public final class CollectiveSync implements ParameterSync {
       JavaSparkContext sc,
       BatchLayout layout,
       int roundSteps,
-      WireFormat wire,
+      CompressionSpec compression,
       boolean sharded,
       int timeoutMillis,
       boolean driverRendezvous) {
@@ -117,7 +132,7 @@ public final class CollectiveSync implements ParameterSync {
         sc,
         layout,
         roundSteps,
-        wire,
+        compression,
         sharded,
         timeoutMillis,
         driverRendezvous,
@@ -134,7 +149,7 @@ public final class CollectiveSync implements ParameterSync {
       JavaSparkContext sc,
       BatchLayout layout,
       int roundSteps,
-      WireFormat wire,
+      CompressionSpec compression,
       boolean sharded,
       int timeoutMillis,
       boolean driverRendezvous,
@@ -143,7 +158,7 @@ public final class CollectiveSync implements ParameterSync {
     this.sc = sc;
     this.layout = layout;
     this.roundSteps = roundSteps;
-    this.wire = wire;
+    this.compression = compression;
     this.sharded = sharded;
     this.timeoutMillis = timeoutMillis;
     this.driverRendezvous = driverRendezvous;
@@ -159,20 +174,24 @@ public final class CollectiveSync implements ParameterSync {
   /**
    * The engine's own counters, per step: bytes each worker sent to its ring neighbour (next to the
    * all-reduce lower bound 2(M-1)/M x model bytes), seconds computing (forward, backward,
-   * optimiser), in the ring, and wall seconds with the barrier stage's set-up and commit; and what
-   * the elastic rounds did: steps run with each worker count, each change of the count (global
-   * step, from, to, seconds of abandoned rounds before it, seconds regrouping the shards, its first
-   * round's steps and seconds, and the seconds it lost in all: see {@link #changesWithLoss}),
-   * rounds abandoned because a worker was lost and their seconds, seconds regrouping shards in all.
+   * optimiser), in the ring, compressing (outside the ring), and wall seconds with the barrier
+   * stage's set-up and commit; and what the elastic rounds did: steps run with each worker count,
+   * each change of the count (global step, from, to, seconds of abandoned rounds before it, seconds
+   * regrouping the shards, its first round's steps and seconds, and the seconds it lost in all: see
+   * {@link #changesWithLoss}), rounds abandoned because a worker was lost and their seconds,
+   * seconds regrouping shards in all.
    */
   @Override
   public Map<String, Object> facts() {
     Map<String, Object> out = new LinkedHashMap<>();
+    out.put("compression", compression.toString());
+    out.put("optimizer_sharded", sharded);
     if (steps > 0) {
       out.put("bytes_sent_per_worker_per_step", bytesPerWorker / steps);
       out.put("allreduce_bound_bytes", boundBytes / steps);
       out.put("compute_seconds_per_step", computeNanos / 1e9 / steps);
       out.put("collective_seconds_per_step", collectiveNanos / 1e9 / steps);
+      out.put("codec_seconds_per_step", codecNanos / 1e9 / steps);
       out.put("wall_seconds_per_step", roundSeconds / steps);
       Map<String, Long> byWorkers = new LinkedHashMap<>();
       stepsByWorkers.forEach((m, n) -> byWorkers.put(Integer.toString(m), n));
@@ -185,12 +204,24 @@ public final class CollectiveSync implements ParameterSync {
     return out;
   }
 
+  /**
+   * Opens a {@link ProgressService} for every round: each task sends its counters every {@code
+   * every} global steps, and while the round's job runs this thread hands the merged intervals to
+   * {@code sink}.
+   */
+  @Override
+  public void reportProgress(int every, StepProgress.Sink sink) {
+    this.progressEvery = every;
+    this.progressSink = sink;
+  }
+
   @Override
   public RoundResult round(
       JavaRDD<MiniBatch> batches, int step, int maxSteps, long iteration, GlobalModel model) {
     long start = System.nanoTime();
     int steps = roundSteps > 0 ? Math.min(roundSteps, maxSteps) : maxSteps;
     double lost = 0;
+    reportedThrough = iteration - 1;
     while (true) {
       long formed = System.nanoTime();
       int m = Math.min(layout.workers(), pool.await());
@@ -241,6 +272,7 @@ public final class CollectiveSync implements ParameterSync {
         bytesPerWorker += (double) r.bytesSent() / m;
         computeNanos += r.computeNanos() / results.size();
         collectiveNanos += r.collectiveNanos() / results.size();
+        codecNanos += r.codecNanos() / results.size();
       }
       roundSeconds += (System.nanoTime() - start) / 1e9;
       return new RoundResult(
@@ -272,7 +304,7 @@ public final class CollectiveSync implements ParameterSync {
     CollectiveSpec spec =
         new CollectiveSpec(
             model.spec(),
-            wire,
+            compression,
             sharded,
             layout,
             iteration,
@@ -280,18 +312,37 @@ public final class CollectiveSync implements ParameterSync {
             timeoutMillis,
             rendezvous == null ? null : rendezvous.endpoint(),
             shards);
+    ProgressService progress =
+        progressSink == null
+            ? null
+            : ProgressService.start(
+                sc.getConf().get("spark.driver.host", "127.0.0.1"), iteration, secret, m);
     Broadcast<FlatVector> params = sc.broadcast(FlatVector.copyOf(model.params()));
     Broadcast<FlatVector> state = sc.broadcast(stateOf(model));
+    // one broadcast per rank: each task fetches only its own worker's state
+    byte[][] committed = exchangeStatesFor(model, m);
+    List<Broadcast<byte[]>> exchange = new ArrayList<>();
+    if (committed != null) {
+      for (byte[] rankState : committed) {
+        exchange.add(sc.broadcast(rankState));
+      }
+    }
     String group = "spindle-collective-" + UUID.randomUUID();
+    String previous = sc.getLocalProperty("spark.job.description");
     // no thread interrupt on cancel: KillWatch sees the kill flag and closes the ring's sockets
     sc.setJobGroup(
         group,
-        "collective round: steps "
+        (previous != null && previous.startsWith("spindle epoch")
+                ? previous.replaceFirst(" step \\d+/\\d+$", "") + ": "
+                : "")
+            + "collective round: steps "
             + step
             + ".."
             + (step + steps - 1)
             + " (global "
             + iteration
+            + ".."
+            + (iteration + steps - 1)
             + ") on "
             + m
             + " workers",
@@ -317,16 +368,27 @@ public final class CollectiveSync implements ParameterSync {
     watch.setDaemon(true);
     watch.start();
     try {
-      BarrierRound task = new BarrierRound(spec, params, state, step, steps, iteration);
+      BarrierRound task =
+          new BarrierRound(
+              spec,
+              params,
+              state,
+              exchange,
+              step,
+              steps,
+              iteration,
+              progress == null ? null : progress.target(progressEvery));
       // The results pass through a one-partition shuffle: that makes the barrier stage a map
       // stage, which Spark relaunches whole when a task fails (a failed barrier result stage
       // would abort the job instead).
       scala.reflect.ClassTag<CollectiveResult> tag =
           scala.reflect.ClassTag$.MODULE$.apply(CollectiveResult.class);
       try {
-        return JavaRDD.fromRDD(input.rdd().barrier().mapPartitions(task, false, tag), tag)
-            .repartition(1)
-            .collect();
+        JavaFutureAction<List<CollectiveResult>> job =
+            JavaRDD.fromRDD(input.rdd().barrier().mapPartitions(task, false, tag), tag)
+                .repartition(1)
+                .collectAsync();
+        return awaitReporting(job, progress, iteration + steps - 1);
       } catch (Exception e) {
         if (lost.get() || pool.available() < m) {
           return null; // a worker was lost: the round is formed again from the survivors
@@ -337,12 +399,104 @@ public final class CollectiveSync implements ParameterSync {
       watch.interrupt();
       joinQuietly(watch);
       sc.clearJobGroup();
+      sc.setJobDescription(previous);
       params.destroy();
       state.destroy();
+      exchange.forEach(Broadcast::destroy);
       if (rendezvous != null) {
         rendezvous.close();
       }
+      if (progress != null) {
+        progress.close();
+      }
     }
+  }
+
+  /** The committed exchange states of a round's ranks, each fetched only by its own task. */
+  private record CommittedStates(List<Broadcast<byte[]>> byRank)
+      implements CollectiveTrainer.ExchangeStates {
+    @Override
+    public int workers() {
+      return byRank.size();
+    }
+
+    @Override
+    public byte[] of(int rank) {
+      return byRank.get(rank).value();
+    }
+  }
+
+  /**
+   * Waits for the round's job, handing the progress that arrives meanwhile to the sink on this
+   * thread (then what arrived before the job's end); rethrows the job's failure as it is.
+   */
+  private List<CollectiveResult> awaitReporting(
+      JavaFutureAction<List<CollectiveResult>> job, ProgressService progress, long lastIteration) {
+    try {
+      if (progress != null) {
+        while (!job.isDone()) {
+          ProgressService.Interval i = progress.poll(50);
+          if (i != null) {
+            report(i);
+          }
+        }
+      }
+      List<CollectiveResult> results = job.get();
+      if (progress != null) {
+        // the tasks sent their round's last frame before returning; give the reader threads a
+        // moment to file it (and any frame still in flight) so that no record falls to onRound
+        long deadline = System.nanoTime() + 500_000_000L;
+        while (true) {
+          ProgressService.Interval i =
+              progress.poll(Math.max(0, (deadline - System.nanoTime()) / 1_000_000));
+          if (i == null) {
+            break;
+          }
+          report(i);
+          if (i.iteration() >= lastIteration) {
+            break;
+          }
+        }
+      }
+      return results;
+    } catch (InterruptedException e) {
+      job.cancel(true);
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while a collective round ran", e);
+    } catch (ExecutionException e) {
+      throw CollectiveSync.<RuntimeException>rethrow(e.getCause());
+    } catch (RuntimeException e) {
+      job.cancel(true);
+      throw e;
+    }
+  }
+
+  /**
+   * Hands {@code i} to the sink unless an abandoned attempt of the round already reported its steps
+   * (a round formed again from the survivors redoes them; they are reported once).
+   */
+  private void report(ProgressService.Interval i) {
+    if (i.iteration() > reportedThrough) {
+      reportedThrough = i.iteration();
+      progressSink.accept(toStep(i));
+    }
+  }
+
+  private static StepProgress toStep(ProgressService.Interval i) {
+    return new StepProgress(
+        i.iteration() + 1,
+        i.stepInEpoch(),
+        i.steps(),
+        i.examples(),
+        i.correct(),
+        i.lossSum(),
+        i.seconds());
+  }
+
+  /** Rethrows the job's own failure (a SparkException, as {@code collect()} would throw it). */
+  @SuppressWarnings("unchecked")
+  private static <T extends Throwable> T rethrow(Throwable t) throws T {
+    throw (T) t;
   }
 
   /** The round's input: the epoch's shards, or for fewer workers the shards grouped for them. */
@@ -458,20 +612,26 @@ public final class CollectiveSync implements ParameterSync {
     private final CollectiveSpec spec;
     private final Broadcast<FlatVector> params;
     private final Broadcast<FlatVector> state;
+    private final List<Broadcast<byte[]>> exchange;
     private final int step;
     private final int steps;
     private final long iteration;
+    private final ProgressTarget progress;
 
     BarrierRound(
         CollectiveSpec spec,
         Broadcast<FlatVector> params,
         Broadcast<FlatVector> state,
+        List<Broadcast<byte[]>> exchange,
         int step,
         int steps,
-        long iteration) {
+        long iteration,
+        ProgressTarget progress) {
+      this.progress = progress;
       this.spec = spec;
       this.params = params;
       this.state = state;
+      this.exchange = exchange;
       this.step = step;
       this.steps = steps;
       this.iteration = iteration;
@@ -485,10 +645,12 @@ public final class CollectiveSync implements ParameterSync {
               spec,
               params.value(),
               state.value(),
+              exchange.isEmpty() ? null : new CommittedStates(exchange),
               scala.collection.JavaConverters.asJavaIterator(partition),
               step,
               steps,
-              iteration);
+              iteration,
+              progress);
       return scala.collection.JavaConverters.asScalaIterator(
           Collections.singletonList(result).iterator());
     }
@@ -499,8 +661,38 @@ public final class CollectiveSync implements ParameterSync {
     return s.length() == 0 ? FlatVector.of(new float[0]) : FlatVector.copyOf(s);
   }
 
-  /** Takes rank 0's parameters and puts the optimiser state back together from the shards. */
-  private static void commit(List<CollectiveResult> results, GlobalModel model) {
+  /**
+   * The committed exchange state of every rank of a ring of {@code workers}, or null to start
+   * fresh. A state of another scheme is refused; one of another worker count is regrouped ({@link
+   * ExchangeState#forWorkers}: the residuals' sum goes to the new rank 0).
+   */
+  private byte[][] exchangeStatesFor(GlobalModel model, int workers) {
+    ExchangeState committed = model.exchangeState();
+    if (!compression.scheme().lossy()) {
+      if (committed != null) {
+        throw new IllegalStateException(
+            "compression none keeps no exchange state, but the model holds " + committed);
+      }
+      return null;
+    }
+    if (committed == null) {
+      return null;
+    }
+    if (!committed.scheme().equals(compression.toString())) {
+      throw new IllegalStateException(
+          "the model's exchange state is of "
+              + committed.scheme()
+              + ", this run exchanges gradients with "
+              + compression);
+    }
+    return committed.forWorkers(workers).perWorker();
+  }
+
+  /**
+   * Takes rank 0's parameters, puts the optimiser state back together from the shards and keeps
+   * every rank's exchange state.
+   */
+  private void commit(List<CollectiveResult> results, GlobalModel model) {
     INDArray w = model.params();
     int n = (int) w.length();
     long stateLength = model.globalStep().stateLength();
@@ -515,6 +707,15 @@ public final class CollectiveSync implements ParameterSync {
     }
     if (stateLength > 0) {
       model.globalStep().setState(Nd4j.createFromArray(full));
+    }
+    if (compression.scheme().lossy()) {
+      CompressionState[] byRank = new CompressionState[results.size()];
+      for (CollectiveResult r : results) {
+        byRank[r.rank()] =
+            CompressionState.fromBytes(r.exchangeState(), "the exchange state of rank " + r.rank());
+      }
+      model.setExchangeState(
+          new ExchangeState(compression.toString(), new ArrayList<>(List.of(byRank))));
     }
   }
 }

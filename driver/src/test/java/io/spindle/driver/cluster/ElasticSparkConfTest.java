@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import io.spindle.config.ClusterConfig;
+import io.spindle.config.Compression;
 import io.spindle.config.SyncMode;
-import io.spindle.config.WireFormat;
 import org.apache.spark.SparkConf;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -18,7 +18,20 @@ import org.junit.jupiter.api.Test;
 class ElasticSparkConfTest {
   static ClusterConfig cluster(SyncMode sync, int workers, int minWorkers) {
     return new ClusterConfig(
-            "spark://127.0.0.1:7077", workers, sync, 4, 0, 0, WireFormat.FP32, true, 120, 60, 0, 0)
+            "spark://127.0.0.1:7077",
+            workers,
+            sync,
+            4,
+            0,
+            0,
+            Compression.NONE,
+            ClusterConfig.DEFAULT_POWERSGD_RANK,
+            ClusterConfig.DEFAULT_TOPK_FRACTION,
+            true,
+            120,
+            60,
+            0,
+            0)
         .withWorkers(workers, minWorkers);
   }
 

@@ -1,5 +1,8 @@
 package io.spindle.worker.collective;
 
+import io.spindle.compress.CompressionState;
+import io.spindle.config.Compression;
+import io.spindle.config.WireFormat;
 import io.spindle.data.MiniBatch;
 import io.spindle.optim.FlatOptimizer;
 import io.spindle.optim.GlobalStep;
@@ -26,19 +29,23 @@ import org.nd4j.linalg.factory.Nd4j;
  *       a ring, proving the round's secret.
  *   <li>Every step: each task computes the summed gradient over its logical shards of the global
  *       batch (one per task when the round has as many workers as shards, more when workers are
- *       missing: {@link io.spindle.data.ShardAssignment}); ring reduce-scatter leaves task r with
- *       the summed gradient of chunk r.
+ *       missing: {@link io.spindle.data.ShardAssignment}); the round's {@link GradientExchange}
+ *       ({@code cluster.compression}) sums it over the tasks, exactly or compressed, on the range
+ *       the task updates (with fewer workers than shards, which only {@code compression: none}
+ *       allows, a {@link ShardRing} adds the shards' gradients in the order a ring of all shards
+ *       adds them):
  *       <ul>
- *         <li>sharded (ZeRO-1): task r applies the {@link GlobalStep} update (mean, penalty,
- *             optimiser) to its chunk of the parameters with its chunk of the optimiser state; ring
- *             all-gather then brings everyone the new parameters, and every task applies the
- *             max-norm constraint to its full copy.
- *         <li>replicated: ring all-gather completes the all-reduce and every task applies the same
- *             whole {@link GlobalStep} with its own full copy of the state.
+ *         <li>sharded (ZeRO-1): task r's chunk; task r applies the {@link GlobalStep} update (mean,
+ *             penalty, optimiser) to its chunk of the parameters with its chunk of the optimiser
+ *             state; ring all-gather (fp32) then brings everyone the new parameters, and every task
+ *             applies the max-norm constraint to its full copy.
+ *         <li>replicated: the whole vector; every task applies the same whole {@link GlobalStep}
+ *             with its own full copy of the state.
  *       </ul>
- *   <li>At the end each task returns its state (shard) and rank 0 the parameters; the driver
- *       commits them. A task that dies makes Spark relaunch the whole stage, which starts again
- *       from the state the driver last committed, so no step is lost or applied twice.
+ *   <li>At the end each task returns its optimiser state (shard), its exchange's state (residuals,
+ *       factors) and rank 0 the parameters; the driver commits them. A task that dies makes Spark
+ *       relaunch the whole stage, which starts again from the state the driver last committed
+ *       (parameters, optimiser and exchange state), so no step is lost or applied twice.
  * </ol>
  */
 public final class CollectiveTrainer {
@@ -48,10 +55,29 @@ public final class CollectiveTrainer {
       CollectiveSpec spec,
       FlatVector params,
       FlatVector state,
+      ExchangeStates exchangeStates,
       Iterator<MiniBatch> partition,
       int firstStep,
       int steps,
       long firstIteration) {
+    return run(
+        spec, params, state, exchangeStates, partition, firstStep, steps, firstIteration, null);
+  }
+
+  /**
+   * As {@link #run(CollectiveSpec, FlatVector, FlatVector, ExchangeStates, Iterator, int, int,
+   * long)}, reporting this rank's progress to {@code progress} (null: none) while the round runs.
+   */
+  public static CollectiveResult run(
+      CollectiveSpec spec,
+      FlatVector params,
+      FlatVector state,
+      ExchangeStates exchangeStates,
+      Iterator<MiniBatch> partition,
+      int firstStep,
+      int steps,
+      long firstIteration,
+      ProgressTarget progress) {
     BarrierTaskContext ctx = BarrierTaskContext.get();
     BarrierTaskInfo[] infos = ctx.getTaskInfos();
     int rank = ctx.partitionId();
@@ -68,7 +94,8 @@ public final class CollectiveTrainer {
     long version = spec.modelVersion(params.length());
     KillWatch watch = new KillWatch(ctx::isInterrupted, 200, "spindle-kill-watch-" + rank);
     try (watch;
-        TcpRing ring = TcpRing.bind(host, rank, size, spec.wire(), version, spec.timeoutMillis())) {
+        TcpRing ring =
+            TcpRing.bind(host, rank, size, WireFormat.FP32, version, spec.timeoutMillis())) {
       watch.guard(ring::close);
       List<String> endpoints =
           spec.rendezvous() == null
@@ -85,9 +112,25 @@ public final class CollectiveTrainer {
                   watch::guard);
       ring.connect(endpoints, spec.secret(), spec.round());
       ShardCursor cursor = new ShardCursor(partition, firstStep, spec.shards().count(rank));
-      return NetworkPool.withNetwork(
-          spec.model(),
-          net -> train(spec, ring, net, params, state, cursor, steps, firstIteration));
+      CompressionState exchangeState = exchangeStateOf(exchangeStates, rank, size);
+      try (ProgressReporter reporter =
+          ProgressReporter.start(
+              progress, ctx.stageAttemptNumber(), rank, size, spec.timeoutMillis())) {
+        return NetworkPool.withNetwork(
+            spec.model(),
+            net ->
+                train(
+                    spec,
+                    ring,
+                    net,
+                    params,
+                    state,
+                    exchangeState,
+                    cursor,
+                    steps,
+                    firstIteration,
+                    reporter));
+      }
     } catch (RuntimeException e) {
       if (watch.fired()) {
         throw new CollectiveException(
@@ -108,9 +151,11 @@ public final class CollectiveTrainer {
       TrainableNetwork net,
       FlatVector params,
       FlatVector state,
+      CompressionState exchangeState,
       ShardCursor cursor,
       int steps,
-      long firstIteration) {
+      long firstIteration,
+      ProgressReporter reporter) {
     INDArray w = net.params();
     if (w.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException(
@@ -120,8 +165,12 @@ public final class CollectiveTrainer {
     int rank = ring.rank();
     // with fewer workers than shards, each worker plays its shards' places in a ring of shards and
     // owns their chunks, so the sums are added in the order a ring of all shards adds them
+    // (exact fp32 only: config validation refuses a lossy compression with a changing worker
+    // count, and a lossy exchange keeps one residual per worker, not per shard)
     ShardRing shardRing =
-        spec.shards().isIdentity() ? null : new ShardRing(ring, spec.shards(), spec.wire());
+        spec.shards().isIdentity() || spec.compression().scheme() != Compression.NONE
+            ? null
+            : new ShardRing(ring, spec.shards(), WireFormat.FP32);
     int[] bounds =
         shardRing == null
             ? TcpRing.bounds(n, ring.size())
@@ -131,11 +180,16 @@ public final class CollectiveTrainer {
     params.copyTo(w);
     float[] values = params.toFloatArray();
     GlobalStep update = GlobalStep.create(spec.model().optimizer(), net.rules(), from, to);
+    GradientExchange exchange =
+        GradientExchange.create(
+            spec.compression(), ring, net.gradientLayout(), spec.model().seed());
+    exchange.restore(exchangeState);
     update.setState(
         Nd4j.createFromArray(FlatOptimizer.sliceState(state.toFloatArray(), n, from, to)));
     ShardGradients shares = new ShardGradients();
     int firstShard = spec.shards().first(rank);
     long computeNanos = 0;
+    long codecNanos = 0;
     float[] gradient = new float[n];
     float[][] perShard = shardRing == null ? null : new float[spec.shards().count(rank)][n];
     for (int s = 0; s < steps; s++) {
@@ -149,11 +203,10 @@ public final class CollectiveTrainer {
         shares.compute(
             net, spec.model(), spec.layout(), firstShard, step, iteration, batches, gradient);
         computeNanos += System.nanoTime() - t0;
-        if (spec.sharded()) {
-          ring.reduceScatter(gradient, bounds, iteration);
-        } else {
-          ring.allReduce(gradient, bounds, iteration);
-        }
+        t0 = System.nanoTime();
+        long ringBefore = ring.nanosInCollectives();
+        exchange.reduce(gradient, from, to, iteration);
+        codecNanos += System.nanoTime() - t0 - (ring.nanosInCollectives() - ringBefore);
       } else {
         shares.computeEach(
             net, spec.model(), spec.layout(), firstShard, step, iteration, batches, perShard);
@@ -168,7 +221,8 @@ public final class CollectiveTrainer {
       update.update(values, gradient, spec.layout().stepSize(step), iteration);
       computeNanos += System.nanoTime() - t0;
       if (spec.sharded()) {
-        ring.allGather(values, bounds, iteration);
+        ring.allGather(
+            values, bounds, iteration, GradientExchange.PARAMETERS_TAG, WireFormat.FP32, null);
       }
       t0 = System.nanoTime();
       // every task holds the full vector now, so every task applies the constraint to it
@@ -176,8 +230,18 @@ public final class CollectiveTrainer {
       update.constrain(values);
       FlatVector.copyInto(values, 0, n, w, 0);
       computeNanos += System.nanoTime() - t0;
+      if (reporter != null) {
+        reporter.step(
+            iteration,
+            s == steps - 1,
+            step + 1,
+            shares.examples(),
+            shares.correct(),
+            shares.lossSum());
+      }
     }
     boolean sendState = spec.sharded() || rank == 0;
+    CompressionState after = exchange.state();
     return new CollectiveResult(
         rank,
         rank == 0 ? FlatVector.of(values) : null,
@@ -190,7 +254,39 @@ public final class CollectiveTrainer {
         steps,
         ring.bytesSent(),
         ring.nanosInCollectives(),
-        computeNanos);
+        computeNanos,
+        codecNanos,
+        after == null ? null : after.toBytes());
+  }
+
+  /**
+   * Rank {@code rank}'s committed exchange state, or null to start fresh; a ring of another size
+   * than the states' is refused (the driver regroups states before it ships them).
+   */
+  private static CompressionState exchangeStateOf(ExchangeStates states, int rank, int size) {
+    if (states == null) {
+      return null;
+    }
+    if (states.workers() != size) {
+      throw new CollectiveException(
+          "rank "
+              + rank
+              + ": the driver shipped exchange states for "
+              + states.workers()
+              + " workers to a ring of "
+              + size);
+    }
+    return CompressionState.fromBytes(states.of(rank), "the committed state of rank " + rank);
+  }
+
+  /**
+   * The driver's committed exchange states of the round's ranks ({@code CompressionState.toBytes()}
+   * each), looked up by rank so that a task fetches only its own.
+   */
+  public interface ExchangeStates {
+    int workers();
+
+    byte[] of(int rank);
   }
 
   static String hostOf(String address) {

@@ -1,0 +1,126 @@
+package io.spindle.worker;
+
+import io.spindle.compress.GradientLayout;
+import io.spindle.data.MiniBatch;
+import io.spindle.model.ParameterRules;
+import io.spindle.model.StepKey;
+import io.spindle.model.fast.FastPath;
+import io.spindle.sync.Evaluation;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * A {@link TrainableNetwork} whose forward and backward pass run on Spindle's fast kernels ({@link
+ * FastPath}: {@code FastDenseNet} for MLPs, {@code FastConvNet} for convolutional networks) instead
+ * of DL4J's layers. It holds the same DL4J network as {@link MultiLayerReplica} (built by {@code
+ * ModelFactory} from the same seed) and computes on that network's own flat parameter and gradient
+ * vectors, so the parameters, their layout, evaluation, checkpoints and saved models are DL4J's;
+ * only {@link #computeGradient} differs. It computes what {@code MultiLayerReplica} computes (the
+ * gradient summed over the batch, batch norm's running statistics as sums of raw updates, the mean
+ * loss with the L1/L2 penalty as DL4J's score adds it) up to float rounding, with the same dropout
+ * masks ({@code FastReplicaTest}).
+ *
+ * <p>The kernels' buffers are sized for the largest batch seen so far and grow when a larger one
+ * arrives (once per task, in practice).
+ */
+final class FastReplica implements TrainableNetwork {
+  private final ModelSpec spec;
+  private final MultiLayerReplica reference;
+  private final MultiLayerNetwork net;
+  private FastPath path;
+  private int capacity;
+  private float[] decoded = new float[0];
+  private long[] times;
+
+  FastReplica(ModelSpec spec) {
+    this.spec = spec;
+    this.reference = new MultiLayerReplica(spec);
+    this.net = reference.network();
+  }
+
+  /** The DL4J network (for saving it, and for copying pre-trained layers into it). */
+  public MultiLayerNetwork network() {
+    return net;
+  }
+
+  @Override
+  public INDArray params() {
+    return net.params();
+  }
+
+  @Override
+  public ParameterRules rules() {
+    return reference.rules();
+  }
+
+  @Override
+  public GradientLayout gradientLayout() {
+    return reference.gradientLayout();
+  }
+
+  @Override
+  public double computeGradient(MiniBatch batch, StepKey key) {
+    int rows = batch.size();
+    if (rows == 0) {
+      throw new IllegalArgumentException(
+          "step " + batch.step() + ": a gradient needs at least one example, got an empty batch");
+    }
+    if (path == null || rows > capacity) {
+      capacity = Math.max(rows, capacity);
+      path =
+          FastPath.of(net, spec.model(), spec.numInputs(), capacity)
+              .orElseThrow(
+                  () ->
+                      new IllegalStateException(
+                          "model.kernels: the fast kernels need ND4J's CPU backend with oneDNN"
+                              + " (nd4j-native, onednn build), which this executor did not load;"
+                              + " set model.kernels: dl4j or auto"));
+      path.recordTimes(times);
+    }
+    double meanLoss = path.computeGradient(features(batch), batch.labels(), rows, key);
+    ParameterRules rules = reference.rules();
+    rules.rawUpdates().scaleToSum(net.getFlattenedGradients(), rows);
+    if (rules.regularization().isActive()) {
+      meanLoss += rules.regularization().penalty(net.params()); // as DL4J's score adds it
+    }
+    return meanLoss;
+  }
+
+  private float[] features(MiniBatch batch) {
+    if (!batch.isEncoded()) {
+      return batch.features();
+    }
+    int n = batch.size() * batch.numFeatures();
+    if (decoded.length < n) {
+      decoded = new float[n];
+    }
+    batch.decodeFeatures(decoded);
+    return decoded;
+  }
+
+  @Override
+  public INDArray gradient() {
+    return net.getFlattenedGradients();
+  }
+
+  @Override
+  public long correctOfLastForward() {
+    return path == null ? 0 : path.correct();
+  }
+
+  @Override
+  public Evaluation evaluate(MiniBatch batch) {
+    return reference.evaluate(batch);
+  }
+
+  /**
+   * Per-layer forward ({@code [2 l]}) and backward ({@code [2 l + 1]}) nanoseconds added up on
+   * every later pass, for the step profiler; null stops it.
+   */
+  public void recordTimes(long[] nanos) {
+    this.times = nanos;
+    if (path != null) {
+      path.recordTimes(nanos);
+    }
+  }
+}

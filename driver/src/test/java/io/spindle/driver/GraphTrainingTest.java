@@ -98,15 +98,16 @@ class GraphTrainingTest {
       s.add(parts[1]);
     }
     Path whole = tmp.resolve("whole");
-    Map<String, Object> wholeSummary = ExactResumeTest.train(whole, s);
+    Map<String, Object> wholeSummary = ExactResumeTest.train(SPARK.sc(), whole, s);
     assertEquals(16L, wholeSummary.get("steps"));
 
     Path legs = tmp.resolve("legs");
-    ExactResumeTest.train(legs, s, "training.maxSteps=6"); // mid-epoch 1
+    ExactResumeTest.train(SPARK.sc(), legs, s, "training.maxSteps=6"); // mid-epoch 1
     assertEquals(6, ExactResumeTest.last(legs).globalStep());
-    ExactResumeTest.train(legs, s, "training.maxSteps=12", "checkpoint.resume=auto");
+    ExactResumeTest.train(SPARK.sc(), legs, s, "training.maxSteps=12", "checkpoint.resume=auto");
     assertEquals(12, ExactResumeTest.last(legs).globalStep()); // mid-epoch 2
-    Map<String, Object> summary = ExactResumeTest.train(legs, s, "checkpoint.resume=auto");
+    Map<String, Object> summary =
+        ExactResumeTest.train(SPARK.sc(), legs, s, "checkpoint.resume=auto");
 
     assertEquals(16L, summary.get("steps"));
     Checkpoint end = ExactResumeTest.last(whole);
@@ -131,7 +132,8 @@ class GraphTrainingTest {
     ConfigException e =
         assertThrows(
             ConfigException.class,
-            () -> ExactResumeTest.train(tmp.resolve("run"), s, "pretrain.enabled=true"));
+            () ->
+                ExactResumeTest.train(SPARK.sc(), tmp.resolve("run"), s, "pretrain.enabled=true"));
     assertTrue(e.getMessage().contains("graph"), e.getMessage());
   }
 }

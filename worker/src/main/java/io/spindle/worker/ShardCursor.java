@@ -21,12 +21,17 @@ public final class ShardCursor {
   private int next;
 
   /**
-   * @param firstStep the first step to hand out; batches of earlier steps are skipped
+   * @param firstStep the first step to hand out; batches of earlier steps are skipped (a partition
+   *     that prepares batches ahead, {@link SkipsAhead}: augmentation in the prefetch thread, is
+   *     told first, so it hands the skipped batches back unprepared)
    * @param shards batches per step (the worker's shards)
    */
   public ShardCursor(Iterator<MiniBatch> partition, int firstStep, int shards) {
     if (shards < 1) {
       throw new IllegalArgumentException("a worker trains on at least one shard, got " + shards);
+    }
+    if (firstStep > 0 && partition instanceof SkipsAhead s) {
+      s.skipTo(firstStep);
     }
     this.partition = partition;
     this.shards = shards;

@@ -59,7 +59,7 @@ class GraphTrainingTest {
   static List<String> settings(Path tmp, String sync) throws Exception {
     Path data = tmp.resolve("cifar-10-batches-bin");
     if (!Files.exists(data)) {
-      CifarGenerator.write(data, 400, 7);
+      CifarGenerator.write(data, 80, 7); // 80 per file, 5 files
     }
     return new ArrayList<>(
         List.of(

@@ -55,11 +55,11 @@ class GraphTrainingTest {
           + " {type: output, units: 10, activation: softmax, loss: cross_entropy,"
           + " labelSmoothing: 0.1}]";
 
-  /** 400 generated CIFAR-layout images, batch 50: 8 steps per epoch, 2 epochs. */
+  /** 400 generated CIFAR-layout training images, batch 50: 8 steps per epoch, 2 epochs. */
   static List<String> settings(Path tmp, String sync) throws Exception {
     Path data = tmp.resolve("cifar-10-batches-bin");
     if (!Files.exists(data)) {
-      CifarGenerator.write(data, 400, 7);
+      CifarGenerator.write(data, 80, 7); // 5 training files of 80: 400 images
     }
     return new ArrayList<>(
         List.of(

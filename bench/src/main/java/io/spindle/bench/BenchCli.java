@@ -1,11 +1,15 @@
 package io.spindle.bench;
 
+import io.spindle.config.CompressionSpec;
 import io.spindle.config.ConfigException;
+import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
 import io.spindle.driver.cli.CommandOptions;
 import io.spindle.driver.cli.ExitCode;
 import io.spindle.driver.cli.SpindleCli;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -62,6 +66,31 @@ public final class BenchCli {
       that imports torch (Debian: apt-get install python3-torch libopenblas0-pthread), and are
       reported as skipped, with the reason, when none does.
       Data comes from data.mirror, else $SPINDLE_DATA_MIRROR, else the official sites.
+      """;
+
+  static final String NETWORK_USAGE =
+      """
+      Usage: spindle bench --network RATE[,RATE...] [--config FILE] [--set key=value ...]
+                           [--output DIR] [--epochs N] [--max-steps N] [--workers N[,N...]]
+                           [--schemes S[,S...]] [--target ACC]
+
+      Runs the collective engine's gradient exchanges over the network test bed (needs root and
+      network namespaces; deploy/scripts/netbed.sh): a Spark standalone Master and one Worker per
+      host, each in its own namespace behind a link shaped to RATE (tc syntax: 100mbit, 1gbit),
+      the driver in another. For every rate, worker count and scheme it runs spindle train with
+      the config (default: the MNIST MLP 784-800-800-10, global batch 256, 8 epochs) and prints
+      the table: bytes per worker per step, step time, samples/s, time to the target accuracy,
+      final test accuracy, the load. Writes netbench.txt, netbench.json and every run's directory.
+      A run directory that already holds a summary.json is reported, not run again.
+
+      Options:
+        --network RATES   link rates, comma-separated (e.g. 100mbit,1gbit)
+        --workers N,...   worker counts (default 2)
+        --schemes S,...   none, bf16, powersgd[:RANK], topk[:FRACTION]
+                          (default none,bf16,powersgd:2,topk:0.01)
+        --epochs N        epochs per run (default training.epochs, 8)
+        --max-steps N     stop each run after N global steps (short runs for step times)
+        --target ACC      test accuracy for the time to target (default 0.98)
       """;
 
   static final String DATA_BENCH_USAGE =
@@ -133,7 +162,7 @@ public final class BenchCli {
     }
   }
 
-  private static int bench(String[] args, PrintStream out) {
+  private static int bench(String[] args, PrintStream out) throws IOException {
     CommandOptions options =
         CommandOptions.parse(
             "bench",
@@ -145,8 +174,14 @@ public final class BenchCli {
                 "--target",
                 "--peak-size",
                 "--model",
-                "--profile-steps"),
+                "--profile-steps",
+                "--network",
+                "--schemes",
+                "--max-steps"),
             List.of("--profile"));
+    if (options.extra("--network") != null) {
+      return networkBench(options, out);
+    }
     if (options.help()) {
       out.print(USAGE);
       return ExitCode.SUCCESS.code();
@@ -183,6 +218,65 @@ public final class BenchCli {
     BenchCommand.run(config, settings, dir, out);
     out.println("spindle: bench results in " + dir.toAbsolutePath());
     return ExitCode.SUCCESS.code();
+  }
+
+  /** {@code spindle bench --network RATES}: {@link NetBench}. */
+  private static int networkBench(CommandOptions options, PrintStream out) throws IOException {
+    if (options.help()) {
+      out.print(NETWORK_USAGE);
+      return ExitCode.SUCCESS.code();
+    }
+    for (String unused : List.of("--systems", "--peak-size")) {
+      if (options.extra(unused) != null) {
+        throw new ConfigException(unused + " belongs to the single-machine bench, not --network");
+      }
+    }
+    List<String> sets = new ArrayList<>();
+    if (options.extra("--epochs") != null) {
+      sets.add("training.epochs=" + options.positiveInt("--epochs", 0));
+    }
+    if (options.extra("--max-steps") != null) {
+      sets.add("training.maxSteps=" + options.positiveInt("--max-steps", 0));
+    }
+    SpindleConfig config = options.config(sets);
+    Path dir = options.outputDir("netbench");
+    Files.createDirectories(dir);
+    Path configFile = dir.resolve("config.yaml").toAbsolutePath();
+    Files.writeString(configFile, ConfigLoader.toYaml(config));
+    List<Integer> workers = new ArrayList<>();
+    for (String w : list(options.extra("--workers"), "2")) {
+      workers.add(CommandOptions.positiveInt(w, "--workers"));
+    }
+    List<CompressionSpec> schemes = new ArrayList<>();
+    for (String s : list(options.extra("--schemes"), "none,bf16,powersgd:2,topk:0.01")) {
+      schemes.add(CompressionSpec.parse(s));
+    }
+    NetBench.Settings settings =
+        new NetBench.Settings(
+            list(options.extra("--network"), ""),
+            workers,
+            schemes,
+            options.number("--target", 0.98),
+            configFile,
+            List.of(),
+            Path.of(System.getProperty("spindle.home", ".")).toAbsolutePath());
+    NetBench.run(settings, dir.toAbsolutePath(), out);
+    out.println("spindle: network bench results in " + dir.toAbsolutePath());
+    return ExitCode.SUCCESS.code();
+  }
+
+  private static List<String> list(String value, String fallback) {
+    String v = value == null ? fallback : value;
+    List<String> out = new ArrayList<>();
+    for (String s : v.split(",")) {
+      if (!s.isBlank()) {
+        out.add(s.trim());
+      }
+    }
+    if (out.isEmpty()) {
+      throw new ConfigException("expected a comma-separated list, got '" + v + "'");
+    }
+    return out;
   }
 
   private static int dataBench(String[] args, PrintStream out) {

@@ -45,13 +45,13 @@ import java.util.SplittableRandom;
  *       [--epochs-to-target none=3,powersgd:4=4] [--codec-seconds powersgd:4=0.011,...]
  * </pre>
  *
- * Writes {@code scaling.json}, {@code scaling.txt} and {@code scaling.png} (samples/s against N,
- * log-log, one panel per rate). The model is the configured one ({@code model.*}, default the MNIST
- * MLP 784-800-800-10), read through {@link GradientLayout#of}. Codec compute per step is measured
- * on this machine (median of 10 steps after 20 unmeasured, on Gaussian gradients) unless given:
- * measure on an idle machine. {@code --calibrate} takes compute per example and the per-step
- * overhead from a collective run's {@code summary.json} and refuses a run whose counted bytes the
- * ring model does not reproduce.
+ * Writes {@code scaling.json}, {@code scaling.txt}, {@code scaling.png} and {@code scaling.svg}
+ * (samples/s against N, log-log, one panel per rate). The model is the configured one ({@code
+ * model.*}, default the MNIST MLP 784-800-800-10), read through {@link GradientLayout#of}. Codec
+ * compute per step is measured on this machine (median of 10 steps after 20 unmeasured, on Gaussian
+ * gradients) unless given: measure on an idle machine. {@code --calibrate} takes compute per
+ * example and the per-step overhead from a collective run's {@code summary.json} and refuses a run
+ * whose counted bytes the ring model does not reproduce.
  */
 public final class ScalingCli {
   /**
@@ -99,7 +99,8 @@ public final class ScalingCli {
                   "--calibrate",
                   "--calibrate-scheme",
                   "--epochs-to-target",
-                  "--codec-seconds"));
+                  "--codec-seconds",
+                  "--validate"));
       if (options.help()) {
         out.println("Usage: see the class comment of io.spindle.bench.ScalingCli");
         return ExitCode.SUCCESS.code();
@@ -160,6 +161,31 @@ public final class ScalingCli {
       SpindleConfig config = options.config();
       GradientLayout layout =
           GradientLayout.of(ModelFactory.create(config.model(), inputs, config.training().seed()));
+      if (options.extra("--validate") != null) {
+        // the model against the runs of a `spindle bench --network` directory
+        List<BedValidation.Check> checks =
+            BedValidation.check(
+                BedValidation.runs(Path.of(options.extra("--validate"))),
+                layout,
+                io.spindle.optim.FlatOptimizer.stateMultiplier(config.optimizer().type()),
+                latency,
+                goodput);
+        String table = BedValidation.table(checks);
+        Files.createDirectories(output);
+        Files.writeString(output.resolve("validation.txt"), table);
+        out.print(table);
+        double worst =
+            checks.stream()
+                .filter(c -> !c.calibration())
+                .mapToDouble(c -> Math.abs(c.error()))
+                .max()
+                .orElse(0);
+        out.printf(
+            Locale.ROOT,
+            "largest error of a prediction not used to calibrate: %.1f%%%n",
+            100 * worst);
+        return ExitCode.SUCCESS.code();
+      }
       for (Compression c : schemes) {
         if (c.kind() != Kind.NONE && !codecSeconds.containsKey(c.toString())) {
           codecSeconds.put(c.toString(), codecSeconds(layout, c));
@@ -220,9 +246,9 @@ public final class ScalingCli {
       new ObjectMapper()
           .enable(SerializationFeature.INDENT_OUTPUT)
           .writeValue(output.resolve("scaling.json").toFile(), json);
-      Files.write(
-          output.resolve("scaling.png"),
-          BenchChart.linePanels(panels(rates, schemes, workers, predictions, perWorkerBatch)));
+      List<LinePanel> panels = panels(rates, schemes, workers, predictions, perWorkerBatch);
+      Files.write(output.resolve("scaling.png"), BenchChart.linePanels(panels));
+      Files.writeString(output.resolve("scaling.svg"), SvgChart.linePanels(panels));
       out.println("spindle: scaling predictions in " + output.toAbsolutePath());
       return ExitCode.SUCCESS.code();
     } catch (Throwable t) {

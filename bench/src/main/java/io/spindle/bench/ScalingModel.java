@@ -26,8 +26,10 @@ import java.util.Map;
  *
  * <ul>
  *   <li>{@code none}: one all-reduce of n fp32 values, 2 (N-1)/N x 4n bytes, 2 (N-1) phases (with
- *       ZeRO-1 it is a reduce-scatter of gradients and an all-gather of parameters: the same).
- *   <li>{@code bf16}: the same with 2 bytes per value (both halves travel in bf16).
+ *       ZeRO-1, its default, it is a reduce-scatter of gradients and an all-gather of parameters:
+ *       the same).
+ *   <li>{@code bf16}: the same with 2 bytes per value when replicated; with ZeRO-1 the gradients'
+ *       reduce-scatter in bf16 and the parameters' all-gather in fp32.
  *   <li>{@code powersgd}: two all-reduces, of the P factors with the uncompressed vectors and of
  *       the Q factors ({@link PowerSgdCodec#firstLength()}, {@link PowerSgdCodec#secondLength()}):
  *       4 (N-1) phases.
@@ -183,7 +185,10 @@ final class ScalingModel {
     double params = shards(c) ? RingCost.halfAllReduceBytes(n, workers, 4) : 0;
     return switch (c.kind()) {
       case NONE -> RingCost.allReduceBytes(n, workers, 4);
-      case BF16 -> RingCost.allReduceBytes(n, workers, 2);
+      case BF16 ->
+          shards(c)
+              ? RingCost.halfAllReduceBytes(n, workers, 2) + params
+              : RingCost.allReduceBytes(n, workers, 2);
       case POWERSGD -> {
         PowerSgdCodec codec = new PowerSgdCodec(layout, c.rank(), 0);
         yield RingCost.allReduceBytes(codec.firstLength(), workers, 4)
@@ -206,9 +211,13 @@ final class ScalingModel {
     };
   }
 
-  /** Whether the optimiser state is sharded (ZeRO-1) under {@code c}. */
+  /**
+   * Whether the optimiser state is sharded (ZeRO-1) under {@code c}: always for {@code none} (the
+   * default), for the lossy schemes as constructed ({@code spindle bench --network} runs them
+   * replicated).
+   */
   boolean shards(Compression c) {
-    return c.kind() == Kind.NONE || c.kind() == Kind.BF16 || shardCompressed;
+    return c.kind() == Kind.NONE || shardCompressed;
   }
 
   /** The prediction for {@code workers} workers sharing a global batch of {@code globalBatch}. */

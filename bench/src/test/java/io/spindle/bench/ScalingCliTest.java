@@ -48,6 +48,13 @@ class ScalingCliTest {
     assertTrue(table.contains("powersgd:2"), table);
     BufferedImage png = ImageIO.read(tmp.resolve("scaling.png").toFile());
     assertEquals(2 * 700, png.getWidth(), "one panel per rate");
+    String svg = Files.readString(tmp.resolve("scaling.svg"));
+    javax.xml.parsers.DocumentBuilderFactory.newInstance()
+        .newDocumentBuilder()
+        .parse(tmp.resolve("scaling.svg").toFile()); // well-formed XML
+    // per panel: three schemes and the compute-only line, each a polyline of three points
+    assertEquals(2 * 4, svg.split("<polyline").length - 1, svg);
+    assertTrue(svg.contains("Predicted samples/s at 1Gbit"), svg);
 
     int bad =
         ScalingCli.run(
@@ -58,5 +65,38 @@ class ScalingCliTest {
     assertTrue(
         err.toString(StandardCharsets.UTF_8).contains("a rate looks like 100mbit or 10gbit"),
         err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void svgPanelsPutLargerValuesHigherOnLogAxes() {
+    String svg =
+        SvgChart.linePanels(
+            java.util.List.of(
+                new BenchChart.LinePanel(
+                    "a <title>",
+                    "N",
+                    "samples/s",
+                    new double[] {10, 100, 1000},
+                    java.util.List.of(
+                        new BenchChart.Line(
+                            "rising",
+                            new double[] {10, 100, 1000},
+                            new double[] {1e2, 1e3, 1e4},
+                            false)))));
+    String points = svg.replaceAll("(?s).*points=\"([^\"]*)\".*", "$1");
+    String[] p = points.split(" ");
+    assertEquals(3, p.length, points);
+    double[] x = new double[3];
+    double[] y = new double[3];
+    for (int i = 0; i < 3; i++) {
+      x[i] = Double.parseDouble(p[i].split(",")[0]);
+      y[i] = Double.parseDouble(p[i].split(",")[1]);
+    }
+    // equal ratios are equal distances (log axes); larger values are higher (smaller y)
+    assertEquals(x[1] - x[0], x[2] - x[1], 0.2);
+    assertEquals(y[0] - y[1], y[1] - y[2], 0.2);
+    assertTrue(y[2] < y[1] && y[1] < y[0], points);
+    assertTrue(svg.contains("a &lt;title&gt;"), "text is escaped");
+    assertEquals("2.5k", SvgChart.label(2500));
   }
 }

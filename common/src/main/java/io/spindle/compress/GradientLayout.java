@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -91,9 +93,32 @@ public final class GradientLayout {
 
   /** The layout of {@code net}'s flat parameter (and gradient) vector. */
   public static GradientLayout of(MultiLayerNetwork net) {
+    return of(net.getLayers(), net.numParams());
+  }
+
+  /**
+   * The layout of a graph's flat parameter (and gradient) vector: DL4J lays it out layer by layer
+   * in the graph's topological order, which is the order of {@code getLayers()}.
+   */
+  public static GradientLayout of(ComputationGraph net) {
+    return of(net.getLayers(), net.numParams());
+  }
+
+  /** The layout of a stack's or a graph's flat parameter vector. */
+  public static GradientLayout of(Model net) {
+    if (net instanceof MultiLayerNetwork stack) {
+      return of(stack);
+    }
+    if (net instanceof ComputationGraph graph) {
+      return of(graph);
+    }
+    throw new IllegalArgumentException(
+        "expected a MultiLayerNetwork or a ComputationGraph, found " + net.getClass().getName());
+  }
+
+  private static GradientLayout of(Layer[] layers, long numParams) {
     List<Tensor> out = new ArrayList<>();
     long offset = 0;
-    Layer[] layers = net.getLayers();
     for (int i = 0; i < layers.length; i++) {
       for (Map.Entry<String, INDArray> e : layers[i].paramTable().entrySet()) {
         INDArray v = e.getValue();
@@ -112,9 +137,9 @@ public final class GradientLayout {
         offset += n;
       }
     }
-    if (offset != net.numParams()) {
+    if (offset != numParams) {
       throw new IllegalStateException(
-          "parameter tables cover " + offset + " values, expected " + net.numParams());
+          "parameter tables cover " + offset + " values, expected " + numParams);
     }
     return of(out);
   }

@@ -44,6 +44,9 @@ import org.yaml.snakeyaml.nodes.Tag;
  * line, or the override), the dotted key and what was expected.
  */
 public final class ConfigLoader {
+  /** The key {@code cluster.compression} replaced; still read, see {@code replaceWire}. */
+  private static final String LEGACY_WIRE = "cluster.wire";
+
   private ConfigLoader() {}
 
   public static SpindleConfig load(Path yamlFileOrNull, List<String> overrides) {
@@ -77,6 +80,8 @@ public final class ConfigLoader {
     for (String override : overrides) {
       binder.applyOverride((MappingNode) root, override);
     }
+    binder.presetReplacesDefaultLayers((MappingNode) root);
+    binder.replaceWire((MappingNode) root);
     return (SpindleConfig)
         binder.bind(root, SpindleConfig.class, "", SpindleConfig.defaults(), true);
   }
@@ -173,6 +178,46 @@ public final class ConfigLoader {
       return source + ": ";
     }
 
+    /**
+     * A {@code model.preset} stands for the layers: when the file or an override gives a preset but
+     * no {@code model.layers}, the default layers must not fill in, so the layers are bound empty
+     * and {@link ModelConfig} puts the preset's in their place.
+     */
+    void presetReplacesDefaultLayers(MappingNode root) {
+      NodeTuple model = find(root, "model");
+      if (model == null || !(model.getValueNode() instanceof MappingNode m)) {
+        return;
+      }
+      NodeTuple preset = find(m, "preset");
+      if (preset == null || isNull(preset.getValueNode())) {
+        return;
+      }
+      NodeTuple layers = find(m, "layers");
+      Node empty = new SequenceNode(Tag.SEQ, new ArrayList<>(), DumperOptions.FlowStyle.FLOW);
+      if (layers == null) {
+        m.getValue()
+            .add(
+                new NodeTuple(
+                    new ScalarNode(Tag.STR, "layers", null, null, DumperOptions.ScalarStyle.PLAIN),
+                    empty));
+      } else if (filledInByOverride(layers.getValueNode())) {
+        replace(m, "layers", empty);
+      }
+    }
+
+    /**
+     * Whether {@code node} is a default that an override of another key filled in (for example the
+     * default layers when {@code --set model.preset=...} created the {@code model} section).
+     */
+    private boolean filledInByOverride(Node node) {
+      String override = overrideOf.get(node);
+      if (override == null) {
+        return false;
+      }
+      String key = override.substring(0, Math.max(0, override.indexOf('='))).trim();
+      return !key.equals("model") && !key.startsWith("model.layers");
+    }
+
     void applyOverride(MappingNode root, String override) {
       int eq = override.indexOf('=');
       if (eq <= 0) {
@@ -191,6 +236,21 @@ public final class ConfigLoader {
         value = new ScalarNode(Tag.NULL, "", null, null, DumperOptions.ScalarStyle.PLAIN);
       }
       markOverride(value, override);
+      if (key.equals(LEGACY_WIRE)) {
+        // replaced by cluster.compression; replaceWire() translates it with the file's own
+        NodeTuple cluster = find(root, "cluster");
+        if (cluster == null || !(cluster.getValueNode() instanceof MappingNode)) {
+          MappingNode fresh =
+              new MappingNode(Tag.MAP, new ArrayList<>(), DumperOptions.FlowStyle.BLOCK);
+          if (cluster != null) {
+            markOverride(fresh, override);
+          }
+          replace(root, "cluster", fresh);
+          cluster = find(root, "cluster");
+        }
+        replace((MappingNode) cluster.getValueNode(), "wire", value);
+        return;
+      }
       List<Object> segments = segments(key, override);
       Node node = root;
       Object defaults = SpindleConfig.defaults();
@@ -264,6 +324,59 @@ public final class ConfigLoader {
       }
     }
 
+    /**
+     * Translates the key {@code cluster.wire} of configs (and checkpoints) written before {@code
+     * cluster.compression} existed: {@code bf16} becomes {@code compression: bf16}, {@code fp32}
+     * (the old default, which every saved config holds) is dropped. A wire that contradicts the
+     * compression set beside it is refused.
+     */
+    void replaceWire(MappingNode root) {
+      NodeTuple clusterTuple = find(root, "cluster");
+      if (clusterTuple == null || !(clusterTuple.getValueNode() instanceof MappingNode cluster)) {
+        return;
+      }
+      NodeTuple wire = find(cluster, "wire");
+      if (wire == null) {
+        return;
+      }
+      cluster.getValue().remove(wire);
+      Node value = wire.getValueNode();
+      String v =
+          value instanceof ScalarNode s ? s.getValue().trim().toLowerCase(Locale.ROOT) : null;
+      NodeTuple compressionTuple = find(cluster, "compression");
+      String compression =
+          compressionTuple != null && compressionTuple.getValueNode() instanceof ScalarNode s
+              ? s.getValue().trim().toLowerCase(Locale.ROOT)
+              : null;
+      if ("fp32".equals(v)) {
+        if ("bf16".equals(compression)) {
+          throw new ConfigException(
+              where(value)
+                  + "cluster.wire fp32 contradicts cluster.compression bf16; cluster.wire was"
+                  + " replaced by cluster.compression: remove cluster.wire");
+        }
+        return;
+      }
+      if ("bf16".equals(v)) {
+        if (compression == null) {
+          replace(cluster, "compression", value);
+        } else if (!compression.equals("bf16")) {
+          throw new ConfigException(
+              where(value)
+                  + "cluster.wire bf16 contradicts cluster.compression "
+                  + compression
+                  + "; cluster.wire was replaced by cluster.compression: set only"
+                  + " cluster.compression (none, bf16, powersgd or topk)");
+        }
+        return;
+      }
+      throw new ConfigException(
+          where(value)
+              + "cluster.wire (replaced by cluster.compression: none, bf16, powersgd or topk)"
+              + " must be fp32 or bf16, got "
+              + describe(value));
+    }
+
     private void markOverride(Node node, String override) {
       overrideOf.put(node, override);
       if (node instanceof MappingNode m) {
@@ -315,7 +428,7 @@ public final class ConfigLoader {
       return yaml.compose(new StringReader(yaml.dump(toPlain(value))));
     }
 
-    private static NodeTuple find(MappingNode map, String key) {
+    static NodeTuple find(MappingNode map, String key) {
       for (NodeTuple t : map.getValue()) {
         if (t.getKeyNode() instanceof ScalarNode k && k.getValue().equals(key)) {
           return t;
@@ -430,7 +543,7 @@ public final class ConfigLoader {
           Node at = map;
           for (Map.Entry<String, NodeTuple> g : given.entrySet()) {
             if (cause.getMessage() != null && cause.getMessage().startsWith(g.getKey())) {
-              at = g.getValue().getValueNode();
+              at = refine(g.getValue().getValueNode(), cause.getMessage(), g.getKey().length());
             }
           }
           String prefix = path.isEmpty() ? "" : path + ": ";
@@ -440,6 +553,31 @@ public final class ConfigLoader {
       } catch (ReflectiveOperationException e) {
         throw new IllegalStateException("cannot build " + type.getSimpleName(), e);
       }
+    }
+
+    /**
+     * The node a message about {@code key[i].field...} (the key being {@code message[0, from)})
+     * points at: element {@code i} of the list {@code node}, then its {@code field}, as far as they
+     * exist; so an error about one layer of a list names that layer's line.
+     */
+    private static Node refine(Node node, String message, int from) {
+      java.util.regex.Matcher m =
+          java.util.regex.Pattern.compile("\\[(\\d+)\\](?:\\.([A-Za-z]+))?").matcher(message);
+      if (!m.find(from) || m.start() != from || !(node instanceof SequenceNode seq)) {
+        return node;
+      }
+      int i = Integer.parseInt(m.group(1));
+      if (i >= seq.getValue().size()) {
+        return node;
+      }
+      Node element = seq.getValue().get(i);
+      if (m.group(2) != null && element instanceof MappingNode map) {
+        NodeTuple t = find(map, m.group(2));
+        if (t != null) {
+          return t.getValueNode();
+        }
+      }
+      return element;
     }
 
     private Object scalar(ScalarNode node, Class<?> type, String path) {
@@ -495,7 +633,7 @@ public final class ConfigLoader {
       throw new IllegalStateException("no binding for " + type + " at " + path);
     }
 
-    private static boolean isNull(Node node) {
+    static boolean isNull(Node node) {
       return node == null
           || (node instanceof ScalarNode s
               && (node.getTag().equals(Tag.NULL)

@@ -38,6 +38,10 @@ import java.util.TreeSet;
  * @param prefetchBatches mini-batches each worker prepares ahead of compute (0 = none)
  * @param hadoop extra Hadoop settings {@code key=value} (e.g. fs.s3a.endpoint=...), on top of
  *     Spark's spark.hadoop.* settings
+ * @param augment per-epoch augmentation and normalisation of image data (default: none). With it,
+ *     an image_folder keeps its training images as 8-bit pixels, {@code imageResize} square, and
+ *     crops them to {@code imageSize} every epoch; {@code crop}, {@code flip}, {@code mean} and
+ *     {@code std} above (applied once, when the files are read) must then keep their defaults
  */
 public record DataConfig(
     String dataset,
@@ -62,7 +66,8 @@ public record DataConfig(
     int inputPartitions,
     boolean skipBadRecords,
     int prefetchBatches,
-    List<String> hadoop)
+    List<String> hadoop,
+    AugmentConfig augment)
     implements java.io.Serializable {
   public static final Set<String> DATASETS =
       Set.of("mnist", "fashion-mnist", "cifar10", "cifar100", "majority-tokens");
@@ -95,7 +100,8 @@ public record DataConfig(
         0,
         false,
         2,
-        List.of());
+        List.of(),
+        AugmentConfig.none());
   }
 
   public DataConfig {
@@ -154,6 +160,59 @@ public record DataConfig(
         throw new ConfigException("hadoop entries must be key=value, got '" + kv + "'");
       }
     }
+    augment = augment == null ? AugmentConfig.none() : augment;
+    if (augment.active() && format.equals("image_folder")) {
+      if (!crop.equals("center") || flip) {
+        throw new ConfigException(
+            "augment: crop and flip are drawn every epoch by augment; the read-time crop '"
+                + crop
+                + "' and flip "
+                + flip
+                + " must stay center and false with it");
+      }
+      if (!mean.equals(List.of(0.0, 0.0, 0.0)) || !std.equals(List.of(1.0, 1.0, 1.0))) {
+        throw new ConfigException(
+            "augment: normalisation goes into augment.mean and augment.std; the read-time mean "
+                + mean
+                + " and std "
+                + std
+                + " must stay [0, 0, 0] and [1, 1, 1] with it");
+      }
+    }
+    if (augment.active() && format.equals("table")) {
+      throw new ConfigException(
+          "augment applies to image data sets (idx, cifar10, cifar100, image_folder), got format"
+              + " table");
+    }
+  }
+
+  /** The same data settings with another augmentation. */
+  public DataConfig withAugment(AugmentConfig a) {
+    return new DataConfig(
+        dataset,
+        mirror,
+        cacheDir,
+        trainLimit,
+        format,
+        path,
+        testPath,
+        tableFormat,
+        featureColumn,
+        labelColumn,
+        task,
+        numClasses,
+        cifarLabels,
+        imageSize,
+        imageResize,
+        crop,
+        flip,
+        mean,
+        std,
+        inputPartitions,
+        skipBadRecords,
+        prefetchBatches,
+        hadoop,
+        a);
   }
 
   /** The format in use: {@code format}, or the named data set's. */

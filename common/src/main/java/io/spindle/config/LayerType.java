@@ -18,7 +18,16 @@ package io.spindle.config;
  *   <li>{@code global_avg_pool}, {@code global_max_pool}: image or sequence to flat (over space or
  *       time)
  *   <li>{@code embedding}: a sequence of token ids (one feature per step) to a sequence of vectors
+ *   <li>{@code activation}: any shape, kept; applies its {@code activation} function
+ *   <li>{@code add}, {@code concat} (graph models): merge two or more {@code inputs}; {@code add}
+ *       sums inputs of equal shape, {@code concat} stacks them along channels (image) or features
+ *       (flat)
+ *   <li>{@code shortcut} (graph models): He et al.'s parameter-free "option A" shortcut, image to
+ *       image: every {@code stride}-th row and column, channels zero-padded to {@code filters}
  * </ul>
+ *
+ * <p>A model whose layers name {@code inputs}, or that holds an {@code add}, {@code concat} or
+ * {@code shortcut} layer, is a graph (see {@link ModelConfig}); any other list is a plain stack.
  */
 public enum LayerType implements ConfigEnum {
   DENSE,
@@ -34,7 +43,21 @@ public enum LayerType implements ConfigEnum {
   GLOBAL_AVG_POOL,
   GLOBAL_MAX_POOL,
   EMBEDDING,
-  SELF_ATTENTION;
+  SELF_ATTENTION,
+  ACTIVATION,
+  ADD,
+  CONCAT,
+  SHORTCUT;
+
+  /** Whether the layer merges several inputs ({@code add}, {@code concat}). */
+  public boolean isMerge() {
+    return this == ADD || this == CONCAT;
+  }
+
+  /** Whether the layer exists only in graph models. */
+  public boolean graphOnly() {
+    return isMerge() || this == SHORTCUT;
+  }
 
   /** Whether the layer has a configurable number of outputs ({@code units}). */
   boolean hasUnits() {
@@ -47,7 +70,7 @@ public enum LayerType implements ConfigEnum {
   /** Whether the layer applies an activation function of its own. */
   boolean hasActivation() {
     return switch (this) {
-      case DENSE, OUTPUT, CONV2D, LSTM, SIMPLE_RNN -> true;
+      case DENSE, OUTPUT, CONV2D, LSTM, SIMPLE_RNN, ACTIVATION -> true;
       default -> false;
     };
   }

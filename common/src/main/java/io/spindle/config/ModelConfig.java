@@ -16,6 +16,12 @@ import java.util.List;
  * @param maxNorm max-norm constraint (0 = off): after every optimiser step, the weights into each
  *     unit (a column of a dense or recurrent weight matrix, one filter of a convolution) are scaled
  *     down to L2 norm {@code maxNorm} if they are longer
+ * @param preset a named network ({@link ResNets}) that defines the layers; {@code layers} must then
+ *     be absent (or equal to the preset's layers, as in a written config)
+ *     <p>The layers form a plain stack, each reading the one before it, unless a layer names its
+ *     {@code inputs} or is an {@code add}, {@code concat} or {@code shortcut} layer: then the model
+ *     is a graph ({@link #isGraph()}, wiring in {@link GraphLayout}), built as a DL4J
+ *     ComputationGraph.
  * @param kernels which code computes the forward and backward pass ({@link Kernels}); absent:
  *     {@code auto}
  */
@@ -27,11 +33,24 @@ public record ModelConfig(
     Precision precision,
     InputConfig input,
     double maxNorm,
+    PresetConfig preset,
     Kernels kernels)
     implements java.io.Serializable {
   public ModelConfig {
     if (kernels == null) {
       kernels = Kernels.AUTO;
+    }
+    if (preset != null) {
+      List<LayerConfig> expanded = ResNets.layers(preset);
+      if (layers != null && !layers.isEmpty() && !layers.equals(expanded)) {
+        throw new ConfigException(
+            "layers must be absent when preset is set (preset "
+                + preset.name()
+                + " defines them), got a list of "
+                + layers.size()
+                + " layers");
+      }
+      layers = expanded;
     }
     Check.notNull("layers", layers);
     layers = List.copyOf(layers);
@@ -60,13 +79,29 @@ public record ModelConfig(
     Check.nonNegative("l2", l2);
     Check.notNull("precision", precision);
     Check.nonNegative("maxNorm", maxNorm);
-    checkShapes(layers, input == null ? inferredKind(layers) : input.type());
+    InputKind inputKind = input == null ? inferredKind(layers) : input.type();
+    if (GraphLayout.isGraph(layers)) {
+      GraphLayout.of(layers, inputKind);
+    } else {
+      checkShapes(layers, inputKind);
+    }
     if (input != null && input.type() == InputKind.SEQUENCE) {
       checkTokens(layers, input.features());
     }
   }
 
-  /** The form of earlier versions: {@code kernels: auto}. */
+  /** This model computed by {@code kernels}. */
+  public ModelConfig withKernels(Kernels kernels) {
+    return new ModelConfig(layers, weightInit, l1, l2, precision, input, maxNorm, preset, kernels);
+  }
+
+  /** The form of earlier versions: flat or inferred input, no max-norm. */
+  public ModelConfig(
+      List<LayerConfig> layers, WeightInit weightInit, double l1, double l2, Precision precision) {
+    this(layers, weightInit, l1, l2, precision, null, 0.0, null, Kernels.AUTO);
+  }
+
+  /** A model without a preset, computed by {@code kernels: auto}. */
   public ModelConfig(
       List<LayerConfig> layers,
       WeightInit weightInit,
@@ -75,18 +110,18 @@ public record ModelConfig(
       Precision precision,
       InputConfig input,
       double maxNorm) {
-    this(layers, weightInit, l1, l2, precision, input, maxNorm, Kernels.AUTO);
+    this(layers, weightInit, l1, l2, precision, input, maxNorm, null, Kernels.AUTO);
   }
 
-  /** This model computed by {@code kernels}. */
-  public ModelConfig withKernels(Kernels kernels) {
-    return new ModelConfig(layers, weightInit, l1, l2, precision, input, maxNorm, kernels);
+  /** Whether the layers form a graph (DL4J ComputationGraph) rather than a stack. */
+  public boolean isGraph() {
+    return GraphLayout.isGraph(layers);
   }
 
-  /** The form of earlier versions: flat or inferred input, no max-norm. */
-  public ModelConfig(
-      List<LayerConfig> layers, WeightInit weightInit, double l1, double l2, Precision precision) {
-    this(layers, weightInit, l1, l2, precision, null, 0.0, Kernels.AUTO);
+  /** The checked wiring of a graph model. */
+  public GraphLayout graph() {
+    InputKind kind = input == null ? inferredKind(layers) : input.type();
+    return GraphLayout.of(layers, kind);
   }
 
   public LayerConfig outputLayer() {
@@ -155,10 +190,12 @@ public record ModelConfig(
     return s * s == n ? s : -1;
   }
 
-  /** The first layer that says what it reads, skipping dropout and batch_norm. */
+  /** The first layer that says what it reads, skipping dropout, batch_norm and activation. */
   private static LayerType firstShaping(List<LayerConfig> layers) {
     for (LayerConfig l : layers) {
-      if (l.type() != LayerType.DROPOUT && l.type() != LayerType.BATCH_NORM) {
+      if (l.type() != LayerType.DROPOUT
+          && l.type() != LayerType.BATCH_NORM
+          && l.type() != LayerType.ACTIVATION) {
         return l.type();
       }
     }
@@ -167,7 +204,7 @@ public record ModelConfig(
 
   private static InputKind inferredKind(List<LayerConfig> layers) {
     return switch (firstShaping(layers)) {
-      case CONV2D, MAX_POOL, AVG_POOL -> InputKind.IMAGE;
+      case CONV2D, MAX_POOL, AVG_POOL, SHORTCUT -> InputKind.IMAGE;
       case LSTM, SIMPLE_RNN, SELF_ATTENTION, EMBEDDING -> InputKind.SEQUENCE;
       default -> InputKind.FLAT;
     };
@@ -209,7 +246,7 @@ public record ModelConfig(
             throw new ConfigException(at + "needs flat or image input, but " + found);
           }
         }
-        case DROPOUT -> {}
+        case DROPOUT, ACTIVATION -> {}
         case LSTM, SIMPLE_RNN, SELF_ATTENTION -> require(at, found, shape, InputKind.SEQUENCE);
         case EMBEDDING -> {
           if (i != 0) {

@@ -65,6 +65,16 @@ public final class EpochPlan {
     return workers;
   }
 
+  /** Examples per global step (the last step may hold fewer). */
+  public int batchSize() {
+    return batchSize;
+  }
+
+  /** The example in row {@code row} of worker {@code worker}'s share of step {@code step}. */
+  public int exampleAt(int step, int worker, int row) {
+    return permutation[step * batchSize + sliceStart(stepSize(step), worker) + row];
+  }
+
   public int stepsPerEpoch() {
     return (numExamples + batchSize - 1) / batchSize;
   }

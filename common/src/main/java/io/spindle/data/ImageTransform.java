@@ -16,6 +16,9 @@ import javax.imageio.ImageIO;
  * mirror horizontally with probability 1/2, then {@code (pixel / 255 - mean[c]) / std[c]} per
  * channel, channels in R, G, B order. Random choices come from a generator seeded by (seed, example
  * index), so they do not depend on which executor decodes the image.
+ *
+ * <p>{@link #pixels} instead keeps the centre crop as 8-bit pixels (no flip, no normalisation): the
+ * stored form of images that {@code ImageAugmentation} crops, flips and normalises every epoch.
  */
 public final class ImageTransform implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -26,6 +29,7 @@ public final class ImageTransform implements Serializable {
   private final float[] mean;
   private final float[] std;
   private final long seed;
+  private final boolean encoded;
 
   public ImageTransform(
       int size,
@@ -35,6 +39,27 @@ public final class ImageTransform implements Serializable {
       float[] mean,
       float[] std,
       long seed) {
+    this(size, resize, randomCrop, flip, mean, std, seed, false);
+  }
+
+  /**
+   * Images kept as 8-bit pixels: the shorter side scaled to {@code resize}, the centre {@code size
+   * x size} window, channels R, G, B.
+   */
+  public static ImageTransform pixels(int size, int resize) {
+    return new ImageTransform(
+        size, resize, false, false, new float[] {0, 0, 0}, new float[] {1, 1, 1}, 0, true);
+  }
+
+  private ImageTransform(
+      int size,
+      int resize,
+      boolean randomCrop,
+      boolean flip,
+      float[] mean,
+      float[] std,
+      long seed,
+      boolean encoded) {
     if (size <= 0 || resize < size) {
       throw new IllegalArgumentException(
           "expected 0 < size <= resize, got size " + size + ", resize " + resize);
@@ -53,6 +78,7 @@ public final class ImageTransform implements Serializable {
     this.mean = mean.clone();
     this.std = std.clone();
     this.seed = seed;
+    this.encoded = encoded;
   }
 
   public int size() {
@@ -80,6 +106,16 @@ public final class ImageTransform implements Serializable {
     boolean mirror = flip && rng.nextBoolean();
     int[] argb = img.getRGB(x0, y0, size, size, null, 0, size);
     int plane = size * size;
+    if (encoded) {
+      byte[] px = new byte[3 * plane];
+      for (int i = 0; i < plane; i++) {
+        int p = argb[i];
+        px[i] = (byte) (p >> 16);
+        px[plane + i] = (byte) (p >> 8);
+        px[2 * plane + i] = (byte) p;
+      }
+      return Example.ofPixels(index, px, label, 3, size, size);
+    }
     float[] x = new float[3 * plane];
     for (int r = 0; r < size; r++) {
       for (int c = 0; c < size; c++) {

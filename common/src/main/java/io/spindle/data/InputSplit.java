@@ -18,6 +18,11 @@ import java.util.List;
  *   <li>{@link Kind#CIFAR_TAR}: every record of the members of the archive {@code uris[0]} whose
  *       names are listed in {@code members}, in that order (a gzip archive cannot be split).
  *   <li>{@link Kind#IMAGES}: the image files {@code uris} with class indices {@code labels}.
+ *   <li>{@link Kind#IMAGE_RANGES}: slices of class folders: for each folder {@code uris[k]} (class
+ *       {@code labels[k]}), the image files of ranks {@code [start, end)} in the folder's sorted
+ *       listing, which held {@code count} images when the data set was planned. The driver never
+ *       lists the files themselves, so its plan is a few numbers per class folder, whatever the
+ *       number of images.
  * </ul>
  *
  * <p>Integrity ({@link #planned}): the driver records each file's length and modification time as
@@ -35,7 +40,8 @@ public final class InputSplit implements Serializable {
     IDX,
     CIFAR_BIN,
     CIFAR_TAR,
-    IMAGES
+    IMAGES,
+    IMAGE_RANGES
   }
 
   private final Kind kind;
@@ -45,6 +51,7 @@ public final class InputSplit implements Serializable {
   private final long from;
   private final long to;
   private final int firstIndex;
+  private final long[] ranges;
   private final long[] lengths;
   private final long[] modified;
   private final boolean verifies;
@@ -57,7 +64,7 @@ public final class InputSplit implements Serializable {
       long from,
       long to,
       int firstIndex) {
-    this(kind, uris, labels, members, from, to, firstIndex, new long[0], new long[0], false);
+    this(kind, uris, labels, members, from, to, firstIndex, new long[0]);
   }
 
   private InputSplit(
@@ -68,9 +75,24 @@ public final class InputSplit implements Serializable {
       long from,
       long to,
       int firstIndex,
+      long[] ranges) {
+    this(
+        kind, uris, labels, members, from, to, firstIndex, ranges, new long[0], new long[0], false);
+  }
+
+  private InputSplit(
+      Kind kind,
+      String[] uris,
+      int[] labels,
+      String[] members,
+      long from,
+      long to,
+      int firstIndex,
+      long[] ranges,
       long[] lengths,
       long[] modified,
       boolean verifies) {
+    this.ranges = ranges;
     this.kind = kind;
     this.uris = uris;
     this.labels = labels;
@@ -106,6 +128,7 @@ public final class InputSplit implements Serializable {
         from,
         to,
         firstIndex,
+        ranges,
         lengths.clone(),
         modified.clone(),
         verifies);
@@ -161,6 +184,52 @@ public final class InputSplit implements Serializable {
         0,
         uris.size(),
         firstIndex);
+  }
+
+  /**
+   * Slices of class folders ({@link Kind#IMAGE_RANGES}).
+   *
+   * @param ranges for folder k: {@code start, end, count} at {@code 3k, 3k + 1, 3k + 2}
+   */
+  public static InputSplit imageRanges(
+      List<String> folders, int[] labels, long[] ranges, int firstIndex) {
+    if (ranges.length != 3 * folders.size() || labels.length != folders.size()) {
+      throw new IllegalArgumentException(
+          "expected a label and 3 range values per folder, got "
+              + labels.length
+              + " and "
+              + ranges.length
+              + " for "
+              + folders.size());
+    }
+    long n = 0;
+    for (int k = 0; k < folders.size(); k++) {
+      n += ranges[3 * k + 1] - ranges[3 * k];
+    }
+    return new InputSplit(
+        Kind.IMAGE_RANGES,
+        folders.toArray(new String[0]),
+        labels.clone(),
+        new String[0],
+        0,
+        n,
+        firstIndex,
+        ranges.clone());
+  }
+
+  /** {@link Kind#IMAGE_RANGES}: first rank read in folder {@code k}. */
+  public long start(int k) {
+    return ranges[3 * k];
+  }
+
+  /** {@link Kind#IMAGE_RANGES}: end (exclusive) of the ranks read in folder {@code k}. */
+  public long end(int k) {
+    return ranges[3 * k + 1];
+  }
+
+  /** {@link Kind#IMAGE_RANGES}: images folder {@code k} held when the data set was planned. */
+  public long count(int k) {
+    return ranges[3 * k + 2];
   }
 
   public Kind kind() {

@@ -99,6 +99,14 @@ public final class MiniBatch implements Serializable {
     return pixels != null;
   }
 
+  /**
+   * The encoded pixels, {@code size x numFeatures} row-major (the array itself, not a copy: do not
+   * modify), or null for a batch of floats.
+   */
+  public byte[] pixels() {
+    return pixels;
+  }
+
   /** Regression targets, or null for a classification batch. */
   public float[] targets() {
     return targets;

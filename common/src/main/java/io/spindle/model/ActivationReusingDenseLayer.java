@@ -3,6 +3,7 @@ package io.spindle.model;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.params.DefaultParamInitializer;
@@ -38,9 +39,20 @@ import org.nd4j.linalg.factory.Nd4j;
 public final class ActivationReusingDenseLayer extends DenseLayer {
   private static final long serialVersionUID = 1L;
   private transient INDArray lastOutput;
+  private final boolean mayDropInputGradient;
 
   public ActivationReusingDenseLayer(NeuralNetConfiguration conf, DataType dataType) {
+    this(conf, dataType, true);
+  }
+
+  /**
+   * @param mayDropInputGradient whether the layer may skip its input gradient when it is the
+   *     network's first layer (in a stack); a graph's layers always compute it
+   */
+  ActivationReusingDenseLayer(
+      NeuralNetConfiguration conf, DataType dataType, boolean mayDropInputGradient) {
     super(conf, dataType);
+    this.mayDropInputGradient = mayDropInputGradient;
   }
 
   /** Whether {@code a}'s derivative can be computed from its output (exactly). */
@@ -67,6 +79,21 @@ public final class ActivationReusingDenseLayer extends DenseLayer {
                 : null);
   }
 
+  /**
+   * The same for a graph; there every layer computes its input gradient, since a graph's first
+   * layer in DL4J's order may still pass its gradient through a preprocessor.
+   */
+  public static void install(ComputationGraph net) {
+    LayerSwap.replace(
+        net,
+        layer ->
+            layer.getClass() == DenseLayer.class
+                    && supports(((DenseLayer) layer).layerConf().getActivationFn())
+                    && !((DenseLayer) layer).hasLayerNorm()
+                ? new ActivationReusingDenseLayer(layer.conf(), layer.params().dataType(), false)
+                : null);
+  }
+
   @Override
   public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
     INDArray a = super.activate(training, workspaceMgr);
@@ -90,7 +117,8 @@ public final class ActivationReusingDenseLayer extends DenseLayer {
   @Override
   public Pair<Gradient, INDArray> backpropGradient(
       INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-    if (getIndex() != 0
+    if (!mayDropInputGradient
+        || getIndex() != 0
         || lastOutput == null
         || maskArray != null
         || layerConf().getWeightNoise() != null

@@ -2,6 +2,7 @@ package io.spindle.model;
 
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.layers.samediff.SameDiffLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
@@ -28,6 +29,16 @@ public final class HalvedErrorSameDiffLayer extends SameDiffLayer {
 
   /** Replaces every stock SameDiff layer of an initialised network, sharing its views. */
   public static void install(MultiLayerNetwork net) {
+    LayerSwap.replace(
+        net,
+        layer ->
+            layer.getClass() == SameDiffLayer.class
+                ? new HalvedErrorSameDiffLayer(layer.conf(), layer.params().dataType())
+                : null);
+  }
+
+  /** The same for a graph. */
+  public static void install(ComputationGraph net) {
     LayerSwap.replace(
         net,
         layer ->

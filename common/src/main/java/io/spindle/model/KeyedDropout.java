@@ -61,7 +61,11 @@ public final class KeyedDropout implements IDropout {
    * schedule, Gaussian dropout, ...) is refused: Spindle's configs never make one.
    */
   public static void install(MultiLayerNetwork net) {
-    Layer[] layers = net.getLayers();
+    install(net.getLayers());
+  }
+
+  /** As {@link #install(MultiLayerNetwork)}, for the layers of any network (a graph's too). */
+  public static void install(Layer[] layers) {
     for (int i = 0; i < layers.length; i++) {
       NeuralNetConfiguration conf = layers[i].conf();
       IDropout d = conf.getLayer().getIDropout();
@@ -80,7 +84,12 @@ public final class KeyedDropout implements IDropout {
 
   /** Gives every keyed dropout of {@code net} the key of its next training forward pass. */
   public static void key(MultiLayerNetwork net, StepKey key) {
-    for (Layer l : net.getLayers()) {
+    key(net.getLayers(), key);
+  }
+
+  /** As {@link #key(MultiLayerNetwork, StepKey)}, for the layers of any network. */
+  public static void key(Layer[] layers, StepKey key) {
+    for (Layer l : layers) {
       if (l.conf().getLayer().getIDropout() instanceof KeyedDropout k) {
         k.key = key;
       }

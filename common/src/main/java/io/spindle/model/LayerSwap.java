@@ -2,6 +2,9 @@ package io.spindle.model;
 
 import java.util.function.Function;
 import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.deeplearning4j.nn.graph.vertex.impl.LayerVertex;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -41,6 +44,38 @@ final class LayerSwap {
     }
     if (changed) {
       net.setLayers(layers);
+    }
+  }
+
+  /**
+   * The same for a graph: the replacement takes the old layer's place in the graph's layer array
+   * and in its layer vertex, with the old layer's views of the flat parameter and gradient vectors.
+   */
+  static void replace(ComputationGraph net, Function<Layer, Layer> replacement) {
+    net.initGradientsView();
+    Layer[] layers = net.getLayers();
+    for (GraphVertex v : net.getVertices()) {
+      if (!(v instanceof LayerVertex lv)) {
+        continue;
+      }
+      Layer old = lv.getLayer();
+      Layer l = replacement.apply(old);
+      if (l == null) {
+        continue;
+      }
+      l.setIndex(old.getIndex());
+      l.setListeners(old.getListeners());
+      l.setParamsViewArray(old.params());
+      l.setParamTable(old.paramTable(false));
+      if (old.numParams() > 0) {
+        l.setBackpropGradientsViewArray(old.getGradientsViewArray());
+      }
+      lv.setLayer(l);
+      for (int i = 0; i < layers.length; i++) {
+        if (layers[i] == old) {
+          layers[i] = l;
+        }
+      }
     }
   }
 }

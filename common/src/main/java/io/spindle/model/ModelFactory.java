@@ -13,6 +13,7 @@ import java.util.List;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
@@ -65,6 +66,11 @@ public final class ModelFactory {
     if (numInputs <= 0) {
       throw new ConfigException("numInputs must be > 0, got " + numInputs);
     }
+    if (model.isGraph()) {
+      throw new ConfigException(
+          "model.layers: a graph model (named inputs, add, concat or shortcut layers) builds a"
+              + " ComputationGraph (GraphFactory), not a MultiLayerNetwork");
+    }
     InputConfig input = model.inputFor(numInputs);
     NeuralNetConfiguration.ListBuilder list =
         new NeuralNetConfiguration.Builder()
@@ -113,15 +119,17 @@ public final class ModelFactory {
     return conf;
   }
 
-  private static Layer layer(LayerConfig layer, InputConfig input) {
+  /** The DL4J layer of {@code layer} (not for the graph-only add, concat and shortcut). */
+  static Layer layer(LayerConfig layer, InputConfig input) {
     Layer.Builder<?> b =
         switch (layer.type()) {
-          case DENSE -> new DenseLayer.Builder().nOut(layer.units());
+          case DENSE -> new DenseLayer.Builder().nOut(layer.units()).hasBias(layer.hasBias());
           case OUTPUT -> new OutputLayer.Builder(loss(layer.loss())).nOut(layer.units());
           case CONV2D ->
               new ConvolutionLayer.Builder(layer.kernel(), layer.kernel())
                   .stride(layer.stride(), layer.stride())
                   .padding(layer.padding(), layer.padding())
+                  .hasBias(layer.hasBias())
                   .nOut(layer.filters());
           case MAX_POOL, AVG_POOL ->
               new SubsamplingLayer.Builder(
@@ -149,10 +157,19 @@ public final class ModelFactory {
                   .nHeads(layer.heads())
                   .headSize(layer.units() / layer.heads())
                   .projectInput(true);
+          case ACTIVATION -> new ActivationLayer.Builder();
           case LAST_TIME_STEP -> throw new IllegalStateException("wraps the layer before it");
+          case ADD, CONCAT, SHORTCUT ->
+              throw new IllegalStateException(layer.type() + " is a graph vertex, not a layer");
         };
     if (layer.activation() != null && b instanceof BaseLayer.Builder<?> base) {
       base.activation(activation(layer.activation()));
+    }
+    if (layer.activation() != null && b instanceof ActivationLayer.Builder a) {
+      a.activation(activation(layer.activation()));
+    }
+    if (layer.name() != null) {
+      b.name(layer.name());
     }
     if (layer.dropout() > 0 && layer.type() != LayerType.DROPOUT) {
       b.dropOut(1.0 - layer.dropout()); // DL4J takes the retain probability
@@ -164,26 +181,41 @@ public final class ModelFactory {
    * A new, initialised network whose ReLU and identity dense layers reuse their forward output in
    * the backward pass ({@link ActivationReusingDenseLayer}) and whose self-attention layers report
    * true gradients ({@link HalvedErrorSameDiffLayer}), whose convolution, pooling and batch-norm
-   * layers run on oneDNN where the native library has it ({@link OneDnnKernels}), and whose dropout
-   * draws its masks from an explicit {@link StepKey} ({@link KeyedDropout}); its configuration and
-   * parameters are DL4J's own.
+   * layers run on oneDNN where the native library has it ({@link OneDnnKernels}), whose dropout
+   * draws its masks from an explicit {@link StepKey} ({@link KeyedDropout}), and whose output layer
+   * trains on smoothed labels when asked ({@link LabelSmoothing}); its configuration and parameters
+   * are DL4J's own.
    */
   public static MultiLayerNetwork create(ModelConfig model, int numInputs, long seed) {
     MultiLayerNetwork net = createStock(model, numInputs, seed);
     ActivationReusingDenseLayer.install(net);
     HalvedErrorSameDiffLayer.install(net);
     OneDnnKernels.install(net);
+    LabelSmoothing.install(net.getOutputLayer(), model.outputLayer());
     KeyedDropout.install(net);
     return net;
   }
 
   /**
    * A new, initialised network exactly as DL4J builds it (its dropout draws from ND4J's
-   * process-wide generator, as in DL4J's own {@code fit()}).
+   * process-wide generator, as in DL4J's own {@code fit()}), except that batch-norm layers with
+   * {@code zeroGamma} start with their scale at 0.
    */
   public static MultiLayerNetwork createStock(ModelConfig model, int numInputs, long seed) {
     MultiLayerNetwork net = new MultiLayerNetwork(configuration(model, numInputs, seed));
     net.init();
+    int index = 0; // DL4J's layer index: last_time_step wraps the layer before it
+    for (LayerConfig layer : model.layers()) {
+      if (layer.type() == LayerType.LAST_TIME_STEP) {
+        continue;
+      }
+      if (layer.zeroGamma()) {
+        net.getLayer(index)
+            .getParam(org.deeplearning4j.nn.params.BatchNormalizationParamInitializer.GAMMA)
+            .assign(0);
+      }
+      index++;
+    }
     return net;
   }
 

@@ -3,6 +3,7 @@ package io.spindle.model;
 import io.spindle.runtime.Nd4jRuntime;
 import java.lang.reflect.Field;
 import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
 import org.deeplearning4j.nn.layers.convolution.subsampling.SubsamplingLayer;
 import org.deeplearning4j.nn.layers.mkldnn.MKLDNNBatchNormHelper;
@@ -29,12 +30,20 @@ public final class OneDnnKernels {
 
   /** Installs the helpers; returns how many layers now use oneDNN. */
   public static int install(MultiLayerNetwork net) {
-    if (net.getLayerWiseConfigurations().getDataType() != DataType.FLOAT
-        || !Nd4jRuntime.hasOneDnn()) {
+    return install(net.getLayers(), net.getLayerWiseConfigurations().getDataType());
+  }
+
+  /** Installs the helpers on a graph's layers; returns how many layers now use oneDNN. */
+  public static int install(ComputationGraph net) {
+    return install(net.getLayers(), net.getConfiguration().getDataType());
+  }
+
+  private static int install(Layer[] layers, DataType type) {
+    if (type != DataType.FLOAT || !Nd4jRuntime.hasOneDnn()) {
       return 0;
     }
     int installed = 0;
-    for (Layer l : net.getLayers()) {
+    for (Layer l : layers) {
       Class<?> c = l.getClass();
       if (c == ConvolutionLayer.class) {
         set(l, ConvolutionLayer.class, new MKLDNNConvHelper(DataType.FLOAT));

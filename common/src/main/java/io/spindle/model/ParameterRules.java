@@ -1,9 +1,16 @@
 package io.spindle.model;
 
 import io.spindle.config.ModelConfig;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * What the global step must know about each entry of a network's flat parameter vector, beyond the
@@ -25,6 +32,44 @@ public record ParameterRules(
   /** The rules of {@code net}, built from {@code model}. */
   public static ParameterRules of(MultiLayerNetwork net, ModelConfig model) {
     return of(net.getLayers(), net.numParams(), net.params().dataType(), model);
+  }
+
+  /**
+   * The rules of graph {@code net}, built from {@code model}. DL4J lays a graph's parameters out in
+   * its topological order; the layers are taken in the order of their views in the flat vector, and
+   * a layout with gaps or overlaps is refused.
+   */
+  public static ParameterRules of(ComputationGraph net, ModelConfig model) {
+    long base = net.params().offset();
+    List<Layer> layers = new ArrayList<>();
+    Map<Layer, Long> start = new HashMap<>();
+    for (Layer layer : net.getLayers()) {
+      long first = Long.MAX_VALUE;
+      for (INDArray view : layer.paramTable().values()) {
+        first = Math.min(first, view.offset() - base);
+      }
+      if (first != Long.MAX_VALUE) {
+        layers.add(layer);
+        start.put(layer, first);
+      }
+    }
+    layers.sort(Comparator.comparing(start::get));
+    long offset = 0;
+    for (Layer layer : layers) {
+      for (INDArray view : layer.paramTable().values()) {
+        if (view.offset() - base != offset) {
+          throw new IllegalStateException(
+              "graph layer "
+                  + layer.conf().getLayer().getLayerName()
+                  + ": expected a parameter view at offset "
+                  + offset
+                  + " of the flat vector, found "
+                  + (view.offset() - base));
+        }
+        offset += view.length();
+      }
+    }
+    return of(layers.toArray(new Layer[0]), net.numParams(), net.params().dataType(), model);
   }
 
   /** The rules of the parameter tables of {@code layers}, laid out in order. */

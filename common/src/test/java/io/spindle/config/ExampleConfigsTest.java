@@ -4,12 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.spindle.data.GeneratedSequences;
+import io.spindle.model.GraphFactory;
 import io.spindle.model.ModelFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,19 +35,26 @@ class ExampleConfigsTest {
     for (Path yaml : yamls) {
       SpindleConfig c = ConfigLoader.load(yaml, List.of());
       int features =
-          switch (c.data().dataset()) {
-            case "mnist", "fashion-mnist" -> 784;
-            case "cifar10", "cifar100" -> 3072;
-            case GeneratedSequences.NAME -> GeneratedSequences.STEPS;
-            default ->
-                throw new AssertionError(yaml + ": no feature count for " + c.data().dataset());
-          };
+          c.data().effectiveFormat().equals("image_folder")
+              ? 3 * c.data().imageSize() * c.data().imageSize()
+              : switch (c.data().dataset()) {
+                case "mnist", "fashion-mnist" -> 784;
+                case "cifar10", "cifar100" -> 3072;
+                case GeneratedSequences.NAME -> GeneratedSequences.STEPS;
+                default ->
+                    throw new AssertionError(yaml + ": no feature count for " + c.data().dataset());
+              };
+      org.nd4j.linalg.api.ndarray.INDArray x = org.nd4j.linalg.factory.Nd4j.zeros(2, features);
+      if (c.model().isGraph()) {
+        ComputationGraph net = GraphFactory.create(c.model(), features, c.training().seed());
+        assertTrue(net.numParams() > 0, yaml.toString());
+        assertEquals(
+            c.model().outputLayer().units(), net.outputSingle(x).size(1), yaml + ": output width");
+        continue;
+      }
       MultiLayerNetwork net = ModelFactory.create(c.model(), features, c.training().seed());
       assertTrue(net.numParams() > 0, yaml.toString());
-      assertEquals(
-          c.model().outputLayer().units(),
-          net.output(org.nd4j.linalg.factory.Nd4j.zeros(2, features)).size(1),
-          yaml + ": output width");
+      assertEquals(c.model().outputLayer().units(), net.output(x).size(1), yaml + ": output width");
     }
   }
 

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,7 +29,12 @@ import org.junit.jupiter.api.io.TempDir;
  * </ul>
  *
  * {@code -Dspindle.it.bedEpochs=N} trains N epochs at 1 Gbit/s instead of one.
+ *
+ * <p>Tagged {@code slow} (about 4 minutes; run with {@code -Pslow}): {@link
+ * ExchangeOverNetworkBedIT} trains across the bed in the default build, and {@code spindle bench
+ * --network} measures full runs.
  */
+@Tag("slow")
 class CollectiveOverNetworkBedIT {
   @Test
   void plainCollectiveRunTrainsAcrossTheBed(@TempDir Path tmp) throws Exception {

@@ -19,6 +19,13 @@ public interface ParameterSync {
   RoundResult round(
       JavaRDD<MiniBatch> batches, int step, int maxSteps, long iteration, GlobalModel model);
 
+  /**
+   * Asks the strategy to report progress to {@code sink} every {@code every} global steps while a
+   * round runs, on the thread that called {@link #round}. Strategies whose rounds end near every
+   * {@code every} steps anyway (one step, or K steps) report nothing and keep this default.
+   */
+  default void reportProgress(int every, StepProgress.Sink sink) {}
+
   /** The config name of the strategy. */
   String name();
 

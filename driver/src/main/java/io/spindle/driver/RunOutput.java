@@ -20,7 +20,6 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 
 /**
@@ -157,7 +156,12 @@ public final class RunOutput implements AutoCloseable {
     write("config.yaml", ConfigLoader.toYaml(config).getBytes(StandardCharsets.UTF_8));
   }
 
-  public void writeModel(MultiLayerNetwork net) {
+  /**
+   * Writes {@code model.zip} with DL4J's {@code ModelSerializer}: a {@code MultiLayerNetwork}
+   * (restore with {@code restoreMultiLayerNetwork}) or a {@code ComputationGraph} (with {@code
+   * restoreComputationGraph}).
+   */
+  public void writeModel(org.deeplearning4j.nn.api.Model net) {
     Path tmp = dir.resolve(".model.zip.tmp");
     try {
       ModelSerializer.writeModel(net, tmp.toFile(), false);

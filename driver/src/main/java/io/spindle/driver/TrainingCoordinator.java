@@ -19,6 +19,7 @@ public final class TrainingCoordinator {
   private final List<TrainingListener> listeners;
   private final int epochs;
   private final long maxSteps;
+  private final int progressEvery;
 
   /**
    * @param maxSteps stop after this many global steps (0: no limit)
@@ -31,6 +32,24 @@ public final class TrainingCoordinator {
       List<TrainingListener> listeners,
       int epochs,
       long maxSteps) {
+    this(data, model, sync, evaluator, listeners, epochs, maxSteps, 0);
+  }
+
+  /**
+   * @param maxSteps stop after this many global steps (0: no limit)
+   * @param progressEvery ask the sync strategy for progress every this many steps while its rounds
+   *     run, passed to the listeners' {@code onProgress} (0, or more than the run's steps: none)
+   */
+  public TrainingCoordinator(
+      EpochSource data,
+      GlobalModel model,
+      ParameterSync sync,
+      Evaluator evaluator,
+      List<TrainingListener> listeners,
+      int epochs,
+      long maxSteps,
+      int progressEvery) {
+    this.progressEvery = progressEvery;
     this.data = data;
     this.model = model;
     this.sync = sync;
@@ -48,6 +67,10 @@ public final class TrainingCoordinator {
     int stepsPerEpoch = data.layout().stepsPerEpoch();
     int first = state.epoch();
     listeners.forEach(l -> l.onStart(model, stepsPerEpoch));
+    // no channel when no record could fall inside a round (logEvery beyond the run)
+    if (progressEvery > 0 && progressEvery < (long) epochs * stepsPerEpoch) {
+      sync.reportProgress(progressEvery, p -> listeners.forEach(l -> l.onProgress(state, p)));
+    }
     Evaluation test = null;
     for (int epoch = first; epoch < epochs && state.globalStep() < maxSteps; epoch++) {
       if (epoch > first) {

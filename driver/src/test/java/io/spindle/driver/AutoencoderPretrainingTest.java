@@ -233,7 +233,7 @@ class AutoencoderPretrainingTest {
       INDArray init = model.params().dup();
       pretrained = new LayerwisePretraining(SPARK.sc(), config, data, 1).run(model, loop(config));
       assertEquals(2, pretrained.layers().size());
-      MultiLayerNetwork net = model.network();
+      MultiLayerNetwork net = model.stack();
       MiniBatch batch = data.test().first();
       x = batch.featureArray(DataType.FLOAT);
       // the hidden layers are the encoders (orientation and order included), nothing else moved

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.spindle.config.ClusterConfig;
+import io.spindle.config.Compression;
 import io.spindle.config.ConfigException;
 import io.spindle.config.SyncMode;
-import io.spindle.config.WireFormat;
 import io.spindle.driver.cli.ExitCode;
 import io.spindle.driver.cli.SpindleCli;
 import io.spindle.driver.cluster.SparkContexts;
@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
 class BarrierSlotsTest {
   static ClusterConfig cluster(String master, int workers, SyncMode sync, int waitSeconds) {
     return new ClusterConfig(
-        master, workers, sync, 4, 0, 0, WireFormat.FP32, true, 120, waitSeconds);
+        master, workers, sync, 4, 0, 0, Compression.NONE, 2, 0.01, true, 120, waitSeconds);
   }
 
   @Test

@@ -2,9 +2,9 @@ package io.spindle.driver;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.spindle.config.CompressionSpec;
 import io.spindle.config.OptimizerConfig;
 import io.spindle.config.OptimizerType;
-import io.spindle.config.WireFormat;
 import io.spindle.data.MiniBatch;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.sync.CollectiveSync;
@@ -46,7 +46,7 @@ class CollectiveEqualsLocalTest {
         SPARK.sc(),
         DistributedEqualsLocalTest.layout(data),
         20,
-        WireFormat.FP32,
+        CompressionSpec.NONE,
         sharded,
         30000,
         driverRendezvous);
@@ -62,17 +62,22 @@ class CollectiveEqualsLocalTest {
   }
 
   /**
-   * Test-only fault injection, installed around a strategy: in its first round, the task of rank 0
-   * fails on its first attempt when it reaches step {@code failAt} of the round, as if its executor
-   * had died; Spark relaunches the barrier stage.
+   * Test-only fault injection, installed around a strategy: in its first round (or round {@code
+   * round}, 0-based), the task of rank 0 fails on its first attempt when it reaches step {@code
+   * failAt} of the round, as if its executor had died; Spark relaunches the barrier stage.
    */
   static final class FailOnce implements ParameterSync {
     private final ParameterSync sync;
     private final int failAt;
-    private boolean armed = true;
+    private int roundsBefore;
 
     FailOnce(ParameterSync sync, int failAt) {
+      this(sync, 0, failAt);
+    }
+
+    FailOnce(ParameterSync sync, int round, int failAt) {
       this.sync = sync;
+      this.roundsBefore = round;
       this.failAt = failAt;
     }
 
@@ -80,8 +85,7 @@ class CollectiveEqualsLocalTest {
     public RoundResult round(
         JavaRDD<MiniBatch> batches, int step, int maxSteps, long iteration, GlobalModel model) {
       JavaRDD<MiniBatch> in = batches;
-      if (armed) {
-        armed = false;
+      if (roundsBefore-- == 0) {
         int at = step + failAt;
         in = batches.mapPartitionsWithIndex((w, it) -> w == 0 ? new FailAt(it, at) : it, true);
       }
@@ -91,6 +95,11 @@ class CollectiveEqualsLocalTest {
     @Override
     public String name() {
       return sync.name();
+    }
+
+    @Override
+    public java.util.Map<String, Object> facts() {
+      return sync.facts();
     }
   }
 

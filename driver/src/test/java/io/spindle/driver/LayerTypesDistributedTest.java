@@ -3,6 +3,7 @@ package io.spindle.driver;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.spindle.config.Activation;
+import io.spindle.config.CompressionSpec;
 import io.spindle.config.LayerConfig;
 import io.spindle.config.LayerType;
 import io.spindle.config.Loss;
@@ -11,7 +12,6 @@ import io.spindle.config.OptimizerConfig;
 import io.spindle.config.OptimizerType;
 import io.spindle.config.Precision;
 import io.spindle.config.WeightInit;
-import io.spindle.config.WireFormat;
 import io.spindle.data.BatchLayout;
 import io.spindle.data.DatasetDownloader;
 import io.spindle.data.DatasetSpec;
@@ -120,7 +120,7 @@ class LayerTypesDistributedTest {
   static final BatchLayout LAYOUT = new BatchLayout(LIMIT, BATCH, 2);
 
   static CollectiveSync collective() {
-    return new CollectiveSync(SPARK.sc(), LAYOUT, 3, WireFormat.FP32, true, 60000, false);
+    return new CollectiveSync(SPARK.sc(), LAYOUT, 3, CompressionSpec.NONE, true, 60000, false);
   }
 
   /** {@code STEPS} global steps; returns the mean loss of every round. */
@@ -214,7 +214,7 @@ class LayerTypesDistributedTest {
   void batchNormTrainsUnderEverySyncMode() {
     ModelSpec spec = spec(model("bn", 0), OptimizerConfig.of(OptimizerType.ADAM, 1e-2));
     GlobalModel fresh = new GlobalModel(spec);
-    RawUpdateRanges stats = RawUpdateRanges.of(fresh.network());
+    RawUpdateRanges stats = RawUpdateRanges.of(fresh.stack());
     assertTrue(stats.count() == 1, "one block of running statistics, got " + stats);
     INDArray before = runningStats(fresh.params(), stats);
     List<ParameterSync> syncs =
@@ -244,7 +244,7 @@ class LayerTypesDistributedTest {
     ModelSpec spec = spec(model("cnn", c), OptimizerConfig.of(OptimizerType.ADAM, 1e-2));
     GlobalModel unconstrained =
         new GlobalModel(spec(model("cnn", 0), OptimizerConfig.of(OptimizerType.ADAM, 1e-2)));
-    MaxNorm probe = MaxNorm.of(unconstrained.network(), c);
+    MaxNorm probe = MaxNorm.of(unconstrained.stack(), c);
     assertTrue(probe.largestNorm(unconstrained.params()) > c, "the constraint must bind");
 
     GlobalModel shared = new GlobalModel(spec);

@@ -9,11 +9,11 @@ import static io.spindle.driver.DistributedEqualsLocalTest.trainDistributed;
 import static io.spindle.driver.DistributedEqualsLocalTest.trainLocal;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.spindle.config.CompressionSpec;
 import io.spindle.config.OptimizerConfig;
 import io.spindle.config.OptimizerType;
 import io.spindle.config.ScheduleConfig;
 import io.spindle.config.ScheduleType;
-import io.spindle.config.WireFormat;
 import io.spindle.data.BatchLayout;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.sync.CollectiveSync;
@@ -104,7 +104,7 @@ class ScheduleEqualsLocalTest {
                 adam.rmsDecay(),
                 adam.schedule()));
     Function<BatchLayout, ParameterSync> sync =
-        l -> new CollectiveSync(SPARK.sc(), l, 20, WireFormat.FP32, true, 30000, true);
+        l -> new CollectiveSync(SPARK.sc(), l, 20, CompressionSpec.NONE, true, 30000, true);
     assertClose(trainLocal(spec), distributed(sync, spec, 2), 1e-5);
   }
 

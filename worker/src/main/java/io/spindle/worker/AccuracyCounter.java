@@ -1,7 +1,10 @@
 package io.spindle.worker;
 
 import java.util.List;
+import java.util.Map;
+import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -16,8 +19,23 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * output layer's dropout, if any, is not applied to {@code h} here.)
  */
 final class AccuracyCounter extends BaseTrainingListener {
+  private final String graphOutputInput;
   private int[] labels;
   private long correct;
+
+  /** A counter for a {@code MultiLayerNetwork}. */
+  AccuracyCounter() {
+    this(null);
+  }
+
+  /**
+   * A counter for a {@code ComputationGraph} whose (single) output layer reads the activations of
+   * vertex {@code outputInput}: DL4J hands graph listeners every vertex's activations but the
+   * output layers', by name.
+   */
+  AccuracyCounter(String outputInput) {
+    this.graphOutputInput = outputInput;
+  }
 
   /** Arms the counter for the next forward pass over a batch with these labels. */
   void expect(int[] labels) {
@@ -38,9 +56,23 @@ final class AccuracyCounter extends BaseTrainingListener {
     if (!(model instanceof org.deeplearning4j.nn.multilayer.MultiLayerNetwork net)) {
       return;
     }
-    INDArray h = activations.get(activations.size() - 1);
-    INDArray w = net.getOutputLayer().getParam("W");
-    INDArray b = net.getOutputLayer().getParam("b");
+    count(activations.get(activations.size() - 1), net.getOutputLayer());
+  }
+
+  @Override
+  public void onForwardPass(Model model, Map<String, INDArray> activations) {
+    if (labels == null || graphOutputInput == null) {
+      return;
+    }
+    if (!(model instanceof ComputationGraph graph) || !activations.containsKey(graphOutputInput)) {
+      return;
+    }
+    count(activations.get(graphOutputInput), graph.getOutputLayer(0));
+  }
+
+  private void count(INDArray h, Layer output) {
+    INDArray w = output.getParam("W");
+    INDArray b = output.getParam("b");
     if (w == null || b == null || h.rank() != 2 || h.columns() != w.rows()) {
       return;
     }

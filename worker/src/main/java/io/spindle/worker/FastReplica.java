@@ -1,5 +1,6 @@
 package io.spindle.worker;
 
+import io.spindle.compress.GradientLayout;
 import io.spindle.data.MiniBatch;
 import io.spindle.model.ParameterRules;
 import io.spindle.model.StepKey;
@@ -50,6 +51,11 @@ final class FastReplica implements TrainableNetwork {
   @Override
   public ParameterRules rules() {
     return reference.rules();
+  }
+
+  @Override
+  public GradientLayout gradientLayout() {
+    return reference.gradientLayout();
   }
 
   @Override

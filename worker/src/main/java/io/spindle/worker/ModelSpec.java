@@ -83,6 +83,9 @@ public record ModelSpec(
    * Both start from the same parameters.
    */
   public TrainableNetwork newNetwork() {
+    if (model.isGraph()) {
+      return new GraphReplica(this);
+    }
     return usesFastKernels() ? new FastReplica(this) : new MultiLayerReplica(this);
   }
 
@@ -92,6 +95,7 @@ public record ModelSpec(
    */
   public boolean usesFastKernels() {
     if (model.kernels() == Kernels.DL4J
+        || model.isGraph()
         || reconstruction != null
         || FastPath.unsupported(model, numInputs) != null) {
       return false;

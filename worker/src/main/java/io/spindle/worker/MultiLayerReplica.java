@@ -1,5 +1,6 @@
 package io.spindle.worker;
 
+import io.spindle.compress.GradientLayout;
 import io.spindle.data.MiniBatch;
 import io.spindle.model.KeyedDropout;
 import io.spindle.model.ModelFactory;
@@ -19,6 +20,7 @@ public final class MultiLayerReplica implements TrainableNetwork {
   private final ModelSpec spec;
   private final MultiLayerNetwork net;
   private final ParameterRules rules;
+  private GradientLayout layout;
   private final AccuracyCounter counter = new AccuracyCounter();
 
   MultiLayerReplica(ModelSpec spec) {
@@ -42,6 +44,14 @@ public final class MultiLayerReplica implements TrainableNetwork {
   @Override
   public ParameterRules rules() {
     return rules;
+  }
+
+  @Override
+  public GradientLayout gradientLayout() {
+    if (layout == null) {
+      layout = GradientLayout.of(net);
+    }
+    return layout;
   }
 
   @Override
@@ -90,15 +100,17 @@ public final class MultiLayerReplica implements TrainableNetwork {
       int to = Math.min(batch.size(), from + EVAL_SLICE);
       INDArray xs = x.get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
       INDArray ys = y.get(NDArrayIndex.interval(from, to), NDArrayIndex.all());
-      long correct = countCorrect(net.output(xs, false), batch, from);
+      INDArray out = net.output(xs, false);
+      long correct = countCorrect(out, batch, from);
+      long top5 = Evaluation.correctInTopK(out, batch.labels(), from, 5);
       double meanLoss = net.score(new org.nd4j.linalg.dataset.DataSet(xs, ys), false);
-      total = total.merge(new Evaluation(correct, meanLoss * (to - from), to - from));
+      total = total.merge(new Evaluation(correct, top5, meanLoss * (to - from), to - from));
     }
     return total;
   }
 
   /** Correct predictions of {@code out}, the outputs for examples {@code from...} of the batch. */
-  private static long countCorrect(INDArray out, MiniBatch batch, int from) {
+  static long countCorrect(INDArray out, MiniBatch batch, int from) {
     INDArray predicted = out.argMax(1);
     long correct = 0;
     for (int i = 0; i < out.size(0); i++) {

@@ -13,10 +13,11 @@ import java.util.concurrent.TimeUnit;
  * by {@code capacity} elements. A failure of the source is rethrown to the consumer; {@link
  * #close()} stops the thread.
  */
-public final class PrefetchIterator<T> implements Iterator<T>, AutoCloseable {
+public final class PrefetchIterator<T> implements Iterator<T>, AutoCloseable, SkipsAhead {
   private static final Object END = new Object();
 
   private final BlockingQueue<Object> queue;
+  private final Iterator<T> source;
   private final Thread thread;
   private volatile boolean closed;
   private Object next;
@@ -26,6 +27,7 @@ public final class PrefetchIterator<T> implements Iterator<T>, AutoCloseable {
       throw new IllegalArgumentException("prefetch capacity must be > 0, got " + capacity);
     }
     this.queue = new ArrayBlockingQueue<>(capacity);
+    this.source = source;
     this.thread =
         new Thread(
             () -> {
@@ -94,6 +96,14 @@ public final class PrefetchIterator<T> implements Iterator<T>, AutoCloseable {
     T t = (T) next;
     next = null;
     return t;
+  }
+
+  /** Passes the hint on to the source, if it can use it. */
+  @Override
+  public void skipTo(int step) {
+    if (source instanceof SkipsAhead s) {
+      s.skipTo(step);
+    }
   }
 
   @Override

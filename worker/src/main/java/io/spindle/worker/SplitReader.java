@@ -57,6 +57,7 @@ public final class SplitReader {
         case CIFAR_BIN -> cifarBin(split, options, hadoopConf);
         case CIFAR_TAR -> cifarTar(split, options, hadoopConf);
         case IMAGES -> images(split, options, hadoopConf);
+        case IMAGE_RANGES -> imageRanges(split, options, hadoopConf);
       };
     } catch (IOException e) {
       throw new DataFormatException("cannot read " + split + ": " + e, e);
@@ -255,6 +256,81 @@ public final class SplitReader {
           bytes = in.readAllBytes();
         }
         return options.images().apply(uri, bytes, split.firstIndex() + k, split.label(k));
+      }
+    };
+  }
+
+  /** Whether {@code name} is an image file name an image folder holds (jpg, jpeg, png). */
+  public static boolean isImageName(String name) {
+    String n = name.toLowerCase(java.util.Locale.ROOT);
+    return n.endsWith(".jpg") || n.endsWith(".jpeg") || n.endsWith(".png");
+  }
+
+  /**
+   * The image file names directly in {@code folder}, sorted; streamed from the file system's
+   * listing (pages on HDFS and object stores), keeping only the names.
+   */
+  public static java.util.List<String> imageNames(String folder, Configuration conf)
+      throws IOException {
+    Path dir = new Path(folder);
+    FileSystem fs = dir.getFileSystem(conf);
+    java.util.List<String> names = new java.util.ArrayList<>();
+    org.apache.hadoop.fs.RemoteIterator<org.apache.hadoop.fs.FileStatus> it;
+    try {
+      it = fs.listStatusIterator(dir);
+    } catch (java.io.FileNotFoundException e) {
+      throw new DataFormatException(folder + ": no such folder", e);
+    }
+    while (it.hasNext()) {
+      org.apache.hadoop.fs.FileStatus st = it.next();
+      String name = st.getPath().getName();
+      if (st.isFile() && isImageName(name)) {
+        names.add(name);
+      }
+    }
+    names.sort(null);
+    return names;
+  }
+
+  private static Iterator<Example> imageRanges(
+      InputSplit split, ReadOptions options, Map<String, String> conf) {
+    Configuration hadoop = configuration(conf);
+    return new Decoding(options, () -> {}) {
+      int folder = -1;
+      java.util.List<String> names = java.util.List.of();
+      long rank;
+      int index = split.firstIndex();
+
+      @Override
+      Example decodeNext() throws IOException {
+        while (folder < 0 || rank >= split.end(folder)) {
+          if (folder + 1 >= split.numUris()) {
+            return null;
+          }
+          folder++;
+          String uri = split.uri(folder);
+          names = imageNames(uri, hadoop);
+          if (names.size() != split.count(folder)) {
+            rank = split.end(folder); // with skipBadRecords: the folder's images count as skipped
+            index += (int) (split.end(folder) - split.start(folder));
+            throw new DataFormatException(
+                uri
+                    + ": expected "
+                    + split.count(folder)
+                    + " images, as when the data set was planned, found "
+                    + names.size()
+                    + "; the folder changed during the run");
+          }
+          rank = split.start(folder);
+        }
+        String name = names.get((int) rank++);
+        String uri = split.uri(folder) + (split.uri(folder).endsWith("/") ? "" : "/") + name;
+        Path path = new Path(uri);
+        byte[] bytes;
+        try (InputStream in = path.getFileSystem(hadoop).open(path)) {
+          bytes = in.readAllBytes();
+        }
+        return options.images().apply(uri, bytes, index++, split.label(folder));
       }
     };
   }

@@ -13,9 +13,16 @@ public final class StepCursor {
   private final Iterator<MiniBatch> partition;
   private int next;
 
-  /** Skips the batches of steps {@code 0..firstStep-1}. */
+  /**
+   * Skips the batches of steps {@code 0..firstStep-1}; a partition that prepares batches ahead
+   * ({@link SkipsAhead}: augmentation in the prefetch thread) is told first, so it hands the
+   * skipped batches back unprepared.
+   */
   public StepCursor(Iterator<MiniBatch> partition, int firstStep) {
     this.partition = partition;
+    if (firstStep > 0 && partition instanceof SkipsAhead s) {
+      s.skipTo(firstStep);
+    }
     while (next < firstStep) {
       take();
     }

@@ -1,5 +1,6 @@
 package io.spindle.worker;
 
+import io.spindle.compress.GradientLayout;
 import io.spindle.data.MiniBatch;
 import io.spindle.model.ParameterRules;
 import io.spindle.model.StepKey;
@@ -24,6 +25,12 @@ public interface TrainableNetwork {
 
   /** Which entries are weights, raw-update statistics and max-norm units ({@code GlobalStep}). */
   ParameterRules rules();
+
+  /**
+   * The flat gradient's tensors (which ranges are weight matrices), for the compressed gradient
+   * exchanges of the collective engine.
+   */
+  GradientLayout gradientLayout();
 
   /**
    * Forward and backward pass over {@code batch} with the dropout masks (and corruption) of {@code

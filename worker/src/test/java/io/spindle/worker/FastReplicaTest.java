@@ -89,6 +89,7 @@ class FastReplicaTest {
         Precision.FLOAT32,
         InputConfig.image(28, 28, 1),
         0.0,
+        null,
         kernels);
   }
 

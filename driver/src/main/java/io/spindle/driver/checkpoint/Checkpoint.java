@@ -14,6 +14,7 @@ public final class Checkpoint {
   private final byte[] optimizerState;
   private final boolean float64;
   private final String configYaml;
+  private final byte[] exchangeState;
 
   Checkpoint(
       String path,
@@ -21,13 +22,23 @@ public final class Checkpoint {
       byte[] params,
       byte[] optimizerState,
       boolean float64,
-      String configYaml) {
+      String configYaml,
+      byte[] exchangeState) {
     this.path = path;
     this.manifest = manifest;
     this.params = params;
     this.optimizerState = optimizerState;
     this.float64 = float64;
     this.configYaml = configYaml;
+    this.exchangeState = exchangeState;
+  }
+
+  /**
+   * The bytes of {@code compression.bin} (the lossy gradient exchange's state, verified against the
+   * manifest), or null when the checkpoint has none.
+   */
+  public byte[] exchangeState() {
+    return exchangeState == null ? null : exchangeState.clone();
   }
 
   public String path() {

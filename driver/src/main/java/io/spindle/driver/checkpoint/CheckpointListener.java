@@ -109,12 +109,15 @@ public final class CheckpointListener implements TrainingListener {
                 ? new double[0]
                 : model.globalStep().state().toDoubleVector(),
             model.params().dataType() == DataType.DOUBLE,
-            ConfigLoader.toYaml(config).getBytes(StandardCharsets.UTF_8));
+            ConfigLoader.toYaml(config).getBytes(StandardCharsets.UTF_8),
+            model.exchangeState() == null ? new byte[0] : model.exchangeState().toBytes());
     Path path = store.write(snapshot);
     store.retain(policy.keepLast(), policy.keepEvery());
     double seconds = (System.nanoTime() - start) / 1e9;
     int width = snapshot.doublePrecision() ? 8 : 4;
-    lastBytes = (long) (snapshot.params().length + snapshot.optimizerState().length) * width;
+    lastBytes =
+        (long) (snapshot.params().length + snapshot.optimizerState().length) * width
+            + snapshot.exchangeState().length;
     written++;
     writeSeconds += seconds;
     lastWritten = state.globalStep();

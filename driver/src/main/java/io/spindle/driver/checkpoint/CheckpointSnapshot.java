@@ -2,6 +2,7 @@ package io.spindle.driver.checkpoint;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spindle.compress.ExchangeState;
 import io.spindle.config.OptimizerType;
 import java.time.Instant;
 import java.util.Map;
@@ -25,6 +26,9 @@ import java.util.Map;
  * @param optimizerState the whole flat optimiser state
  * @param doublePrecision whether arrays are float64 (else float32)
  * @param configYaml the effective config
+ * @param exchangeState the collective engine's lossy gradient exchange state ({@code
+ *     ExchangeState.toBytes()}: every worker's error-feedback residual, PowerSGD's factors), or
+ *     empty when the run keeps none
  */
 public record CheckpointSnapshot(
     long globalStep,
@@ -41,7 +45,48 @@ public record CheckpointSnapshot(
     double[] params,
     double[] optimizerState,
     boolean doublePrecision,
-    byte[] configYaml) {
+    byte[] configYaml,
+    byte[] exchangeState) {
+
+  /** A snapshot of a run without exchange state. */
+  public CheckpointSnapshot(
+      long globalStep,
+      int epoch,
+      int stepInEpoch,
+      int stepsPerEpoch,
+      boolean epochEvaluated,
+      long examplesSeen,
+      long seed,
+      int batchSize,
+      int workers,
+      String sync,
+      OptimizerType optimizer,
+      double[] params,
+      double[] optimizerState,
+      boolean doublePrecision,
+      byte[] configYaml) {
+    this(
+        globalStep,
+        epoch,
+        stepInEpoch,
+        stepsPerEpoch,
+        epochEvaluated,
+        examplesSeen,
+        seed,
+        batchSize,
+        workers,
+        sync,
+        optimizer,
+        params,
+        optimizerState,
+        doublePrecision,
+        configYaml,
+        new byte[0]);
+  }
+
+  public CheckpointSnapshot {
+    exchangeState = exchangeState == null ? new byte[0] : exchangeState;
+  }
 
   /** The manifest without its {@code files} section. */
   ObjectNode manifest(ObjectMapper json) {
@@ -77,9 +122,22 @@ public record CheckpointSnapshot(
     opt.put("iteration", globalStep);
     opt.put("stateLayout", layout(optimizer));
     opt.put("stateLength", optimizerState.length);
-    m.put(
-        "compressionResiduals",
-        "none: no wire format keeps error-feedback residuals (bf16 rounds every step afresh)");
+    if (exchangeState.length == 0) {
+      m.put("compressionResiduals", "none: the run's gradient exchange keeps no state");
+    } else {
+      ExchangeState s = ExchangeState.fromBytes(exchangeState, "the snapshot");
+      m.put(
+          "compressionResiduals",
+          CheckpointStore.COMPRESSION
+              + ": "
+              + s.scheme()
+              + ", the error-feedback residual"
+              + (s.workers().get(0).factors().length > 0 ? " and warm-start factors" : "")
+              + " of each of "
+              + s.workers().size()
+              + " workers at exchange step "
+              + s.workers().get(0).step());
+    }
     ObjectNode prov = m.putObject("provenance");
     for (Map.Entry<String, String> e : Provenance.current().entrySet()) {
       prov.put(e.getKey(), e.getValue());

@@ -45,6 +45,9 @@ import org.apache.hadoop.fs.Path;
  *                               SGD: an empty file); the collective engine's shards are
  *                               reassembled on the driver before every checkpoint
  *     config.yaml               the run's effective config, as {@code ConfigLoader.toYaml} writes it
+ *     compression.bin           only with lossy cluster.compression (bf16, powersgd, topk): every
+ *                               worker's error-feedback residual and PowerSGD's warm-start factors,
+ *                               {@code ExchangeState.toBytes()} (layout in its class comment)
  *   .tmp-step-...-UUID/         a checkpoint being written where rename is atomic (ignored by
  *                               readers, removed on start)
  * </pre>
@@ -59,10 +62,10 @@ import org.apache.hadoop.fs.Path;
  * initialisation from {@code seed}, the epoch order from (seed, epoch), the dropout masks and input
  * corruption of the example at index {@code e} of global step {@code t}'s batch from {@code
  * StepKey(seed, t, e)}; so {@code seed}, {@code nextIteration} and {@code workers} reproduce all of
- * them; {@code optimizer} (type, iteration, state layout); {@code compressionResiduals}: none,
- * since no wire format keeps error-feedback residuals (bf16 rounds each step afresh); {@code
- * files}: for each file its length in bytes, SHA-256 and, for arrays, dtype and element count;
- * {@code provenance}: versions of Spindle, Spark, Scala, DL4J, ND4J, Java and the git revision.
+ * them; {@code optimizer} (type, iteration, state layout); {@code compressionResiduals}: what
+ * {@code compression.bin} holds, or none; {@code files}: for each file its length in bytes, SHA-256
+ * and, for arrays, dtype and element count; {@code provenance}: versions of Spindle, Spark, Scala,
+ * DL4J, ND4J, Java and the git revision.
  *
  * <p>Visibility: a checkpoint exists once its {@code manifest.json} does. Writers write the
  * manifest last and readers read it first: it lists every other file with its length and SHA-256,
@@ -98,6 +101,7 @@ public final class CheckpointStore {
   public static final String PARAMS = "params.bin";
   public static final String OPTIMIZER = "optimizer.bin";
   public static final String CONFIG = "config.yaml";
+  public static final String COMPRESSION = "compression.bin";
 
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -173,6 +177,9 @@ public final class CheckpointStore {
           OPTIMIZER,
           writeArray(dir, OPTIMIZER, snapshot.optimizerState(), snapshot.doublePrecision()));
       files.set(CONFIG, writeBytes(dir, CONFIG, snapshot.configYaml()));
+      if (snapshot.exchangeState().length > 0) {
+        files.set(COMPRESSION, writeBytes(dir, COMPRESSION, snapshot.exchangeState()));
+      }
       ObjectNode manifest = snapshot.manifest(JSON);
       manifest.set("files", files);
       // Last: the commit record. On an object store the checkpoint is visible from here on.
@@ -336,6 +343,7 @@ public final class CheckpointStore {
     byte[] params = verified(dir, files, PARAMS);
     byte[] state = verified(dir, files, OPTIMIZER);
     byte[] config = verified(dir, files, CONFIG);
+    byte[] exchange = files.has(COMPRESSION) ? verified(dir, files, COMPRESSION) : null;
     String dtype = files.path(PARAMS).path("dtype").asText("");
     if (!dtype.equals("float32") && !dtype.equals("float64")) {
       throw new CheckpointException(
@@ -347,7 +355,8 @@ public final class CheckpointStore {
         params,
         state,
         dtype.equals("float64"),
-        new String(config, StandardCharsets.UTF_8));
+        new String(config, StandardCharsets.UTF_8),
+        exchange);
   }
 
   /** The bytes of {@code name} after checking its length and SHA-256 against the manifest. */

@@ -1,7 +1,10 @@
 package io.spindle.driver.checkpoint;
 
+import io.spindle.compress.ExchangeState;
+import io.spindle.compress.GradientLayout;
 import io.spindle.config.CheckpointConfig;
 import io.spindle.config.ClusterConfig;
+import io.spindle.config.CompressionSpec;
 import io.spindle.config.ConfigException;
 import io.spindle.config.ConfigLoader;
 import io.spindle.config.DataConfig;
@@ -14,11 +17,12 @@ import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**
- * Restores a run from a checkpoint: the parameters, the optimiser state and the counters, after
- * checking that the checkpoint belongs to a run with the same trajectory. Keys that may change on
- * resume (they do not change the arithmetic): training.epochs, training.maxSteps,
- * training.logEvery, checkpoint.*, cluster.master, cluster.threadsPerWorker,
- * cluster.peerTimeoutSeconds, cluster.executorWaitSeconds, data.mirror, data.cacheDir.
+ * Restores a run from a checkpoint: the parameters, the optimiser state, the lossy gradient
+ * exchange's state ({@code compression.bin}) and the counters, after checking that the checkpoint
+ * belongs to a run with the same trajectory. Keys that may change on resume (they do not change the
+ * arithmetic): training.epochs, training.maxSteps, training.logEvery, checkpoint.*, cluster.master,
+ * cluster.threadsPerWorker, cluster.peerTimeoutSeconds, cluster.executorWaitSeconds, data.mirror,
+ * data.cacheDir.
  */
 public final class Resume {
   private Resume() {}
@@ -91,6 +95,7 @@ public final class Resume {
     if (checkpoint.optimizerStateLength() > 0) {
       model.globalStep().setState(checkpoint.optimizerState());
     }
+    model.setExchangeState(exchangeState(checkpoint, config, model));
     int epoch = checkpoint.epoch();
     int step = checkpoint.stepInEpoch();
     if (checkpoint.epochEvaluated() && step >= stepsPerEpoch && epoch + 1 < epochs) {
@@ -98,6 +103,50 @@ public final class Resume {
       step = 0;
     }
     return TrainingState.resumedAt(epoch, step, checkpoint.globalStep(), checkpoint.examplesSeen());
+  }
+
+  /**
+   * The checkpoint's exchange state, checked against the run's compression and model, or null when
+   * the run keeps none (or the checkpoint precedes the first round).
+   */
+  private static ExchangeState exchangeState(
+      Checkpoint checkpoint, SpindleConfig config, GlobalModel model) {
+    String where = checkpoint.path() + "/" + CheckpointStore.COMPRESSION;
+    CompressionSpec spec = config.cluster().compressionSpec();
+    byte[] bytes = checkpoint.exchangeState();
+    if (bytes == null) {
+      if (spec.scheme().lossy() && checkpoint.globalStep() > 0) {
+        throw new CheckpointException(
+            checkpoint.path()
+                + ": expected "
+                + CheckpointStore.COMPRESSION
+                + " (cluster.compression "
+                + spec
+                + " keeps error-feedback residuals), found none in the manifest");
+      }
+      return null;
+    }
+    ExchangeState state;
+    try {
+      state = ExchangeState.fromBytes(bytes, where);
+    } catch (IllegalArgumentException e) {
+      throw new CheckpointException(e.getMessage(), e);
+    }
+    long layout = GradientLayout.of(model.network()).fingerprint();
+    if (!state.scheme().equals(spec.toString())
+        || state.workers().get(0).layoutFingerprint() != layout) {
+      throw new CheckpointException(
+          where
+              + ": expected the state of compression "
+              + spec
+              + " for layout "
+              + Long.toHexString(layout)
+              + ", found "
+              + state.scheme()
+              + " for layout "
+              + Long.toHexString(state.workers().get(0).layoutFingerprint()));
+    }
+    return state;
   }
 
   /** The config with every key that may change on resume set to a fixed value. */
@@ -108,7 +157,8 @@ public final class Resume {
     return new SpindleConfig(
         c.model(),
         c.optimizer(),
-        new DataConfig(d.dataset(), "", "", d.trainLimit()),
+        // augmentation draws are part of the trajectory
+        new DataConfig(d.dataset(), "", "", d.trainLimit()).withAugment(d.augment()),
         // a schedule stretched over the run (steps: 0) makes training.epochs part of it
         new TrainingConfig(
             c.optimizer().schedule().followsRunLength() ? t.epochs() : 1,
@@ -123,7 +173,9 @@ public final class Resume {
             k.averagingSteps(),
             0,
             k.roundSteps(),
-            k.wire(),
+            k.compression(),
+            k.powersgdRank(),
+            k.topkFraction(),
             k.shardOptimizer(),
             1,
             0),

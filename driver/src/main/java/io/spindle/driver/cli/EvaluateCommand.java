@@ -79,6 +79,7 @@ final class EvaluateCommand {
     }
     String model = o.required("--model");
     Path given = o.hasOutput() ? o.outputDir((Path) null) : null; // a URI refused before Spark
+    CommandLog.attach("evaluate", model, given, args);
     try (ScoringSession session =
         ScoringSession.open(model, PredictCommand.overrides(o), "spindle evaluate")) {
       int batch = o.positiveInt("--batch-size", session.model().network().suggestedBatch());

@@ -75,7 +75,8 @@ final class InspectCommand {
     section(out, "data cursor", m.path("dataCursor"));
     section(out, "rng", m.path("rng"));
     section(out, "optimizer", m.path("optimizer"));
-    out.println("  compression residuals: " + m.path("compressionResiduals").asText());
+    out.println(
+        "  compression residuals: " + m.path("compressionResiduals").asText("none recorded"));
     INDArray w = cp.params();
     out.printf(
         Locale.ROOT,

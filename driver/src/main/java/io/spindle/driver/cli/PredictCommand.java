@@ -87,6 +87,7 @@ final class PredictCommand {
     if (!List.of("parquet", "csv").contains(format)) {
       throw new ConfigException("--format must be parquet or csv, got '" + format + "'");
     }
+    CommandLog.attach("predict", model, null, args);
     try (ScoringSession session = ScoringSession.open(model, overrides(o), "spindle predict")) {
       int batch = o.positiveInt("--batch-size", session.model().network().suggestedBatch());
       int partitions = o.positiveInt("--partitions", session.sc().defaultParallelism());

@@ -53,7 +53,14 @@ public final class SparkContexts {
     conf.registerKryoClasses(KRYO_CLASSES);
     conf.registerKryoClasses(
         new Class<?>[] {
-          float[].class, int[].class, double[].class, long[].class, byte[].class, Object[].class
+          float[].class,
+          int[].class,
+          double[].class,
+          long[].class,
+          byte[].class,
+          Object[].class,
+          // the collective engine's committed exchange states, one byte[] per worker
+          byte[][].class
         });
     return conf;
   }

@@ -17,10 +17,8 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -133,7 +131,9 @@ public final class DatasetLoader {
             workers,
             seed,
             config.prefetchBatches(),
-            skipped);
+            skipped,
+            config.augment(),
+            config.effectiveFormat().equals("image_folder") ? config.imageSize() : 0);
     if (dense != train) {
       train.unpersist(false); // the renumbered copy is cached now
     }
@@ -395,6 +395,18 @@ public final class DatasetLoader {
 
   // ---- image folders ----
 
+  /**
+   * An image folder: {@code <root>/train/<class>/*} and the test folder. The driver lists only the
+   * class folders; the images of each class are counted by a Spark job whose tasks list the class
+   * folders on the executors, and each input partition gets a range of the global order (class
+   * index, then file name) as slices of class folders, which its executor lists again and checks
+   * against the count ({@link InputSplit#imageRanges}). So the driver holds a few numbers per
+   * class, never per file, however many images there are (ImageNet: 1.28 million).
+   *
+   * <p>With {@code data.augment} the training images are kept as 8-bit pixels, {@code imageResize}
+   * square (the shorter side scaled to it, the centre kept), and cropped every epoch; the test
+   * images as the {@code imageSize} centre crop of the same, normalised when evaluated.
+   */
   static Source images(
       JavaSparkContext sc,
       DataConfig config,
@@ -405,31 +417,51 @@ public final class DatasetLoader {
     Configuration conf = driverConf(sc, hadoop);
     String trainDir = child(root, "train");
     String testDir = config.testPath().isEmpty() ? child(root, "val") : config.testPath();
-    List<String> classes = new ArrayList<>();
-    for (FileStatus s : list(conf, trainDir)) {
-      if (s.isDirectory()) {
-        classes.add(s.getPath().getName());
-      }
-    }
-    classes.sort(null);
+    List<String> classes = classFolders(conf, trainDir);
     if (classes.isEmpty()) {
       throw new DataFormatException(trainDir + ": expected one folder per class, found none");
     }
-    float[] mean = floats(config.mean());
-    float[] std = floats(config.std());
-    ImageTransform trainT =
-        new ImageTransform(
-            config.imageSize(),
-            config.imageResize(),
-            config.crop().equals("random"),
-            config.flip(),
-            mean,
-            std,
-            seed);
-    ImageTransform testT =
-        new ImageTransform(config.imageSize(), config.imageResize(), false, false, mean, std, seed);
-    List<List<InputSplit>> train = imageSplits(conf, trainDir, classes, partitions);
-    List<List<InputSplit>> test = imageSplits(conf, testDir, classes, partitions);
+    ImageTransform trainT;
+    ImageTransform testT;
+    if (config.augment().active()) {
+      trainT = ImageTransform.pixels(config.imageResize(), config.imageResize());
+      testT = ImageTransform.pixels(config.imageSize(), config.imageResize());
+    } else {
+      float[] mean = floats(config.mean());
+      float[] std = floats(config.std());
+      trainT =
+          new ImageTransform(
+              config.imageSize(),
+              config.imageResize(),
+              config.crop().equals("random"),
+              config.flip(),
+              mean,
+              std,
+              seed);
+      testT =
+          new ImageTransform(
+              config.imageSize(), config.imageResize(), false, false, mean, std, seed);
+    }
+    List<String> testClasses = classFolders(conf, testDir);
+    int[] testLabels = new int[testClasses.size()];
+    for (int k = 0; k < testClasses.size(); k++) {
+      testLabels[k] = classes.indexOf(testClasses.get(k));
+      if (testLabels[k] < 0) {
+        throw new DataFormatException(
+            child(testDir, testClasses.get(k))
+                + ": class folder '"
+                + testClasses.get(k)
+                + "' is not among the training classes "
+                + classes);
+      }
+    }
+    int[] trainLabels = java.util.stream.IntStream.range(0, classes.size()).toArray();
+    long[] trainCounts = countImages(sc, trainDir, classes, hadoop, partitions);
+    long[] testCounts = countImages(sc, testDir, testClasses, hadoop, partitions);
+    List<List<InputSplit>> train =
+        imageSplits(trainDir, classes, trainLabels, trainCounts, partitions);
+    List<List<InputSplit>> test =
+        imageSplits(testDir, testClasses, testLabels, testCounts, partitions);
     boolean skip = config.skipBadRecords();
     return new Source(
         read(sc, train, new ReadOptions(classes.size(), null, false, trainT, skip), hadoop),
@@ -439,57 +471,89 @@ public final class DatasetLoader {
         classes.size());
   }
 
-  private static List<List<InputSplit>> imageSplits(
-      Configuration conf, String dir, List<String> classes, int partitions) {
-    List<String> uris = new ArrayList<>();
-    List<Integer> labels = new ArrayList<>();
+  /** The sub-folder names of {@code dir}, sorted. */
+  private static List<String> classFolders(Configuration conf, String dir) {
+    List<String> out = new ArrayList<>();
     for (FileStatus s : list(conf, dir)) {
-      if (!s.isDirectory()) {
-        continue;
-      }
-      String name = s.getPath().getName();
-      int label = classes.indexOf(name);
-      if (label < 0) {
-        throw new DataFormatException(
-            s.getPath()
-                + ": class folder '"
-                + name
-                + "' is not among the training classes "
-                + classes);
-      }
-      List<FileStatus> files = new ArrayList<>(Arrays.asList(list(conf, s.getPath().toString())));
-      files.sort((a, b) -> a.getPath().getName().compareTo(b.getPath().getName()));
-      for (FileStatus f : files) {
-        String n = f.getPath().getName().toLowerCase(Locale.ROOT);
-        if (f.isFile() && (n.endsWith(".jpg") || n.endsWith(".jpeg") || n.endsWith(".png"))) {
-          uris.add(f.getPath().toString());
-          labels.add(label);
-        }
+      if (s.isDirectory()) {
+        out.add(s.getPath().getName());
       }
     }
-    // global order: class index, then file name
-    Integer[] order = new Integer[uris.size()];
-    for (int i = 0; i < order.length; i++) {
-      order[i] = i;
+    out.sort(null);
+    return out;
+  }
+
+  /**
+   * The number of images in each folder {@code dir/<name>}, counted on the executors (one Spark
+   * job; a task lists several folders, streaming their listings and keeping only the count).
+   */
+  static long[] countImages(
+      JavaSparkContext sc,
+      String dir,
+      List<String> names,
+      Map<String, String> hadoop,
+      int partitions) {
+    if (names.isEmpty()) {
+      return new long[0];
     }
-    Arrays.sort(
-        order,
-        (a, b) -> {
-          int c = Integer.compare(labels.get(a), labels.get(b));
-          return c != 0 ? c : uris.get(a).compareTo(uris.get(b));
-        });
-    int n = order.length;
+    List<String> folders = new ArrayList<>();
+    for (String n : names) {
+      folders.add(child(dir, n));
+    }
+    String description = sc.getLocalProperty("spark.job.description");
+    sc.setJobDescription("list the image folders of " + dir);
+    try {
+      List<Long> counts =
+          sc.parallelize(folders, Math.max(1, Math.min(folders.size(), 4 * partitions)))
+              .map(f -> (long) SplitReader.imageNames(f, SplitReader.configuration(hadoop)).size())
+              .collect();
+      return counts.stream().mapToLong(Long::longValue).toArray();
+    } finally {
+      sc.setJobDescription(description);
+    }
+  }
+
+  /**
+   * Cuts the global order (folder by folder in the given order, files by name) into {@code
+   * partitions} ranges of about equal size, each a list of class-folder slices.
+   */
+  static List<List<InputSplit>> imageSplits(
+      String dir, List<String> names, int[] labels, long[] counts, int partitions) {
+    long n = 0;
+    for (long c : counts) {
+      n += c;
+    }
+    if (n > Integer.MAX_VALUE) {
+      throw new DataFormatException(dir + ": " + n + " images, more than " + Integer.MAX_VALUE);
+    }
     List<List<InputSplit>> out = new ArrayList<>();
     for (int p = 0; p < partitions; p++) {
-      int from = (int) ((long) p * n / partitions);
-      int to = (int) ((long) (p + 1) * n / partitions);
-      List<String> u = new ArrayList<>();
-      int[] l = new int[to - from];
-      for (int i = from; i < to; i++) {
-        u.add(uris.get(order[i]));
-        l[i - from] = labels.get(order[i]);
+      long from = p * n / partitions;
+      long to = (p + 1) * n / partitions;
+      List<String> folders = new ArrayList<>();
+      List<Integer> ls = new ArrayList<>();
+      List<Long> ranges = new ArrayList<>();
+      long start = 0;
+      for (int k = 0; k < names.size(); k++) {
+        long end = start + counts[k];
+        long a = Math.max(from, start);
+        long b = Math.min(to, end);
+        if (a < b) {
+          folders.add(child(dir, names.get(k)));
+          ls.add(labels[k]);
+          ranges.add(a - start);
+          ranges.add(b - start);
+          ranges.add(counts[k]);
+        }
+        start = end;
       }
-      out.add(mutable(InputSplit.images(u, l, from)));
+      out.add(
+          mutable(
+              InputSplit.imageRanges(
+                  folders,
+                  ls.stream().mapToInt(Integer::intValue).toArray(),
+                  ranges.stream().mapToLong(Long::longValue).toArray(),
+                  (int) from)));
     }
     return out;
   }

@@ -1,9 +1,13 @@
 package io.spindle.driver.data;
 
+import io.spindle.config.AugmentConfig;
+import io.spindle.config.ConfigException;
 import io.spindle.data.EpochPlan;
 import io.spindle.data.Example;
 import io.spindle.data.ExampleBlock;
+import io.spindle.data.ImageAugmentation;
 import io.spindle.data.MiniBatch;
+import io.spindle.worker.AugmentedBatches;
 import io.spindle.worker.MnistPartitionReader;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -43,6 +47,7 @@ public final class DistributedDataset implements AutoCloseable {
   private final int numFeatures;
   private final int numClasses;
   private final int[] shape;
+  private final int[] storedShape;
   private final boolean regression;
   private final boolean encoded;
   private final int batchSize;
@@ -50,6 +55,8 @@ public final class DistributedDataset implements AutoCloseable {
   private final long seed;
   private final int prefetch;
   private final long skipped;
+  private final ImageAugmentation augmentation;
+  private final JavaRDD<MiniBatch> evaluated;
   private JavaRDD<MiniBatch> current;
 
   private DistributedDataset(
@@ -62,7 +69,9 @@ public final class DistributedDataset implements AutoCloseable {
       int workers,
       long seed,
       int prefetch,
-      long skipped) {
+      long skipped,
+      AugmentConfig augment,
+      int augmentedSize) {
     this.sc = sc;
     this.prefetch = prefetch;
     this.skipped = skipped;
@@ -84,10 +93,26 @@ public final class DistributedDataset implements AutoCloseable {
     if (numTrain == 0 || first.isEmpty()) {
       throw new IllegalArgumentException("the training set is empty");
     }
-    this.numFeatures = first.get(0).numFeatures();
-    this.shape = first.get(0).shape();
     this.regression = first.get(0).isRegression();
     this.encoded = first.get(0).bytesPerFeature() == 1;
+    this.storedShape = first.get(0).shape();
+    if (augment.active()) {
+      if (!encoded) {
+        throw new ConfigException(
+            "data.augment needs images read as 8-bit pixels (mnist, fashion-mnist, cifar10,"
+                + " cifar100, image_folder), but this data set holds float features");
+      }
+      this.augmentation = ImageAugmentation.of(augment, first.get(0).shape(), augmentedSize, seed);
+      this.numFeatures = augmentation.outputFeatures();
+      this.shape = augmentation.outputShape();
+      ImageAugmentation a = augmentation;
+      this.evaluated = test.map(a::evaluate);
+    } else {
+      this.augmentation = null;
+      this.numFeatures = first.get(0).numFeatures();
+      this.shape = first.get(0).shape();
+      this.evaluated = test;
+    }
   }
 
   /**
@@ -114,7 +139,18 @@ public final class DistributedDataset implements AutoCloseable {
             .setName("test batches")
             .persist(StorageLevel.MEMORY_ONLY());
     return new DistributedDataset(
-        sc, train, StorageLevel.MEMORY_ONLY(), test, numClasses, batchSize, workers, seed, 0, 0);
+        sc,
+        train,
+        StorageLevel.MEMORY_ONLY(),
+        test,
+        numClasses,
+        batchSize,
+        workers,
+        seed,
+        0,
+        0,
+        AugmentConfig.none(),
+        0);
   }
 
   /**
@@ -137,6 +173,41 @@ public final class DistributedDataset implements AutoCloseable {
       long seed,
       int prefetch,
       long skipped) {
+    return of(
+        sc,
+        train,
+        test,
+        numClasses,
+        batchSize,
+        workers,
+        seed,
+        prefetch,
+        skipped,
+        AugmentConfig.none(),
+        0);
+  }
+
+  /**
+   * As {@link #of(JavaSparkContext, JavaRDD, JavaRDD, int, int, int, long, int, long)}, with
+   * augmentation: every epoch's training batches are augmented on the executors, in the prefetch
+   * thread ({@link AugmentedBatches}), and the test batches get the evaluation transform ({@link
+   * ImageAugmentation#evaluate}); {@link #numFeatures} and the batches' shape are then the
+   * augmentation's output.
+   *
+   * @param augmentedSize side of the square training output (0 = the stored images' size)
+   */
+  public static DistributedDataset of(
+      JavaSparkContext sc,
+      JavaRDD<Example> train,
+      JavaRDD<Example> test,
+      int numClasses,
+      int batchSize,
+      int workers,
+      long seed,
+      int prefetch,
+      long skipped,
+      AugmentConfig augment,
+      int augmentedSize) {
     int evalBatch = 1000;
     JavaRDD<MiniBatch> testBatches =
         test.mapPartitions(it -> chunk(it, evalBatch))
@@ -152,7 +223,9 @@ public final class DistributedDataset implements AutoCloseable {
         workers,
         seed,
         prefetch,
-        skipped);
+        skipped,
+        augment,
+        augmentedSize);
   }
 
   /** Bad records dropped while reading (0 unless data.skipBadRecords). */
@@ -229,7 +302,7 @@ public final class DistributedDataset implements AutoCloseable {
     long s = seed;
     int steps = stepsPerEpoch();
     int groups = (steps + group - 1) / group;
-    int[] rowShape = shape.clone();
+    int[] rowShape = storedShape.clone();
     boolean reg = regression;
     boolean enc = encoded;
     JavaPairRDD<Integer, ExampleBlock> chunks =
@@ -255,12 +328,20 @@ public final class DistributedDataset implements AutoCloseable {
     }
     current = batches;
     int ahead = prefetch;
-    if (ahead == 0) {
+    ImageAugmentation aug = augmentation;
+    if (ahead == 0 && aug == null) {
       return batches;
     }
-    return batches.mapPartitions(
-        it -> {
-          var p = new io.spindle.worker.PrefetchIterator<>(it, ahead, "spindle-prefetch");
+    return batches.mapPartitionsWithIndex(
+        (worker, it) -> {
+          Iterator<MiniBatch> source =
+              aug == null
+                  ? it
+                  : new AugmentedBatches(it, aug, new EpochPlan(n, b, w, s, epoch), epoch, worker);
+          if (ahead == 0) {
+            return source;
+          }
+          var p = new io.spindle.worker.PrefetchIterator<>(source, ahead, "spindle-prefetch");
           org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get();
           if (task != null) {
             task.addTaskCompletionListener(
@@ -273,7 +354,8 @@ public final class DistributedDataset implements AutoCloseable {
 
   /** Consecutive steps a worker assembles together: about {@link #GROUP_BYTES} of features. */
   int stepsPerGroup() {
-    long shareBytes = (encoded ? 1L : 4L) * ((batchSize + workers - 1) / workers) * numFeatures;
+    long stored = (long) storedShape[0] * storedShape[1] * storedShape[2];
+    long shareBytes = (encoded ? 1L : 4L) * ((batchSize + workers - 1) / workers) * stored;
     long g = Math.max(1, GROUP_BYTES / Math.max(1, shareBytes));
     return (int) Math.min(g, stepsPerEpoch());
   }
@@ -283,8 +365,14 @@ public final class DistributedDataset implements AutoCloseable {
     return train;
   }
 
+  /** The test batches, with the evaluation transform when the data set is augmented. */
   public JavaRDD<MiniBatch> test() {
-    return test;
+    return evaluated;
+  }
+
+  /** The augmentation of training batches, or null. */
+  public ImageAugmentation augmentation() {
+    return augmentation;
   }
 
   public int numTrain() {

@@ -144,7 +144,8 @@ final class Phases {
               phase.evaluator(),
               listeners,
               phase.epochs(),
-              phase.maxSteps())
+              phase.maxSteps(),
+              config.training().logEvery())
           .fit(start);
     }
   }

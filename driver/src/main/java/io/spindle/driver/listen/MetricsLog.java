@@ -3,6 +3,7 @@ package io.spindle.driver.listen;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spindle.driver.GlobalModel;
 import io.spindle.driver.RoundResult;
+import io.spindle.driver.StepProgress;
 import io.spindle.driver.TrainingListener;
 import io.spindle.driver.TrainingState;
 import io.spindle.sync.Evaluation;
@@ -56,6 +57,14 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
   private double epochLossSum;
   private long epochCorrect;
   private double trainSeconds;
+  private long reportedExamples;
+  private long reportedCorrect;
+  private double reportedLossSum;
+  private double reportedSeconds;
+  private long lastLogged = -1;
+  private double secondsPerStep = Double.NaN;
+  private double epochOverhead;
+  private double lastEpochWall;
 
   public MetricsLog(Path file, PrintStream console, int logEvery, int epochs) {
     this(file, console, logEvery, epochs, false);
@@ -100,55 +109,126 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
   }
 
   @Override
-  public void onRound(TrainingState state, RoundResult round) {
-    lossSum += round.meanLoss() * round.examples();
-    examples += round.examples();
-    correct += round.correct();
-    seconds += round.seconds();
-    epochSeconds += round.seconds();
-    epochExamples += round.examples();
-    epochLossSum += round.meanLoss() * round.examples();
-    epochCorrect += round.correct();
-    trainSeconds += round.seconds();
-    if (state.globalStep() >= nextLog || state.stepInEpoch() == stepsPerEpoch) {
-      double loss = lossSum / examples;
-      double acc = (double) correct / examples;
-      double rate = examples / seconds;
-      Map<String, Object> rec = new LinkedHashMap<>();
-      rec.put("type", "step");
-      rec.put("epoch", state.epoch() + 1);
-      rec.put("step", state.stepInEpoch());
-      rec.put("global_step", state.globalStep());
-      rec.put("loss", loss);
-      rec.put("accuracy", acc);
-      rec.put("samples_per_second", rate);
-      // the schedule's rate of the last step applied (global step j = globalStep - 1)
-      rec.put("learning_rate", model.globalStep().learningRate(state.globalStep() - 1));
-      rec.put("wall_seconds", state.wallSeconds());
-      write(rec);
-      console.printf(
-          Locale.ROOT,
-          prefix() + "epoch %d/%d  step %d/%d  (global %d)  loss %.4f  acc %.4f  %.0f samples/s%n",
-          state.epoch() + 1,
-          epochs,
-          state.stepInEpoch(),
-          stepsPerEpoch,
-          state.globalStep(),
-          loss,
-          acc,
-          rate);
-      lossSum = 0;
-      examples = 0;
-      correct = 0;
-      seconds = 0;
-      while (nextLog <= state.globalStep()) {
-        nextLog += logEvery;
-      }
+  public void onEpochEnd(TrainingState state, Evaluation test) {
+    double wall = state.wallSeconds();
+    // evaluation, shuffle and round set-up: the epoch's wall time outside its training rounds
+    epochOverhead = Math.max(0, wall - lastEpochWall - epochSeconds);
+    lastEpochWall = wall;
+    writeEpoch(state, test);
+  }
+
+  /**
+   * Progress inside a long round (the collective engine): counted like a round, and a step record
+   * when it crosses {@code logEvery}; the round's {@link #onRound} then adds only the rest.
+   */
+  @Override
+  public void onProgress(TrainingState state, StepProgress p) {
+    add(p.examples(), p.correct(), p.lossSum(), p.seconds());
+    reportedExamples += p.examples();
+    reportedCorrect += p.correct();
+    reportedLossSum += p.lossSum();
+    reportedSeconds += p.seconds();
+    if ((p.globalStep() >= nextLog || p.stepInEpoch() == stepsPerEpoch) && examples > 0) {
+      writeStep(state.epoch(), p.stepInEpoch(), p.globalStep(), state.wallSeconds());
     }
   }
 
   @Override
-  public void onEpochEnd(TrainingState state, Evaluation test) {
+  public void onRound(TrainingState state, RoundResult round) {
+    // what progress reports of this round did not cover yet (clamped: a relaunched stage's repeated
+    // steps are reported once, the round's result counts them once too)
+    add(
+        Math.max(0, round.examples() - reportedExamples),
+        Math.max(0, round.correct() - reportedCorrect),
+        Math.max(0, round.meanLoss() * round.examples() - reportedLossSum),
+        Math.max(0, round.seconds() - reportedSeconds));
+    reportedExamples = 0;
+    reportedCorrect = 0;
+    reportedLossSum = 0;
+    reportedSeconds = 0;
+    if ((state.globalStep() >= nextLog || state.stepInEpoch() == stepsPerEpoch)
+        && state.globalStep() > lastLogged
+        && examples > 0) {
+      writeStep(state.epoch(), state.stepInEpoch(), state.globalStep(), state.wallSeconds());
+    }
+  }
+
+  private void add(long n, long right, double loss, double secs) {
+    lossSum += loss;
+    examples += n;
+    correct += right;
+    seconds += secs;
+    epochSeconds += secs;
+    epochExamples += n;
+    epochLossSum += loss;
+    epochCorrect += right;
+    trainSeconds += secs;
+  }
+
+  private void writeStep(int epoch, int stepInEpoch, long globalStep, double wall) {
+    double loss = lossSum / examples;
+    double acc = (double) correct / examples;
+    double rate = examples / seconds;
+    long stepsCovered = globalStep - lastLogged;
+    if (stepsCovered > 0 && seconds > 0) {
+      double perStep = seconds / stepsCovered;
+      secondsPerStep =
+          Double.isNaN(secondsPerStep) ? perStep : 0.8 * secondsPerStep + 0.2 * perStep;
+    }
+    Map<String, Object> rec = new LinkedHashMap<>();
+    rec.put("type", "step");
+    rec.put("epoch", epoch + 1);
+    rec.put("step", stepInEpoch);
+    rec.put("global_step", globalStep);
+    rec.put("loss", loss);
+    rec.put("accuracy", acc);
+    rec.put("samples_per_second", rate);
+    // the schedule's rate of the last step applied (global step j = globalStep - 1)
+    rec.put("learning_rate", model.globalStep().learningRate(globalStep - 1));
+    rec.put("wall_seconds", wall);
+    write(rec);
+    console.printf(
+        Locale.ROOT,
+        prefix()
+            + "epoch %d/%d  step %d/%d  (global %d)  loss %.4f  acc %.4f  %.0f samples/s  ETA %s%n",
+        epoch + 1,
+        epochs,
+        stepInEpoch,
+        stepsPerEpoch,
+        globalStep,
+        loss,
+        acc,
+        rate,
+        eta(epoch, globalStep));
+    lossSum = 0;
+    examples = 0;
+    correct = 0;
+    seconds = 0;
+    lastLogged = globalStep;
+    while (nextLog <= globalStep) {
+      nextLog += logEvery;
+    }
+  }
+
+  /**
+   * Time left: the remaining steps at an exponentially weighted mean of seconds per step (weight
+   * 0.2 per record), plus the remaining epochs' evaluation and shuffle at the last epoch's.
+   */
+  private String eta(int epoch, long globalStep) {
+    long total = (long) epochs * stepsPerEpoch;
+    long left = Math.max(0, total - globalStep);
+    int epochEndsLeft = epochs - epoch;
+    double secs = left * secondsPerStep + epochEndsLeft * epochOverhead;
+    if (Double.isNaN(secs)) {
+      return "?";
+    }
+    long t = Math.round(secs);
+    return t >= 3600
+        ? String.format(Locale.ROOT, "%dh%02dm", t / 3600, t / 60 % 60)
+        : t >= 60 ? String.format(Locale.ROOT, "%dm%02ds", t / 60, t % 60) : t + "s";
+  }
+
+  private void writeEpoch(TrainingState state, Evaluation test) {
     Map<String, Object> rec = new LinkedHashMap<>();
     rec.put("type", "epoch");
     rec.put("epoch", state.epoch() + 1);
@@ -157,6 +237,9 @@ public final class MetricsLog implements TrainingListener, AutoCloseable {
     rec.put("train_accuracy", (double) epochCorrect / Math.max(1, epochExamples));
     rec.put("test_loss", test.meanLoss());
     rec.put("test_accuracy", test.accuracy());
+    if (!Double.isNaN(test.top5Accuracy())) {
+      rec.put("test_top5_accuracy", test.top5Accuracy());
+    }
     rec.put("samples_per_second", epochExamples / Math.max(1e-9, epochSeconds));
     rec.put("wall_seconds", state.wallSeconds());
     write(rec);

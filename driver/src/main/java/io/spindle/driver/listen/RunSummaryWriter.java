@@ -38,6 +38,9 @@ public final class RunSummaryWriter implements TrainingListener {
   public void onEnd(TrainingState state, GlobalModel model, Evaluation test) {
     output.writeModel(model.network());
     summary.put("test_accuracy", test.accuracy());
+    if (!Double.isNaN(test.top5Accuracy())) {
+      summary.put("test_top5_accuracy", test.top5Accuracy());
+    }
     summary.put("test_loss", test.meanLoss());
     summary.put("epochs", state.epoch() + 1);
     summary.put("steps", state.globalStep());

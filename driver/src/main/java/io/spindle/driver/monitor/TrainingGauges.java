@@ -1,6 +1,7 @@
 package io.spindle.driver.monitor;
 
 import io.spindle.driver.RoundResult;
+import io.spindle.driver.StepProgress;
 import io.spindle.driver.TrainingListener;
 import io.spindle.driver.TrainingState;
 import io.spindle.sync.Evaluation;
@@ -62,6 +63,20 @@ public final class TrainingGauges implements TrainingListener {
     } else {
       describe(state.epoch() + 1, state.stepInEpoch() + 1);
     }
+  }
+
+  /** Live figures inside a long round, for the gauges (the round's job description is fixed). */
+  @Override
+  public void onProgress(TrainingState state, StepProgress p) {
+    Snapshot s = CURRENT.get();
+    CURRENT.set(
+        new Snapshot(
+            state.epoch() + 1,
+            p.globalStep(),
+            p.meanLoss(),
+            (double) p.correct() / Math.max(1, p.examples()),
+            s.testAccuracy(),
+            p.examples() / Math.max(1e-9, p.seconds())));
   }
 
   @Override

@@ -116,6 +116,11 @@ public final class LayerwisePretraining {
    */
   public static void validate(SpindleConfig config) {
     List<LayerConfig> layers = config.model().layers();
+    if (config.model().isGraph()) {
+      throw new ConfigException(
+          "pretrain.enabled: layer-wise pre-training applies to a stack of dense layers, but"
+              + " model.layers is a graph (named inputs or merges); set pretrain.enabled false");
+    }
     if (layers.size() < 2) {
       throw new ConfigException(
           "pretrain.enabled: layer-wise pre-training needs at least one hidden layer before the"
@@ -227,10 +232,10 @@ public final class LayerwisePretraining {
               inputs,
               layer.units());
       results.add(trainLayer(k, label, autoencoder, source, stack, inputs, layer.units(), runner));
-      INDArray w = autoencoder.network().getLayer(0).getParam("W");
-      INDArray b = autoencoder.network().getLayer(0).getParam("b");
-      classifier.network().getLayer(k).getParam("W").assign(w);
-      classifier.network().getLayer(k).getParam("b").assign(b);
+      INDArray w = autoencoder.stack().getLayer(0).getParam("W");
+      INDArray b = autoencoder.stack().getLayer(0).getParam("b");
+      classifier.stack().getLayer(k).getParam("W").assign(w);
+      classifier.stack().getLayer(k).getParam("b").assign(b);
       stack = stack.plus(w, b, layer.activation());
       inputs = layer.units();
     }

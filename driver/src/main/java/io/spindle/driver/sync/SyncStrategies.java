@@ -31,7 +31,7 @@ public final class SyncStrategies {
             sc,
             layout,
             cluster.roundSteps(),
-            cluster.wire(),
+            cluster.compressionSpec(),
             cluster.shardOptimizer(),
             cluster.peerTimeoutSeconds() * 1000,
             true);

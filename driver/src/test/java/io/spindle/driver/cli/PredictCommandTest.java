@@ -101,6 +101,9 @@ class PredictCommandTest {
       spark.stop();
     }
     assertTrue(out().contains("examples/s"), out());
+    assertTrue(
+        Files.readString(run.resolve("spindle.log")).contains("spindle predict --model " + run),
+        "spindle.log records the predict command");
     // no temporary directory is left beside the output
     try (Stream<Path> files = Files.list(tmp)) {
       assertFalse(
@@ -117,6 +120,10 @@ class PredictCommandTest {
   @Test
   void evaluateWritesTheConfusionMatrixIntoEvaluationJsonAndTheReport() throws Exception {
     assertEquals(0, cli("evaluate", "--model", run.toString()), err());
+    // the run log, as train writes it: evaluate appends to the run's spindle.log
+    assertTrue(
+        Files.readString(run.resolve("spindle.log")).contains("spindle evaluate --model " + run),
+        "spindle.log records the evaluate command");
     JsonNode eval = new ObjectMapper().readTree(run.resolve("evaluation.json").toFile());
     JsonNode summary = new ObjectMapper().readTree(run.resolve("summary.json").toFile());
     assertEquals(10_000, eval.get("examples").asLong());

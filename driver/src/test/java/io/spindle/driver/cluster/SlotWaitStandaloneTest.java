@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.spindle.config.ClusterConfig;
+import io.spindle.config.Compression;
 import io.spindle.config.SyncMode;
-import io.spindle.config.WireFormat;
 import io.spindle.driver.BarrierSlots;
 import io.spindle.driver.ClusterCapacityException;
 import io.spindle.driver.ExecutorSlots;
@@ -31,7 +31,18 @@ import org.junit.jupiter.api.io.TempDir;
 class SlotWaitStandaloneTest {
   static ClusterConfig collective(String master, int workers, int waitSeconds) {
     return new ClusterConfig(
-        master, workers, SyncMode.COLLECTIVE, 4, 0, 0, WireFormat.FP32, true, 120, waitSeconds);
+        master,
+        workers,
+        SyncMode.COLLECTIVE,
+        4,
+        0,
+        0,
+        Compression.NONE,
+        2,
+        0.01,
+        true,
+        120,
+        waitSeconds);
   }
 
   @Test

@@ -5,8 +5,9 @@ import java.io.Serializable;
 
 /**
  * What one peer returns at the end of a round: the parameters (every peer holds the same; rank 0
- * sends them), its optimiser state (its shard when sharded, rank 0's whole state otherwise), and
- * its counters. A plain class, not a record: Spark's Kryo cannot rebuild records.
+ * sends them), its optimiser state (its shard when sharded, rank 0's whole state otherwise), its
+ * gradient exchange's state (every rank: error-feedback residuals differ by worker), and its
+ * counters. A plain class, not a record: Spark's Kryo cannot rebuild records.
  */
 public final class CollectiveResult implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -22,6 +23,8 @@ public final class CollectiveResult implements Serializable {
   final long bytesSent;
   final long collectiveNanos;
   final long computeNanos;
+  final long codecNanos;
+  final byte[] exchangeState;
 
   CollectiveResult(
       int rank,
@@ -35,7 +38,9 @@ public final class CollectiveResult implements Serializable {
       int steps,
       long bytesSent,
       long collectiveNanos,
-      long computeNanos) {
+      long computeNanos,
+      long codecNanos,
+      byte[] exchangeState) {
     this.rank = rank;
     this.params = params;
     this.state = state;
@@ -48,6 +53,8 @@ public final class CollectiveResult implements Serializable {
     this.bytesSent = bytesSent;
     this.collectiveNanos = collectiveNanos;
     this.computeNanos = computeNanos;
+    this.codecNanos = codecNanos;
+    this.exchangeState = exchangeState;
   }
 
   public int rank() {
@@ -98,5 +105,18 @@ public final class CollectiveResult implements Serializable {
 
   public long computeNanos() {
     return computeNanos;
+  }
+
+  /** Time in the gradient exchange outside the ring: compressing, decompressing, rounding. */
+  public long codecNanos() {
+    return codecNanos;
+  }
+
+  /**
+   * This rank's exchange state after the round ({@code CompressionState.toBytes()}: its
+   * error-feedback residual, PowerSGD's warm start), or null when the exchange keeps none.
+   */
+  public byte[] exchangeState() {
+    return exchangeState;
   }
 }

@@ -1,6 +1,6 @@
 package io.spindle.worker.collective;
 
-import io.spindle.config.WireFormat;
+import io.spindle.config.CompressionSpec;
 import io.spindle.data.BatchLayout;
 import io.spindle.worker.ModelSpec;
 import java.io.Serializable;
@@ -9,7 +9,7 @@ import java.io.Serializable;
  * What every task of one collective round needs, shipped in the task closure.
  *
  * @param model the network and optimiser
- * @param wire fp32 or bf16 on the wire
+ * @param compression how gradients travel each step (see {@link GradientExchange})
  * @param sharded ZeRO-1: each peer owns 1/N of the parameters and their optimiser state
  * @param layout how each step's global batch is split over the workers (each step's size, and where
  *     a worker's share starts in it)
@@ -21,7 +21,7 @@ import java.io.Serializable;
  */
 public record CollectiveSpec(
     ModelSpec model,
-    WireFormat wire,
+    CompressionSpec compression,
     boolean sharded,
     BatchLayout layout,
     long round,

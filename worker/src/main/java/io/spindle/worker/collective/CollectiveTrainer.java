@@ -1,5 +1,7 @@
 package io.spindle.worker.collective;
 
+import io.spindle.compress.CompressionState;
+import io.spindle.config.WireFormat;
 import io.spindle.data.MiniBatch;
 import io.spindle.model.StepKey;
 import io.spindle.optim.FlatOptimizer;
@@ -25,19 +27,21 @@ import org.nd4j.linalg.factory.Nd4j;
  *   <li>Each task opens a listener on its executor's address; the tasks exchange endpoints through
  *       the driver's {@link Rendezvous} (or {@link BarrierTaskContext#allGather}) and connect into
  *       a ring, proving the round's secret.
- *   <li>Every step: each task computes the summed gradient over its share of the global batch; ring
- *       reduce-scatter leaves task r with the summed gradient of chunk r.
+ *   <li>Every step: each task computes the summed gradient over its share of the global batch; the
+ *       round's {@link GradientExchange} ({@code cluster.compression}) sums it over the tasks,
+ *       exactly or compressed, on the range the task updates:
  *       <ul>
- *         <li>sharded (ZeRO-1): task r applies the {@link GlobalStep} update (mean, penalty,
- *             optimiser) to its chunk of the parameters with its chunk of the optimiser state; ring
- *             all-gather then brings everyone the new parameters, and every task applies the
- *             max-norm constraint to its full copy.
- *         <li>replicated: ring all-gather completes the all-reduce and every task applies the same
- *             whole {@link GlobalStep} with its own full copy of the state.
+ *         <li>sharded (ZeRO-1): task r's chunk; task r applies the {@link GlobalStep} update (mean,
+ *             penalty, optimiser) to its chunk of the parameters with its chunk of the optimiser
+ *             state; ring all-gather (fp32) then brings everyone the new parameters, and every task
+ *             applies the max-norm constraint to its full copy.
+ *         <li>replicated: the whole vector; every task applies the same whole {@link GlobalStep}
+ *             with its own full copy of the state.
  *       </ul>
- *   <li>At the end each task returns its state (shard) and rank 0 the parameters; the driver
- *       commits them. A task that dies makes Spark relaunch the whole stage, which starts again
- *       from the state the driver last committed, so no step is lost or applied twice.
+ *   <li>At the end each task returns its optimiser state (shard), its exchange's state (residuals,
+ *       factors) and rank 0 the parameters; the driver commits them. A task that dies makes Spark
+ *       relaunch the whole stage, which starts again from the state the driver last committed
+ *       (parameters, optimiser and exchange state), so no step is lost or applied twice.
  * </ol>
  */
 public final class CollectiveTrainer {
@@ -47,10 +51,29 @@ public final class CollectiveTrainer {
       CollectiveSpec spec,
       FlatVector params,
       FlatVector state,
+      ExchangeStates exchangeStates,
       Iterator<MiniBatch> partition,
       int firstStep,
       int steps,
       long firstIteration) {
+    return run(
+        spec, params, state, exchangeStates, partition, firstStep, steps, firstIteration, null);
+  }
+
+  /**
+   * As {@link #run(CollectiveSpec, FlatVector, FlatVector, ExchangeStates, Iterator, int, int,
+   * long)}, reporting this rank's progress to {@code progress} (null: none) while the round runs.
+   */
+  public static CollectiveResult run(
+      CollectiveSpec spec,
+      FlatVector params,
+      FlatVector state,
+      ExchangeStates exchangeStates,
+      Iterator<MiniBatch> partition,
+      int firstStep,
+      int steps,
+      long firstIteration,
+      ProgressTarget progress) {
     BarrierTaskContext ctx = BarrierTaskContext.get();
     BarrierTaskInfo[] infos = ctx.getTaskInfos();
     int rank = ctx.partitionId();
@@ -59,7 +82,8 @@ public final class CollectiveTrainer {
     long version = spec.modelVersion(params.length());
     KillWatch watch = new KillWatch(ctx::isInterrupted, 200, "spindle-kill-watch-" + rank);
     try (watch;
-        TcpRing ring = TcpRing.bind(host, rank, size, spec.wire(), version, spec.timeoutMillis())) {
+        TcpRing ring =
+            TcpRing.bind(host, rank, size, WireFormat.FP32, version, spec.timeoutMillis())) {
       watch.guard(ring::close);
       List<String> endpoints =
           spec.rendezvous() == null
@@ -76,9 +100,25 @@ public final class CollectiveTrainer {
                   watch::guard);
       ring.connect(endpoints, spec.secret(), spec.round());
       StepCursor cursor = new StepCursor(partition, firstStep);
-      return NetworkPool.withNetwork(
-          spec.model(),
-          net -> train(spec, ring, net, params, state, cursor, steps, firstIteration));
+      CompressionState exchangeState = exchangeStateOf(exchangeStates, rank, size);
+      try (ProgressReporter reporter =
+          ProgressReporter.start(
+              progress, ctx.stageAttemptNumber(), rank, size, spec.timeoutMillis())) {
+        return NetworkPool.withNetwork(
+            spec.model(),
+            net ->
+                train(
+                    spec,
+                    ring,
+                    net,
+                    params,
+                    state,
+                    exchangeState,
+                    cursor,
+                    steps,
+                    firstIteration,
+                    reporter));
+      }
     } catch (RuntimeException e) {
       if (watch.fired()) {
         throw new CollectiveException(
@@ -99,9 +139,11 @@ public final class CollectiveTrainer {
       TrainableNetwork net,
       FlatVector params,
       FlatVector state,
+      CompressionState exchangeState,
       StepCursor cursor,
       int steps,
-      long firstIteration) {
+      long firstIteration,
+      ProgressReporter reporter) {
     INDArray w = net.params();
     if (w.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException(
@@ -115,12 +157,17 @@ public final class CollectiveTrainer {
     params.copyTo(w);
     float[] values = params.toFloatArray();
     GlobalStep update = GlobalStep.create(spec.model().optimizer(), net.rules(), from, to);
+    GradientExchange exchange =
+        GradientExchange.create(
+            spec.compression(), ring, net.gradientLayout(), spec.model().seed());
+    exchange.restore(exchangeState);
     update.setState(
         Nd4j.createFromArray(FlatOptimizer.sliceState(state.toFloatArray(), n, from, to)));
     double lossSum = 0;
     long examples = 0;
     long correct = 0;
     long computeNanos = 0;
+    long codecNanos = 0;
     float[] gradient = new float[n];
     for (int s = 0; s < steps; s++) {
       int step = cursor.step();
@@ -140,16 +187,16 @@ public final class CollectiveTrainer {
       computeNanos += System.nanoTime() - t0;
       // sharded: sum only this worker's chunk, update it, then share the new parameters;
       // replicated: sum everything and let every worker apply the same update
-      if (spec.sharded()) {
-        ring.reduceScatter(gradient, bounds, iteration);
-      } else {
-        ring.allReduce(gradient, bounds, iteration);
-      }
+      t0 = System.nanoTime();
+      long ringBefore = ring.nanosInCollectives();
+      exchange.reduce(gradient, from, to, iteration);
+      codecNanos += System.nanoTime() - t0 - (ring.nanosInCollectives() - ringBefore);
       t0 = System.nanoTime();
       update.update(values, gradient, spec.layout().stepSize(step), iteration);
       computeNanos += System.nanoTime() - t0;
       if (spec.sharded()) {
-        ring.allGather(values, bounds, iteration);
+        ring.allGather(
+            values, bounds, iteration, GradientExchange.PARAMETERS_TAG, WireFormat.FP32, null);
       }
       t0 = System.nanoTime();
       // every task holds the full vector now, so every task applies the constraint to it
@@ -157,8 +204,12 @@ public final class CollectiveTrainer {
       update.constrain(values);
       FlatVector.copyInto(values, 0, n, w, 0);
       computeNanos += System.nanoTime() - t0;
+      if (reporter != null) {
+        reporter.step(iteration, s == steps - 1, step + 1, examples, correct, lossSum);
+      }
     }
     boolean sendState = spec.sharded() || rank == 0;
+    CompressionState after = exchange.state();
     return new CollectiveResult(
         rank,
         rank == 0 ? FlatVector.of(values) : null,
@@ -171,7 +222,39 @@ public final class CollectiveTrainer {
         steps,
         ring.bytesSent(),
         ring.nanosInCollectives(),
-        computeNanos);
+        computeNanos,
+        codecNanos,
+        after == null ? null : after.toBytes());
+  }
+
+  /**
+   * Rank {@code rank}'s committed exchange state, or null to start fresh; a ring of another size
+   * than the states' is refused (the driver regroups states before it ships them).
+   */
+  private static CompressionState exchangeStateOf(ExchangeStates states, int rank, int size) {
+    if (states == null) {
+      return null;
+    }
+    if (states.workers() != size) {
+      throw new CollectiveException(
+          "rank "
+              + rank
+              + ": the driver shipped exchange states for "
+              + states.workers()
+              + " workers to a ring of "
+              + size);
+    }
+    return CompressionState.fromBytes(states.of(rank), "the committed state of rank " + rank);
+  }
+
+  /**
+   * The driver's committed exchange states of the round's ranks ({@code CompressionState.toBytes()}
+   * each), looked up by rank so that a task fetches only its own.
+   */
+  public interface ExchangeStates {
+    int workers();
+
+    byte[] of(int rank);
   }
 
   static String hostOf(String address) {

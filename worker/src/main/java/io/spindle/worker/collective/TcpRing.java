@@ -248,22 +248,83 @@ public final class TcpRing implements AutoCloseable {
 
   /** After this, {@code data}'s chunk {@code rank} holds the sum over all peers. */
   public void reduceScatter(float[] data, int[] bounds, long step) {
-    for (int k = 0; k < size - 1; k++) {
-      exchange(data, bounds, step, 1, k, mod(rank - k - 1), mod(rank - k - 2), true);
-    }
+    reduceScatter(data, bounds, step, 0, wire, null);
   }
 
   /** After this, every chunk of {@code data} holds its owner's values. */
   public void allGather(float[] data, int[] bounds, long step) {
-    for (int k = 0; k < size - 1; k++) {
-      exchange(data, bounds, step, 2, k, mod(rank - k), mod(rank - k - 1), false);
-    }
+    allGather(data, bounds, step, 0, wire, null);
   }
 
   /** Sum over all peers, everywhere. */
   public void allReduce(float[] data, int[] bounds, long step) {
-    reduceScatter(data, bounds, step);
-    allGather(data, bounds, step);
+    allReduce(data, bounds, step, 0, wire, null);
+  }
+
+  /**
+   * Reduce-scatter as {@link #reduceScatter(float[], int[], long)}, as exchange {@code tag} of the
+   * step (0 to {@value #MAX_TAG}; peers check it in every header, so one running another exchange
+   * fails loudly), encoding values as {@code wire}; {@code hook} (or null) sees every range before
+   * it is sent.
+   */
+  public void reduceScatter(
+      float[] data, int[] bounds, long step, int tag, WireFormat wire, SendHook hook) {
+    for (int k = 0; k < size - 1; k++) {
+      exchange(
+          data,
+          bounds,
+          step,
+          op(1, tag),
+          wire,
+          hook,
+          k,
+          mod(rank - k - 1),
+          mod(rank - k - 2),
+          true);
+    }
+  }
+
+  /** All-gather as {@link #allGather(float[], int[], long)}, tagged, in {@code wire}, hooked. */
+  public void allGather(
+      float[] data, int[] bounds, long step, int tag, WireFormat wire, SendHook hook) {
+    for (int k = 0; k < size - 1; k++) {
+      exchange(
+          data, bounds, step, op(2, tag), wire, hook, k, mod(rank - k), mod(rank - k - 1), false);
+    }
+  }
+
+  /** All-reduce as {@link #allReduce(float[], int[], long)}, tagged, in {@code wire}, hooked. */
+  public void allReduce(
+      float[] data, int[] bounds, long step, int tag, WireFormat wire, SendHook hook) {
+    reduceScatter(data, bounds, step, tag, wire, hook);
+    allGather(data, bounds, step, tag, wire, hook);
+  }
+
+  /**
+   * Sees the values {@code data[from, to)} on the caller's thread just before the ring sends them
+   * (a chunk in reduce-scatter, the own or a received chunk in all-gather). A lossy wire format
+   * rounds what it sends; a hook may round those values in place first (so that the encoding is
+   * exact) and keep what the rounding removed, as error feedback.
+   */
+  @FunctionalInterface
+  public interface SendHook {
+    void beforeSend(float[] data, int from, int to);
+  }
+
+  /** The largest exchange tag of a step. */
+  public static final int MAX_TAG = (1 << 27) - 1;
+
+  private static int op(int kind, int tag) {
+    if (tag < 0 || tag > MAX_TAG) {
+      throw new IllegalArgumentException(
+          "exchange tag must be in [0, " + MAX_TAG + "], got " + tag);
+    }
+    return kind | tag << 4;
+  }
+
+  private static String describeOp(int op) {
+    String kind = (op & 15) == 1 ? "reduce-scatter" : (op & 15) == 2 ? "all-gather" : "op " + op;
+    return (op >>> 4) == 0 ? kind : kind + " (exchange " + (op >>> 4) + ")";
   }
 
   private int mod(int x) {
@@ -275,6 +336,8 @@ public final class TcpRing implements AutoCloseable {
       int[] bounds,
       long step,
       int op,
+      WireFormat wire,
+      SendHook hook,
       int phase,
       int sendChunk,
       int recvChunk,
@@ -290,14 +353,19 @@ public final class TcpRing implements AutoCloseable {
               + " peers");
     }
     long start = System.nanoTime();
+    if (hook != null) {
+      hook.beforeSend(data, bounds[sendChunk], bounds[sendChunk + 1]);
+    }
     Future<?> sending =
         sender.submit(
             () -> {
-              send(data, bounds[sendChunk], bounds[sendChunk + 1], step, op, phase, sendChunk);
+              send(
+                  data, bounds[sendChunk], bounds[sendChunk + 1], step, op, wire, phase, sendChunk);
               return null;
             });
     try {
-      receive(data, bounds[recvChunk], bounds[recvChunk + 1], step, op, phase, recvChunk, add);
+      receive(
+          data, bounds[recvChunk], bounds[recvChunk + 1], step, op, wire, phase, recvChunk, add);
     } catch (IOException e) {
       sending.cancel(true);
       throw failure(e, step, op, phase);
@@ -306,7 +374,8 @@ public final class TcpRing implements AutoCloseable {
     nanosWaiting += System.nanoTime() - start;
   }
 
-  private void send(float[] data, int from, int to, long step, int op, int phase, int chunk)
+  private void send(
+      float[] data, int from, int to, long step, int op, WireFormat wire, int phase, int chunk)
       throws IOException {
     for (int off = from; off < to || (off == from && from == to); off += BLOCK_VALUES) {
       int len = Math.min(BLOCK_VALUES, to - off);
@@ -325,7 +394,15 @@ public final class TcpRing implements AutoCloseable {
   }
 
   private void receive(
-      float[] data, int from, int to, long step, int op, int phase, int chunk, boolean add)
+      float[] data,
+      int from,
+      int to,
+      long step,
+      int op,
+      WireFormat wire,
+      int phase,
+      int chunk,
+      boolean add)
       throws IOException {
     for (int off = from; off < to || (off == from && from == to); off += BLOCK_VALUES) {
       int len = Math.min(BLOCK_VALUES, to - off);
@@ -387,7 +464,7 @@ public final class TcpRing implements AutoCloseable {
   }
 
   private CollectiveException failure(IOException e, long step, int op, int phase) {
-    String what = op == 1 ? "reduce-scatter" : "all-gather";
+    String what = describeOp(op);
     if (e instanceof SocketTimeoutException) {
       return new CollectiveException(
           "rank "

@@ -3,6 +3,7 @@ package io.spindle.driver;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.spindle.config.Activation;
+import io.spindle.config.CompressionSpec;
 import io.spindle.config.Kernels;
 import io.spindle.config.LayerConfig;
 import io.spindle.config.LayerType;
@@ -12,7 +13,6 @@ import io.spindle.config.OptimizerConfig;
 import io.spindle.config.OptimizerType;
 import io.spindle.config.Precision;
 import io.spindle.config.WeightInit;
-import io.spindle.config.WireFormat;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.sync.CollectiveSync;
 import io.spindle.driver.sync.GradientSharing;
@@ -95,7 +95,7 @@ class FastPathEqualsLocalTest {
                   SPARK.sc(),
                   DistributedEqualsLocalTest.layout(data),
                   20,
-                  WireFormat.FP32,
+                  CompressionSpec.NONE,
                   true,
                   30000,
                   true),

@@ -63,11 +63,13 @@ class CifarRecipeTest {
     double top1 = s.get("test_accuracy").asDouble();
     double top5 = s.get("test_top5_accuracy").asDouble();
     assertTrue(top1 >= 0 && top5 >= top1 && top5 <= 1, "top-1 " + top1 + ", top-5 " + top5);
-    long stepRecords =
+    List<String> stepRecords =
         Files.readAllLines(out.resolve("metrics.jsonl")).stream()
             .filter(l -> l.contains("\"type\":\"step\""))
-            .count();
-    assertEquals(4, stepRecords);
+            .toList();
+    assertTrue(!stepRecords.isEmpty(), "step records in metrics.jsonl");
+    String lastStep = stepRecords.get(stepRecords.size() - 1);
+    assertTrue(lastStep.contains("\"global_step\":4"), lastStep);
     ComputationGraph saved =
         ModelSerializer.restoreComputationGraph(out.resolve("model.zip").toFile(), false);
     assertEquals(19, convolutions(saved), "ResNet-20: 19 convolutions and a dense output");

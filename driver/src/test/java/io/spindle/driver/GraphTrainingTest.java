@@ -55,11 +55,11 @@ class GraphTrainingTest {
           + " {type: output, units: 10, activation: softmax, loss: cross_entropy,"
           + " labelSmoothing: 0.1}]";
 
-  /** 400 generated CIFAR-layout images, batch 50: 8 steps per epoch, 2 epochs. */
+  /** 400 generated CIFAR-layout training images, batch 50: 8 steps per epoch, 2 epochs. */
   static List<String> settings(Path tmp, String sync) throws Exception {
     Path data = tmp.resolve("cifar-10-batches-bin");
     if (!Files.exists(data)) {
-      CifarGenerator.write(data, 400, 7);
+      CifarGenerator.write(data, 80, 7); // 5 training files of 80: 400 images
     }
     return new ArrayList<>(
         List.of(
@@ -82,6 +82,10 @@ class GraphTrainingTest {
             "checkpoint.keepLast=20"));
   }
 
+  static Map<String, Object> train(Path out, List<String> settings, String... more) {
+    return ExactResumeTest.train(SPARK.sc(), out, settings, more);
+  }
+
   @ParameterizedTest(name = "{0}")
   @ValueSource(
       strings = {
@@ -98,15 +102,15 @@ class GraphTrainingTest {
       s.add(parts[1]);
     }
     Path whole = tmp.resolve("whole");
-    Map<String, Object> wholeSummary = ExactResumeTest.train(whole, s);
+    Map<String, Object> wholeSummary = train(whole, s);
     assertEquals(16L, wholeSummary.get("steps"));
 
     Path legs = tmp.resolve("legs");
-    ExactResumeTest.train(legs, s, "training.maxSteps=6"); // mid-epoch 1
+    train(legs, s, "training.maxSteps=6"); // mid-epoch 1
     assertEquals(6, ExactResumeTest.last(legs).globalStep());
-    ExactResumeTest.train(legs, s, "training.maxSteps=12", "checkpoint.resume=auto");
+    train(legs, s, "training.maxSteps=12", "checkpoint.resume=auto");
     assertEquals(12, ExactResumeTest.last(legs).globalStep()); // mid-epoch 2
-    Map<String, Object> summary = ExactResumeTest.train(legs, s, "checkpoint.resume=auto");
+    Map<String, Object> summary = train(legs, s, "checkpoint.resume=auto");
 
     assertEquals(16L, summary.get("steps"));
     Checkpoint end = ExactResumeTest.last(whole);
@@ -130,8 +134,7 @@ class GraphTrainingTest {
     List<String> s = settings(tmp, "gradient_sharing");
     ConfigException e =
         assertThrows(
-            ConfigException.class,
-            () -> ExactResumeTest.train(tmp.resolve("run"), s, "pretrain.enabled=true"));
+            ConfigException.class, () -> train(tmp.resolve("run"), s, "pretrain.enabled=true"));
     assertTrue(e.getMessage().contains("graph"), e.getMessage());
   }
 }

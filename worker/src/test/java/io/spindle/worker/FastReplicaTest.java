@@ -229,6 +229,13 @@ class FastReplicaTest {
   }
 
   @Test
+  void autoKeepsConvolutionsOnDl4jAndFastRunsThemOnRequest() {
+    assertInstanceOf(MultiLayerReplica.class, spec(cnn(Kernels.AUTO)).newNetwork());
+    assertInstanceOf(FastReplica.class, spec(cnn(Kernels.FAST)).newNetwork());
+    assertInstanceOf(FastReplica.class, spec(mlp(Kernels.AUTO)).newNetwork());
+  }
+
+  @Test
   void autoFallsBackToDl4jWhereALayerIsNotCovered() {
     ModelConfig tanh =
         new ModelConfig(

@@ -144,8 +144,11 @@ public final class BatchScorer {
 
   /** One forward pass (inference mode) of the first {@code rows} rows of {@code x}. */
   private static float[] forward(Replica replica, float[] x, int rows, int numInputs) {
-    INDArray in = Nd4j.create(DataType.FLOAT, rows, numInputs);
-    FlatVector.copyInto(x, 0, rows * numInputs, in, 0);
+    // One bulk copy into a flat native buffer, then a row-major view of it: copying into a
+    // matrix directly would take FlatVector's element-wise path (it bulk-copies vectors only).
+    INDArray flatIn = Nd4j.createUninitialized(DataType.FLOAT, (long) rows * numInputs);
+    FlatVector.copyInto(x, 0, rows * numInputs, flatIn, 0);
+    INDArray in = flatIn.reshape('c', rows, numInputs);
     MultiLayerNetwork net = replica.net();
     DataType type = net.getLayerWiseConfigurations().getDataType();
     INDArray out =

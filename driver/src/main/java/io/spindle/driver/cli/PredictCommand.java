@@ -131,43 +131,46 @@ final class PredictCommand {
     boolean csv = format.equals("csv");
     boolean labelled = in.labelled();
     boolean paths = in.pathIds();
+    StructType schema = schema(paths, labelled, regression, csv, classes);
+    int width = schema.size();
     JavaRDD<Row> rows =
         result
             .scored()
             .map(
                 s -> {
                   count.add(1);
-                  List<Object> v = new ArrayList<>();
+                  Object[] v = new Object[width];
+                  int c = 0;
                   if (paths) {
-                    v.add(s.path());
+                    v[c++] = s.path();
                   }
-                  v.add(s.index());
+                  v[c++] = s.index();
                   if (labelled) {
-                    v.add(s.label());
+                    v[c++] = s.label();
                   }
+                  float[] o = s.output();
                   if (regression) {
-                    v.add((double) s.output()[0]);
+                    v[c] = (double) o[0];
                   } else {
                     int p = s.argMax();
                     if (labelled && p == s.label()) {
                       correct.add(1);
                     }
-                    v.add((double) p);
+                    v[c++] = (double) p;
                     if (csv) {
-                      for (float f : s.output()) {
-                        v.add((double) f);
+                      for (float f : o) {
+                        v[c++] = (double) f;
                       }
                     } else {
-                      double[] probs = new double[s.output().length];
+                      double[] probs = new double[o.length];
                       for (int i = 0; i < probs.length; i++) {
-                        probs[i] = s.output()[i];
+                        probs[i] = o[i];
                       }
-                      v.add(probs);
+                      v[c] = probs;
                     }
                   }
-                  return RowFactory.create(v.toArray());
+                  return RowFactory.create(v);
                 });
-    StructType schema = schema(paths, labelled, regression, csv, classes);
     SparkSession spark = SparkSession.builder().sparkContext(session.sc().sc()).getOrCreate();
     Dataset<Row> df = spark.createDataFrame(rows, schema);
     session.sc().setJobDescription("spindle predict: score " + in.description());
@@ -176,7 +179,14 @@ final class PredictCommand {
             output,
             overwrite,
             session.sc().hadoopConfiguration(),
-            tmp -> df.write().format(format).option("header", "true").save(tmp));
+            // No dictionary encoding: ids and probabilities are (nearly) all distinct, so
+            // Parquet would build a dictionary per column chunk only to fall back from it.
+            tmp ->
+                df.write()
+                    .format(format)
+                    .option("header", "true")
+                    .option("parquet.enable.dictionary", "false")
+                    .save(tmp));
     double seconds = (System.nanoTime() - start) / 1e9;
     result.broadcast().destroy();
     return new Written(count.value(), correct.value(), seconds, written);

@@ -91,6 +91,9 @@ class ExecutorLossStandaloneIT {
    * @param expectedSteps global steps of the whole run
    * @param killAfter kill an executor once this global step has been reported
    */
+  // slow (4.5 min): CI keeps executor loss on a real cluster manager through YarnSubmitIT's
+  // container kill, and the exact re-run through DriverKillTest and the elastic round tests
+  @Tag("slow")
   @ParameterizedTest(name = "{0}")
   @CsvSource({
     "collective,          training.epochs=2,    470, 120",

@@ -86,6 +86,10 @@ public final class CollectiveSync implements ParameterSync {
   private long computeNanos;
   private long collectiveNanos;
   private long codecNanos;
+  private long progressNanos;
+  private long progressSenderCpuNanos;
+  private long progressSinkNanos;
+  private long progressReaderCpuNanos;
   private double roundSeconds;
   private long modelBytes;
   private int progressEvery;
@@ -193,6 +197,17 @@ public final class CollectiveSync implements ParameterSync {
       out.put("collective_seconds_per_step", collectiveNanos / 1e9 / steps);
       out.put("codec_seconds_per_step", codecNanos / 1e9 / steps);
       out.put("wall_seconds_per_step", roundSeconds / steps);
+      // step records' cost on the tasks' training threads (mean over ranks) and on the driver
+      // (the sink: console, metrics.jsonl, gauges), against the round wall time
+      out.put("progress_seconds_per_step", progressNanos / 1e9 / steps);
+      out.put("progress_sender_cpu_seconds_per_step", progressSenderCpuNanos / 1e9 / steps);
+      out.put("progress_driver_seconds_per_step", progressSinkNanos / 1e9 / steps);
+      out.put("progress_reader_cpu_seconds_per_step", progressReaderCpuNanos / 1e9 / steps);
+      // an upper bound on the step records' share of the run: as if all of it (training thread,
+      // each rank's sender, the driver's sink and readers) stood on the rounds' critical path
+      long all =
+          progressNanos + progressSenderCpuNanos + progressSinkNanos + progressReaderCpuNanos;
+      out.put("progress_share_of_wall", roundSeconds > 0 ? all / 1e9 / roundSeconds : 0.0);
       Map<String, Long> byWorkers = new LinkedHashMap<>();
       stepsByWorkers.forEach((m, n) -> byWorkers.put(Integer.toString(m), n));
       out.put("steps_by_workers", byWorkers);
@@ -273,6 +288,8 @@ public final class CollectiveSync implements ParameterSync {
         computeNanos += r.computeNanos() / results.size();
         collectiveNanos += r.collectiveNanos() / results.size();
         codecNanos += r.codecNanos() / results.size();
+        progressNanos += r.progressNanos() / results.size();
+        progressSenderCpuNanos += r.progressSenderCpuNanos() / results.size();
       }
       roundSeconds += (System.nanoTime() - start) / 1e9;
       return new RoundResult(
@@ -408,6 +425,7 @@ public final class CollectiveSync implements ParameterSync {
       }
       if (progress != null) {
         progress.close();
+        progressReaderCpuNanos += progress.readerCpuNanos();
       }
     }
   }
@@ -478,7 +496,9 @@ public final class CollectiveSync implements ParameterSync {
   private void report(ProgressService.Interval i) {
     if (i.iteration() > reportedThrough) {
       reportedThrough = i.iteration();
+      long t0 = System.nanoTime();
       progressSink.accept(toStep(i));
+      progressSinkNanos += System.nanoTime() - t0;
     }
   }
 

@@ -24,6 +24,8 @@ public final class CollectiveResult implements Serializable {
   final long collectiveNanos;
   final long computeNanos;
   final long codecNanos;
+  final long progressNanos;
+  final long progressSenderCpuNanos;
   final byte[] exchangeState;
 
   CollectiveResult(
@@ -40,6 +42,8 @@ public final class CollectiveResult implements Serializable {
       long collectiveNanos,
       long computeNanos,
       long codecNanos,
+      long progressNanos,
+      long progressSenderCpuNanos,
       byte[] exchangeState) {
     this.rank = rank;
     this.params = params;
@@ -54,6 +58,8 @@ public final class CollectiveResult implements Serializable {
     this.collectiveNanos = collectiveNanos;
     this.computeNanos = computeNanos;
     this.codecNanos = codecNanos;
+    this.progressNanos = progressNanos;
+    this.progressSenderCpuNanos = progressSenderCpuNanos;
     this.exchangeState = exchangeState;
   }
 
@@ -110,6 +116,23 @@ public final class CollectiveResult implements Serializable {
   /** Time in the gradient exchange outside the ring: compressing, decompressing, rounding. */
   public long codecNanos() {
     return codecNanos;
+  }
+
+  /**
+   * Time the training thread spent on progress reporting: deciding at every step whether to report
+   * and, every {@code logEvery} steps, queueing a frame (measured around the whole call, so it
+   * includes its own clock reads); 0 when progress is off.
+   */
+  public long progressNanos() {
+    return progressNanos;
+  }
+
+  /**
+   * CPU time of this rank's progress sender thread (signing and writing frames to the driver) up to
+   * its last frame before the round's result was made; 0 when progress is off.
+   */
+  public long progressSenderCpuNanos() {
+    return progressSenderCpuNanos;
   }
 
   /**

@@ -190,6 +190,7 @@ public final class CollectiveTrainer {
     int firstShard = spec.shards().first(rank);
     long computeNanos = 0;
     long codecNanos = 0;
+    long progressNanos = 0;
     float[] gradient = new float[n];
     float[][] perShard = shardRing == null ? null : new float[spec.shards().count(rank)][n];
     for (int s = 0; s < steps; s++) {
@@ -231,6 +232,7 @@ public final class CollectiveTrainer {
       FlatVector.copyInto(values, 0, n, w, 0);
       computeNanos += System.nanoTime() - t0;
       if (reporter != null) {
+        t0 = System.nanoTime();
         reporter.step(
             iteration,
             s == steps - 1,
@@ -238,6 +240,7 @@ public final class CollectiveTrainer {
             shares.examples(),
             shares.correct(),
             shares.lossSum());
+        progressNanos += System.nanoTime() - t0;
       }
     }
     boolean sendState = spec.sharded() || rank == 0;
@@ -256,6 +259,8 @@ public final class CollectiveTrainer {
         ring.nanosInCollectives(),
         computeNanos,
         codecNanos,
+        progressNanos,
+        reporter == null ? 0 : reporter.senderCpuNanos(),
         after == null ? null : after.toBytes());
   }
 

@@ -3,6 +3,8 @@ package io.spindle.worker.collective;
 import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -27,6 +29,7 @@ public final class ProgressReporter implements AutoCloseable {
   private final Thread sender;
   private final long startNanos = System.nanoTime();
   private volatile long dropped;
+  private volatile long senderCpuNanos;
   private long reportNanos;
 
   private ProgressReporter(
@@ -87,6 +90,14 @@ public final class ProgressReporter implements AutoCloseable {
     return reportNanos;
   }
 
+  /**
+   * CPU nanoseconds the sender thread has spent since it connected (signing and writing frames), as
+   * of its last frame sent; 0 where the JVM does not measure thread CPU time.
+   */
+  long senderCpuNanos() {
+    return senderCpuNanos;
+  }
+
   /** Frames dropped (queue full, or the driver unreachable). */
   long dropped() {
     return dropped;
@@ -103,12 +114,18 @@ public final class ProgressReporter implements AutoCloseable {
       s.connect(address, timeoutMillis);
       s.setTcpNoDelay(true);
       DataOutputStream out = new DataOutputStream(new BufferedOutputStream(s.getOutputStream()));
+      ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+      boolean cpu = threads.isCurrentThreadCpuTimeSupported();
+      long cpuStart = cpu ? threads.getCurrentThreadCpuTime() : 0;
       while (true) {
         ProgressFrame f = queue.take();
         if (f == END) {
           return;
         }
         f.write(out, mac);
+        if (cpu) {
+          senderCpuNanos = threads.getCurrentThreadCpuTime() - cpuStart;
+        }
       }
     } catch (IOException e) {
       dropQueued();

@@ -3,6 +3,8 @@ package io.spindle.worker.collective;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -14,6 +16,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import javax.crypto.Mac;
 
 /**
@@ -53,6 +56,7 @@ public final class ProgressService implements AutoCloseable {
   private final int size;
   private final Thread acceptor;
   private final List<Socket> sockets = new ArrayList<>();
+  private final AtomicLong readerCpuNanos = new AtomicLong();
   private final LinkedBlockingQueue<Interval> out = new LinkedBlockingQueue<>();
   private final Map<String, ProgressFrame[]> pending = new HashMap<>();
   private final Map<Integer, TreeMap<Long, Sum>> complete = new HashMap<>();
@@ -176,17 +180,33 @@ public final class ProgressService implements AutoCloseable {
 
   private void read(Socket s) {
     Mac mac = ProgressFrame.mac(secret);
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    boolean cpu = threads.isCurrentThreadCpuTimeSupported();
+    long last = cpu ? threads.getCurrentThreadCpuTime() : 0;
     try (s) {
       DataInputStream in = new DataInputStream(new BufferedInputStream(s.getInputStream()));
       ProgressFrame f;
       while ((f = ProgressFrame.read(in, mac)) != null) {
         add(f);
+        if (cpu) {
+          long now = threads.getCurrentThreadCpuTime();
+          readerCpuNanos.addAndGet(now - last);
+          last = now;
+        }
       }
     } catch (IOException | RuntimeException e) {
       if (!server.isClosed()) {
         reject(); // a bad frame closes its connection
       }
     }
+  }
+
+  /**
+   * CPU nanoseconds the reader threads have spent so far (reading, checking and filing frames),
+   * counted after each frame; 0 where the JVM does not measure thread CPU time.
+   */
+  public long readerCpuNanos() {
+    return readerCpuNanos.get();
   }
 
   @Override

@@ -6,13 +6,17 @@ import io.spindle.data.DataFormatException;
 import io.spindle.driver.cluster.SparkContexts;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.BiConsumer;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
 
 /**
- * What {@code predict} and {@code evaluate} share: the trained model (read before Spark starts, so
- * a bad model fails in seconds), the effective config (the run's config plus {@code --set}
- * overrides: how inputs are decoded, where Spark runs), and the Spark context.
+ * What {@code predict} and {@code evaluate} share: the trained model (located and its config read
+ * before Spark starts, its network read while Spark starts, so a bad model fails in seconds), the
+ * effective config (the run's config plus {@code --set} overrides: how inputs are decoded, where
+ * Spark runs), and the Spark context.
  */
 public final class ScoringSession implements AutoCloseable {
   private final TrainedModel model;
@@ -29,16 +33,72 @@ public final class ScoringSession implements AutoCloseable {
    * @param overrides {@code key=value} settings on top of the run's config (data.*, cluster.*)
    */
   public static ScoringSession open(String modelLocation, List<String> overrides, String app) {
-    TrainedModel model = TrainedModel.load(modelLocation, new Configuration());
+    return open(modelLocation, overrides, app, null);
+  }
+
+  /**
+   * As {@link #open(String, List, String)}; Spark starts on its own thread while this one reads the
+   * network (DL4J's restore and ND4J's native start-up): each takes seconds and neither needs the
+   * other. The quick checks (the model's location, its config, the overrides) still come first, and
+   * a model that cannot be read stops the Spark context before the error is thrown.
+   *
+   * @param warmUp run on Spark's thread once the context is up, while the network still loads (e.g.
+   *     a first write that loads and compiles what the real one needs); null for none. It must not
+   *     fail: it is only a head start.
+   */
+  public static ScoringSession open(
+      String modelLocation,
+      List<String> overrides,
+      String app,
+      BiConsumer<JavaSparkContext, SpindleConfig> warmUp) {
+    TrainedModel.Located located = TrainedModel.locate(modelLocation, new Configuration());
     List<String> all = new ArrayList<>(overrides);
     SpindleConfig config =
         ConfigLoader.parse(
-            ConfigLoader.toYaml(model.configOrDefaults()),
-            model.runDir() != null ? model.runDir() + "/config.yaml" : "defaults",
+            ConfigLoader.toYaml(located.configOrDefaults()),
+            located.runDir() != null ? located.runDir() + "/config.yaml" : "defaults",
             all);
-    JavaSparkContext sc = SparkContexts.create(config.cluster(), app, true);
-    sc.setLogLevel("WARN");
-    return new ScoringSession(model, config, sc);
+    CompletableFuture<JavaSparkContext> spark = new CompletableFuture<>();
+    Thread starter =
+        new Thread(
+            () -> {
+              try {
+                JavaSparkContext sc = SparkContexts.create(config.cluster(), app, true);
+                sc.setLogLevel("WARN");
+                if (warmUp != null) {
+                  warmUp.accept(sc, config);
+                }
+                spark.complete(sc);
+              } catch (Throwable t) {
+                spark.completeExceptionally(t);
+              }
+            },
+            "spindle-spark-start");
+    starter.setDaemon(true);
+    starter.start();
+    TrainedModel model;
+    try {
+      model = located.load();
+    } catch (RuntimeException | Error e) {
+      try {
+        spark.join().close();
+      } catch (CompletionException ignored) {
+        // Spark did not start either; the model's error is the one to report
+      }
+      throw e;
+    }
+    try {
+      return new ScoringSession(model, config, spark.join());
+    } catch (CompletionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof RuntimeException r) {
+        throw r;
+      }
+      if (cause instanceof Error err) {
+        throw err;
+      }
+      throw e;
+    }
   }
 
   public TrainedModel model() {

@@ -42,6 +42,15 @@ public record TrainedModel(
 
   /** Reads {@code location}: a run directory or a model.zip (local path or Hadoop URI). */
   public static TrainedModel load(String location, Configuration hadoop) {
+    return locate(location, hadoop).load();
+  }
+
+  /**
+   * Where a model is, and its run's config: the quick checks of {@link #load} (the location exists,
+   * a run directory has its model.zip, its config.yaml parses) without reading the network, so that
+   * a caller can start Spark while the network loads ({@link Located#load()}).
+   */
+  public static Located locate(String location, Configuration hadoop) {
     Path path = new Path(location);
     FileSystem fs;
     try {
@@ -67,11 +76,27 @@ public record TrainedModel(
           }
           config = ConfigLoader.parse(text, yaml.toString(), List.of());
         }
-        return of(readNetwork(fs, zip), config, location, zip.toString());
+        return new Located(fs, zip, config, location);
       }
-      return of(readNetwork(fs, path), null, null, path.toString());
+      return new Located(fs, path, null, null);
     } catch (IOException e) {
       throw new DataFormatException("--model " + location + ": cannot read: " + e, e);
+    }
+  }
+
+  /**
+   * A located model: its model.zip, its run's config (null for a bare model.zip) and its run
+   * directory (null for a bare model.zip).
+   */
+  public record Located(FileSystem fs, Path zip, SpindleConfig config, String runDir) {
+    /** The run's config, or Spindle's defaults for a bare model.zip. */
+    public SpindleConfig configOrDefaults() {
+      return config != null ? config : SpindleConfig.defaults();
+    }
+
+    /** Reads the network and checks it against the run's config. */
+    public TrainedModel load() {
+      return of(readNetwork(fs, zip), config, runDir, zip.toString());
     }
   }
 

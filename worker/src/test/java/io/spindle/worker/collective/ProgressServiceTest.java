@@ -91,6 +91,10 @@ class ProgressServiceTest {
       }
       assertEquals(240, examples, "every example of both ranks, once");
       assertTrue(r0.reportNanos() < 50_000_000L, "queueing frames costs the trainer little");
+      // the other threads' share is counted too (summary.json's progress_* facts)
+      assertTrue(r0.senderCpuNanos() > 0, "the sender's CPU time is measured");
+      assertTrue(r0.senderCpuNanos() < 1_000_000_000L, "signing 3 frames: " + r0.senderCpuNanos());
+      assertTrue(s.readerCpuNanos() > 0, "the readers' CPU time is measured");
 
       // a frame signed with another secret closes its connection and is counted
       ProgressTarget forged =

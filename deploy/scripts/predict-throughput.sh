@@ -45,6 +45,7 @@ score() { # name input
   python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$t0" "$t1" \
     > "$out/predict-$1.wall"
 }
+"$root/spindle" --help > /dev/null # builds first if the sources changed (not in a timed run)
 jsa="$root/.spindle-cache/cds/predict.jsa"
 if [ "${SPINDLE_CDS:-1}" = 1 ] && [ ! "$jsa" -nt "$root/deploy/target/lib/.built" ]; then
   # as a scheduled job runs after its first night: the launcher's archive for predict exists

@@ -61,12 +61,24 @@ public final class CollectiveProfile {
    * Mean milliseconds per step of each phase (wall and thread CPU, the mean over the workers), the
    * mean wall time of a whole step, and the GC time per step in the timed window.
    */
-  record Result(String setting, double[] wallMs, double[] cpuMs, double stepMs, double gcMs) {
+  record Result(
+      String setting,
+      double[] wallMs,
+      double[] cpuMs,
+      double stepMs,
+      double gcMs,
+      double processCpuMs) {
     String markdown() {
       StringBuilder b = new StringBuilder();
       b.append(
           String.format(
-              Locale.ROOT, "%n%s: %.2f ms per step, GC %.2f ms per step%n", setting, stepMs, gcMs));
+              Locale.ROOT,
+              "%n%s: %.2f ms per step, GC %.2f ms per step, CPU of the whole JVM %.2f ms per"
+                  + " step (all threads: workers, ring senders, JIT, GC)%n",
+              setting,
+              stepMs,
+              gcMs,
+              processCpuMs));
       b.append("| phase | wall ms | thread CPU ms |\n|---|---:|---:|\n");
       for (Phase p : Phase.values()) {
         b.append(
@@ -146,7 +158,7 @@ public final class CollectiveProfile {
     try {
       List<Future<long[][]>> done = new ArrayList<>();
       java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(threads);
-      long[] gc = new long[2];
+      long[] gc = new long[4];
       for (int r = 0; r < threads; r++) {
         int rank = r;
         done.add(
@@ -188,7 +200,8 @@ public final class CollectiveProfile {
               ring
                   ? ", with the loopback ring"
                   : threads > 1 ? " side by side, no ring" : ", alone");
-      return new Result(name, wall, cpu, step, (gc[1] - gc[0]) / 1.0 / steps);
+      return new Result(
+          name, wall, cpu, step, (gc[1] - gc[0]) / 1.0 / steps, (gc[3] - gc[2]) / 1e6 / steps);
     } catch (Exception e) {
       throw new IllegalStateException("profile: the collective step failed: " + e, e);
     } finally {
@@ -197,6 +210,13 @@ public final class CollectiveProfile {
       }
       pool.shutdownNow();
     }
+  }
+
+  private static long processCpuNanos() {
+    return ManagementFactory.getOperatingSystemMXBean()
+            instanceof com.sun.management.OperatingSystemMXBean os
+        ? os.getProcessCpuTime()
+        : 0;
   }
 
   private static long gcMillis() {
@@ -257,6 +277,7 @@ public final class CollectiveProfile {
         java.util.Arrays.fill(cpu, 0);
         if (rank == 0) {
           gc[0] = gcMillis();
+          gc[2] = processCpuNanos();
         }
         stepStart = System.nanoTime();
       }
@@ -296,6 +317,7 @@ public final class CollectiveProfile {
     long total = System.nanoTime() - stepStart;
     if (rank == 0) {
       gc[1] = gcMillis();
+      gc[3] = processCpuNanos();
     }
     return new long[][] {wall, cpu, {total}};
   }

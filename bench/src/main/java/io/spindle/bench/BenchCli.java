@@ -30,7 +30,7 @@ public final class BenchCli {
       """
       Usage: spindle bench [--config FILE] [--set key=value ...] [--output DIR] [--epochs N]
                            [--workers N] [--systems a,b,...] [--target ACC] [--peak-size N]
-                           [--model mlp|cnn] [--profile [--profile-steps N]]
+                           [--model mlp|cnn] [--profile [--profile-steps N]] [--profile-collective]
 
       Trains the configured model (default: the MLP 784-800-800-10 with dropout on MNIST,
       Adam 0.001, global batch 256) with each system in turn, in one process on this machine,

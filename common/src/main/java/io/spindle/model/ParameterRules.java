@@ -16,8 +16,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * What the global step must know about each entry of a network's flat parameter vector, beyond the
  * optimiser: which entries are penalised weights ({@link Regularization}), which are batch-norm
  * statistics updated raw ({@link RawUpdateRanges}), and which unit each weight belongs to for the
- * max-norm constraint ({@link MaxNorm}). Derived once from the network's layers and the model
- * config; the network's type (multi-layer network, graph) only decides the order of the layers.
+ * max-norm constraint ({@link MaxNorm}), and the kind of every entry (weight, bias, batch-norm
+ * scale or shift, statistics; {@link ParameterKinds}) for the optimiser's weight decay. Derived
+ * once from the network's layers and the model config; the network's type (multi-layer network,
+ * graph) only decides the order of the layers.
  *
  * @param numParams length of the flat parameter vector
  * @param type float32 or float64
@@ -27,7 +29,8 @@ public record ParameterRules(
     DataType type,
     Regularization regularization,
     RawUpdateRanges rawUpdates,
-    MaxNorm maxNorm) {
+    MaxNorm maxNorm,
+    ParameterKinds kinds) {
 
   /** The rules of {@code net}, built from {@code model}. */
   public static ParameterRules of(MultiLayerNetwork net, ModelConfig model) {
@@ -80,6 +83,7 @@ public record ParameterRules(
         type,
         Regularization.of(layers, numParams, type, model.l1(), model.l2()),
         RawUpdateRanges.of(layers, numParams),
-        MaxNorm.of(layers, numParams, model.maxNorm()));
+        MaxNorm.of(layers, numParams, model.maxNorm()),
+        ParameterKinds.of(layers, numParams));
   }
 }

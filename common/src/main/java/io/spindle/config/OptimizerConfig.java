@@ -46,7 +46,9 @@ public record OptimizerConfig(
             ? java.util.List.of()
             : java.util.List.copyOf(weightDecayExclude);
     if (weightDecayExclude.size() != new java.util.HashSet<>(weightDecayExclude).size()) {
-      throw new ConfigException("weightDecayExclude lists a group twice: " + weightDecayExclude);
+      throw new ConfigException(
+          "weightDecayExclude lists a group twice: "
+              + weightDecayExclude.stream().map(ParameterGroup::configName).toList());
     }
     if (schedule.type() == ScheduleType.COSINE && schedule.finalRate() > learningRate) {
       throw new ConfigException(

@@ -50,8 +50,9 @@ class RecipeConfigTest {
     assertContains(error("optimizer: {weightDecay: -1}"), "optimizer", "weightDecay", "-1");
     assertContains(
         error("optimizer: {weightDecay: 0.1, weightDecayExclude: [bias, bias]}"),
-        "optimizer.weightDecayExclude",
-        "twice");
+        "optimizer: weightDecayExclude",
+        "twice",
+        "[bias, bias]");
   }
 
   @Test

@@ -61,9 +61,10 @@ class WeightDecayTest {
   static final ModelConfig GRAPH =
       new ModelConfig(
           List.of(
+              LayerConfig.conv2d(2, 3, 1, 1, Activation.IDENTITY).named("c0"),
               LayerConfig.conv2d(2, 3, 1, 1, Activation.IDENTITY).named("c1"),
               LayerConfig.of(LayerType.BATCH_NORM).named("b1"),
-              LayerConfig.merge(LayerType.ADD, "sum", "b1", "input"),
+              LayerConfig.merge(LayerType.ADD, "sum", "b1", "c0"),
               LayerConfig.of(LayerType.GLOBAL_AVG_POOL).named("pool"),
               LayerConfig.output(3, Activation.SOFTMAX, Loss.CROSS_ENTROPY).named("fc")),
           WeightInit.HE_NORMAL,

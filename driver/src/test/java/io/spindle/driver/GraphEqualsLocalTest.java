@@ -122,13 +122,7 @@ class GraphEqualsLocalTest {
     int batch = DistributedEqualsLocalTest.BATCH;
     int limit = DistributedEqualsLocalTest.LIMIT;
     long seed = DistributedEqualsLocalTest.SEED;
-    List<Example> all =
-        MnistPartitionReader.read(
-            DistributedEqualsLocalTest.uri("train-images-idx3-ubyte.gz"),
-            DistributedEqualsLocalTest.uri("train-labels-idx1-ubyte.gz"),
-            10,
-            0,
-            limit);
+    List<Example> all = mnist(limit);
     ComputationGraph net = GraphFactory.create(spec.model(), 784, seed);
     ParameterRules rules = ParameterRules.of(net, spec.model());
     GlobalStep step = GlobalStep.create(spec.optimizer(), rules);
@@ -158,6 +152,16 @@ class GraphEqualsLocalTest {
       }
     }
     return w.dup();
+  }
+
+  /** The first {@code limit} MNIST training examples. */
+  static List<Example> mnist(int limit) {
+    return MnistPartitionReader.read(
+        DistributedEqualsLocalTest.uri("train-images-idx3-ubyte.gz"),
+        DistributedEqualsLocalTest.uri("train-labels-idx1-ubyte.gz"),
+        10,
+        0,
+        limit);
   }
 
   static INDArray trainDistributed(ModelSpec spec, int workers, String mode) {
@@ -285,13 +289,7 @@ class GraphEqualsLocalTest {
     int batch = DistributedEqualsLocalTest.BATCH;
     int limit = DistributedEqualsLocalTest.LIMIT;
     long seed = DistributedEqualsLocalTest.SEED;
-    List<Example> all =
-        MnistPartitionReader.read(
-            DistributedEqualsLocalTest.uri("train-images-idx3-ubyte.gz"),
-            DistributedEqualsLocalTest.uri("train-labels-idx1-ubyte.gz"),
-            10,
-            0,
-            limit);
+    List<Example> all = mnist(limit);
     io.spindle.worker.TrainableNetwork net = spec.newNetwork();
     GlobalStep step = GlobalStep.create(spec.optimizer(), net.rules());
     INDArray w = net.params();

@@ -1,6 +1,7 @@
 package io.spindle.optim;
 
 import io.spindle.config.OptimizerConfig;
+import io.spindle.model.CancelledBiases;
 import io.spindle.model.MaxNorm;
 import io.spindle.model.ParameterRules;
 import io.spindle.model.Regularization;
@@ -17,7 +18,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * <p>For a gradient {@code G} summed over {@code B} examples at 0-based global step {@code t}:
  *
  * <ol>
- *   <li>mean: {@code g = G / B};
+ *   <li>mean: {@code g = G / B}; biases that a batch norm cancels ({@code CancelledBiases}) get
+ *       their exact gradient, {@code g = 0}, instead of DL4J's rounding noise;
  *   <li>penalty: {@code g += l1 * sign(w) + l2 * w} on the weights ({@link Regularization}), and
  *       weight decay {@code g += lambda * w} ({@code optimizer.weightDecay}) on the entries whose
  *       kind ({@link io.spindle.model.ParameterKinds}) it does not leave out ({@code
@@ -50,6 +52,7 @@ public final class GlobalStep {
   private final int from;
   private final int to;
   private final Regularization regularization;
+  private final CancelledBiases cancelled;
   private final FlatOptimizer flat;
 
   /**
@@ -73,6 +76,7 @@ public final class GlobalStep {
         optimizer.weightDecay() == 0
             ? new int[0]
             : rules.kinds().decayed(optimizer.weightDecayExclude(), from, to);
+    this.cancelled = rules.cancelledBiases().slice(from, to);
     this.flat =
         FlatOptimizer.create(optimizer, to - from, rules.type())
             .rawUpdates(rules.rawUpdates().slice(from, to));
@@ -159,6 +163,7 @@ public final class GlobalStep {
     checkExamples(examples);
     INDArray w = part(params);
     INDArray g = part(gradientSum).divi(examples);
+    cancelled.zero(g);
     regularization.addGradient(w, g);
     addWeightDecay(w, g);
     flat.step(w, g, iteration);
@@ -171,6 +176,7 @@ public final class GlobalStep {
     for (int i = from; i < to; i++) {
       gradientSum[i] *= scale;
     }
+    cancelled.zero(gradientSum, from);
     regularization.addGradient(params, from, gradientSum, from);
     if (decayed.length > 0) {
       float lambda = (float) optimizer.weightDecay();

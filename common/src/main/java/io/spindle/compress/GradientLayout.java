@@ -1,5 +1,6 @@
 package io.spindle.compress;
 
+import io.spindle.model.ParameterRules;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -27,7 +28,8 @@ public final class GradientLayout {
   /**
    * One tensor of the flat vector.
    *
-   * @param name the layer index and parameter key, e.g. {@code 0_W}, for messages
+   * @param name the layer index (a graph's: the layer name) and parameter key, e.g. {@code 0_W},
+   *     for messages
    * @param offset its first index in the flat vector
    * @param rows 1 for a vector
    * @param cols the values per row
@@ -93,15 +95,16 @@ public final class GradientLayout {
 
   /** The layout of {@code net}'s flat parameter (and gradient) vector. */
   public static GradientLayout of(MultiLayerNetwork net) {
-    return of(net.getLayers(), net.numParams());
+    return of(net.getLayers(), net.numParams(), false);
   }
 
   /**
    * The layout of a graph's flat parameter (and gradient) vector: DL4J lays it out layer by layer
-   * in the graph's topological order, which is the order of {@code getLayers()}.
+   * in the graph's topological order, which need not be the order of {@code getLayers()}, so the
+   * layers are taken in the order of their views ({@link ParameterRules#layersInFlatOrder}).
    */
   public static GradientLayout of(ComputationGraph net) {
-    return of(net.getLayers(), net.numParams());
+    return of(ParameterRules.layersInFlatOrder(net), net.numParams(), true);
   }
 
   /** The layout of a stack's or a graph's flat parameter vector. */
@@ -116,7 +119,8 @@ public final class GradientLayout {
         "expected a MultiLayerNetwork or a ComputationGraph, found " + net.getClass().getName());
   }
 
-  private static GradientLayout of(Layer[] layers, long numParams) {
+  /** Tensors named by layer index and key ({@code 0_W}), or by layer name ({@code a1_W}). */
+  private static GradientLayout of(Layer[] layers, long numParams, boolean byName) {
     List<Tensor> out = new ArrayList<>();
     long offset = 0;
     for (int i = 0; i < layers.length; i++) {
@@ -133,7 +137,8 @@ public final class GradientLayout {
           rows = 1;
           cols = n;
         }
-        out.add(new Tensor(i + "_" + e.getKey(), (int) offset, (int) rows, (int) cols));
+        String layer = byName ? layers[i].conf().getLayer().getLayerName() : String.valueOf(i);
+        out.add(new Tensor(layer + "_" + e.getKey(), (int) offset, (int) rows, (int) cols));
         offset += n;
       }
     }

@@ -30,7 +30,7 @@ public final class BenchCli {
       """
       Usage: spindle bench [--config FILE] [--set key=value ...] [--output DIR] [--epochs N]
                            [--workers N] [--systems a,b,...] [--target ACC] [--peak-size N]
-                           [--model mlp|cnn] [--profile [--profile-steps N]]
+                           [--model mlp|cnn] [--profile [--profile-steps N]] [--profile-collective]
 
       Trains the configured model (default: the MLP 784-800-800-10 with dropout on MNIST,
       Adam 0.001, global batch 256) with each system in turn, in one process on this machine,
@@ -60,6 +60,9 @@ public final class BenchCli {
         --profile         instead of training: where one worker's step goes, per layer and per
                           phase, beside PyTorch's time for the same layers (profile.md/.json)
         --profile-steps N steps timed by --profile (default 200)
+        --profile-collective  instead of training: the collective step's phases (wall and
+                          thread CPU time) with the fast kernels and DL4J's layers, for one
+                          worker alone, the workers side by side, and on a loopback ring
         --help            show this help
 
       The PyTorch systems run through the first of $SPINDLE_PYTHON, /usr/bin/python3 and python3
@@ -178,7 +181,7 @@ public final class BenchCli {
                 "--network",
                 "--schemes",
                 "--max-steps"),
-            List.of("--profile"));
+            List.of("--profile", "--profile-collective"));
     if (options.extra("--network") != null) {
       return networkBench(options, out);
     }
@@ -206,6 +209,13 @@ public final class BenchCli {
             options.number("--target", DEFAULT_TARGET),
             options.positiveInt("--peak-size", DEFAULT_PEAK_SIZE));
     Path dir = options.outputDir("bench");
+    if (options.flag("--profile-collective")) {
+      io.spindle.bench.ProfileCommand.runCollective(
+          config,
+          options.positiveInt("--profile-steps", io.spindle.bench.ProfileCommand.DEFAULT_STEPS),
+          out);
+      return ExitCode.SUCCESS.code();
+    }
     if (options.flag("--profile")) {
       io.spindle.bench.ProfileCommand.run(
           config,

@@ -121,10 +121,13 @@ public final class BenchCommand {
       SystemRun r = runOne(system, config, data, files, peer, outputDir);
       console.printf(
           Locale.ROOT,
-          "bench: %-32s %8.0f samples/s  test accuracy %.4f%n",
+          "bench: %-32s %8.0f samples/s  test accuracy %.4f%s%n",
           system,
           r.samplesPerSecond(),
-          r.testAccuracy());
+          r.testAccuracy(),
+          r.extra().get("steady_samples_per_second") instanceof Number steady
+              ? String.format(Locale.ROOT, "  (steady: %.0f samples/s)", steady.doubleValue())
+              : "");
       runs.add(r);
     }
     BenchReport.write(

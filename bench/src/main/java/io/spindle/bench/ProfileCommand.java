@@ -132,6 +132,35 @@ public final class ProfileCommand {
     console.print(md);
   }
 
+  /**
+   * {@code bench --profile-collective}: the collective step's phases in wall and thread CPU time
+   * ({@link CollectiveProfile}) with the fast kernels and with DL4J's layers: one worker alone, the
+   * workers side by side without the ring, the full collective step on a loopback ring.
+   */
+  public static void runCollective(SpindleConfig config, int steps, PrintStream console) {
+    int workers = config.cluster().workers();
+    int batch = config.training().batchSize() / workers;
+    Map<String, Path> files = io.spindle.driver.data.DatasetFiles.fetch(config);
+    int numClasses = DatasetSpec.named(config.data().dataset()).numClasses();
+    List<Example> train = read(files, numClasses, batch * workers * 64);
+    console.printf(
+        Locale.ROOT,
+        "collective profile: %d steps (after %d warm-up) of %d examples per worker, %d workers;"
+            + " load %s%n",
+        steps,
+        WARMUP,
+        batch,
+        workers,
+        loadAverage());
+    for (io.spindle.config.Kernels k :
+        new io.spindle.config.Kernels[] {
+          io.spindle.config.Kernels.FAST, io.spindle.config.Kernels.DL4J
+        }) {
+      CollectiveProfile.run(config, k, train, numClasses, workers, WARMUP, steps, console);
+    }
+    console.printf(Locale.ROOT, "load after: %s%n", loadAverage());
+  }
+
   private static List<Example> read(Map<String, Path> files, int numClasses, int limit) {
     return MnistPartitionReader.read(
         files.get(DatasetSpec.TRAIN_IMAGES).toUri().toString(),

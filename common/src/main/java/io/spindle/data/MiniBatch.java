@@ -164,6 +164,28 @@ public final class MiniBatch implements Serializable {
     return labels;
   }
 
+  /**
+   * Rows {@code [from, to)} of this batch as a batch of their own (copies), for gradient
+   * accumulation's micro-batches; encoded pixels stay encoded.
+   */
+  public MiniBatch rows(int from, int to) {
+    if (from < 0 || to > size || from > to) {
+      throw new IllegalArgumentException(
+          "mini-batch of step " + step + ": rows [" + from + ", " + to + ") of " + size);
+    }
+    int a = from * numFeatures;
+    int b = to * numFeatures;
+    return new MiniBatch(
+        step,
+        to - from,
+        numFeatures,
+        features == null ? null : java.util.Arrays.copyOfRange(features, a, b),
+        pixels == null ? null : java.util.Arrays.copyOfRange(pixels, a, b),
+        java.util.Arrays.copyOfRange(labels, from, to),
+        targets == null ? null : java.util.Arrays.copyOfRange(targets, from, to),
+        shape);
+  }
+
   private static void checkFeatures(Example e, int numFeatures) {
     if (e.numFeatures() != numFeatures) {
       throw new IllegalArgumentException(

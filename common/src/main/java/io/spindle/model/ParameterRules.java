@@ -15,11 +15,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * What the global step must know about each entry of a network's flat parameter vector, beyond the
  * optimiser: which entries are penalised weights ({@link Regularization}), which are batch-norm
- * statistics updated raw ({@link RawUpdateRanges}), which are biases that a batch norm cancels and
- * whose gradient is therefore exactly zero ({@link CancelledBiases}), and which unit each weight
- * belongs to for the max-norm constraint ({@link MaxNorm}). Derived once from the network's layers
- * and the model config; the network's type (multi-layer network, graph) only decides the order of
- * the layers.
+ * statistics updated raw ({@link RawUpdateRanges}), which unit each weight belongs to for the
+ * max-norm constraint ({@link MaxNorm}), the kind of every entry (weight, bias, batch-norm scale or
+ * shift, statistics; {@link ParameterKinds}) for the optimiser's weight decay, and which are biases
+ * that a batch norm cancels and whose gradient is therefore exactly zero ({@link CancelledBiases}).
+ * Derived once from the network's layers and the model config; the network's type (multi-layer
+ * network, graph) only decides the order of the layers.
  *
  * @param numParams length of the flat parameter vector
  * @param type float32 or float64
@@ -30,6 +31,7 @@ public record ParameterRules(
     Regularization regularization,
     RawUpdateRanges rawUpdates,
     MaxNorm maxNorm,
+    ParameterKinds kinds,
     CancelledBiases cancelledBiases) {
 
   /** The rules of {@code net}, built from {@code model}. */
@@ -100,11 +102,12 @@ public record ParameterRules(
         Regularization.of(layers, numParams, type, model.l1(), model.l2()),
         RawUpdateRanges.of(layers, numParams),
         MaxNorm.of(layers, numParams, model.maxNorm()),
+        ParameterKinds.of(layers, numParams),
         CancelledBiases.none());
   }
 
   /** These rules with {@code biases} as the cancelled biases. */
   public ParameterRules withCancelledBiases(CancelledBiases biases) {
-    return new ParameterRules(numParams, type, regularization, rawUpdates, maxNorm, biases);
+    return new ParameterRules(numParams, type, regularization, rawUpdates, maxNorm, kinds, biases);
   }
 }

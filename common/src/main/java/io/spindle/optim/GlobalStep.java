@@ -20,7 +20,11 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * <ol>
  *   <li>mean: {@code g = G / B}; biases that a batch norm cancels ({@code CancelledBiases}) get
  *       their exact gradient, {@code g = 0}, instead of DL4J's rounding noise;
- *   <li>penalty: {@code g += l1 * sign(w) + l2 * w} on the weights ({@link Regularization});
+ *   <li>penalty: {@code g += l1 * sign(w) + l2 * w} on the weights ({@link Regularization}), and
+ *       weight decay {@code g += lambda * w} ({@code optimizer.weightDecay}) on the entries whose
+ *       kind ({@link io.spindle.model.ParameterKinds}) it does not leave out ({@code
+ *       optimizer.weightDecayExclude}: batch norm's scale and shift, biases), never on batch norm's
+ *       running statistics;
  *   <li>optimiser: {@code w <- update(w, g, t)} ({@link FlatOptimizer}, with the learning rate of
  *       step t from the schedule); batch-norm statistics ({@code RawUpdateRanges}) instead get
  *       {@code w <- w - g} and keep a zero state;
@@ -51,6 +55,12 @@ public final class GlobalStep {
   private final CancelledBiases cancelled;
   private final FlatOptimizer flat;
 
+  /**
+   * Ranges {@code from, to} of the whole vector, within this step's range, that weight decay adds
+   * to.
+   */
+  private final int[] decayed;
+
   private GlobalStep(OptimizerConfig optimizer, ParameterRules rules, int from, int to) {
     long n = rules.numParams();
     if (from < 0 || to <= from || to > n) {
@@ -62,6 +72,10 @@ public final class GlobalStep {
     this.from = from;
     this.to = to;
     this.regularization = rules.regularization().slice(from, to);
+    this.decayed =
+        optimizer.weightDecay() == 0
+            ? new int[0]
+            : rules.kinds().decayed(optimizer.weightDecayExclude(), from, to);
     this.cancelled = rules.cancelledBiases().slice(from, to);
     this.flat =
         FlatOptimizer.create(optimizer, to - from, rules.type())
@@ -151,6 +165,7 @@ public final class GlobalStep {
     INDArray g = part(gradientSum).divi(examples);
     cancelled.zero(g);
     regularization.addGradient(w, g);
+    addWeightDecay(w, g);
     flat.step(w, g, iteration);
   }
 
@@ -163,7 +178,36 @@ public final class GlobalStep {
     }
     cancelled.zero(gradientSum, from);
     regularization.addGradient(params, from, gradientSum, from);
+    if (decayed.length > 0) {
+      float lambda = (float) optimizer.weightDecay();
+      for (int r = 0; r < decayed.length; r += 2) {
+        for (int i = decayed[r]; i < decayed[r + 1]; i++) {
+          gradientSum[i] += lambda * params[i];
+        }
+      }
+    }
     flat.step(params, from, gradientSum, from, iteration);
+  }
+
+  /** {@code g += lambda * w} on the decayed ranges; {@code w} and {@code g} are this range's. */
+  private void addWeightDecay(INDArray w, INDArray g) {
+    if (decayed.length == 0) {
+      return;
+    }
+    long n = to - from;
+    INDArray wv = w.reshape(n);
+    INDArray gv = g.reshape(n);
+    double lambda = optimizer.weightDecay();
+    for (int r = 0; r < decayed.length; r += 2) {
+      org.nd4j.linalg.indexing.INDArrayIndex at =
+          NDArrayIndex.interval(decayed[r] - from, decayed[r + 1] - from);
+      gv.get(at).addi(wv.get(at).mul(lambda));
+    }
+  }
+
+  /** The ranges {@code from, to} (whole-vector indices) weight decay applies to in this step. */
+  public int[] decayedRanges() {
+    return decayed.clone();
   }
 
   /** Step 4, max-norm, on the whole vector {@code params}. */

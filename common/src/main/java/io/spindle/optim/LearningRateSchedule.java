@@ -13,11 +13,14 @@ import io.spindle.config.ScheduleConfig;
  * S = {@code stepSize}, gamma, {@code a_T} = {@code a_min} = {@code finalRate}:
  *
  * <ul>
- *   <li>warm-up, for j &lt; W: {@code a_j = a_0 * (j + 1) / W} (so the last warm-up step uses a_0);
- *       for j &gt;= W the schedule below runs at {@code i = j - W}
+ *   <li>warm-up, for j &lt; W: {@code a_j = a_s + (a_0 - a_s) * (j + 1) / W} with {@code a_s} =
+ *       {@code warmupFrom} (0 by default; the last warm-up step uses a_0); for j &gt;= W the
+ *       schedule below runs at {@code i = j - W}
  *   <li>constant: {@code a_0}
  *   <li>linear: {@code (1 - i/T) * a_0 + (i/T) * a_T} for i &lt;= T, {@code a_T} afterwards
  *   <li>step: {@code a_0 * gamma^floor(i / S)}
+ *   <li>multistep: {@code a_0 * gamma^m} with m the number of milestones {@code <= j} (the
+ *       milestones are global steps counted from 0, warm-up included, as the papers count them)
  *   <li>exponential: {@code a_0 * gamma^(i / S)} (real exponent; S = 1 decays every step)
  *   <li>cosine: {@code a_min + (a_0 - a_min) * (1 + cos(pi * i / T)) / 2} for i &lt;= T, {@code
  *       a_min} afterwards
@@ -58,7 +61,8 @@ public final class LearningRateSchedule implements java.io.Serializable {
     }
     long w = s.warmupSteps();
     if (j < w) {
-      return base * (j + 1) / w;
+      double from = s.warmupFrom();
+      return from + (base - from) * (j + 1) / w;
     }
     long i = j - w;
     return switch (s.type()) {
@@ -71,6 +75,13 @@ public final class LearningRateSchedule implements java.io.Serializable {
         yield (1 - f) * base + f * s.finalRate();
       }
       case STEP -> base * Math.pow(s.gamma(), i / s.stepSize());
+      case MULTISTEP -> {
+        int m = 0;
+        while (m < s.milestones().size() && s.milestones().get(m) <= j) {
+          m++;
+        }
+        yield base * Math.pow(s.gamma(), m);
+      }
       case EXPONENTIAL -> base * Math.pow(s.gamma(), (double) i / s.stepSize());
       case COSINE -> {
         if (i >= s.steps()) {

@@ -77,7 +77,7 @@ class ScheduleConfigTest {
         error("optimizer:\n  schedule:\n    warmupSteps: -3\n"), "warmupSteps must be >= 0");
     assertContains(
         error("optimizer:\n  schedule:\n    type: triangle\n"),
-        "optimizer.schedule.type: expected one of [constant, linear, step, exponential, cosine]",
+        "optimizer.schedule.type: expected one of [constant, linear, step, multistep, exponential, cosine]",
         "'triangle'");
     assertContains(
         error("optimizer:\n  schedule:\n    warmup: 10\n"),

@@ -205,4 +205,54 @@ class LearningRateScheduleTest {
     }
     return f;
   }
+
+  @Test
+  void multistepDividesAtEachMilestoneCountedFromStepZero() {
+    // He et al.: 0.1, divided by 10 at 32k and 48k iterations, with a warm-up of 5 steps that
+    // counts towards the milestones
+    LearningRateSchedule s =
+        LearningRateSchedule.of(
+            OptimizerConfig.of(OptimizerType.SGD, A0)
+                .withSchedule(
+                    io.spindle.config.ScheduleConfig.multistep(
+                        java.util.List.of(32000L, 48000L), 0.1, 5, 0.0)));
+    assertEquals(A0 / 5, s.rate(0), 1e-15);
+    assertEquals(A0, s.rate(4), 1e-15);
+    assertEquals(A0, s.rate(5), 0);
+    assertEquals(A0, s.rate(31999), 0);
+    assertEquals(A0 * 0.1, s.rate(32000), 1e-15);
+    assertEquals(A0 * 0.1, s.rate(47999), 1e-15);
+    assertEquals(A0 * 0.01, s.rate(48000), 1e-15);
+    assertEquals(A0 * 0.01, s.rate(64000), 1e-15);
+  }
+
+  @Test
+  void warmupFromAStartRateRampsLinearlyAndIsNotScaledByTheBatch() {
+    // Goyal et al.: from 0.1 to 0.1 x 8192 / 256 = 3.2 over 785 steps, divided by 10 at epochs
+    // 30, 60, 80 of 157 steps
+    OptimizerConfig goyal =
+        OptimizerConfig.of(OptimizerType.MOMENTUM, 0.1)
+            .withSchedule(
+                new io.spindle.config.ScheduleConfig(
+                    ScheduleType.MULTISTEP,
+                    0,
+                    0.0,
+                    1000,
+                    0.1,
+                    785,
+                    256,
+                    java.util.List.of(4710L, 9420L, 12560L),
+                    0.1));
+    LearningRateSchedule s = LearningRateSchedule.of(goyal.resolve(8192, 90 * 157));
+    assertEquals(0.1 + 3.1 / 785, s.rate(0), 1e-12);
+    assertEquals(0.1 + 3.1 * 393 / 785, s.rate(392), 1e-12);
+    assertEquals(3.2, s.rate(784), 1e-12);
+    assertEquals(3.2, s.rate(4709), 1e-12);
+    assertEquals(0.32, s.rate(4710), 1e-12);
+    assertEquals(0.032, s.rate(9420), 1e-12);
+    assertEquals(0.0032, s.rate(12560), 1e-12);
+    for (long j = 1; j < 785; j++) {
+      assertEquals(3.1 / 785, s.rate(j) - s.rate(j - 1), 1e-12, "a straight line at " + j);
+    }
+  }
 }

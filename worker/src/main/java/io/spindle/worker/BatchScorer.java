@@ -33,7 +33,8 @@ public final class BatchScorer {
   static final int MODELS = 4;
 
   /** A network of this JVM and, for a dense-only one, its fast inference path. */
-  private record Replica(MultiLayerNetwork net, io.spindle.model.DenseInference dense) {
+  private record Replica(
+      org.deeplearning4j.nn.api.Model net, io.spindle.model.DenseInference dense) {
     float[] forward(float[] x, int rows, int numInputs) {
       return BatchScorer.forward(this, x, rows, numInputs);
     }
@@ -149,12 +150,18 @@ public final class BatchScorer {
     INDArray flatIn = Nd4j.createUninitialized(DataType.FLOAT, (long) rows * numInputs);
     FlatVector.copyInto(x, 0, rows * numInputs, flatIn, 0);
     INDArray in = flatIn.reshape('c', rows, numInputs);
-    MultiLayerNetwork net = replica.net();
-    DataType type = net.getLayerWiseConfigurations().getDataType();
-    INDArray out =
-        replica.dense() != null
-            ? replica.dense().output(in)
-            : net.output(type == DataType.FLOAT ? in : in.castTo(type), false);
+    INDArray out;
+    if (replica.dense() != null) {
+      out = replica.dense().output(in);
+    } else if (replica.net() instanceof MultiLayerNetwork net) {
+      DataType type = net.getLayerWiseConfigurations().getDataType();
+      out = net.output(type == DataType.FLOAT ? in : in.castTo(type), false);
+    } else {
+      org.deeplearning4j.nn.graph.ComputationGraph graph =
+          (org.deeplearning4j.nn.graph.ComputationGraph) replica.net();
+      DataType type = graph.getConfiguration().getDataType();
+      out = graph.outputSingle(false, type == DataType.FLOAT ? in : in.castTo(type));
+    }
     INDArray flat = out.castTo(DataType.FLOAT).reshape(out.length());
     float[] values = new float[(int) out.length()];
     FlatVector.copyOut(flat, values, 0);
@@ -174,8 +181,13 @@ public final class BatchScorer {
     }
     Replica net = pool.poll();
     if (net == null) {
-      MultiLayerNetwork built = model.build();
-      net = new Replica(built, io.spindle.model.DenseInference.of(built));
+      org.deeplearning4j.nn.api.Model built = model.buildModel();
+      net =
+          new Replica(
+              built,
+              built instanceof MultiLayerNetwork stack
+                  ? io.spindle.model.DenseInference.of(stack)
+                  : null);
       BUILT.incrementAndGet();
     }
     return net;

@@ -25,6 +25,8 @@ import org.nd4j.linalg.api.buffer.DataType;
  * @param threads ND4J threads per worker
  * @param reconstruction null for a classifier; for an autoencoder (layer-wise pre-training) the
  *     corruption and loss: the label of each example is then its own clean input
+ * @param accumulate micro-batches per worker share ({@code training.accumulate}; 1 = none): the
+ *     replica is wrapped in an {@link AccumulatingNetwork}
  */
 public record ModelSpec(
     ModelConfig model,
@@ -33,8 +35,21 @@ public record ModelSpec(
     int numClasses,
     long seed,
     int threads,
-    Reconstruction reconstruction)
+    Reconstruction reconstruction,
+    int accumulate)
     implements Serializable {
+  /** A spec without gradient accumulation. */
+  public ModelSpec(
+      ModelConfig model,
+      OptimizerConfig optimizer,
+      int numInputs,
+      int numClasses,
+      long seed,
+      int threads,
+      Reconstruction reconstruction) {
+    this(model, optimizer, numInputs, numClasses, seed, threads, reconstruction, 1);
+  }
+
   /** A classifier's spec. */
   public ModelSpec(
       ModelConfig model,
@@ -47,6 +62,9 @@ public record ModelSpec(
   }
 
   public ModelSpec {
+    if (accumulate < 1) {
+      throw new IllegalArgumentException("accumulate must be >= 1, got " + accumulate);
+    }
     if (reconstruction != null && (numClasses != numInputs)) {
       throw new IllegalArgumentException(
           "an autoencoder reconstructs its "
@@ -81,13 +99,20 @@ public record ModelSpec(
    * autoencoder): the one place that chooses the network type and the code that computes it ({@code
    * model.kernels}): a {@link FastReplica} where the fast kernels cover every layer on this JVM's
    * backend, DL4J's layers ({@link MultiLayerReplica}) otherwise or with {@code kernels: dl4j}.
-   * Both start from the same parameters.
+   * Both start from the same parameters. With {@code accumulate} > 1 the replica computes each
+   * share in micro-batches ({@link AccumulatingNetwork}).
    */
   public TrainableNetwork newNetwork() {
-    if (model.isGraph()) {
-      return new GraphReplica(this);
-    }
-    return usesFastKernels() ? new FastReplica(this) : new MultiLayerReplica(this);
+    TrainableNetwork net =
+        model.isGraph()
+            ? new GraphReplica(this)
+            : usesFastKernels() ? new FastReplica(this) : new MultiLayerReplica(this);
+    return accumulate > 1 ? new AccumulatingNetwork(net, accumulate) : net;
+  }
+
+  /** The same spec computing each share in {@code k} micro-batches. */
+  public ModelSpec withAccumulate(int k) {
+    return new ModelSpec(model, optimizer, numInputs, numClasses, seed, threads, reconstruction, k);
   }
 
   /**

@@ -5,13 +5,17 @@ import io.spindle.model.SequenceReshapePreProcessor;
 import io.spindle.tensor.FlatVector;
 import java.io.Serializable;
 import java.util.UUID;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
 import org.deeplearning4j.nn.conf.layers.EmbeddingSequenceLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.activations.impl.ActivationSoftmax;
 
@@ -33,6 +37,7 @@ public final class ScoringNetwork implements Serializable {
   private final boolean softmax;
   private final boolean denseOnly;
   private final String source;
+  private final boolean graph;
 
   private ScoringNetwork(
       String configurationJson,
@@ -41,8 +46,10 @@ public final class ScoringNetwork implements Serializable {
       int numOutputs,
       boolean softmax,
       boolean denseOnly,
-      String source) {
+      String source,
+      boolean graph) {
     this.id = UUID.randomUUID().toString();
+    this.graph = graph;
     this.denseOnly = denseOnly;
     this.configurationJson = configurationJson;
     this.params = params;
@@ -79,7 +86,86 @@ public final class ScoringNetwork implements Serializable {
                     l instanceof org.deeplearning4j.nn.conf.layers.DenseLayer
                         || l instanceof org.deeplearning4j.nn.conf.layers.DropoutLayer
                         || l instanceof BaseOutputLayer),
-        source);
+        source,
+        false);
+  }
+
+  /**
+   * The scoring form of graph {@code net} ({@code ComputationGraph}: one input, one output layer);
+   * its input is the flat {@code features} row ({@code convolutionalFlat} for images), as Spindle
+   * builds graphs.
+   */
+  public static ScoringNetwork of(ComputationGraph net, String source) {
+    ComputationGraphConfiguration conf = net.getConfiguration();
+    if (conf.getNetworkInputs().size() != 1 || conf.getNetworkOutputs().size() != 1) {
+      throw new IllegalArgumentException(
+          source
+              + ": expected a graph with one input and one output, found "
+              + conf.getNetworkInputs()
+              + " and "
+              + conf.getNetworkOutputs());
+    }
+    String outName = conf.getNetworkOutputs().get(0);
+    Layer last =
+        conf.getVertices().get(outName) instanceof LayerVertex v
+            ? v.getLayerConf().getLayer()
+            : null;
+    if (!(last instanceof BaseOutputLayer out)) {
+      throw new IllegalArgumentException(
+          source + ": expected a graph whose output '" + outName + "' is an output layer");
+    }
+    long features = graphInputs(conf, source);
+    return new ScoringNetwork(
+        conf.toJson(),
+        FlatVector.copyOf(net.params()),
+        (int) features,
+        (int) out.getNOut(),
+        out.getActivationFn() instanceof ActivationSoftmax,
+        false,
+        source,
+        true);
+  }
+
+  /**
+   * Features per example of a graph: the flat size its input's first layer reader takes (an image's
+   * channels x height x width through its {@code FeedForwardToCnnPreProcessor}, else the layer's
+   * input count).
+   */
+  static long graphInputs(ComputationGraphConfiguration conf, String source) {
+    String input = conf.getNetworkInputs().get(0);
+    for (var e : conf.getVertexInputs().entrySet()) {
+      if (!e.getValue().contains(input)
+          || !(conf.getVertices().get(e.getKey()) instanceof LayerVertex v)) {
+        continue;
+      }
+      if (v.getPreProcessor() instanceof FeedForwardToCnnPreProcessor cnn) {
+        return cnn.getNumChannels() * cnn.getInputHeight() * cnn.getInputWidth();
+      }
+      if (v.getLayerConf().getLayer() instanceof FeedForwardLayer ff && ff.getNIn() > 0) {
+        return ff.getNIn();
+      }
+    }
+    throw new IllegalArgumentException(
+        source + ": cannot tell how many features the graph takes from its input's readers");
+  }
+
+  /** The scoring form of a stack or a graph. */
+  public static ScoringNetwork of(Model net, String source) {
+    if (net instanceof MultiLayerNetwork stack) {
+      return of(stack, source);
+    }
+    if (net instanceof ComputationGraph g) {
+      return of(g, source);
+    }
+    throw new IllegalArgumentException(
+        source
+            + ": expected a DL4J MultiLayerNetwork or ComputationGraph, found "
+            + net.getClass().getName());
+  }
+
+  /** Whether this is a graph ({@code ComputationGraph}). */
+  public boolean isGraph() {
+    return graph;
   }
 
   /**
@@ -118,8 +204,26 @@ public final class ScoringNetwork implements Serializable {
             + ")");
   }
 
-  /** Builds this network (stock DL4J layers, oneDNN kernels where present) with its parameters. */
+  /**
+   * Builds this network, a stack or a graph (stock DL4J layers, oneDNN kernels where present), with
+   * its parameters.
+   */
+  public Model buildModel() {
+    if (!graph) {
+      return build();
+    }
+    ComputationGraph net =
+        new ComputationGraph(ComputationGraphConfiguration.fromJson(configurationJson));
+    net.init(params.toINDArray().reshape(1, params.length()), false);
+    OneDnnKernels.install(net);
+    return net;
+  }
+
+  /** Builds this stack (stock DL4J layers, oneDNN kernels where present) with its parameters. */
   public MultiLayerNetwork build() {
+    if (graph) {
+      throw new IllegalStateException(source + ": a graph; build it with buildModel()");
+    }
     MultiLayerNetwork net =
         new MultiLayerNetwork(MultiLayerConfiguration.fromJson(configurationJson));
     net.init(params.toINDArray().reshape(1, params.length()), false);

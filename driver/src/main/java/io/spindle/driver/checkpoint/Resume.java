@@ -202,7 +202,8 @@ public final class Resume {
             t.batchSize(),
             t.seed(),
             1,
-            0),
+            0,
+            t.accumulate()),
         // the worker counts and the shards may change (the shards of batch norm: see apply)
         new ClusterConfig(
             "",

@@ -203,7 +203,9 @@ public final class TrainJob {
         data.numFeatures(),
         data.numClasses(),
         config.training().seed(),
-        threads);
+        threads,
+        null,
+        config.training().accumulate());
   }
 
   /**

@@ -35,8 +35,6 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StructType;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.util.ModelSerializer;
 
 /**
  * What {@link SpindleClassifier} and {@link SpindleRegressor} share: the Params, and {@code fit},
@@ -536,9 +534,12 @@ public abstract class SpindleEstimator<E extends SpindleEstimator<E>>
       RunOutput output = new RunOutput(dir);
       Map<String, Object> summary =
           TrainJob.run(sc, config, Map.of(), output, new PrintStream(System.out, true));
-      MultiLayerNetwork net;
+      org.deeplearning4j.nn.api.Model net;
       try {
-        net = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("model.zip").toFile(), false);
+        net =
+            TrainedModel.restore(
+                java.nio.file.Files.readAllBytes(dir.resolve("model.zip")),
+                dir.resolve("model.zip").toString());
       } catch (IOException e) {
         throw new UncheckedIOException(
             "cannot read the trained model " + dir.resolve("model.zip") + ": " + e, e);

@@ -20,7 +20,6 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.ml.util.DefaultParamsReadable;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWriter;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 
 /**
@@ -59,7 +58,7 @@ final class SpindleModelIO {
         model.paramsWriter().save(path);
         FileSystem fs = data.getFileSystem(sc().hadoopConfiguration());
         fs.mkdirs(data);
-        MultiLayerNetwork net = model.scoringNetwork().build();
+        org.deeplearning4j.nn.api.Model net = model.scoringNetwork().buildModel();
         try (OutputStream out = fs.create(new Path(data, "model.zip"), true)) {
           ModelSerializer.writeModel(net, out, false);
         }
@@ -117,12 +116,11 @@ final class SpindleModelIO {
           yaml = new String(read(fs, configFile), StandardCharsets.UTF_8);
           config = ConfigLoader.parse(yaml, configFile.toString(), List.of());
         }
-        MultiLayerNetwork net;
+        org.deeplearning4j.nn.api.Model net;
         try (InputStream in = fs.open(zip)) {
-          net = ModelSerializer.restoreMultiLayerNetwork(in, false);
-        } catch (IOException | RuntimeException e) {
-          throw new DataFormatException(
-              zip + ": not a DL4J MultiLayerNetwork model.zip (" + e.getMessage() + ")", e);
+          net = TrainedModel.restore(in.readAllBytes(), zip.toString());
+        } catch (IOException e) {
+          throw new DataFormatException(zip + ": cannot read (" + e.getMessage() + ")", e);
         }
         TrainedModel trained = TrainedModel.of(net, config, path, zip.toString());
         int features = meta.path("numFeatures").asInt();

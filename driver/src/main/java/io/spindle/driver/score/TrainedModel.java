@@ -5,14 +5,19 @@ import io.spindle.config.ConfigLoader;
 import io.spindle.config.SpindleConfig;
 import io.spindle.data.DataFormatException;
 import io.spindle.worker.ScoringNetwork;
+import java.io.ByteArrayInputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipInputStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 
@@ -78,8 +83,7 @@ public record TrainedModel(
   /**
    * A model from a network and, when known, the config it was trained with; checks that they agree.
    */
-  public static TrainedModel of(
-      MultiLayerNetwork net, SpindleConfig config, String runDir, String modelFile) {
+  public static TrainedModel of(Model net, SpindleConfig config, String runDir, String modelFile) {
     ScoringNetwork scoring;
     try {
       scoring = ScoringNetwork.of(net, modelFile);
@@ -87,7 +91,11 @@ public record TrainedModel(
       throw new DataFormatException(e.getMessage(), e);
     }
     if (config != null) {
-      checkArchitecture(net, config, modelFile);
+      if (net instanceof MultiLayerNetwork stack) {
+        checkArchitecture(stack, config, modelFile);
+      } else {
+        checkGraphArchitecture((ComputationGraph) net, scoring.numInputs(), config, modelFile);
+      }
     }
     boolean regression =
         config != null
@@ -136,15 +144,88 @@ public record TrainedModel(
     }
   }
 
-  private static MultiLayerNetwork readNetwork(FileSystem fs, Path zip) {
+  /** Fails, naming the file, when graph {@code net} is not the graph {@code config} describes. */
+  static void checkGraphArchitecture(
+      ComputationGraph net, int inputs, SpindleConfig config, String modelFile) {
+    if (!config.model().isGraph()) {
+      throw new DataFormatException(
+          modelFile
+              + ": does not match the run's config.yaml: the model is a graph"
+              + " (ComputationGraph), the config describes a stack of layers; is it a model of"
+              + " another run?");
+    }
+    long expected;
+    try {
+      expected = io.spindle.model.GraphFactory.createStock(config.model(), inputs, 0L).numParams();
+    } catch (RuntimeException e) {
+      throw new DataFormatException(
+          modelFile
+              + ": does not match the run's config.yaml (the config's graph cannot take the"
+              + " model's "
+              + inputs
+              + " inputs: "
+              + e.getMessage()
+              + "); is it a model of another run?",
+          e);
+    }
+    if (net.numParams() != expected) {
+      throw new DataFormatException(
+          modelFile
+              + ": does not match the run's config.yaml: the model has "
+              + net.numParams()
+              + " parameters, the config's graph "
+              + expected
+              + "; is it a model of another run?");
+    }
+  }
+
+  private static Model readNetwork(FileSystem fs, Path zip) {
     try (InputStream in = fs.open(zip)) {
-      return ModelSerializer.restoreMultiLayerNetwork(in, false);
+      return restore(in.readAllBytes(), zip.toString());
     } catch (FileNotFoundException e) {
       throw new ConfigException("--model " + zip + ": no such file");
+    } catch (IOException e) {
+      throw new DataFormatException(zip + ": cannot read (" + e.getMessage() + ")", e);
+    }
+  }
+
+  /**
+   * The network of a DL4J {@code model.zip}: a {@code MultiLayerNetwork} (a stack) or a {@code
+   * ComputationGraph} (a graph model), told apart by its configuration; {@code where} is named in
+   * errors.
+   */
+  public static Model restore(byte[] zip, String where) {
+    String json = configurationJson(zip, where);
+    boolean graph = json.contains("\"vertices\"");
+    try {
+      return graph
+          ? ModelSerializer.restoreComputationGraph(new ByteArrayInputStream(zip), false)
+          : ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(zip), false);
     } catch (IOException | RuntimeException e) {
       throw new DataFormatException(
-          zip + ": not a DL4J MultiLayerNetwork model.zip (" + e.getMessage() + ")", e);
+          where
+              + ": not a DL4J "
+              + (graph ? "ComputationGraph" : "MultiLayerNetwork")
+              + " model.zip ("
+              + e.getMessage()
+              + ")",
+          e);
     }
+  }
+
+  private static String configurationJson(byte[] zip, String where) {
+    try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(zip))) {
+      for (ZipEntry e = in.getNextEntry(); e != null; e = in.getNextEntry()) {
+        if (e.getName().equals("configuration.json")) {
+          return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      throw new DataFormatException(
+          where + ": not a DL4J model.zip (not a zip file: " + e.getMessage() + ")", e);
+    }
+    throw new DataFormatException(
+        where + ": not a DL4J model.zip (no configuration.json in the archive)");
   }
 
   /** The run's config, or Spindle's defaults for a bare model.zip. */

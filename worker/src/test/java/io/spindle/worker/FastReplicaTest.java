@@ -25,6 +25,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The fast kernels ({@link FastReplica}) against DL4J's layers ({@link MultiLayerReplica}, {@code
@@ -39,11 +42,19 @@ import org.junit.jupiter.api.Test;
  * own trajectory, so the fast path stays within about twice float rounding as Adam carries it.
  *
  * <p>CNN (deploy/examples/mnist-cnn.yaml's network, {@value #CNN_STEPS} steps, dropout 0.25 and
- * 0.4): loss {@value #CNN_LOSS_RTOL}, parameters {@value #CNN_PARAM_ATOL}. Measured: 4.5e-3 and
- * 5.5e-3 after 12 steps, growing about linearly from 1.4e-4 after the first, while the perturbed
- * reference stays at 7.5e-5: the CNN path differs from DL4J's by more than rounding after the first
- * step (docs/performance.md, "Exactness"), so its tolerance is the measured gap with a margin, not
- * a rounding bound.
+ * 0.4) against DL4J's layers in float64, the exact trajectory: loss {@value #CNN_LOSS_RTOL},
+ * parameters {@value #CNN_PARAM_ATOL}. Measured: 3.1e-6 and 1.8e-4. The reason for a float64
+ * reference: DL4J's own float32 layers are not exact here. The inputs are sparse, so many 3x3
+ * patches are zero and their pre-activation is exactly the first convolution's bias; once Adam has
+ * made that bias positive the ReLU passes those thousands of equal values, and DL4J's float32
+ * gradient then differs from float64 by up to 1e-4 relative (the fast kernels: 3e-6), which Adam
+ * carries to 5.5e-3 (parameters) over 12 steps. For scale: the float64 path started one float32 ulp
+ * away (zeros kept) ends 1.2e-5 away; the fast kernels' larger figure is one entry of the dense
+ * weights, all of it from the first step (every other entry ends within 8.5e-5): float32 gradient
+ * rounding that Adam amplifies where a gradient is near zero (its normalised step turns a gradient
+ * of 1e-9 into a step near the learning rate), which a perturbed start does not model; the MLP's
+ * bound above includes it. So the tolerance is a float32 rounding bound with a margin of about 3,
+ * not a measured drift (docs/performance.md, "Exactness").
  *
  * <p>The data have a teacher (labels from a fixed random linear map), so the loss falls along the
  * trajectory.
@@ -51,8 +62,8 @@ import org.junit.jupiter.api.Test;
 class FastReplicaTest {
   static final double MLP_LOSS_RTOL = 1e-5;
   static final double MLP_PARAM_ATOL = 1e-4;
-  static final double CNN_LOSS_RTOL = 1e-2;
-  static final double CNN_PARAM_ATOL = 1e-2;
+  static final double CNN_LOSS_RTOL = 5e-5;
+  static final double CNN_PARAM_ATOL = 5e-4;
   static final int MLP_STEPS = 40;
   static final int CNN_STEPS = 12;
   static final long SEED = 42;
@@ -73,6 +84,10 @@ class FastReplicaTest {
 
   /** The network of deploy/examples/mnist-cnn.yaml. */
   private static ModelConfig cnn(Kernels kernels) {
+    return cnn(kernels, Precision.FLOAT32);
+  }
+
+  private static ModelConfig cnn(Kernels kernels, Precision precision) {
     return new ModelConfig(
         List.of(
             conv(32),
@@ -86,7 +101,7 @@ class FastReplicaTest {
         WeightInit.HE_NORMAL,
         0.0,
         0.0,
-        Precision.FLOAT32,
+        precision,
         InputConfig.image(28, 28, 1),
         0.0,
         null,
@@ -157,6 +172,47 @@ class FastReplicaTest {
     return new Trajectory(losses, params);
   }
 
+  /**
+   * The trajectory of a float64 replica from {@code initial} (float32 values, widened), its global
+   * step in float64; the parameters after each step rounded to float32 for comparison.
+   */
+  private static Trajectory trainExact(
+      TrainableNetwork net, ModelSpec spec, List<MiniBatch> batches, float[] initial) {
+    INDArray w = net.params();
+    w.assign(Nd4j.createFromArray(initial).castTo(DataType.DOUBLE).reshape(w.shape()));
+    GlobalStep step = GlobalStep.create(spec.optimizer(), net.rules());
+    double[] losses = new double[batches.size()];
+    List<float[]> params = new ArrayList<>();
+    for (int s = 0; s < batches.size(); s++) {
+      MiniBatch b = batches.get(s);
+      losses[s] = net.computeGradient(b, new StepKey(SEED, s, 0));
+      step.apply(w, net.gradient(), b.size(), s);
+      params.add(w.castTo(DataType.FLOAT).reshape(w.length()).toFloatVector());
+    }
+    return new Trajectory(losses, params);
+  }
+
+  private static double secondLargest(float[] a, float[] b, int skip) {
+    double m = 0;
+    for (int i = 0; i < a.length; i++) {
+      if (i != skip) {
+        m = Math.max(m, Math.abs(a[i] - b[i]));
+      }
+    }
+    return m;
+  }
+
+  /** Worst relative loss difference and worst parameter difference over the trajectories. */
+  private static double[] gap(Trajectory a, Trajectory b) {
+    double worstLoss = 0;
+    double worstParam = 0;
+    for (int s = 0; s < a.losses.length; s++) {
+      worstLoss = Math.max(worstLoss, Math.abs(a.losses[s] - b.losses[s]) / Math.abs(b.losses[s]));
+      worstParam = Math.max(worstParam, maxAbsDiff(a.params.get(s), b.params.get(s)));
+    }
+    return new double[] {worstLoss, worstParam};
+  }
+
   private static void assertSameTrajectory(
       ModelConfig fastModel,
       ModelConfig referenceModel,
@@ -219,13 +275,70 @@ class FastReplicaTest {
   }
 
   @Test
-  void cnnTrajectoryEqualsDl4j() {
-    assertSameTrajectory(
-        cnn(Kernels.FAST),
-        cnn(Kernels.DL4J),
-        batches(CNN_STEPS, 32),
-        CNN_LOSS_RTOL,
-        CNN_PARAM_ATOL);
+  void cnnTrajectoryEqualsDl4jInDoublePrecision() {
+    List<MiniBatch> batches = batches(CNN_STEPS, 32);
+    ModelSpec fastSpec = spec(cnn(Kernels.FAST));
+    ModelSpec exactSpec = spec(cnn(Kernels.DL4J, Precision.FLOAT64));
+    TrainableNetwork fast = fastSpec.newNetwork();
+    assertInstanceOf(FastReplica.class, fast);
+    float[] initial = FlatVector.copyOf(fast.params()).toFloatArray();
+    Trajectory a = train(fast, fastSpec, batches);
+    Trajectory exact = trainExact(exactSpec.newNetwork(), exactSpec, batches, initial);
+    // the rounding bound: the exact path itself, started one float32 ulp away
+    float[] nudged = initial.clone();
+    for (int i = 0; i < nudged.length; i++) {
+      // zeros stay zero: a bias nudged off 0 would change which units a ReLU passes
+      float v = nudged[i];
+      nudged[i] = v == 0 ? 0 : i % 2 == 0 ? Math.nextUp(v) : Math.nextDown(v);
+    }
+    Trajectory perturbed = trainExact(exactSpec.newNetwork(), exactSpec, batches, nudged);
+    // DL4J's own float32 layers, for the record (not asserted: see the class comment)
+    ModelSpec dl4jSpec = spec(cnn(Kernels.DL4J));
+    TrainableNetwork dl4j = dl4jSpec.newNetwork();
+    FlatVector.copyInto(initial, 0, initial.length, dl4j.params(), 0);
+    Trajectory b = train(dl4j, dl4jSpec, batches);
+    double[] fastGap = gap(a, exact);
+    double[] roundingGap = gap(perturbed, exact);
+    double[] dl4jGap = gap(b, exact);
+    float[] last = a.params.get(CNN_STEPS - 1);
+    float[] lastExact = exact.params.get(CNN_STEPS - 1);
+    int worst = 0;
+    for (int i = 0; i < last.length; i++) {
+      worst =
+          Math.abs(last[i] - lastExact[i]) > Math.abs(last[worst] - lastExact[worst]) ? i : worst;
+    }
+    final int at = worst;
+    String tensor =
+        fast.gradientLayout().tensors().stream()
+            .filter(t -> t.offset() <= at && at < t.offset() + t.length())
+            .findFirst()
+            .map(t -> t.name())
+            .orElse("?");
+    System.out.printf(
+        "FastReplicaTest CNN: fast kernels after the first step %.2e; worst entry at the end %d"
+            + " (%s), %.2e after the first step; largest other entry %.2e%n",
+        maxAbsDiff(a.params.get(0), exact.params.get(0)),
+        worst,
+        tensor,
+        Math.abs(a.params.get(0)[worst] - exact.params.get(0)[worst]),
+        secondLargest(last, lastExact, worst));
+    System.out.printf(
+        "FastReplicaTest CNN, %d steps against DL4J in float64: fast kernels loss %.2e, parameters"
+            + " %.2e; perturbed float64 start %.2e, %.2e; DL4J float32 %.2e, %.2e%n",
+        CNN_STEPS, fastGap[0], fastGap[1], roundingGap[0], roundingGap[1], dl4jGap[0], dl4jGap[1]);
+    for (int s = 0; s < CNN_STEPS; s++) {
+      double rel = Math.abs(a.losses[s] - exact.losses[s]) / Math.abs(exact.losses[s]);
+      double diff = maxAbsDiff(a.params.get(s), exact.params.get(s));
+      assertTrue(
+          rel <= CNN_LOSS_RTOL,
+          "step " + s + ": loss " + a.losses[s] + " (fast) vs " + exact.losses[s] + " (float64)");
+      assertTrue(
+          diff <= CNN_PARAM_ATOL,
+          "step " + s + ": parameters differ by up to " + diff + ", tolerance " + CNN_PARAM_ATOL);
+    }
+    assertTrue(
+        exact.losses[CNN_STEPS - 1] < 0.9 * exact.losses[0],
+        "the trajectory learns: loss " + exact.losses[0] + " -> " + exact.losses[CNN_STEPS - 1]);
   }
 
   @Test

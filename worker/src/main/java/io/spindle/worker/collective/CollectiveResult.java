@@ -25,6 +25,9 @@ public final class CollectiveResult implements Serializable {
   final long computeNanos;
   final long codecNanos;
   final byte[] exchangeState;
+  final int startHits;
+  final int startMisses;
+  final long startBytesFetched;
 
   CollectiveResult(
       int rank,
@@ -40,7 +43,10 @@ public final class CollectiveResult implements Serializable {
       long collectiveNanos,
       long computeNanos,
       long codecNanos,
-      byte[] exchangeState) {
+      byte[] exchangeState,
+      int startHits,
+      int startMisses,
+      long startBytesFetched) {
     this.rank = rank;
     this.params = params;
     this.state = state;
@@ -55,6 +61,9 @@ public final class CollectiveResult implements Serializable {
     this.computeNanos = computeNanos;
     this.codecNanos = codecNanos;
     this.exchangeState = exchangeState;
+    this.startHits = startHits;
+    this.startMisses = startMisses;
+    this.startBytesFetched = startBytesFetched;
   }
 
   public int rank() {
@@ -118,5 +127,29 @@ public final class CollectiveResult implements Serializable {
    */
   public byte[] exchangeState() {
     return exchangeState;
+  }
+
+  /**
+   * Values of the round's start (parameters, optimiser state, exchange state) its executor held.
+   */
+  public int startHits() {
+    return startHits;
+  }
+
+  /** Values of the round's start it had to fetch from the driver. */
+  public int startMisses() {
+    return startMisses;
+  }
+
+  /** Bytes of the round's start fetched from the driver (its broadcasts). */
+  public long startBytesFetched() {
+    return startBytesFetched;
+  }
+
+  /** Bytes of state this result returns: parameters, optimiser state, exchange state. */
+  public long stateBytes() {
+    return (params == null ? 0 : 4L * params.length())
+        + (state == null ? 0 : 4L * state.length())
+        + (exchangeState == null ? 0 : exchangeState.length);
   }
 }

@@ -115,6 +115,7 @@ public final class CollectiveSync implements ParameterSync {
   private boolean executorState = true;
   private final List<Map<String, Object>> startTraffic = new ArrayList<>();
   private long startHits;
+  private long startBuilt;
   private long startMisses;
   private long startBytesFetched;
   private long stateBytesReturned;
@@ -223,6 +224,7 @@ public final class CollectiveSync implements ParameterSync {
       out.put("abandoned_round_seconds", abandonedSeconds);
       out.put("shard_regroup_seconds", regroupSeconds);
       out.put("round_start_executor_hits", startHits);
+      out.put("round_start_executor_built", startBuilt);
       out.put("round_start_driver_fetches", startMisses);
       out.put("round_start_bytes_fetched", startBytesFetched);
       out.put("round_state_bytes_returned", stateBytesReturned);
@@ -452,6 +454,7 @@ public final class CollectiveSync implements ParameterSync {
     int[] from = new int[m];
     int[] to = new int[m];
     String[] stateDigests = new String[m];
+    int[] stateLengths = new int[m];
     List<Broadcast<FlatVector>> states = new ArrayList<>();
     for (int r = 0; r < m; r++) {
       from[r] = sharded ? bounds[r] : 0;
@@ -460,11 +463,13 @@ public final class CollectiveSync implements ParameterSync {
         FlatVector chunk =
             FlatVector.of(sharded ? FlatOptimizer.sliceState(full, n, from[r], to[r]) : full);
         stateDigests[r] = StickyState.digest(chunk);
+        stateLengths[r] = chunk.length();
         Broadcast<FlatVector> cast = sc.broadcast(chunk);
         broadcasts.add(cast);
         states.add(cast);
       } else {
         stateDigests[r] = stateDigests[0];
+        stateLengths[r] = stateLengths[0];
         states.add(states.get(0));
       }
     }
@@ -490,6 +495,7 @@ public final class CollectiveSync implements ParameterSync {
         paramsCast,
         from,
         to,
+        stateLengths,
         stateDigests,
         states,
         exchangeDigests,
@@ -609,11 +615,13 @@ public final class CollectiveSync implements ParameterSync {
    */
   private void noteStartTraffic(List<CollectiveResult> results, long iteration, int m) {
     int hits = 0;
+    int built = 0;
     int misses = 0;
     long fetched = 0;
     long[] returned = new long[m];
     for (CollectiveResult r : results) {
       hits += r.startHits();
+      built += r.startBuilt();
       misses += r.startMisses();
       fetched += r.startBytesFetched();
       returned[r.rank()] = r.stateBytes();
@@ -622,6 +630,7 @@ public final class CollectiveSync implements ParameterSync {
     round.put("global_step", iteration);
     round.put("workers", m);
     round.put("executor_hits", hits);
+    round.put("executor_built", built);
     round.put("driver_fetches", misses);
     round.put("bytes_fetched", fetched);
     List<Long> byRank = new ArrayList<>();
@@ -630,6 +639,7 @@ public final class CollectiveSync implements ParameterSync {
     }
     round.put("bytes_returned_by_rank", byRank);
     startHits += hits;
+    startBuilt += built;
     startMisses += misses;
     startBytesFetched += fetched;
     for (long b : returned) {

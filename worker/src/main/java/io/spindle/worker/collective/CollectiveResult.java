@@ -26,6 +26,7 @@ public final class CollectiveResult implements Serializable {
   final long codecNanos;
   final byte[] exchangeState;
   final int startHits;
+  final int startBuilt;
   final int startMisses;
   final long startBytesFetched;
 
@@ -45,6 +46,7 @@ public final class CollectiveResult implements Serializable {
       long codecNanos,
       byte[] exchangeState,
       int startHits,
+      int startBuilt,
       int startMisses,
       long startBytesFetched) {
     this.rank = rank;
@@ -62,6 +64,7 @@ public final class CollectiveResult implements Serializable {
     this.codecNanos = codecNanos;
     this.exchangeState = exchangeState;
     this.startHits = startHits;
+    this.startBuilt = startBuilt;
     this.startMisses = startMisses;
     this.startBytesFetched = startBytesFetched;
   }
@@ -134,6 +137,14 @@ public final class CollectiveResult implements Serializable {
    */
   public int startHits() {
     return startHits;
+  }
+
+  /**
+   * Values of the round's start the task built itself with the committed bits (a fresh network's
+   * parameters, a fresh optimiser's zeros).
+   */
+  public int startBuilt() {
+    return startBuilt;
   }
 
   /** Values of the round's start it had to fetch from the driver. */

@@ -165,7 +165,7 @@ public final class CollectiveTrainer {
     // driver's
     RoundStart.Traffic traffic = new RoundStart.Traffic();
     start.retain();
-    FlatVector params = start.params(traffic);
+    FlatVector params = start.params(traffic, () -> FlatVector.copyOf(w));
     FlatVector state = start.state(rank, from, to, traffic);
     byte[] committedExchange = start.exchange(rank, ring.size(), traffic);
     CompressionState exchangeState =
@@ -258,6 +258,7 @@ public final class CollectiveTrainer {
         codecNanos,
         endExchange,
         traffic.hits,
+        traffic.built,
         traffic.misses,
         traffic.bytesFetched);
   }

@@ -23,6 +23,7 @@ public final class RoundStart implements Serializable {
   private final Broadcast<FlatVector> params;
   private final int[] stateFrom;
   private final int[] stateTo;
+  private final int[] stateLengths;
   private final String[] stateDigests;
   private final List<Broadcast<FlatVector>> states;
   private final String[] exchangeDigests;
@@ -37,6 +38,7 @@ public final class RoundStart implements Serializable {
    * @param params the committed parameters
    * @param stateFrom for each rank, the first parameter its optimiser state covers
    * @param stateTo for each rank, the end of that range
+   * @param stateLengths for each rank, the length of its optimiser state
    * @param stateDigests for each rank, SHA-256 of its committed optimiser state (range)
    * @param states for each rank, that state
    * @param exchangeDigests for each rank, SHA-256 of its committed exchange state; null: each
@@ -53,6 +55,7 @@ public final class RoundStart implements Serializable {
       Broadcast<FlatVector> params,
       int[] stateFrom,
       int[] stateTo,
+      int[] stateLengths,
       String[] stateDigests,
       List<Broadcast<FlatVector>> states,
       String[] exchangeDigests,
@@ -65,6 +68,7 @@ public final class RoundStart implements Serializable {
     this.params = params;
     this.stateFrom = stateFrom;
     this.stateTo = stateTo;
+    this.stateLengths = stateLengths;
     this.stateDigests = stateDigests;
     this.states = states;
     this.exchangeDigests = exchangeDigests;
@@ -82,6 +86,7 @@ public final class RoundStart implements Serializable {
   /** Where each value of a task came from: its executor's cache or the driver. */
   static final class Traffic {
     int hits;
+    int built;
     int misses;
     long bytesFetched;
   }
@@ -93,8 +98,16 @@ public final class RoundStart implements Serializable {
     }
   }
 
-  FlatVector params(Traffic t) {
+  /**
+   * The committed parameters: the executor's kept copy, else {@code own} (the task's network as it
+   * is, e.g. freshly initialised from the model's seed, as the driver's) when its bits are the
+   * committed ones, else the driver's.
+   */
+  FlatVector params(Traffic t, java.util.function.Supplier<FlatVector> own) {
     FlatVector v = (FlatVector) lookup(StickyState.Kind.PARAMS, paramsDigest, t);
+    if (v == null) {
+      v = built(own.get(), paramsDigest, t);
+    }
     if (v == null) {
       v = params.value();
       t.bytesFetched += 4L * v.length();
@@ -120,6 +133,10 @@ public final class RoundStart implements Serializable {
     }
     FlatVector v = (FlatVector) lookup(StickyState.Kind.OPTIMIZER, stateDigests[rank], t);
     if (v == null) {
+      // a fresh optimiser's state is zeros: no need to ship them
+      v = built(FlatVector.of(new float[stateLengths[rank]]), stateDigests[rank], t);
+    }
+    if (v == null) {
       v = states.get(rank).value();
       t.bytesFetched += 4L * v.length();
     }
@@ -142,6 +159,7 @@ public final class RoundStart implements Serializable {
     }
     byte[] v = (byte[]) lookup(StickyState.Kind.EXCHANGE, exchangeDigests[rank], t);
     if (v == null) {
+      t.misses++;
       v = exchange.get(rank).value();
       t.bytesFetched += v.length;
     }
@@ -150,12 +168,22 @@ public final class RoundStart implements Serializable {
 
   private Object lookup(StickyState.Kind kind, String digest, Traffic t) {
     Object v = sticky ? StickyState.lookup(run, kind, digest) : null;
-    if (v == null) {
-      t.misses++;
-    } else {
+    if (v != null) {
       t.hits++;
     }
     return v;
+  }
+
+  /**
+   * {@code candidate} if its bits are the committed ones (counted as built), else null (a miss).
+   */
+  private FlatVector built(FlatVector candidate, String digest, Traffic t) {
+    if (sticky && candidate != null && StickyState.digest(candidate).equals(digest)) {
+      t.built++;
+      return candidate;
+    }
+    t.misses++;
+    return null;
   }
 
   /** Keeps a task's state at the end of its round attempt (ending at global step {@code end}). */

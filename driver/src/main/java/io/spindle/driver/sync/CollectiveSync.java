@@ -21,6 +21,8 @@ import io.spindle.worker.collective.CollectiveTrainer;
 import io.spindle.worker.collective.ProgressService;
 import io.spindle.worker.collective.ProgressTarget;
 import io.spindle.worker.collective.Rendezvous;
+import io.spindle.worker.collective.RoundStart;
+import io.spindle.worker.collective.StickyState;
 import java.io.PrintStream;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -111,6 +113,17 @@ public final class CollectiveSync implements ParameterSync {
   private int roundsAbandoned;
   private double abandonedSeconds;
   private double regroupSeconds;
+  // executor-resident state between rounds (StickyState): this engine's run id, and what the
+  // committed rounds' tasks took from their executors or fetched from the driver, and returned
+  private final String run = UUID.randomUUID().toString();
+  private boolean executorState = true;
+  private final List<Map<String, Object>> startTraffic = new ArrayList<>();
+  private long startHits;
+  private long startBuilt;
+  private long startMisses;
+  private long startBytesFetched;
+  private long stateBytesReturned;
+  static final int TRAFFIC_ROUNDS_KEPT = 64;
 
   /**
    * A collective engine on a fixed {@code layout.workers()} workers (one per shard, no pool to
@@ -170,6 +183,16 @@ public final class CollectiveSync implements ParameterSync {
     this.console = console;
   }
 
+  /**
+   * Whether round tasks may start from the state their executors kept (default true). False: every
+   * round ships everything from the driver, as a cold executor would fetch it (tests: the result
+   * must not depend on it).
+   */
+  public CollectiveSync executorState(boolean use) {
+    this.executorState = use;
+    return this;
+  }
+
   @Override
   public String name() {
     return SyncMode.COLLECTIVE.configName();
@@ -215,6 +238,12 @@ public final class CollectiveSync implements ParameterSync {
       out.put("rounds_abandoned", roundsAbandoned);
       out.put("abandoned_round_seconds", abandonedSeconds);
       out.put("shard_regroup_seconds", regroupSeconds);
+      out.put("round_start_executor_hits", startHits);
+      out.put("round_start_executor_built", startBuilt);
+      out.put("round_start_driver_fetches", startMisses);
+      out.put("round_start_bytes_fetched", startBytesFetched);
+      out.put("round_state_bytes_returned", stateBytesReturned);
+      out.put("round_start_traffic", startTraffic); // the first TRAFFIC_ROUNDS_KEPT rounds
     }
     return out;
   }
@@ -280,6 +309,7 @@ public final class CollectiveSync implements ParameterSync {
       double lossSum = 0;
       long examples = 0;
       long correct = 0;
+      noteStartTraffic(results, iteration, m);
       for (CollectiveResult r : results) {
         lossSum += r.lossSum();
         examples += r.examples();
@@ -334,16 +364,12 @@ public final class CollectiveSync implements ParameterSync {
             ? null
             : ProgressService.start(
                 sc.getConf().get("spark.driver.host", "127.0.0.1"), iteration, secret, m);
-    Broadcast<FlatVector> params = sc.broadcast(FlatVector.copyOf(model.params()));
-    Broadcast<FlatVector> state = sc.broadcast(stateOf(model));
-    // one broadcast per rank: each task fetches only its own worker's state
-    byte[][] committed = exchangeStatesFor(model, m);
-    List<Broadcast<byte[]>> exchange = new ArrayList<>();
-    if (committed != null) {
-      for (byte[] rankState : committed) {
-        exchange.add(sc.broadcast(rankState));
-      }
-    }
+    // The committed state, each value named by the SHA-256 of its bits: a task takes it from its
+    // executor when that holds those bits (StickyState), else from these broadcasts, which are
+    // fetched only then. The parameters travel in one broadcast for every rank, a replicated
+    // optimiser's state too; a sharded one's chunks and the exchange states one per rank.
+    List<Broadcast<?>> broadcasts = new ArrayList<>();
+    RoundStart start = roundStart(spec, model, m, iteration, broadcasts);
     String group = "spindle-collective-" + UUID.randomUUID();
     String previous = sc.getLocalProperty("spark.job.description");
     // no thread interrupt on cancel: KillWatch sees the kill flag and closes the ring's sockets
@@ -388,9 +414,7 @@ public final class CollectiveSync implements ParameterSync {
       BarrierRound task =
           new BarrierRound(
               spec,
-              params,
-              state,
-              exchange,
+              start,
               step,
               steps,
               iteration,
@@ -417,9 +441,7 @@ public final class CollectiveSync implements ParameterSync {
       joinQuietly(watch);
       sc.clearJobGroup();
       sc.setJobDescription(previous);
-      params.destroy();
-      state.destroy();
-      exchange.forEach(Broadcast::destroy);
+      broadcasts.forEach(Broadcast::destroy);
       if (rendezvous != null) {
         rendezvous.close();
       }
@@ -430,18 +452,72 @@ public final class CollectiveSync implements ParameterSync {
     }
   }
 
-  /** The committed exchange states of a round's ranks, each fetched only by its own task. */
-  private record CommittedStates(List<Broadcast<byte[]>> byRank)
-      implements CollectiveTrainer.ExchangeStates {
-    @Override
-    public int workers() {
-      return byRank.size();
+  /**
+   * The round's start: the committed parameters, each rank's optimiser state (whole, or its ZeRO-1
+   * chunk at this round's bounds) and exchange state, each with the SHA-256 of its bits and in a
+   * broadcast (added to {@code broadcasts}, destroyed after the round).
+   */
+  private RoundStart roundStart(
+      CollectiveSpec spec,
+      GlobalModel model,
+      int m,
+      long iteration,
+      List<Broadcast<?>> broadcasts) {
+    int n = (int) model.params().length();
+    FlatVector params = FlatVector.copyOf(model.params());
+    Broadcast<FlatVector> paramsCast = sc.broadcast(params);
+    broadcasts.add(paramsCast);
+    float[] full = stateOf(model).toFloatArray();
+    int[] bounds = CollectiveTrainer.ringBounds(spec, n);
+    int[] from = new int[m];
+    int[] to = new int[m];
+    String[] stateDigests = new String[m];
+    int[] stateLengths = new int[m];
+    List<Broadcast<FlatVector>> states = new ArrayList<>();
+    for (int r = 0; r < m; r++) {
+      from[r] = sharded ? bounds[r] : 0;
+      to[r] = sharded ? bounds[r + 1] : n;
+      if (sharded || r == 0) {
+        FlatVector chunk =
+            FlatVector.of(sharded ? FlatOptimizer.sliceState(full, n, from[r], to[r]) : full);
+        stateDigests[r] = StickyState.digest(chunk);
+        stateLengths[r] = chunk.length();
+        Broadcast<FlatVector> cast = sc.broadcast(chunk);
+        broadcasts.add(cast);
+        states.add(cast);
+      } else {
+        stateDigests[r] = stateDigests[0];
+        stateLengths[r] = stateLengths[0];
+        states.add(states.get(0));
+      }
     }
-
-    @Override
-    public byte[] of(int rank) {
-      return byRank.get(rank).value();
+    byte[][] committed = exchangeStatesFor(model, m);
+    String[] exchangeDigests = null;
+    List<Broadcast<byte[]>> exchange = null;
+    if (committed != null) {
+      exchangeDigests = new String[m];
+      exchange = new ArrayList<>();
+      for (int r = 0; r < m; r++) {
+        exchangeDigests[r] = StickyState.digest(committed[r]);
+        Broadcast<byte[]> cast = sc.broadcast(committed[r]);
+        broadcasts.add(cast);
+        exchange.add(cast);
+      }
     }
+    return new RoundStart(
+        executorState ? run : UUID.randomUUID().toString(),
+        iteration,
+        n,
+        executorState,
+        StickyState.digest(params),
+        paramsCast,
+        from,
+        to,
+        stateLengths,
+        stateDigests,
+        states,
+        exchangeDigests,
+        exchange);
   }
 
   /**
@@ -562,6 +638,47 @@ public final class CollectiveSync implements ParameterSync {
   }
 
   /**
+   * Per committed round: values its tasks took from their executors (hits) or fetched from the
+   * driver (misses), the bytes fetched, and the bytes of state each rank returned.
+   */
+  private void noteStartTraffic(List<CollectiveResult> results, long iteration, int m) {
+    int hits = 0;
+    int built = 0;
+    int misses = 0;
+    long fetched = 0;
+    long[] returned = new long[m];
+    for (CollectiveResult r : results) {
+      hits += r.startHits();
+      built += r.startBuilt();
+      misses += r.startMisses();
+      fetched += r.startBytesFetched();
+      returned[r.rank()] = r.stateBytes();
+    }
+    Map<String, Object> round = new LinkedHashMap<>();
+    round.put("global_step", iteration);
+    round.put("workers", m);
+    round.put("executor_hits", hits);
+    round.put("executor_built", built);
+    round.put("driver_fetches", misses);
+    round.put("bytes_fetched", fetched);
+    List<Long> byRank = new ArrayList<>();
+    for (long b : returned) {
+      byRank.add(b);
+    }
+    round.put("bytes_returned_by_rank", byRank);
+    startHits += hits;
+    startBuilt += built;
+    startMisses += misses;
+    startBytesFetched += fetched;
+    for (long b : returned) {
+      stateBytesReturned += b;
+    }
+    if (startTraffic.size() < TRAFFIC_ROUNDS_KEPT) {
+      startTraffic.add(round);
+    }
+  }
+
+  /**
    * Records (and reports) a change of the worker count at global step {@code iteration}; true when
    * the count changed from an earlier round's.
    */
@@ -638,9 +755,7 @@ public final class CollectiveSync implements ParameterSync {
       implements java.io.Serializable {
     private static final long serialVersionUID = 1L;
     private final CollectiveSpec spec;
-    private final Broadcast<FlatVector> params;
-    private final Broadcast<FlatVector> state;
-    private final List<Broadcast<byte[]>> exchange;
+    private final RoundStart start;
     private final int step;
     private final int steps;
     private final long iteration;
@@ -648,18 +763,14 @@ public final class CollectiveSync implements ParameterSync {
 
     BarrierRound(
         CollectiveSpec spec,
-        Broadcast<FlatVector> params,
-        Broadcast<FlatVector> state,
-        List<Broadcast<byte[]>> exchange,
+        RoundStart start,
         int step,
         int steps,
         long iteration,
         ProgressTarget progress) {
       this.progress = progress;
       this.spec = spec;
-      this.params = params;
-      this.state = state;
-      this.exchange = exchange;
+      this.start = start;
       this.step = step;
       this.steps = steps;
       this.iteration = iteration;
@@ -671,9 +782,7 @@ public final class CollectiveSync implements ParameterSync {
       CollectiveResult result =
           CollectiveTrainer.run(
               spec,
-              params.value(),
-              state.value(),
-              exchange.isEmpty() ? null : new CommittedStates(exchange),
+              start,
               scala.collection.JavaConverters.asJavaIterator(partition),
               step,
               steps,

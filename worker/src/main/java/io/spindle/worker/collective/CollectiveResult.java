@@ -27,6 +27,10 @@ public final class CollectiveResult implements Serializable {
   final long progressNanos;
   final long progressSenderCpuNanos;
   final byte[] exchangeState;
+  final int startHits;
+  final int startBuilt;
+  final int startMisses;
+  final long startBytesFetched;
 
   CollectiveResult(
       int rank,
@@ -44,7 +48,11 @@ public final class CollectiveResult implements Serializable {
       long codecNanos,
       long progressNanos,
       long progressSenderCpuNanos,
-      byte[] exchangeState) {
+      byte[] exchangeState,
+      int startHits,
+      int startBuilt,
+      int startMisses,
+      long startBytesFetched) {
     this.rank = rank;
     this.params = params;
     this.state = state;
@@ -61,6 +69,10 @@ public final class CollectiveResult implements Serializable {
     this.progressNanos = progressNanos;
     this.progressSenderCpuNanos = progressSenderCpuNanos;
     this.exchangeState = exchangeState;
+    this.startHits = startHits;
+    this.startBuilt = startBuilt;
+    this.startMisses = startMisses;
+    this.startBytesFetched = startBytesFetched;
   }
 
   public int rank() {
@@ -141,5 +153,37 @@ public final class CollectiveResult implements Serializable {
    */
   public byte[] exchangeState() {
     return exchangeState;
+  }
+
+  /**
+   * Values of the round's start (parameters, optimiser state, exchange state) its executor held.
+   */
+  public int startHits() {
+    return startHits;
+  }
+
+  /**
+   * Values of the round's start the task built itself with the committed bits (a fresh network's
+   * parameters, a fresh optimiser's zeros).
+   */
+  public int startBuilt() {
+    return startBuilt;
+  }
+
+  /** Values of the round's start it had to fetch from the driver. */
+  public int startMisses() {
+    return startMisses;
+  }
+
+  /** Bytes of the round's start fetched from the driver (its broadcasts). */
+  public long startBytesFetched() {
+    return startBytesFetched;
+  }
+
+  /** Bytes of state this result returns: parameters, optimiser state, exchange state. */
+  public long stateBytes() {
+    return (params == null ? 0 : 4L * params.length())
+        + (state == null ? 0 : 4L * state.length())
+        + (exchangeState == null ? 0 : exchangeState.length);
   }
 }

@@ -4,7 +4,6 @@ import io.spindle.compress.CompressionState;
 import io.spindle.config.Compression;
 import io.spindle.config.WireFormat;
 import io.spindle.data.MiniBatch;
-import io.spindle.optim.FlatOptimizer;
 import io.spindle.optim.GlobalStep;
 import io.spindle.tensor.FlatVector;
 import io.spindle.worker.NetworkPool;
@@ -42,37 +41,30 @@ import org.nd4j.linalg.factory.Nd4j;
  *         <li>replicated: the whole vector; every task applies the same whole {@link GlobalStep}
  *             with its own full copy of the state.
  *       </ul>
- *   <li>At the end each task returns its optimiser state (shard), its exchange's state (residuals,
- *       factors) and rank 0 the parameters; the driver commits them. A task that dies makes Spark
- *       relaunch the whole stage, which starts again from the state the driver last committed
- *       (parameters, optimiser and exchange state), so no step is lost or applied twice.
+ *   <li>Each task starts from the committed state ({@link RoundStart}): the parameters, its
+ *       optimiser state (shard) and its exchange's state, each taken from its executor's {@link
+ *       StickyState} when that holds the committed bits (checked by SHA-256), else read from the
+ *       driver's broadcast.
+ *   <li>At the end each task returns its exchange's state (residuals, factors), its optimiser state
+ *       when sharded, and rank 0 the parameters and, when replicated, the whole optimiser state
+ *       (the other ranks hold the same bits); the driver commits them. Every task keeps what it
+ *       holds in its executor for the next round. A task that dies makes Spark relaunch the whole
+ *       stage, which starts again from the state the driver last committed (parameters, optimiser
+ *       and exchange state), so no step is lost or applied twice.
  * </ol>
  */
 public final class CollectiveTrainer {
   private CollectiveTrainer() {}
 
-  public static CollectiveResult run(
-      CollectiveSpec spec,
-      FlatVector params,
-      FlatVector state,
-      ExchangeStates exchangeStates,
-      Iterator<MiniBatch> partition,
-      int firstStep,
-      int steps,
-      long firstIteration) {
-    return run(
-        spec, params, state, exchangeStates, partition, firstStep, steps, firstIteration, null);
-  }
-
   /**
-   * As {@link #run(CollectiveSpec, FlatVector, FlatVector, ExchangeStates, Iterator, int, int,
-   * long)}, reporting this rank's progress to {@code progress} (null: none) while the round runs.
+   * Runs this task's rank of the round from {@code start} (the committed state: from this
+   * executor's {@link StickyState} where it holds the exact committed bits, else from the driver),
+   * reporting its progress to {@code progress} (null: none) while the round runs, and keeps its end
+   * state in the executor for the next round.
    */
   public static CollectiveResult run(
       CollectiveSpec spec,
-      FlatVector params,
-      FlatVector state,
-      ExchangeStates exchangeStates,
+      RoundStart start,
       Iterator<MiniBatch> partition,
       int firstStep,
       int steps,
@@ -91,7 +83,7 @@ public final class CollectiveTrainer {
               + " tasks");
     }
     String host = hostOf(infos[rank].address());
-    long version = spec.modelVersion(params.length());
+    long version = spec.modelVersion(start.numParams());
     KillWatch watch = new KillWatch(ctx::isInterrupted, 200, "spindle-kill-watch-" + rank);
     try (watch;
         TcpRing ring =
@@ -112,24 +104,12 @@ public final class CollectiveTrainer {
                   watch::guard);
       ring.connect(endpoints, spec.secret(), spec.round());
       ShardCursor cursor = new ShardCursor(partition, firstStep, spec.shards().count(rank));
-      CompressionState exchangeState = exchangeStateOf(exchangeStates, rank, size);
       try (ProgressReporter reporter =
           ProgressReporter.start(
               progress, ctx.stageAttemptNumber(), rank, size, spec.timeoutMillis())) {
         return NetworkPool.withNetwork(
             spec.model(),
-            net ->
-                train(
-                    spec,
-                    ring,
-                    net,
-                    params,
-                    state,
-                    exchangeState,
-                    cursor,
-                    steps,
-                    firstIteration,
-                    reporter));
+            net -> train(spec, ring, net, start, cursor, steps, firstIteration, reporter));
       }
     } catch (RuntimeException e) {
       if (watch.fired()) {
@@ -149,9 +129,7 @@ public final class CollectiveTrainer {
       CollectiveSpec spec,
       TcpRing ring,
       TrainableNetwork net,
-      FlatVector params,
-      FlatVector state,
-      CompressionState exchangeState,
+      RoundStart start,
       ShardCursor cursor,
       int steps,
       long firstIteration,
@@ -171,12 +149,29 @@ public final class CollectiveTrainer {
         spec.shards().isIdentity() || spec.compression().scheme() != Compression.NONE
             ? null
             : new ShardRing(ring, spec.shards(), WireFormat.FP32);
-    int[] bounds =
-        shardRing == null
-            ? TcpRing.bounds(n, ring.size())
-            : ShardRing.workerBounds(spec.shards(), n);
+    int[] bounds = ringBounds(spec, n);
     int from = spec.sharded() ? bounds[rank] : 0;
     int to = spec.sharded() ? bounds[rank + 1] : n;
+    if (n != start.numParams()) {
+      throw new CollectiveException(
+          "rank "
+              + rank
+              + ": the model has "
+              + n
+              + " parameters, the round's start "
+              + start.numParams());
+    }
+    // the committed state: this executor's copy where it holds exactly those bits, else the
+    // driver's
+    RoundStart.Traffic traffic = new RoundStart.Traffic();
+    start.retain();
+    FlatVector params = start.params(traffic, () -> FlatVector.copyOf(w));
+    FlatVector state = start.state(rank, from, to, traffic);
+    byte[] committedExchange = start.exchange(rank, ring.size(), traffic);
+    CompressionState exchangeState =
+        committedExchange == null
+            ? null
+            : CompressionState.fromBytes(committedExchange, "the committed state of rank " + rank);
     params.copyTo(w);
     float[] values = params.toFloatArray();
     GlobalStep update = GlobalStep.create(spec.model().optimizer(), net.rules(), from, to);
@@ -184,8 +179,7 @@ public final class CollectiveTrainer {
         GradientExchange.create(
             spec.compression(), ring, net.gradientLayout(), spec.model().seed());
     exchange.restore(exchangeState);
-    update.setState(
-        Nd4j.createFromArray(FlatOptimizer.sliceState(state.toFloatArray(), n, from, to)));
+    update.setState(Nd4j.createFromArray(state.toFloatArray()));
     ShardGradients shares = new ShardGradients();
     int firstShard = spec.shards().first(rank);
     long computeNanos = 0;
@@ -243,12 +237,18 @@ public final class CollectiveTrainer {
         progressNanos += System.nanoTime() - t0;
       }
     }
+    // a replicated optimiser's ranks > 0 hold rank 0's parameters and state bit for bit: only rank
+    // 0 returns them; every rank keeps its own copy in its executor for the next round
     boolean sendState = spec.sharded() || rank == 0;
     CompressionState after = exchange.state();
+    FlatVector endParams = FlatVector.of(values);
+    FlatVector endState = FlatVector.copyOf(update.state());
+    byte[] endExchange = after == null ? null : after.toBytes();
+    start.keep(endParams, endState, endExchange, firstIteration + steps);
     return new CollectiveResult(
         rank,
-        rank == 0 ? FlatVector.of(values) : null,
-        sendState ? FlatVector.copyOf(update.state()) : null,
+        rank == 0 ? endParams : null,
+        sendState ? endState : null,
         from,
         to,
         shares.lossSum(),
@@ -261,37 +261,23 @@ public final class CollectiveTrainer {
         codecNanos,
         progressNanos,
         reporter == null ? 0 : reporter.senderCpuNanos(),
-        after == null ? null : after.toBytes());
+        endExchange,
+        traffic.hits,
+        traffic.built,
+        traffic.misses,
+        traffic.bytesFetched);
   }
 
   /**
-   * Rank {@code rank}'s committed exchange state, or null to start fresh; a ring of another size
-   * than the states' is refused (the driver regroups states before it ships them).
+   * The chunk bounds of a round's ring for {@code n} parameters: rank r updates {@code [bounds[r],
+   * bounds[r + 1])} when the optimiser is sharded (the driver cuts the optimiser state with them).
    */
-  private static CompressionState exchangeStateOf(ExchangeStates states, int rank, int size) {
-    if (states == null) {
-      return null;
-    }
-    if (states.workers() != size) {
-      throw new CollectiveException(
-          "rank "
-              + rank
-              + ": the driver shipped exchange states for "
-              + states.workers()
-              + " workers to a ring of "
-              + size);
-    }
-    return CompressionState.fromBytes(states.of(rank), "the committed state of rank " + rank);
-  }
-
-  /**
-   * The driver's committed exchange states of the round's ranks ({@code CompressionState.toBytes()}
-   * each), looked up by rank so that a task fetches only its own.
-   */
-  public interface ExchangeStates {
-    int workers();
-
-    byte[] of(int rank);
+  public static int[] ringBounds(CollectiveSpec spec, int n) {
+    boolean shardRing =
+        !spec.shards().isIdentity() && spec.compression().scheme() == Compression.NONE;
+    return shardRing
+        ? ShardRing.workerBounds(spec.shards(), n)
+        : TcpRing.bounds(n, spec.shards().workers());
   }
 
   static String hostOf(String address) {

@@ -2,7 +2,6 @@ package io.spindle.worker;
 
 import io.spindle.config.ConfigException;
 import io.spindle.config.Kernels;
-import io.spindle.config.LayerType;
 import io.spindle.config.ModelConfig;
 import io.spindle.config.OptimizerConfig;
 import io.spindle.model.ModelFactory;
@@ -126,11 +125,6 @@ public record ModelSpec(
         || FastPath.unsupported(model, numInputs) != null) {
       return false;
     }
-    if (model.kernels() == Kernels.AUTO && hasConvolution()) {
-      // the fast convolution path drifts from DL4J's by more than rounding over a run
-      // (FastReplicaTest: 5e-3 after 12 steps, cause not found): only on request until it is
-      return false;
-    }
     if (!Nd4jRuntime.hasOneDnn()) {
       if (model.kernels() == Kernels.FAST) {
         throw new IllegalStateException(
@@ -141,10 +135,6 @@ public record ModelSpec(
       return false;
     }
     return true;
-  }
-
-  private boolean hasConvolution() {
-    return model.layers().stream().anyMatch(l -> l.type() == LayerType.CONV2D);
   }
 
   public DataType dataType() {

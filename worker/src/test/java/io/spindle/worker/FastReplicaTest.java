@@ -342,8 +342,9 @@ class FastReplicaTest {
   }
 
   @Test
-  void autoKeepsConvolutionsOnDl4jAndFastRunsThemOnRequest() {
-    assertInstanceOf(MultiLayerReplica.class, spec(cnn(Kernels.AUTO)).newNetwork());
+  void autoRunsCoveredNetworksOnTheFastKernelsAndDl4jOnRequest() {
+    assertInstanceOf(FastReplica.class, spec(cnn(Kernels.AUTO)).newNetwork());
+    assertInstanceOf(MultiLayerReplica.class, spec(cnn(Kernels.DL4J)).newNetwork());
     assertInstanceOf(FastReplica.class, spec(cnn(Kernels.FAST)).newNetwork());
     assertInstanceOf(FastReplica.class, spec(mlp(Kernels.AUTO)).newNetwork());
   }

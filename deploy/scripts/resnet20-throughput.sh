@@ -22,4 +22,4 @@ echo "load before: $(uptime)"
   --output "$out/run"
 echo "load after: $(uptime)"
 grep '"type":"step"' "$out/run/metrics.jsonl" | sed 's/.*"global_step":\([0-9]*\).*"samples_per_second":\([0-9.]*\).*/step \1: \2 samples\/s/'
-grep -o '"samples_per_second":[0-9.]*\|"end_to_end_samples_per_second":[0-9.]*' "$out/run/summary.json"
+grep -o '"samples_per_second" *: *[0-9.]*\|"end_to_end_samples_per_second" *: *[0-9.]*' "$out/run/summary.json"

@@ -237,6 +237,43 @@ final class BatchNormKernel {
     DenseStack.put(gradIn, g, n);
   }
 
+  /**
+   * Batch norm's running statistics after the last forward, in DL4J's convention: the "gradient" is
+   * the step to subtract, {@code running - new}, written into {@code dRunMean} and {@code dRunVar}.
+   * The mean mixes as {@code new = decay running + (1 - decay) batch}; so does the variance, also
+   * when DL4J stores the log10 standard deviation {@code L} ({@code logStd}): the running variance
+   * is {@code 10^(2 L) - eps} and the new {@code L} is {@code log10 sqrt(var + eps)}.
+   */
+  void runningUpdates(
+      INDArray runMean,
+      INDArray runVar,
+      INDArray dRunMean,
+      INDArray dRunVar,
+      double decay,
+      boolean logStd) {
+    int ch = channels;
+    float[] m = new float[ch];
+    float[] v = new float[ch];
+    DenseStack.get(runMean, m, ch);
+    DenseStack.get(runVar, v, ch);
+    double d = decay;
+    float[] dm = new float[ch];
+    float[] dv = new float[ch];
+    for (int c = 0; c < ch; c++) {
+      dm[c] = (float) ((1 - d) * (m[c] - mean[c]));
+      double batch = var[c];
+      if (logStd) {
+        double running = Math.pow(10, 2 * v[c]) - eps;
+        double mixed = d * running + (1 - d) * batch;
+        dv[c] = (float) (v[c] - 0.5 * Math.log10(mixed + eps));
+      } else {
+        dv[c] = (float) ((1 - d) * (v[c] - batch));
+      }
+    }
+    DenseStack.put(dRunMean, dm, ch);
+    DenseStack.put(dRunVar, dv, ch);
+  }
+
   private void scaleShift(float[] in, float[] out, int n, float[] scale, float[] shift) {
     if (channelsLast) {
       for (int at = 0; at < n; at += channels) {

@@ -18,6 +18,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 final class BatchNormKernel {
   private final int channels;
+  private final boolean reluOutput;
   private final boolean channelsLast;
   private final int pixelsPerExample;
   private final double eps;
@@ -37,6 +38,21 @@ final class BatchNormKernel {
 
   BatchNormKernel(
       int channels, int pixelsPerExample, int maxBatch, boolean channelsLast, double eps) {
+    this(channels, pixelsPerExample, maxBatch, channelsLast, eps, false);
+  }
+
+  /**
+   * With {@code reluOutput}: a ReLU follows, applied to the output here, and its backward ({@code
+   * 1[y > 0]}, y recomputed from the stored input) to the output's gradient.
+   */
+  BatchNormKernel(
+      int channels,
+      int pixelsPerExample,
+      int maxBatch,
+      boolean channelsLast,
+      double eps,
+      boolean reluOutput) {
+    this.reluOutput = reluOutput;
     this.channels = channels;
     this.channelsLast = channelsLast;
     this.pixelsPerExample = pixelsPerExample;
@@ -130,6 +146,11 @@ final class BatchNormKernel {
       b[c] = (float) (beta[c] - m * gamma[c] * s);
     }
     scaleShift(x, work, n, a, b);
+    if (reluOutput) {
+      for (int k = 0; k < n; k++) {
+        work[k] = Math.max(work[k], 0f);
+      }
+    }
     if (out != null) {
       DenseStack.put(out, work, n);
     }
@@ -159,6 +180,9 @@ final class BatchNormKernel {
       float[] g, INDArray gradIn, INDArray dGammaView, INDArray dBetaView, boolean reluInput) {
     int n = rows * pixelsPerExample * channels;
     int pixels = rows * pixelsPerExample;
+    if (reluOutput) {
+      maskByOutput(g, n);
+    }
     java.util.Arrays.fill(sum, 0);
     java.util.Arrays.fill(sum2, 0);
     if (channelsLast) {
@@ -272,6 +296,25 @@ final class BatchNormKernel {
     }
     DenseStack.put(dRunMean, dm, ch);
     DenseStack.put(dRunVar, dv, ch);
+  }
+
+  /** The following ReLU's backward: {@code g = 0} where the output {@code a x + b} is not > 0. */
+  private void maskByOutput(float[] g, int n) {
+    if (channelsLast) {
+      for (int at = 0; at < n; at += channels) {
+        for (int c = 0; c < channels; c++) {
+          g[at + c] = x[at + c] * a[c] + b[c] > 0f ? g[at + c] : 0f;
+        }
+      }
+    } else {
+      for (int at = 0, c = 0; at < n; at += pixelsPerExample, c = (c + 1) % channels) {
+        float ac = a[c];
+        float bc = b[c];
+        for (int i = 0; i < pixelsPerExample; i++) {
+          g[at + i] = x[at + i] * ac + bc > 0f ? g[at + i] : 0f;
+        }
+      }
+    }
   }
 
   private void scaleShift(float[] in, float[] out, int n, float[] scale, float[] shift) {

@@ -35,8 +35,10 @@ import org.nd4j.linalg.factory.Nd4j;
  *   <li>{@code conv2d} (identity activation, with or without bias, any kernel, stride, padding):
  *       libnd4j's {@code conv2d}/{@code conv2d_bp} on oneDNN, as in {@link FastConvNet}; the one
  *       convolution reading the input is {@link Im2colConv} when the input has few channels;
- *   <li>{@code batch_norm}: {@link BatchNormKernel};
- *   <li>{@code activation} relu: libnd4j's {@code relu}/{@code relu_bp};
+ *   <li>{@code batch_norm}: {@link BatchNormKernel}, which also applies a relu that is its one
+ *       consumer (forward and backward, in its Java passes; the relu's arrays are the batch
+ *       norm's);
+ *   <li>{@code activation} relu elsewhere: libnd4j's {@code relu}/{@code relu_bp};
  *   <li>{@code add}: libnd4j's {@code add}; its gradient goes to every input;
  *   <li>{@code shortcut} (option A: every stride-th pixel, channels zero-padded; DL4J builds it as
  *       a 1x1 max pooling, zero-scaled copies and a merge): one Java pass each way;
@@ -70,6 +72,7 @@ public final class FastResidualNet implements FastPath {
   private final Op[] op;
   private final int[][] from; // input vertices (INPUT: the graph input)
   private final boolean[][] firstGrad; // from[i][k]'s gradient is written (not added) by i
+  private final boolean[] folded; // a relu that the batch norm before it applies
   private final int[][] shape; // {C, H, W} of each vertex's output
   private final int[] stride; // shortcut
   private final long[][] convArgs;
@@ -132,6 +135,20 @@ public final class FastResidualNet implements FastPath {
     int largest = inShape[0] * inShape[1] * inShape[2];
     Im2colConv stem = null;
     DenseStack out = null;
+    // a batch norm whose one consumer is a relu applies it (folded[relu] = true)
+    folded = new boolean[nodes];
+    Map<String, Integer> consumers = new HashMap<>();
+    for (GraphLayout.Node node : list) {
+      node.inputs().forEach(s -> consumers.merge(s, 1, Integer::sum));
+    }
+    for (int i = 1; i < nodes; i++) {
+      GraphLayout.Node prev = list.get(i - 1);
+      folded[i] =
+          list.get(i).layer().type() == LayerType.ACTIVATION
+              && list.get(i).inputs().equals(List.of(prev.name()))
+              && prev.layer().type() == LayerType.BATCH_NORM
+              && consumers.get(prev.name()) == 1;
+    }
     for (int i = 0; i < nodes; i++) {
       GraphLayout.Node node = list.get(i);
       LayerConfig c = node.layer();
@@ -198,7 +215,8 @@ public final class FastResidualNet implements FastPath {
                 p.get("dmean").reshape(ch),
                 p.get("d" + v).reshape(ch)
               };
-          norm[i] = new BatchNormKernel(ch, s[1] * s[2], maxBatch, true, bn.getEps());
+          norm[i] =
+              new BatchNormKernel(ch, s[1] * s[2], maxBatch, true, bn.getEps(), folded[i + 1]);
         }
         case ACTIVATION -> {
           op[i] = Op.RELU;
@@ -227,7 +245,10 @@ public final class FastResidualNet implements FastPath {
         }
         default -> throw new IllegalStateException("not covered: " + c.type());
       }
-      if (op[i] != Op.OUTPUT && op[i] != Op.GLOBAL_AVG_POOL) {
+      if (folded[i]) {
+        act[i] = act[i - 1]; // the batch norm's output is this relu's
+        grad[i] = grad[i - 1];
+      } else if (op[i] != Op.OUTPUT && op[i] != Op.GLOBAL_AVG_POOL) {
         act[i] = image(maxBatch, shape[i]);
         grad[i] = image(maxBatch, shape[i]);
         largest = Math.max(largest, shape[i][0] * shape[i][1] * shape[i][2]);
@@ -443,13 +464,16 @@ public final class FastResidualNet implements FastPath {
           INDArray[] r = running[i];
           norm[i].runningUpdates(r[0], r[1], r[2], r[3], decay[i], logStd[i]);
         }
-        case RELU ->
+        case RELU -> {
+          if (!folded[i]) {
             FastConvNet.exec(
                 "relu",
                 new INDArray[] {in(i, 0, rows)},
                 new INDArray[] {out},
                 null,
                 new double[] {0});
+          }
+        }
         case ADD -> {
           FastConvNet.exec(
               "add",
@@ -487,6 +511,9 @@ public final class FastResidualNet implements FastPath {
           flush(i, 0, rows);
         }
         case RELU -> {
+          if (folded[i]) {
+            break; // the batch norm before applies the relu's backward
+          }
           FastConvNet.exec(
               "relu_bp",
               new INDArray[] {in(i, 0, rows), gOut},

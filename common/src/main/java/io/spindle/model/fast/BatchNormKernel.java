@@ -262,6 +262,21 @@ final class BatchNormKernel {
   }
 
   /**
+   * A DL4J batch-norm layer's parameter and gradient views ({@code FastConvNet.views}) as {@code
+   * channels}-long vectors: gamma, beta, their gradients, the running mean, the running variance
+   * (or log10 standard deviation, {@code logStd}), and those two's update views.
+   */
+  static INDArray[] views(java.util.Map<String, INDArray> p, int channels, boolean logStd) {
+    String v = logStd ? "log10stdev" : "var";
+    String[] names = {"gamma", "beta", "dgamma", "dbeta", "mean", v, "dmean", "d" + v};
+    INDArray[] out = new INDArray[names.length];
+    for (int k = 0; k < names.length; k++) {
+      out[k] = p.get(names[k]).reshape(channels);
+    }
+    return out;
+  }
+
+  /**
    * Batch norm's running statistics after the last forward, in DL4J's convention: the "gradient" is
    * the step to subtract, {@code running - new}, written into {@code dRunMean} and {@code dRunVar}.
    * The mean mixes as {@code new = decay running + (1 - decay) batch}; so does the variance, also

@@ -179,15 +179,15 @@ public final class FastConvNet implements FastPath {
           decay[l] = bn.getDecay();
           eps[l] = bn.getEps();
           int ch = shape[0];
-          weights[l] = p.get("gamma").reshape(ch);
-          biases[l] = p.get("beta").reshape(ch);
-          dWeights[l] = p.get("dgamma").reshape(ch);
-          dBiases[l] = p.get("dbeta").reshape(ch);
-          runMean[l] = p.get("mean").reshape(ch);
-          dRunMean[l] = p.get("dmean").reshape(ch);
-          String v = logStd[l] ? "log10stdev" : "var";
-          runVar[l] = p.get(v).reshape(ch);
-          dRunVar[l] = p.get("d" + v).reshape(ch);
+          INDArray[] v = BatchNormKernel.views(p, ch, logStd[l]);
+          weights[l] = v[0];
+          biases[l] = v[1];
+          dWeights[l] = v[2];
+          dBiases[l] = v[3];
+          runMean[l] = v[4];
+          runVar[l] = v[5];
+          dRunMean[l] = v[6];
+          dRunVar[l] = v[7];
           norm[l] = new BatchNormKernel(ch, shape[1] * shape[2], maxBatch, nhwc, eps[l]);
           if (l > 0 && kind[l - 1] == Kind.CONV && relu[l - 1]) {
             reluFolded[l - 1] = true; // batch norm's backward applies the conv's ReLU backward
@@ -225,17 +225,7 @@ public final class FastConvNet implements FastPath {
     LayerConfig c0 = layers.get(0);
     firstConv =
         nhwc && kind[0] == Kind.CONV && Im2colConv.suits(inShape[0][0], c0.kernel())
-            ? new Im2colConv(
-                inShape[0][0],
-                inShape[0][1],
-                inShape[0][2],
-                c0.kernel(),
-                c0.stride(),
-                c0.padding(),
-                outShape[0][0],
-                outShape[0][1],
-                outShape[0][2],
-                maxBatch)
+            ? Im2colConv.of(inShape[0], c0, outShape[0], maxBatch)
             : null;
     inputGrad = image(maxBatch, inShape[0]);
     int features = shape[0] * shape[1] * shape[2];

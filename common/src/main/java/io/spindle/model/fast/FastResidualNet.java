@@ -182,18 +182,7 @@ public final class FastResidualNet implements FastPath {
           convArgs[i] =
               new Conv2D(new INDArray[] {probe, weights[i]}, new INDArray[] {probe}, conv).iArgs();
           if (from[i][0] == INPUT && Im2colConv.suits(s[0], side)) {
-            stem =
-                new Im2colConv(
-                    s[0],
-                    s[1],
-                    s[2],
-                    side,
-                    c.stride(),
-                    c.padding(),
-                    shape[i][0],
-                    shape[i][1],
-                    shape[i][2],
-                    maxBatch);
+            stem = Im2colConv.of(s, c, shape[i], maxBatch);
           }
         }
         case BATCH_NORM -> {
@@ -203,18 +192,12 @@ public final class FastResidualNet implements FastPath {
           logStd[i] = bn.isUseLogStd();
           decay[i] = bn.getDecay();
           int ch = s[0];
-          weights[i] = p.get("gamma").reshape(ch);
-          biases[i] = p.get("beta").reshape(ch);
-          dWeights[i] = p.get("dgamma").reshape(ch);
-          dBiases[i] = p.get("dbeta").reshape(ch);
-          String v = logStd[i] ? "log10stdev" : "var";
-          running[i] =
-              new INDArray[] {
-                p.get("mean").reshape(ch),
-                p.get(v).reshape(ch),
-                p.get("dmean").reshape(ch),
-                p.get("d" + v).reshape(ch)
-              };
+          INDArray[] v = BatchNormKernel.views(p, ch, logStd[i]);
+          weights[i] = v[0];
+          biases[i] = v[1];
+          dWeights[i] = v[2];
+          dBiases[i] = v[3];
+          running[i] = java.util.Arrays.copyOfRange(v, 4, 8); // mean, var, their updates
           norm[i] =
               new BatchNormKernel(ch, s[1] * s[2], maxBatch, true, bn.getEps(), folded[i + 1]);
         }

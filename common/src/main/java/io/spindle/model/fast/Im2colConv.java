@@ -65,6 +65,12 @@ final class Im2colConv {
     hWeights = new float[outC * (width - 1)];
   }
 
+  /** The convolution {@code c} from images of {C, H, W} {@code in} to {C, H, W} {@code out}. */
+  static Im2colConv of(int[] in, io.spindle.config.LayerConfig c, int[] out, int maxBatch) {
+    return new Im2colConv(
+        in[0], in[1], in[2], c.kernel(), c.stride(), c.padding(), out[0], out[1], out[2], maxBatch);
+  }
+
   /** Whether a layer qualifies: first layer, few input channels. */
   static boolean suits(int inC, int k) {
     return inC * k * k <= 32;

@@ -38,10 +38,12 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>One step from the same parameters: the mean loss within {@value #LOSS_RTOL} relative; every
  * entry of the flat gradient (the summed gradient, batch norm's running-statistics updates
  * included) within {@value #GRAD_RTOL} of the largest entry's magnitude; the running-statistics
- * entries on their own within {@value #STATS_ATOL}. Float32 arithmetic against float64, so the
- * bounds are float rounding (about 6e-8 relative per operation) carried through 20 layers and batch
- * norm's division by small standard deviations, with a margin; a missing term (a shortcut's
- * gradient, the label smoothing, a zero channel) moves the gradient by a large fraction.
+ * entries on their own within {@value #STATS_ATOL} (measured 9.5e-7; DL4J's log10-std update leaves
+ * eps out of the batch variance, and the fast kernels' earlier update with it was 3.8e-6 away).
+ * Float32 arithmetic against float64, so the bounds are float rounding (about 6e-8 relative per
+ * operation) carried through 20 layers and batch norm's division by small standard deviations, with
+ * a margin; a missing term (a shortcut's gradient, the label smoothing, a zero channel) moves the
+ * gradient by a large fraction.
  *
  * <p>A short trajectory ({@value #STEPS} steps of SGD with Nesterov momentum, learning rate 0.05)
  * from the same start: losses within {@value #TRAJ_LOSS_RTOL} relative and parameters within
@@ -50,9 +52,9 @@ import org.nd4j.linalg.factory.Nd4j;
 class FastGraphReplicaTest {
   static final double LOSS_RTOL = 1e-6;
   static final double GRAD_RTOL = 1e-5;
-  static final double STATS_ATOL = 1e-5;
+  static final double STATS_ATOL = 2e-6;
   static final double TRAJ_LOSS_RTOL = 1e-5;
-  static final double TRAJ_PARAM_ATOL = 2e-5;
+  static final double TRAJ_PARAM_ATOL = 5e-6;
   static final int STEPS = 8;
   static final int BATCH = 16;
 

@@ -279,9 +279,10 @@ final class BatchNormKernel {
   /**
    * Batch norm's running statistics after the last forward, in DL4J's convention: the "gradient" is
    * the step to subtract, {@code running - new}, written into {@code dRunMean} and {@code dRunVar}.
-   * The mean mixes as {@code new = decay running + (1 - decay) batch}; so does the variance, also
-   * when DL4J stores the log10 standard deviation {@code L} ({@code logStd}): the running variance
-   * is {@code 10^(2 L) - eps} and the new {@code L} is {@code log10 sqrt(var + eps)}.
+   * The mean mixes as {@code new = decay running + (1 - decay) batch}; so does the variance. When
+   * DL4J stores the log10 standard deviation {@code L} ({@code logStd}) it mixes {@code 10^(2 L)}
+   * (which holds eps) with the batch variance (which does not): the new {@code L} is {@code log10
+   * sqrt(decay 10^(2 L) + (1 - decay) var)}, as DL4J 1.0.0-M2.1's layer computes it.
    */
   void runningUpdates(
       INDArray runMean,
@@ -302,9 +303,9 @@ final class BatchNormKernel {
       dm[c] = (float) ((1 - d) * (m[c] - mean[c]));
       double batch = var[c];
       if (logStd) {
-        double running = Math.pow(10, 2 * v[c]) - eps;
+        double running = Math.pow(10, 2 * v[c]);
         double mixed = d * running + (1 - d) * batch;
-        dv[c] = (float) (v[c] - 0.5 * Math.log10(mixed + eps));
+        dv[c] = (float) (v[c] - 0.5 * Math.log10(mixed));
       } else {
         dv[c] = (float) ((1 - d) * (v[c] - batch));
       }

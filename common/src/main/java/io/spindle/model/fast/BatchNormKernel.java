@@ -146,11 +146,6 @@ final class BatchNormKernel {
       b[c] = (float) (beta[c] - m * gamma[c] * s);
     }
     scaleShift(x, work, n, a, b);
-    if (reluOutput) {
-      for (int k = 0; k < n; k++) {
-        work[k] = Math.max(work[k], 0f);
-      }
-    }
     if (out != null) {
       DenseStack.put(out, work, n);
     }
@@ -180,7 +175,7 @@ final class BatchNormKernel {
       float[] g, INDArray gradIn, INDArray dGammaView, INDArray dBetaView, boolean reluInput) {
     int n = rows * pixelsPerExample * channels;
     int pixels = rows * pixelsPerExample;
-    if (reluOutput) {
+    if (reluOutput && !channelsLast) {
       maskByOutput(g, n);
     }
     java.util.Arrays.fill(sum, 0);
@@ -192,10 +187,20 @@ final class BatchNormKernel {
         int p1 = Math.min(pixels, p0 + 64);
         for (int p = p0; p < p1; p++) {
           int at = p * channels;
-          for (int c = 0; c < channels; c++) {
-            float gv = g[at + c];
-            part[c] += gv;
-            part2[c] += gv * x[at + c];
+          if (reluOutput) { // the following ReLU's backward: 0 where a x + b is not > 0
+            for (int c = 0; c < channels; c++) {
+              float xv = x[at + c];
+              float gv = xv * a[c] + b[c] > 0f ? g[at + c] : 0f;
+              g[at + c] = gv;
+              part[c] += gv;
+              part2[c] += gv * xv;
+            }
+          } else {
+            for (int c = 0; c < channels; c++) {
+              float gv = g[at + c];
+              part[c] += gv;
+              part2[c] += gv * x[at + c];
+            }
           }
         }
         for (int c = 0; c < channels; c++) {
@@ -314,7 +319,10 @@ final class BatchNormKernel {
     DenseStack.put(dRunVar, dv, ch);
   }
 
-  /** The following ReLU's backward: {@code g = 0} where the output {@code a x + b} is not > 0. */
+  /**
+   * The following ReLU's backward in NCHW: {@code g = 0} where the output {@code a x + b} is not >
+   * 0 (channels-last applies it in the first backward pass).
+   */
   private void maskByOutput(float[] g, int n) {
     if (channelsLast) {
       for (int at = 0; at < n; at += channels) {
@@ -333,11 +341,13 @@ final class BatchNormKernel {
     }
   }
 
+  /** {@code out = in scale + shift} per channel, then the following ReLU when there is one. */
   private void scaleShift(float[] in, float[] out, int n, float[] scale, float[] shift) {
+    float lo = reluOutput ? 0f : Float.NEGATIVE_INFINITY;
     if (channelsLast) {
       for (int at = 0; at < n; at += channels) {
         for (int c = 0; c < channels; c++) {
-          out[at + c] = in[at + c] * scale[c] + shift[c];
+          out[at + c] = Math.max(in[at + c] * scale[c] + shift[c], lo);
         }
       }
     } else {
@@ -345,7 +355,7 @@ final class BatchNormKernel {
         float s = scale[c];
         float t = shift[c];
         for (int i = 0; i < pixelsPerExample; i++) {
-          out[at + i] = in[at + i] * s + t;
+          out[at + i] = Math.max(in[at + i] * s + t, lo);
         }
       }
     }

@@ -20,13 +20,14 @@ import io.spindle.driver.sync.GradientSharing;
 import io.spindle.driver.sync.ParameterAveraging;
 import io.spindle.model.GraphFactory;
 import io.spindle.model.ParameterRules;
+import io.spindle.model.StepKey;
 import io.spindle.optim.GlobalStep;
 import io.spindle.worker.MnistPartitionReader;
 import io.spindle.worker.ModelSpec;
+import io.spindle.worker.TrainableNetwork;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -123,8 +124,10 @@ class GraphEqualsLocalTest {
     int limit = DistributedEqualsLocalTest.LIMIT;
     long seed = DistributedEqualsLocalTest.SEED;
     List<Example> all = mnist(limit);
-    ComputationGraph net = GraphFactory.create(spec.model(), 784, seed);
-    ParameterRules rules = ParameterRules.of(net, spec.model());
+    // the workers' own replica (the fast kernels where they cover the graph, as on the executors),
+    // in one process: what differs from the distributed run is only the distribution
+    TrainableNetwork net = spec.newNetwork();
+    ParameterRules rules = net.rules();
     GlobalStep step = GlobalStep.create(spec.optimizer(), rules);
     INDArray w = net.params();
     long iteration = 0;
@@ -140,12 +143,9 @@ class GraphEqualsLocalTest {
           for (int r = 0; r < to - from; r++) {
             examples.add(all.get(plan.exampleAt(s, k, r)));
           }
-          MiniBatch mb = MiniBatch.of(s, 784, examples);
-          net.setInputs(mb.featureArray(w.dataType()));
-          net.setLabels(mb.oneHotLabels(w.dataType(), 10));
-          net.computeGradientAndScore();
-          rules.rawUpdates().scaleToSum(net.getFlattenedGradients(), mb.size());
-          INDArray g = net.getFlattenedGradients().dup();
+          net.computeGradient(
+              MiniBatch.of(s, 784, examples), new StepKey(spec.seed(), iteration, from));
+          INDArray g = net.gradient().dup();
           sum = sum == null ? g : sum.addi(g);
         }
         step.apply(w, sum, size, iteration++);

@@ -6,6 +6,7 @@ import io.spindle.bench.ScalingModel.Compression;
 import io.spindle.bench.ScalingModel.Kind;
 import io.spindle.bench.ScalingModel.Link;
 import io.spindle.compress.GradientLayout;
+import io.spindle.compress.PowerSgdCodec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -109,13 +110,13 @@ final class BedValidation {
       double roundLinkFactor,
       int cores) {
     /** A round's cost outside its steps for {@code c} over N workers at {@code link}. */
-    double roundSeconds(long n, int k, int workers, Compression c, Link link) {
+    double roundSeconds(GradientLayout layout, int k, int workers, Compression c, Link link) {
       return roundFixedSeconds
           + roundExecutorCpuSeconds
               * costs.hosts().workersOnAHost(workers)
               / Math.max(1, costs.hosts().coresPerHost())
           + roundLinkFactor
-              * (roundResultBytes(n, k, workers, c) + roundHopBytes(n, k, workers, c))
+              * (roundResultBytes(layout, k, workers, c) + roundHopBytes(layout, k, workers, c))
               / link.payloadBytesPerSecond();
     }
   }
@@ -163,12 +164,20 @@ final class BedValidation {
   /**
    * Bytes a round's results carry to the driver (the round protocol of section 4 of
    * docs/network.md): rank 0's parameters and optimiser state ({@code k} blocks per value; with
-   * ZeRO-1 every rank's chunk, n values in all) and, with a lossy scheme, every rank's residual.
-   * Nothing is fetched at a round's start while the executors hold the committed state.
+   * ZeRO-1 every rank's chunk, n values in all) and, with a lossy scheme, every rank's exchange
+   * state (its residual, and PowerSGD's warm-started Q factors). Nothing is fetched at a round's
+   * start while the executors hold the committed state.
    */
-  static double roundResultBytes(long n, int k, int workers, Compression c) {
-    double state = 4.0 * n * (1 + k);
-    return c.kind() == Kind.NONE ? state : state + workers * 4.0 * n;
+  static double roundResultBytes(GradientLayout layout, int k, int workers, Compression c) {
+    double state = 4.0 * layout.length() * (1 + k);
+    return c.kind() == Kind.NONE ? state : state + workers * exchangeBytes(layout, c);
+  }
+
+  /** One rank's exchange state: its residual and, for PowerSGD, its Q factors. */
+  static double exchangeBytes(GradientLayout layout, Compression c) {
+    double q =
+        c.kind() == Kind.POWERSGD ? new PowerSgdCodec(layout, c.rank(), 0).secondLength() : 0;
+    return 4.0 * (layout.length() + q);
   }
 
   /**
@@ -176,8 +185,10 @@ final class BedValidation {
    * one executor (Spark prefers the one holding the most output: rank 0's), which fetches the other
    * ranks' outputs before returning everything to the driver.
    */
-  static double roundHopBytes(long n, int k, int workers, Compression c) {
-    return c.kind() == Kind.NONE ? 4.0 * n * k * (workers - 1) / workers : 4.0 * n * (workers - 1);
+  static double roundHopBytes(GradientLayout layout, int k, int workers, Compression c) {
+    return c.kind() == Kind.NONE
+        ? 4.0 * layout.length() * k * (workers - 1) / workers
+        : exchangeBytes(layout, c) * (workers - 1);
   }
 
   /**
@@ -215,10 +226,10 @@ final class BedValidation {
     double perExample = (fast.compute() - copies - optimizer * n) / fast.globalBatch();
     // one worker: round seconds = A + b x result bytes / payload rate, A = a0 + E / C
     double xFast =
-        roundResultBytes(n, optimizerBlocks, 1, fast.scheme())
+        roundResultBytes(layout, optimizerBlocks, 1, fast.scheme())
             / (fast.bitsPerSecond() * goodput / 8);
     double xSlow =
-        roundResultBytes(n, optimizerBlocks, 1, slow.scheme())
+        roundResultBytes(layout, optimizerBlocks, 1, slow.scheme())
             / (slow.bitsPerSecond() * goodput / 8);
     double b = (slow.roundSeconds() - fast.roundSeconds()) / (xSlow - xFast);
     double oneWorker = fast.roundSeconds() - b * xFast;
@@ -262,8 +273,8 @@ final class BedValidation {
     // two executors: round = a0 + 2 E / C + b x bytes / rate
     Link twoLink = new Link(two.bitsPerSecond(), goodput, latency);
     double twoBytes =
-        (roundResultBytes(n, optimizerBlocks, 2, two.scheme())
-                + roundHopBytes(n, optimizerBlocks, 2, two.scheme()))
+        (roundResultBytes(layout, optimizerBlocks, 2, two.scheme())
+                + roundHopBytes(layout, optimizerBlocks, 2, two.scheme()))
             / twoLink.payloadBytesPerSecond();
     double executorOverCores = two.roundSeconds() - b * twoBytes - oneWorker;
     double executor = executorOverCores * cores;
@@ -289,11 +300,10 @@ final class BedValidation {
       int optimizerBlocks,
       double latency,
       double goodput) {
-    long n = layout.length();
     List<Check> out = new ArrayList<>();
     for (Run r : runs) {
       Link link = new Link(r.bitsPerSecond(), goodput, latency);
-      double round = cal.roundSeconds(n, optimizerBlocks, r.workers(), r.scheme(), link);
+      double round = cal.roundSeconds(layout, optimizerBlocks, r.workers(), r.scheme(), link);
       ScalingModel.Costs c = cal.costs();
       ScalingModel model =
           new ScalingModel(

@@ -149,7 +149,8 @@ class ScalingModelTest {
   void cpuTermStretchesComputeAndTheRingWhenWorkersOutnumberCores() {
     Hosts bed = Hosts.oneHost(2, 0.25);
     assertEquals(1, bed.computeStretch(1));
-    assertEquals(1, bed.computeStretch(2));
+    // two workers fill the two cores: the host's other work now takes from them
+    assertEquals(1.25, bed.computeStretch(2), 1e-12);
     assertEquals(1.5 * 1.25, bed.computeStretch(3), 1e-12);
     assertEquals(2 * 1.25, bed.computeStretch(4), 1e-12);
     assertEquals(1, bed.ringStretch(1));
@@ -214,7 +215,7 @@ class ScalingModelTest {
         IllegalArgumentException.class,
         () -> new Costs(0, 1e-4, 0, 0, 0, Map.of(), Map.of(), Hosts.CLUSTER));
     assertThrows(IllegalArgumentException.class, () -> new Hosts(-1, 0, 0));
-    assertThrows(IllegalArgumentException.class, () -> new Hosts(2, 0, -0.1));
+    assertThrows(IllegalArgumentException.class, () -> new Hosts(2, 0, -1));
   }
 
   /**

@@ -37,10 +37,12 @@ import java.util.stream.Stream;
  *   <li>from the one-worker {@code none} runs at two rates: the round's cost outside the steps
  *       ({@code (wall - compute - ring - codec) x steps}) as {@code a + b x result bytes / rate};
  *   <li>from the two-worker {@code none} run at 10 Gbit/s, where no link limits and the two workers
- *       fill the 2 cores: the ring's CPU rate (its ring time less the phases' latency is CPU), the
- *       shared-host slowdown (its compute against the one-worker figures) and how the round's cost
- *       grows with the executors ({@code a = a0 + E x W / C}: E CPU-seconds of start-up and commit
- *       per executor, spread over the host's C cores).
+ *       fill the 2 cores: the shared-host slowdown (its compute against the one-worker figures),
+ *       the ring's CPU rate (its ring time less the phases' latency is CPU) and how the round's
+ *       cost grows with the executors ({@code a = a0 + E x W / C}: E CPU-seconds of start-up and
+ *       commit per executor, spread over the host's C cores);
+ *   <li>from the two-worker {@code powersgd} run at 10 Gbit/s (when given): the per-phase wait for
+ *       time-sliced peers (its ring time, a few kB per phase, over its phases, less the latency).
  * </ul>
  *
  * Predicted per run: {@link ScalingModel#predict} with all N workers on one host of 2 cores ({@link
@@ -247,14 +249,41 @@ final class BedValidation {
                 () ->
                     new IllegalArgumentException(
                         "calibration needs a two-worker none run at a rate no link limits"));
-    ScalingModel.Hosts plain = ScalingModel.Hosts.oneHost(cores, 0);
+    ScalingModel.Hosts plain = ScalingModel.Hosts.oneHost(cores, 0, 0);
     ScalingModel shape =
         new ScalingModel(
             layout,
             1,
             new ScalingModel.Costs(0, 0, 0, 0, Double.POSITIVE_INFINITY, Map.of(), Map.of(), plain),
             false);
+    // two workers fill the 2 cores: their compute against one worker's figures
+    double twoAlone = copies + perExample * two.globalBatch() / 2 + optimizer * n / 2;
+    double slowdown = two.compute() / (plain.computeStretch(2) * twoAlone) - 1;
+    // the per-phase wait, from a PowerSGD two-worker run at the same rate (its phases carry a few
+    // kB), and the ring's CPU rate from the none run: solved together (each run's ring time holds
+    // both), a few fixed-point rounds
+    Run waits =
+        runs.stream()
+            .filter(
+                r ->
+                    r.workers() == 2
+                        && r.scheme().kind() == Kind.POWERSGD
+                        && r.bitsPerSecond() == two.bitsPerSecond())
+            .findFirst()
+            .orElse(null);
+    double wait = 0;
     double cpuSeconds = two.ring() - shape.phasesPerStep(two.scheme(), 2) * latency;
+    for (int round = 0; waits != null && round < 20; round++) {
+      double rate = two.bytes() * plain.ringStretch(2) / cpuSeconds;
+      double transfer =
+          Math.max(
+              waits.bytes() / (waits.bitsPerSecond() * goodput / 8),
+              waits.bytes() / rate * plain.ringStretch(2));
+      double perPhase = (waits.ring() - transfer) / shape.phasesPerStep(waits.scheme(), 2);
+      wait = Math.max(0, perPhase - latency) / (1 + slowdown);
+      cpuSeconds =
+          two.ring() - shape.phasesPerStep(two.scheme(), 2) * (latency + wait * (1 + slowdown));
+    }
     double linkSeconds = two.bytes() / (two.bitsPerSecond() * goodput / 8);
     if (cpuSeconds <= 1.2 * linkSeconds) {
       throw new IllegalArgumentException(
@@ -267,9 +296,6 @@ final class BedValidation {
               1e3 * linkSeconds));
     }
     double ringCpuRate = two.bytes() * plain.ringStretch(2) / cpuSeconds;
-    // two workers fill the 2 cores: their compute against one worker's figures
-    double twoAlone = copies + perExample * two.globalBatch() / 2 + optimizer * n / 2;
-    double slowdown = two.compute() / (plain.computeStretch(2) * twoAlone) - 1;
     // two executors: round = a0 + 2 E / C + b x bytes / rate
     Link twoLink = new Link(two.bitsPerSecond(), goodput, latency);
     double twoBytes =
@@ -288,7 +314,7 @@ final class BedValidation {
             ringCpuRate,
             codec,
             Map.of(),
-            ScalingModel.Hosts.oneHost(cores, slowdown));
+            ScalingModel.Hosts.oneHost(cores, slowdown, wait));
     return new Calibration(costs, fixed, executor, b, cores);
   }
 

@@ -40,7 +40,7 @@ import java.util.SplittableRandom;
  *       [--config FILE] [--set key=value ...] [--output DIR] [--inputs 784] [--examples 60000]
  *       [--workers 8,16,...,512] [--rates 10gbit,25gbit] [--latency-us 75] [--goodput 0.956]
  *       [--schemes none,bf16,powersgd:4,topk:0.01] [--per-worker-batch 128 | --global-batch N]
- *       [--seconds-per-example S] [--shared-cores C] [--shared-host-slowdown F]
+ *       [--seconds-per-example S] [--shared-cores C] [--shared-host-slowdown F] [--phase-wait-us W]
  *       [--ring-cpu-mb-per-s R] [--calibrate SUMMARY.json --calibrate-scheme none]
  *       [--epochs-to-target none=3,powersgd:4=4] [--codec-seconds powersgd:4=0.011,...]
  *   ... ScalingCli --validate DIR --calibration DIR[,DIR] [--shared-cores 2] [--optimizer-ns-per-value
@@ -113,6 +113,7 @@ public final class ScalingCli {
                   "--validate",
                   "--calibration",
                   "--shared-host-slowdown",
+                  "--phase-wait-us",
                   "--ring-cpu-mb-per-s",
                   "--optimizer-ns-per-value",
                   "--copy-ms"));
@@ -165,7 +166,8 @@ public final class ScalingCli {
       ScalingModel.Hosts hosts =
           sharedCores == 0
               ? ScalingModel.Hosts.CLUSTER
-              : ScalingModel.Hosts.oneHost(sharedCores, slowdown);
+              : ScalingModel.Hosts.oneHost(
+                  sharedCores, slowdown, options.number("--phase-wait-us", 0) * 1e-6);
       double ringCpuRate =
           options.extra("--ring-cpu-mb-per-s") == null
               ? DEFAULT_RING_CPU_BYTES_PER_SECOND
@@ -233,8 +235,8 @@ public final class ScalingCli {
                 Locale.ROOT,
                 "calibration: %.1f us per example, copies %.2f ms, optimiser %.2f ns per value,"
                     + " codec ms %s, ring CPU %.0f MB/s (one worker, two cores), %d cores shared,"
-                    + " shared-host slowdown %.3f, round %.2f s + %.2f s x N / %d + %.2f x bytes /"
-                    + " rate%n",
+                    + " shared-host slowdown %.3f, phase wait %.0f us x stretch, round %.2f s + %.2f s"
+                    + " x N / %d + %.2f x bytes / rate%n",
                 cal.costs().secondsPerExample() * 1e6,
                 cal.costs().fixedSecondsPerStep() * 1e3,
                 cal.costs().optimizerSecondsPerValue() * 1e9,
@@ -244,6 +246,7 @@ public final class ScalingCli {
                 cal.costs().ringCpuBytesPerSecond() / 1e6,
                 cal.cores(),
                 cal.costs().hosts().sharedHostSlowdown(),
+                cal.costs().hosts().phaseWaitSeconds() * 1e6,
                 cal.roundFixedSeconds(),
                 cal.roundExecutorCpuSeconds(),
                 cal.cores(),

@@ -17,7 +17,7 @@ import java.util.Map;
  *   t_compute = s * (fixed + secondsPerExample * B / N + optimizerSecondsPerValue * (n / N if
  *               the optimiser state is sharded (ZeRO-1), else n))
  *   t_codec   = s * codecSeconds
- *   t_comm    = phases * latency + max(bytes / link payload rate, bytes / ring CPU rate * r)
+ *   t_comm    = phases * (latency + w) + max(bytes / link payload rate, bytes / ring CPU rate * r)
  *   samples/s = B / t_step;   time to target = epochsToTarget * examplesPerEpoch / samples/s
  * </pre>
  *
@@ -30,9 +30,11 @@ import java.util.Map;
  * through heap and direct buffers, syscalls, the kernel's TCP, the neighbour's decode and sum) runs
  * on two threads per worker (the caller and the ring's sender) and overlaps the link (blocks of
  * 65,536 values, a sender thread): its wall is {@code bytes / ring CPU rate * r}, {@code r = max(1,
- * 2 W / C)}, where the ring CPU rate is what one worker's ring moves with two cores of its own. On
- * a cluster ({@link Hosts#CLUSTER}: one worker per host, cores for its threads) s = r = 1; on the
- * test bed all N workers share one host of 2 cores.
+ * 2 W / C)}, where the ring CPU rate is what one worker's ring moves with two cores of its own.
+ * Once the workers fill the cores, each ring phase also waits for its peer's thread to be
+ * scheduled: the phase latency grows by {@code phaseWait x s}. On a cluster ({@link Hosts#CLUSTER}:
+ * one worker per host, cores for its threads) s = r = 1 and there is no wait; on the test bed all N
+ * workers share one host of 2 cores.
  *
  * <p>Bytes and phases per worker and step, with the ring's exact chunking and headers ({@link
  * RingCost}):
@@ -164,29 +166,39 @@ final class ScalingModel {
    *     workers fill its cores: its other work (JIT, GC, other threads and processes, the kernel)
    *     and time slicing take from them (on the test bed: a two-worker run against one worker
    *     alone)
+   * @param phaseWaitSeconds once a host's workers fill its cores, what each ring phase waits for
+   *     its peer's thread per unit of compute stretch: {@code w = phaseWaitSeconds x s} (on the
+   *     test bed: a two-worker PowerSGD run at 10 Gbit/s, whose phases carry a few kB)
    */
-  record Hosts(int coresPerHost, int workersPerHost, double sharedHostSlowdown) {
+  record Hosts(
+      int coresPerHost, int workersPerHost, double sharedHostSlowdown, double phaseWaitSeconds) {
     /** Threads of one worker's ring that can run at once: the caller and the ring's sender. */
     static final int RING_THREADS = 2;
 
     /** One worker per host, with cores for its threads. */
-    static final Hosts CLUSTER = new Hosts(0, 1, 0);
+    static final Hosts CLUSTER = new Hosts(0, 1, 0, 0);
 
     Hosts {
-      if (coresPerHost < 0 || workersPerHost < 0 || !(sharedHostSlowdown > -1)) {
+      if (coresPerHost < 0
+          || workersPerHost < 0
+          || !(sharedHostSlowdown > -1)
+          || !(phaseWaitSeconds >= 0)) {
         throw new IllegalArgumentException(
-            "hosts need coresPerHost >= 0, workersPerHost >= 0 and sharedHostSlowdown > -1, got "
+            "hosts need coresPerHost >= 0, workersPerHost >= 0, sharedHostSlowdown > -1 and"
+                + " phaseWaitSeconds >= 0, got "
                 + coresPerHost
                 + ", "
                 + workersPerHost
                 + ", "
-                + sharedHostSlowdown);
+                + sharedHostSlowdown
+                + ", "
+                + phaseWaitSeconds);
       }
     }
 
     /** All N workers on one host of {@code cores} cores (the test bed: 2). */
-    static Hosts oneHost(int cores, double sharedHostSlowdown) {
-      return new Hosts(cores, 0, sharedHostSlowdown);
+    static Hosts oneHost(int cores, double sharedHostSlowdown, double phaseWaitSeconds) {
+      return new Hosts(cores, 0, sharedHostSlowdown, phaseWaitSeconds);
     }
 
     /** Workers on the busiest host. */
@@ -211,6 +223,12 @@ final class ScalingModel {
       return coresPerHost == 0 || w < coresPerHost
           ? 1
           : w / coresPerHost * (1 + sharedHostSlowdown);
+    }
+
+    /** One ring phase's latency: the link's, plus the wait for time-sliced peers. */
+    double phaseLatency(int workers, double linkLatencySeconds) {
+      boolean full = coresPerHost > 0 && workersOnAHost(workers) >= coresPerHost;
+      return linkLatencySeconds + (full ? phaseWaitSeconds * computeStretch(workers) : 0);
     }
 
     /** How much longer the ring's CPU work takes on its shared host. */
@@ -328,7 +346,9 @@ final class ScalingModel {
             : stretch * costs.codecSeconds().getOrDefault(c.toString(), 0.0);
     double bytes = bytesPerWorkerPerStep(c, workers);
     int phases = phasesPerStep(c, workers);
-    double comm = phases * link.latencySeconds() + transferSeconds(bytes, workers, link);
+    double comm =
+        phases * costs.hosts().phaseLatency(workers, link.latencySeconds())
+            + transferSeconds(bytes, workers, link);
     double other = workers < 2 ? 0 : costs.otherSecondsPerStep();
     double step = compute + codec + comm + other;
     double samples = globalBatch / step;

@@ -121,6 +121,7 @@ class NetBenchTest {
   static final double ROUND_EXECUTOR = 1.0;
   static final double ROUND_LINK = 1.0;
   static final double CODEC = 0.006;
+  static final double PHASE_WAIT = 0.8e-3;
   static final double LATENCY = 70e-6;
   static final double GOODPUT = 0.956;
   static final BedValidation.Profile PROFILE = new BedValidation.Profile(OPTIMIZER, COPIES);
@@ -158,7 +159,7 @@ class NetBenchTest {
     double ring =
         n == 1
             ? 0
-            : shape.phasesPerStep(c, n) * LATENCY
+            : shape.phasesPerStep(c, n) * (LATENCY + PHASE_WAIT * s)
                 + Math.max(bytes / payload, bytes / RING_CPU * Math.max(1, 2.0 * n / 2));
     double exchange = 4.0 * (params + (none ? 0 : new PowerSgdCodec(MLP, 2, 0).secondLength()));
     double result = 4.0 * params * 3 + (none ? 0 : n * exchange);
@@ -174,7 +175,8 @@ class NetBenchTest {
         synthetic("100mbit", 1, "none", 1),
         synthetic("1gbit", 1, "none", 1),
         synthetic("1gbit", 1, "powersgd:2", 1),
-        synthetic("10gbit", 2, "none", 1));
+        synthetic("10gbit", 2, "none", 1),
+        synthetic("10gbit", 2, "powersgd:2", 1));
   }
 
   static List<BedValidation.Run> validationRuns(double offByAtFour) {
@@ -199,6 +201,7 @@ class NetBenchTest {
     assertEquals(ROUND_FIXED, cal.roundFixedSeconds(), 1e-9);
     assertEquals(ROUND_EXECUTOR, cal.roundExecutorCpuSeconds(), 1e-9);
     assertEquals(SLOWDOWN, cal.costs().hosts().sharedHostSlowdown(), 1e-9);
+    assertEquals(PHASE_WAIT, cal.costs().hosts().phaseWaitSeconds(), 1e-9);
     assertEquals(ROUND_LINK, cal.roundLinkFactor(), 1e-9);
     assertEquals(CODEC, cal.costs().codecSeconds().get("powersgd:2"), 1e-12);
     assertEquals(2, cal.cores());
@@ -228,8 +231,8 @@ class NetBenchTest {
     for (BedValidation.Check c : checks) {
       assertEquals(0, c.error(), 1e-9, c.toString());
     }
-    // without the CPU term's slowdown and ring CPU the same bed is over-predicted where compute
-    // weighs: powersgd at N = 4
+    // without the CPU term's slowdown, phase wait and ring CPU the same bed is over-predicted
+    // where they weigh: powersgd at N = 4
     BedValidation.Calibration free =
         new BedValidation.Calibration(
             new ScalingModel.Costs(
@@ -240,7 +243,7 @@ class NetBenchTest {
                 Double.POSITIVE_INFINITY,
                 java.util.Map.of("powersgd:2", CODEC),
                 java.util.Map.of(),
-                ScalingModel.Hosts.oneHost(2, 0)),
+                ScalingModel.Hosts.oneHost(2, 0, 0)),
             ROUND_FIXED,
             ROUND_EXECUTOR,
             ROUND_LINK,

@@ -128,7 +128,7 @@ class ScalingModelTest {
             Double.POSITIVE_INFINITY,
             Map.of(),
             Map.of(),
-            Hosts.oneHost(2, 0));
+            Hosts.oneHost(2, 0, 0));
     ScalingModel onTwoCores = new ScalingModel(MLP, 60_000, bed, false);
     assertEquals(
         2 * m.predict(none, 4, 256, link).computeSeconds(),
@@ -147,7 +147,7 @@ class ScalingModelTest {
    */
   @Test
   void cpuTermStretchesComputeAndTheRingWhenWorkersOutnumberCores() {
-    Hosts bed = Hosts.oneHost(2, 0.25);
+    Hosts bed = Hosts.oneHost(2, 0.25, 1e-3);
     assertEquals(1, bed.computeStretch(1));
     // two workers fill the two cores: the host's other work now takes from them
     assertEquals(1.25, bed.computeStretch(2), 1e-12);
@@ -156,6 +156,11 @@ class ScalingModelTest {
     assertEquals(1, bed.ringStretch(1));
     assertEquals(2, bed.ringStretch(2));
     assertEquals(4, bed.ringStretch(4));
+    // a phase waits for time-sliced peers once the workers fill the cores, by the stretch
+    assertEquals(70e-6, bed.phaseLatency(1, 70e-6), 1e-15);
+    assertEquals(70e-6 + 1e-3 * 1.25, bed.phaseLatency(2, 70e-6), 1e-15);
+    assertEquals(70e-6 + 1e-3 * 2.5, bed.phaseLatency(4, 70e-6), 1e-15);
+    assertEquals(70e-6, new Hosts(4, 2, 0.5, 1e-3).phaseLatency(64, 70e-6), 1e-15);
     assertEquals(1, bed.hosts(4));
     assertEquals(2, bed.totalCores(4));
     for (int n : new int[] {2, 8, 512}) {
@@ -164,14 +169,14 @@ class ScalingModelTest {
       assertEquals(n, Hosts.CLUSTER.hosts(n));
     }
     // four workers on each host of two cores: 10 workers take 3 hosts, 6 cores
-    Hosts packed = new Hosts(2, 4, 0);
+    Hosts packed = new Hosts(2, 4, 0, 0);
     assertEquals(3, packed.hosts(10));
     assertEquals(6, packed.totalCores(10));
     assertEquals(2, packed.computeStretch(10));
     assertEquals(4, packed.ringStretch(10));
     // two workers on each host of four cores: nothing shared
-    assertEquals(1, new Hosts(4, 2, 0.5).computeStretch(64));
-    assertEquals(1, new Hosts(4, 2, 0.5).ringStretch(64));
+    assertEquals(1, new Hosts(4, 2, 0.5, 1e-3).computeStretch(64));
+    assertEquals(1, new Hosts(4, 2, 0.5, 1e-3).ringStretch(64));
 
     double ringCpu = 1e9;
     Costs onBed =
@@ -192,7 +197,7 @@ class ScalingModelTest {
       assertEquals(bed.computeStretch(n) * 6e-3, pb.codecSeconds(), 1e-12);
       assertEquals(bed.computeStretch(n), pb.computeStretch(), 1e-12);
       double bytes = b.bytesPerWorkerPerStep(none, n);
-      double latency = b.phasesPerStep(none, n) * 70e-6;
+      double latency = b.phasesPerStep(none, n) * bed.phaseLatency(n, 70e-6);
       // 100 Mbit/s: the link is slower than the ring's CPU even on shared cores
       assertEquals(
           latency + bytes / slow.payloadBytesPerSecond(),
@@ -207,15 +212,17 @@ class ScalingModelTest {
       // a cluster's worker has cores of its own (no stretch): the slower of its link (1.2 GB/s)
       // and its ring's CPU (1 GB/s)
       assertEquals(
-          latency + Math.max(bytes / fast.payloadBytesPerSecond(), bytes / ringCpu),
+          b.phasesPerStep(none, n) * 70e-6
+              + Math.max(bytes / fast.payloadBytesPerSecond(), bytes / ringCpu),
           c.predict(none, n, 256, fast).commSeconds(),
           1e-12);
     }
     assertThrows(
         IllegalArgumentException.class,
         () -> new Costs(0, 1e-4, 0, 0, 0, Map.of(), Map.of(), Hosts.CLUSTER));
-    assertThrows(IllegalArgumentException.class, () -> new Hosts(-1, 0, 0));
-    assertThrows(IllegalArgumentException.class, () -> new Hosts(2, 0, -1));
+    assertThrows(IllegalArgumentException.class, () -> new Hosts(-1, 0, 0, 0));
+    assertThrows(IllegalArgumentException.class, () -> new Hosts(2, 0, -1, 0));
+    assertThrows(IllegalArgumentException.class, () -> new Hosts(2, 0, 0, -1e-6));
   }
 
   /**

@@ -40,9 +40,11 @@ import java.util.SplittableRandom;
  *       [--config FILE] [--set key=value ...] [--output DIR] [--inputs 784] [--examples 60000]
  *       [--workers 8,16,...,512] [--rates 10gbit,25gbit] [--latency-us 75] [--goodput 0.956]
  *       [--schemes none,bf16,powersgd:4,topk:0.01] [--per-worker-batch 128 | --global-batch N]
- *       [--seconds-per-example S] [--shared-cores C] [--calibrate SUMMARY.json
- *       --calibrate-scheme none]
+ *       [--seconds-per-example S] [--shared-cores C] [--shared-host-slowdown F] [--phase-wait-us W]
+ *       [--ring-cpu-mb-per-s R] [--calibrate SUMMARY.json --calibrate-scheme none]
  *       [--epochs-to-target none=3,powersgd:4=4] [--codec-seconds powersgd:4=0.011,...]
+ *   ... ScalingCli --validate DIR --calibration DIR[,DIR] [--shared-cores 2] [--optimizer-ns-per-value
+ *       3.81] [--copy-ms 1.45] [--codec-seconds ...]
  * </pre>
  *
  * Writes {@code scaling.json}, {@code scaling.txt}, {@code scaling.png} and {@code scaling.svg}
@@ -70,6 +72,14 @@ public final class ScalingCli {
    * is 10 us: the rest is the ring's per-message software path).
    */
   static final double DEFAULT_LATENCY_SECONDS = 70e-6;
+
+  /**
+   * One worker's ring with two cores of its own, CPU-bound: {@code 2 / (ring CPU seconds per byte
+   * sent)}. From {@code bench --profile-collective} (2026-12-06 13:49): the JVM's CPU per step rose
+   * from 34.65 ms (two workers side by side, no ring) to 44.45 ms (the same on the loopback ring),
+   * 9.8 ms for 2 x 5,108,040 bytes sent: 0.96 ns per byte, 2.08 GB/s.
+   */
+  static final double DEFAULT_RING_CPU_BYTES_PER_SECOND = 2.0 / (9.8e-3 / (2 * 5_108_040.0));
 
   private ScalingCli() {}
 
@@ -100,7 +110,13 @@ public final class ScalingCli {
                   "--calibrate-scheme",
                   "--epochs-to-target",
                   "--codec-seconds",
-                  "--validate"));
+                  "--validate",
+                  "--calibration",
+                  "--shared-host-slowdown",
+                  "--phase-wait-us",
+                  "--ring-cpu-mb-per-s",
+                  "--optimizer-ns-per-value",
+                  "--copy-ms"));
       if (options.help()) {
         out.println("Usage: see the class comment of io.spindle.bench.ScalingCli");
         return ExitCode.SUCCESS.code();
@@ -143,6 +159,22 @@ public final class ScalingCli {
       double secondsPerExample =
           options.number("--seconds-per-example", DEFAULT_SECONDS_PER_EXAMPLE);
       int sharedCores = options.positiveInt("--shared-cores", 0);
+      double slowdown = options.number("--shared-host-slowdown", 0);
+      if (!(slowdown > -1)) {
+        throw new ConfigException("--shared-host-slowdown must be > -1, got " + slowdown);
+      }
+      ScalingModel.Hosts hosts =
+          sharedCores == 0
+              ? ScalingModel.Hosts.CLUSTER
+              : ScalingModel.Hosts.oneHost(
+                  sharedCores, slowdown, options.number("--phase-wait-us", 0) * 1e-6);
+      double ringCpuRate =
+          options.extra("--ring-cpu-mb-per-s") == null
+              ? DEFAULT_RING_CPU_BYTES_PER_SECOND
+              : options.number("--ring-cpu-mb-per-s", 0) * 1e6;
+      if (!(ringCpuRate > 0)) {
+        throw new ConfigException("--ring-cpu-mb-per-s must be > 0, got " + ringCpuRate / 1e6);
+      }
       Path calibrate =
           options.extra("--calibrate") == null ? null : Path.of(options.extra("--calibrate"));
       Compression calibrateScheme =
@@ -162,28 +194,69 @@ public final class ScalingCli {
       GradientLayout layout =
           GradientLayout.of(ModelFactory.create(config.model(), inputs, config.training().seed()));
       if (options.extra("--validate") != null) {
-        // the model against the runs of a `spindle bench --network` directory
-        List<BedValidation.Check> checks =
-            BedValidation.check(
-                BedValidation.runs(Path.of(options.extra("--validate"))),
+        // the model against the runs of a `spindle bench --network` directory, calibrated on the
+        // runs of another (one worker at two rates, two workers at a rate no link limits)
+        if (options.extra("--calibration") == null) {
+          throw new ConfigException(
+              "--validate needs --calibration DIR: one-worker none runs at two rates and a"
+                  + " two-worker none run at 10gbit (docs/network.md, section 6)");
+        }
+        int blocks = io.spindle.optim.FlatOptimizer.stateMultiplier(config.optimizer().type());
+        List<BedValidation.Run> validated =
+            BedValidation.runs(Path.of(options.extra("--validate")));
+        Map<String, Double> fallback = new LinkedHashMap<>(codecSeconds);
+        for (BedValidation.Run r : validated) {
+          if (r.scheme().kind() != Kind.NONE && !fallback.containsKey(r.scheme().toString())) {
+            fallback.put(r.scheme().toString(), codecSeconds(layout, r.scheme()));
+          }
+        }
+        BedValidation.Profile profile =
+            new BedValidation.Profile(
+                options.number("--optimizer-ns-per-value", 3.81) * 1e-9,
+                options.number("--copy-ms", 1.45) * 1e-3);
+        List<BedValidation.Run> calibrationRuns = new ArrayList<>();
+        for (String d : options.extra("--calibration").split(",")) {
+          calibrationRuns.addAll(BedValidation.runs(Path.of(d.trim())));
+        }
+        BedValidation.Calibration cal =
+            BedValidation.calibrate(
+                calibrationRuns,
                 layout,
-                io.spindle.optim.FlatOptimizer.stateMultiplier(config.optimizer().type()),
+                blocks,
                 latency,
-                goodput);
-        String table = BedValidation.table(checks);
+                goodput,
+                sharedCores == 0 ? 2 : sharedCores,
+                profile,
+                fallback);
+        List<BedValidation.Check> checks =
+            BedValidation.check(validated, cal, layout, blocks, latency, goodput);
+        String head =
+            String.format(
+                Locale.ROOT,
+                "calibration: %.1f us per example, copies %.2f ms, optimiser %.2f ns per value,"
+                    + " codec ms %s, ring CPU %.0f MB/s (one worker, two cores), %d cores shared,"
+                    + " shared-host slowdown %.3f, phase wait %.0f us x stretch, round %.2f s + %.2f s"
+                    + " x N / %d + %.2f x bytes / rate%n",
+                cal.costs().secondsPerExample() * 1e6,
+                cal.costs().fixedSecondsPerStep() * 1e3,
+                cal.costs().optimizerSecondsPerValue() * 1e9,
+                cal.costs().codecSeconds().entrySet().stream()
+                    .map(e -> String.format(Locale.ROOT, "%s %.2f", e.getKey(), 1e3 * e.getValue()))
+                    .toList(),
+                cal.costs().ringCpuBytesPerSecond() / 1e6,
+                cal.cores(),
+                cal.costs().hosts().sharedHostSlowdown(),
+                cal.costs().hosts().phaseWaitSeconds() * 1e6,
+                cal.roundFixedSeconds(),
+                cal.roundExecutorCpuSeconds(),
+                cal.cores(),
+                cal.roundLinkFactor());
+        String table = head + BedValidation.table(checks);
         Files.createDirectories(output);
         Files.writeString(output.resolve("validation.txt"), table);
         out.print(table);
-        double worst =
-            checks.stream()
-                .filter(c -> !c.calibration())
-                .mapToDouble(c -> Math.abs(c.error()))
-                .max()
-                .orElse(0);
-        out.printf(
-            Locale.ROOT,
-            "largest error of a prediction not used to calibrate: %.1f%%%n",
-            100 * worst);
+        double worst = checks.stream().mapToDouble(c -> Math.abs(c.error())).max().orElse(0);
+        out.printf(Locale.ROOT, "largest error: %.1f%%%n", 100 * worst);
         return ExitCode.SUCCESS.code();
       }
       for (Compression c : schemes) {
@@ -197,10 +270,10 @@ public final class ScalingCli {
               secondsPerExample,
               DEFAULT_OPTIMIZER_SECONDS_PER_VALUE,
               0,
-              Double.POSITIVE_INFINITY,
+              ringCpuRate,
               codecSeconds,
               epochs,
-              sharedCores);
+              hosts);
       if (calibrate != null) {
         JsonNode s = new ObjectMapper().readTree(calibrate.toFile());
         int n = s.path("workers").asInt();

@@ -15,13 +15,28 @@ import java.util.Map;
  * <pre>
  *   t_step    = t_compute + t_codec + t_comm + t_other
  *   t_compute = s * (fixed + secondsPerExample * B / N + optimizerSecondsPerValue * (n / N if
- *               the optimiser state is sharded (ZeRO-1), else n)),  s = max(1, N / shared cores)
- *               on one machine (the test bed), s = 1 on a cluster
- *   t_comm    = phases * latency + bytes / min(link payload rate, ring CPU rate)
+ *               the optimiser state is sharded (ZeRO-1), else n))
+ *   t_codec   = s * codecSeconds
+ *   t_comm    = phases * (latency + w) + max(bytes / link payload rate, bytes / ring CPU rate * r)
  *   samples/s = B / t_step;   time to target = epochsToTarget * examplesPerEpoch / samples/s
  * </pre>
  *
- * Bytes and phases per worker and step, with the ring's exact chunking and headers ({@link
+ * The CPU term ({@link Hosts}): W = the workers on one host, C = its cores. Each worker computes
+ * (and compresses) on one thread. While W < C, the host's other work (JIT and GC threads, the
+ * executors' and Spark's other threads, the kernel) finds an idle core: {@code s = 1}. When the
+ * workers fill the cores, they share them with that work, and when they outnumber the cores they
+ * time-slice: {@code s = max(1, W / C) x (1 + sharedHostSlowdown)}, the slowdown measured on the
+ * host with W = C (not fitted to the runs the model predicts). The ring's own CPU (encode, copies
+ * through heap and direct buffers, syscalls, the kernel's TCP, the neighbour's decode and sum) runs
+ * on two threads per worker (the caller and the ring's sender) and overlaps the link (blocks of
+ * 65,536 values, a sender thread): its wall is {@code bytes / ring CPU rate * r}, {@code r = max(1,
+ * 2 W / C)}, where the ring CPU rate is what one worker's ring moves with two cores of its own.
+ * Once the workers fill the cores, each ring phase also waits for its peer's thread to be
+ * scheduled: the phase latency grows by {@code phaseWait x s}. On a cluster ({@link Hosts#CLUSTER}:
+ * one worker per host, cores for its threads) s = r = 1 and there is no wait; on the test bed all N
+ * workers share one host of 2 cores.
+ *
+ * <p>Bytes and phases per worker and step, with the ring's exact chunking and headers ({@link
  * RingCost}):
  *
  * <ul>
@@ -42,11 +57,11 @@ import java.util.Map;
  *
  * Assumptions: communication does not overlap computation (the engine runs the ring after the whole
  * backward pass); sending overlaps receiving and summing within the ring (its sender thread), so a
- * phase costs its latency plus its bytes at the slower of the link and the ring's CPU rate; all
- * links carry their phase at once (one full-duplex switch port per host, non-blocking switch);
- * compute per example does not depend on N; epochs to the target accuracy do not depend on N (exact
- * for a fixed global batch without compression, an assumption with error feedback and for growing
- * global batches).
+ * phase costs its latency plus its bytes at the slower of the link and the ring's CPU rate (on its
+ * share of the host's cores); all links carry their phase at once (one full-duplex switch port per
+ * host, non-blocking switch); compute per example does not depend on N; epochs to the target
+ * accuracy do not depend on N (exact for a fixed global batch without compression, an assumption
+ * with error feedback and for growing global batches).
  */
 final class ScalingModel {
   /** How gradients travel. */
@@ -114,12 +129,12 @@ final class ScalingModel {
    * @param secondsPerExample forward and backward per example
    * @param optimizerSecondsPerValue the optimiser step per parameter it updates
    * @param otherSecondsPerStep per-step time outside compute and the ring (wall - compute - ring)
-   * @param ringCpuBytesPerSecond the ring's own ceiling (copy, sum, syscalls) where links are
-   *     faster
-   * @param codecSeconds compression compute per step, by {@link Compression#toString()}
+   * @param ringCpuBytesPerSecond bytes per second one worker's ring moves when its CPU, not the
+   *     link, limits it and its two threads have cores of their own: {@code 2 / (ring CPU seconds
+   *     per byte sent)}; infinite when the ring's CPU is not modelled
+   * @param codecSeconds compression compute per step on one core, by {@link Compression#toString()}
    * @param epochsToTarget epochs to the target accuracy, by compression (absent: unknown)
-   * @param sharedCores 0 when every worker has its own core (a cluster); else the cores all workers
-   *     share (the test bed: 2), so compute stretches by {@code max(1, N / sharedCores)}
+   * @param hosts where the workers run (the CPU term)
    */
   record Costs(
       double fixedSecondsPerStep,
@@ -129,10 +144,98 @@ final class ScalingModel {
       double ringCpuBytesPerSecond,
       Map<String, Double> codecSeconds,
       Map<String, Double> epochsToTarget,
-      int sharedCores) {
+      Hosts hosts) {
     Costs {
+      if (!(ringCpuBytesPerSecond > 0)) {
+        throw new IllegalArgumentException(
+            "ringCpuBytesPerSecond must be > 0 (infinite: not modelled), got "
+                + ringCpuBytesPerSecond);
+      }
       codecSeconds = Map.copyOf(codecSeconds);
       epochsToTarget = Map.copyOf(epochsToTarget);
+    }
+  }
+
+  /**
+   * Where the workers run: the CPU term's parameters.
+   *
+   * @param coresPerHost cores of one host; 0 when every worker has cores for all its threads (a
+   *     cluster sized for the job)
+   * @param workersPerHost workers on one host; 0 when all N workers share one host (the test bed)
+   * @param sharedHostSlowdown extra stretch of compute, beyond {@code max(1, W / C)}, once a host's
+   *     workers fill its cores: its other work (JIT, GC, other threads and processes, the kernel)
+   *     and time slicing take from them (on the test bed: a two-worker run against one worker
+   *     alone)
+   * @param phaseWaitSeconds once a host's workers fill its cores, what each ring phase waits for
+   *     its peer's thread per unit of compute stretch: {@code w = phaseWaitSeconds x s} (on the
+   *     test bed: a two-worker PowerSGD run at 10 Gbit/s, whose phases carry a few kB)
+   */
+  record Hosts(
+      int coresPerHost, int workersPerHost, double sharedHostSlowdown, double phaseWaitSeconds) {
+    /** Threads of one worker's ring that can run at once: the caller and the ring's sender. */
+    static final int RING_THREADS = 2;
+
+    /** One worker per host, with cores for its threads. */
+    static final Hosts CLUSTER = new Hosts(0, 1, 0, 0);
+
+    Hosts {
+      if (coresPerHost < 0
+          || workersPerHost < 0
+          || !(sharedHostSlowdown > -1)
+          || !(phaseWaitSeconds >= 0)) {
+        throw new IllegalArgumentException(
+            "hosts need coresPerHost >= 0, workersPerHost >= 0, sharedHostSlowdown > -1 and"
+                + " phaseWaitSeconds >= 0, got "
+                + coresPerHost
+                + ", "
+                + workersPerHost
+                + ", "
+                + sharedHostSlowdown
+                + ", "
+                + phaseWaitSeconds);
+      }
+    }
+
+    /** All N workers on one host of {@code cores} cores (the test bed: 2). */
+    static Hosts oneHost(int cores, double sharedHostSlowdown, double phaseWaitSeconds) {
+      return new Hosts(cores, 0, sharedHostSlowdown, phaseWaitSeconds);
+    }
+
+    /** Workers on the busiest host. */
+    int workersOnAHost(int workers) {
+      return workersPerHost == 0 ? workers : Math.min(workers, workersPerHost);
+    }
+
+    /** Hosts the N workers occupy. */
+    int hosts(int workers) {
+      int w = workersOnAHost(workers);
+      return (workers + w - 1) / w;
+    }
+
+    /** Cores of all hosts together; 0 when not limited. */
+    int totalCores(int workers) {
+      return coresPerHost * hosts(workers);
+    }
+
+    /** How much longer one worker's single-threaded compute takes on its shared host. */
+    double computeStretch(int workers) {
+      double w = workersOnAHost(workers);
+      return coresPerHost == 0 || w < coresPerHost
+          ? 1
+          : w / coresPerHost * (1 + sharedHostSlowdown);
+    }
+
+    /** One ring phase's latency: the link's, plus the wait for time-sliced peers. */
+    double phaseLatency(int workers, double linkLatencySeconds) {
+      boolean full = coresPerHost > 0 && workersOnAHost(workers) >= coresPerHost;
+      return linkLatencySeconds + (full ? phaseWaitSeconds * computeStretch(workers) : 0);
+    }
+
+    /** How much longer the ring's CPU work takes on its shared host. */
+    double ringStretch(int workers) {
+      return coresPerHost == 0
+          ? 1
+          : Math.max(1, (double) RING_THREADS * workersOnAHost(workers) / coresPerHost);
     }
   }
 
@@ -144,6 +247,7 @@ final class ScalingModel {
       double bitsPerSecond,
       double bytesPerWorkerPerStep,
       int phases,
+      double computeStretch,
       double computeSeconds,
       double codecSeconds,
       double commSeconds,
@@ -230,8 +334,7 @@ final class ScalingModel {
               + globalBatch);
     }
     long n = layout.length();
-    double stretch =
-        costs.sharedCores() > 0 ? Math.max(1.0, (double) workers / costs.sharedCores()) : 1;
+    double stretch = costs.hosts().computeStretch(workers);
     double compute =
         stretch
             * (costs.fixedSecondsPerStep()
@@ -243,8 +346,9 @@ final class ScalingModel {
             : stretch * costs.codecSeconds().getOrDefault(c.toString(), 0.0);
     double bytes = bytesPerWorkerPerStep(c, workers);
     int phases = phasesPerStep(c, workers);
-    double rate = Math.min(link.payloadBytesPerSecond(), costs.ringCpuBytesPerSecond());
-    double comm = phases * link.latencySeconds() + bytes / rate;
+    double comm =
+        phases * costs.hosts().phaseLatency(workers, link.latencySeconds())
+            + transferSeconds(bytes, workers, link);
     double other = workers < 2 ? 0 : costs.otherSecondsPerStep();
     double step = compute + codec + comm + other;
     double samples = globalBatch / step;
@@ -256,6 +360,7 @@ final class ScalingModel {
         link.bitsPerSecond(),
         bytes,
         phases,
+        stretch,
         compute,
         codec,
         comm,
@@ -263,6 +368,18 @@ final class ScalingModel {
         step,
         samples,
         epochs == null ? null : epochs * examplesPerEpoch / samples);
+  }
+
+  /**
+   * Seconds a worker's ring needs for {@code bytes} beyond its phases' latency: the slower of the
+   * link (at its payload rate) and the ring's CPU on its share of the host's cores. The two overlap
+   * (the ring sends block by block from its own thread while the caller receives and sums), so the
+   * slower one sets the time.
+   */
+  double transferSeconds(double bytes, int workers, Link link) {
+    double onTheLink = bytes / link.payloadBytesPerSecond();
+    double onTheCpu = bytes / costs.ringCpuBytesPerSecond() * costs.hosts().ringStretch(workers);
+    return Math.max(onTheLink, onTheCpu);
   }
 
   /**
@@ -301,8 +418,7 @@ final class ScalingModel {
         base.optimizerSecondsPerValue()
             * (shape.shards(c) ? (double) layout.length() / workers : layout.length());
     double codec = c.kind() == Kind.NONE ? 0 : base.codecSeconds().getOrDefault(c.toString(), 0.0);
-    double stretch =
-        base.sharedCores() > 0 ? Math.max(1.0, (double) workers / base.sharedCores()) : 1;
+    double stretch = base.hosts().computeStretch(workers);
     double perExample =
         (run.computeSecondsPerStep() / stretch - base.fixedSecondsPerStep() - optimizer - codec)
             / ((double) globalBatch / workers);
@@ -317,7 +433,7 @@ final class ScalingModel {
         base.ringCpuBytesPerSecond(),
         base.codecSeconds(),
         base.epochsToTarget(),
-        base.sharedCores());
+        base.hosts());
   }
 
   /**
@@ -328,8 +444,7 @@ final class ScalingModel {
   static double effectiveLatency(
       GradientLayout layout, Compression c, int workers, MeasuredStep run, Link link, Costs costs) {
     ScalingModel shape = new ScalingModel(layout, 1, costs, false);
-    double rate = Math.min(link.payloadBytesPerSecond(), costs.ringCpuBytesPerSecond());
-    double bytesTime = run.bytesPerWorkerPerStep() / rate;
+    double bytesTime = shape.transferSeconds(run.bytesPerWorkerPerStep(), workers, link);
     return Math.max(0, (run.ringSecondsPerStep() - bytesTime) / shape.phasesPerStep(c, workers));
   }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.spindle.bench.ScalingModel.Compression;
 import io.spindle.bench.ScalingModel.Costs;
+import io.spindle.bench.ScalingModel.Hosts;
 import io.spindle.bench.ScalingModel.Link;
 import io.spindle.bench.ScalingModel.MeasuredStep;
 import io.spindle.bench.ScalingModel.Prediction;
@@ -43,7 +44,8 @@ class ScalingModelTest {
               new Tensor("2_b", 1_276_800, 1, 10)));
 
   private static final Costs COSTS =
-      new Costs(0, 170e-6, 1.2e-9, 2e-3, Double.POSITIVE_INFINITY, Map.of(), Map.of(), 0);
+      new Costs(
+          0, 170e-6, 1.2e-9, 2e-3, Double.POSITIVE_INFINITY, Map.of(), Map.of(), Hosts.CLUSTER);
 
   @Test
   void ringBytesAreWhatTcpRingCountsForEveryScheme() throws Exception {
@@ -117,7 +119,16 @@ class ScalingModelTest {
         1e-6);
     assertThrows(IllegalArgumentException.class, () -> m.predict(none, 512, 256, link));
     // on one machine with 2 cores, 4 workers compute at half speed
-    Costs bed = new Costs(0, 170e-6, 1.2e-9, 2e-3, Double.POSITIVE_INFINITY, Map.of(), Map.of(), 2);
+    Costs bed =
+        new Costs(
+            0,
+            170e-6,
+            1.2e-9,
+            2e-3,
+            Double.POSITIVE_INFINITY,
+            Map.of(),
+            Map.of(),
+            Hosts.oneHost(2, 0, 0));
     ScalingModel onTwoCores = new ScalingModel(MLP, 60_000, bed, false);
     assertEquals(
         2 * m.predict(none, 4, 256, link).computeSeconds(),
@@ -127,6 +138,91 @@ class ScalingModelTest {
         m.predict(none, 2, 256, link).computeSeconds(),
         onTwoCores.predict(none, 2, 256, link).computeSeconds(),
         1e-12);
+  }
+
+  /**
+   * The CPU term: compute and codec stretch by W / C (and the measured slowdown) when a host's
+   * workers outnumber its cores, the ring's CPU by max(1, 2 W / C), and the ring takes the slower
+   * of its link and its CPU; a cluster (one worker per host) stretches nothing.
+   */
+  @Test
+  void cpuTermStretchesComputeAndTheRingWhenWorkersOutnumberCores() {
+    Hosts bed = Hosts.oneHost(2, 0.25, 1e-3);
+    assertEquals(1, bed.computeStretch(1));
+    // two workers fill the two cores: the host's other work now takes from them
+    assertEquals(1.25, bed.computeStretch(2), 1e-12);
+    assertEquals(1.5 * 1.25, bed.computeStretch(3), 1e-12);
+    assertEquals(2 * 1.25, bed.computeStretch(4), 1e-12);
+    assertEquals(1, bed.ringStretch(1));
+    assertEquals(2, bed.ringStretch(2));
+    assertEquals(4, bed.ringStretch(4));
+    // a phase waits for time-sliced peers once the workers fill the cores, by the stretch
+    assertEquals(70e-6, bed.phaseLatency(1, 70e-6), 1e-15);
+    assertEquals(70e-6 + 1e-3 * 1.25, bed.phaseLatency(2, 70e-6), 1e-15);
+    assertEquals(70e-6 + 1e-3 * 2.5, bed.phaseLatency(4, 70e-6), 1e-15);
+    assertEquals(70e-6, new Hosts(4, 2, 0.5, 1e-3).phaseLatency(64, 70e-6), 1e-15);
+    assertEquals(1, bed.hosts(4));
+    assertEquals(2, bed.totalCores(4));
+    for (int n : new int[] {2, 8, 512}) {
+      assertEquals(1, Hosts.CLUSTER.computeStretch(n));
+      assertEquals(1, Hosts.CLUSTER.ringStretch(n));
+      assertEquals(n, Hosts.CLUSTER.hosts(n));
+    }
+    // four workers on each host of two cores: 10 workers take 3 hosts, 6 cores
+    Hosts packed = new Hosts(2, 4, 0, 0);
+    assertEquals(3, packed.hosts(10));
+    assertEquals(6, packed.totalCores(10));
+    assertEquals(2, packed.computeStretch(10));
+    assertEquals(4, packed.ringStretch(10));
+    // two workers on each host of four cores: nothing shared
+    assertEquals(1, new Hosts(4, 2, 0.5, 1e-3).computeStretch(64));
+    assertEquals(1, new Hosts(4, 2, 0.5, 1e-3).ringStretch(64));
+
+    double ringCpu = 1e9;
+    Costs onBed =
+        new Costs(1e-3, 170e-6, 1.2e-9, 0, ringCpu, Map.of("powersgd:2", 6e-3), Map.of(), bed);
+    Costs onCluster =
+        new Costs(
+            1e-3, 170e-6, 1.2e-9, 0, ringCpu, Map.of("powersgd:2", 6e-3), Map.of(), Hosts.CLUSTER);
+    ScalingModel b = new ScalingModel(MLP, 60_000, onBed, false);
+    ScalingModel c = new ScalingModel(MLP, 60_000, onCluster, false);
+    Compression none = Compression.parse("none");
+    Compression psgd = Compression.parse("powersgd:2");
+    Link slow = new Link(100e6, 0.956, 70e-6);
+    Link fast = new Link(10e9, 0.956, 70e-6);
+    for (int n = 2; n <= 4; n++) {
+      Prediction pb = b.predict(psgd, n, 256, slow);
+      Prediction pc = c.predict(psgd, n, 256, slow);
+      assertEquals(bed.computeStretch(n) * pc.computeSeconds(), pb.computeSeconds(), 1e-12);
+      assertEquals(bed.computeStretch(n) * 6e-3, pb.codecSeconds(), 1e-12);
+      assertEquals(bed.computeStretch(n), pb.computeStretch(), 1e-12);
+      double bytes = b.bytesPerWorkerPerStep(none, n);
+      double latency = b.phasesPerStep(none, n) * bed.phaseLatency(n, 70e-6);
+      // 100 Mbit/s: the link is slower than the ring's CPU even on shared cores
+      assertEquals(
+          latency + bytes / slow.payloadBytesPerSecond(),
+          b.predict(none, n, 256, slow).commSeconds(),
+          1e-12);
+      // 10 Gbit/s: the ring's CPU on its share of 2 cores is slower than the link
+      assertEquals(
+          latency + bytes / ringCpu * bed.ringStretch(n),
+          b.predict(none, n, 256, fast).commSeconds(),
+          1e-12);
+      assertTrue(bytes / ringCpu * bed.ringStretch(n) > bytes / fast.payloadBytesPerSecond());
+      // a cluster's worker has cores of its own (no stretch): the slower of its link (1.2 GB/s)
+      // and its ring's CPU (1 GB/s)
+      assertEquals(
+          b.phasesPerStep(none, n) * 70e-6
+              + Math.max(bytes / fast.payloadBytesPerSecond(), bytes / ringCpu),
+          c.predict(none, n, 256, fast).commSeconds(),
+          1e-12);
+    }
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new Costs(0, 1e-4, 0, 0, 0, Map.of(), Map.of(), Hosts.CLUSTER));
+    assertThrows(IllegalArgumentException.class, () -> new Hosts(-1, 0, 0, 0));
+    assertThrows(IllegalArgumentException.class, () -> new Hosts(2, 0, -1, 0));
+    assertThrows(IllegalArgumentException.class, () -> new Hosts(2, 0, 0, -1e-6));
   }
 
   /**

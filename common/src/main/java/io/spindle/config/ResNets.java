@@ -75,7 +75,10 @@ public final class ResNets {
       }
     }
     b.add(LayerConfig.of(LayerType.GLOBAL_AVG_POOL).named("pool"));
-    b.add(LayerConfig.output(preset.classes(), Activation.SOFTMAX, Loss.CROSS_ENTROPY).named("fc"));
+    b.add(
+        LayerConfig.output(preset.classes(), Activation.SOFTMAX, Loss.CROSS_ENTROPY)
+            .withLabelSmoothing(preset.labelSmoothing())
+            .named("fc"));
     return List.copyOf(b.layers);
   }
 

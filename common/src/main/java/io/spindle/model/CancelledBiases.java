@@ -28,15 +28,12 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * all of it in these biases and the running means. {@link io.spindle.optim.GlobalStep} therefore
  * sets their gradient to its exact value, zero, so they stay where they start.
  */
-public final class CancelledBiases implements java.io.Serializable {
+public final class CancelledBiases extends FlatRanges {
   private static final long serialVersionUID = 1L;
   private static final CancelledBiases NONE = new CancelledBiases(new int[0]);
 
-  /** Pairs {@code from, to} (exclusive), ascending. */
-  private final int[] ranges;
-
   private CancelledBiases(int[] ranges) {
-    this.ranges = ranges;
+    super(ranges);
   }
 
   public static CancelledBiases none() {
@@ -129,41 +126,13 @@ public final class CancelledBiases implements java.io.Serializable {
       throw new IllegalStateException(
           "parameter tables cover " + offset + " values, expected " + numParams);
     }
-    return out.isEmpty() ? NONE : new CancelledBiases(out.stream().mapToInt(i -> i).toArray());
-  }
-
-  public boolean isEmpty() {
-    return ranges.length == 0;
-  }
-
-  /** Number of ranges. */
-  public int count() {
-    return ranges.length / 2;
-  }
-
-  public int from(int range) {
-    return ranges[2 * range];
-  }
-
-  public int to(int range) {
-    return ranges[2 * range + 1];
+    return out.isEmpty() ? NONE : new CancelledBiases(pairs(out));
   }
 
   /** The ranges within {@code [from, to)}, relative to {@code from} (for a shard of the vector). */
   public CancelledBiases slice(int from, int to) {
-    if (isEmpty()) {
-      return this;
-    }
-    List<Integer> out = new ArrayList<>();
-    for (int r = 0; r < count(); r++) {
-      int a = Math.max(from(r), from);
-      int b = Math.min(to(r), to);
-      if (a < b) {
-        out.add(a - from);
-        out.add(b - from);
-      }
-    }
-    return out.isEmpty() ? NONE : new CancelledBiases(out.stream().mapToInt(i -> i).toArray());
+    int[] sliced = sliced(from, to);
+    return sliced.length == 0 ? NONE : new CancelledBiases(sliced);
   }
 
   /** Sets the entries of {@code gradient} (a vector over the ranges' frame) to zero. */
@@ -182,10 +151,5 @@ public final class CancelledBiases implements java.io.Serializable {
     for (int r = 0; r < count(); r++) {
       java.util.Arrays.fill(gradient, offset + from(r), offset + to(r), 0f);
     }
-  }
-
-  @Override
-  public String toString() {
-    return "CancelledBiases" + java.util.Arrays.toString(ranges);
   }
 }

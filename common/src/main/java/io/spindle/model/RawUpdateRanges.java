@@ -1,7 +1,6 @@
 package io.spindle.model;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
@@ -24,15 +23,12 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * example-weighted mean of the workers' updates, which {@code FlatOptimizer} then subtracts raw
  * instead of running its update rule on them.
  */
-public final class RawUpdateRanges implements java.io.Serializable {
+public final class RawUpdateRanges extends FlatRanges {
   private static final long serialVersionUID = 1L;
   private static final RawUpdateRanges NONE = new RawUpdateRanges(new int[0]);
 
-  /** Pairs {@code from, to} (exclusive), ascending. */
-  private final int[] ranges;
-
   private RawUpdateRanges(int[] ranges) {
-    this.ranges = ranges;
+    super(ranges);
   }
 
   public static RawUpdateRanges none() {
@@ -72,41 +68,13 @@ public final class RawUpdateRanges implements java.io.Serializable {
       throw new IllegalStateException(
           "parameter tables cover " + offset + " values, expected " + numParams);
     }
-    return out.isEmpty() ? NONE : new RawUpdateRanges(out.stream().mapToInt(i -> i).toArray());
-  }
-
-  public boolean isEmpty() {
-    return ranges.length == 0;
-  }
-
-  /** Number of ranges. */
-  public int count() {
-    return ranges.length / 2;
-  }
-
-  public int from(int range) {
-    return ranges[2 * range];
-  }
-
-  public int to(int range) {
-    return ranges[2 * range + 1];
+    return out.isEmpty() ? NONE : new RawUpdateRanges(pairs(out));
   }
 
   /** The ranges within {@code [from, to)}, relative to {@code from} (for a shard of the vector). */
   public RawUpdateRanges slice(int from, int to) {
-    if (isEmpty()) {
-      return this;
-    }
-    List<Integer> out = new ArrayList<>();
-    for (int r = 0; r < count(); r++) {
-      int a = Math.max(from(r), from);
-      int b = Math.min(to(r), to);
-      if (a < b) {
-        out.add(a - from);
-        out.add(b - from);
-      }
-    }
-    return out.isEmpty() ? NONE : new RawUpdateRanges(out.stream().mapToInt(i -> i).toArray());
+    int[] sliced = sliced(from, to);
+    return sliced.length == 0 ? NONE : new RawUpdateRanges(sliced);
   }
 
   /** Multiplies the raw entries of a flat gradient by {@code batchSize}, in place. */
@@ -115,10 +83,5 @@ public final class RawUpdateRanges implements java.io.Serializable {
     for (int r = 0; r < count(); r++) {
       flat.get(NDArrayIndex.interval(from(r), to(r))).muli(batchSize);
     }
-  }
-
-  @Override
-  public String toString() {
-    return "RawUpdateRanges" + Arrays.toString(ranges);
   }
 }

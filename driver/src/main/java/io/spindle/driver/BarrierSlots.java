@@ -30,9 +30,12 @@ import org.apache.spark.api.java.JavaSparkContext;
  *   <li>on a cluster ({@link #await}) waits up to {@code cluster.executorWaitSeconds} for executors
  *       offering the slots, printing a progress line, then fails with {@link
  *       ClusterCapacityException} (exit 5) saying how many slots were missing;
- *   <li>and sets Spark's own check to give up after about the same time ({@link
- *       io.spindle.driver.cluster.SparkContexts#conf}), which bounds the wait before every later
- *       round too.
+ *   <li>and sets Spark's own check to give up within about two seconds ({@link
+ *       io.spindle.driver.cluster.SparkContexts#conf}): before every round Spindle waits for the
+ *       executors itself ({@link WorkerPool#await}), so Spark's check only meets a round whose
+ *       executor was lost after the round took its workers, and that round is better formed again
+ *       from the survivors at once than left in Spark's retries, where no job-group cancel reaches
+ *       it (the job is not active yet).
  * </ul>
  *
  * Only the {@code collective} sync runs barrier stages; the other syncs run with any number of

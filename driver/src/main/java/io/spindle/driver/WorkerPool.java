@@ -116,6 +116,11 @@ public final class WorkerPool {
     return Math.min(most, slots.getAsInt());
   }
 
+  /** How long a round waits for the floor ({@code cluster.executorWaitSeconds}). */
+  public int waitSeconds() {
+    return waitSeconds;
+  }
+
   /** The executors, for messages. */
   public String describe() {
     return executors.get();

@@ -6,14 +6,16 @@ import io.spindle.model.ParameterRules;
 import io.spindle.model.StepKey;
 import io.spindle.model.fast.FastPath;
 import io.spindle.sync.Evaluation;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import java.util.Optional;
+import java.util.function.IntFunction;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * A {@link TrainableNetwork} whose forward and backward pass run on Spindle's fast kernels ({@link
- * FastPath}: {@code FastDenseNet} for MLPs, {@code FastConvNet} for convolutional networks) instead
- * of DL4J's layers. It holds the same DL4J network as {@link MultiLayerReplica} (built by {@code
- * ModelFactory} from the same seed) and computes on that network's own flat parameter and gradient
+ * FastPath}: {@code FastDenseNet} for MLPs, {@code FastConvNet} for convolutional networks, {@code
+ * FastResidualNet} for graph models) instead of DL4J's layers. It holds the same DL4J network as
+ * {@link MultiLayerReplica} or {@link GraphReplica} (built by {@code ModelFactory} or {@code
+ * GraphFactory} from the same seed) and computes on that network's own flat parameter and gradient
  * vectors, so the parameters, their layout, evaluation, checkpoints and saved models are DL4J's;
  * only {@link #computeGradient} differs. It computes what {@code MultiLayerReplica} computes (the
  * gradient summed over the batch, batch norm's running statistics as sums of raw updates, the mean
@@ -24,28 +26,40 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * arrives (once per task, in practice).
  */
 final class FastReplica implements TrainableNetwork {
-  private final ModelSpec spec;
-  private final MultiLayerReplica reference;
-  private final MultiLayerNetwork net;
+  private final Dl4jReplica reference;
+  private final IntFunction<Optional<FastPath>> kernels; // for a largest batch
   private FastPath path;
   private int capacity;
   private float[] decoded = new float[0];
   private long[] times;
 
-  FastReplica(ModelSpec spec) {
-    this.spec = spec;
-    this.reference = new MultiLayerReplica(spec);
-    this.net = reference.network();
+  private FastReplica(Dl4jReplica reference, IntFunction<Optional<FastPath>> kernels) {
+    this.reference = reference;
+    this.kernels = kernels;
   }
 
-  /** The DL4J network (for saving it, and for copying pre-trained layers into it). */
-  public MultiLayerNetwork network() {
-    return net;
+  /** Over a stack's network ({@link MultiLayerReplica}). */
+  FastReplica(ModelSpec spec) {
+    this(new MultiLayerReplica(spec), spec);
+  }
+
+  private FastReplica(MultiLayerReplica reference, ModelSpec spec) {
+    this(
+        reference,
+        batch -> FastPath.of(reference.network(), spec.model(), spec.numInputs(), batch));
+  }
+
+  /** Over a graph model's network ({@link GraphReplica}, residual networks). */
+  static FastReplica ofGraph(ModelSpec spec) {
+    GraphReplica reference = new GraphReplica(spec);
+    return new FastReplica(
+        reference,
+        batch -> FastPath.of(reference.network(), spec.model(), spec.numInputs(), batch));
   }
 
   @Override
   public INDArray params() {
-    return net.params();
+    return reference.params();
   }
 
   @Override
@@ -68,7 +82,8 @@ final class FastReplica implements TrainableNetwork {
     if (path == null || rows > capacity) {
       capacity = Math.max(rows, capacity);
       path =
-          FastPath.of(net, spec.model(), spec.numInputs(), capacity)
+          kernels
+              .apply(capacity)
               .orElseThrow(
                   () ->
                       new IllegalStateException(
@@ -79,9 +94,9 @@ final class FastReplica implements TrainableNetwork {
     }
     double meanLoss = path.computeGradient(features(batch), batch.labels(), rows, key);
     ParameterRules rules = reference.rules();
-    rules.rawUpdates().scaleToSum(net.getFlattenedGradients(), rows);
+    rules.rawUpdates().scaleToSum(reference.gradient(), rows);
     if (rules.regularization().isActive()) {
-      meanLoss += rules.regularization().penalty(net.params()); // as DL4J's score adds it
+      meanLoss += rules.regularization().penalty(reference.params()); // as DL4J's score adds it
     }
     return meanLoss;
   }
@@ -100,7 +115,7 @@ final class FastReplica implements TrainableNetwork {
 
   @Override
   public INDArray gradient() {
-    return net.getFlattenedGradients();
+    return reference.gradient();
   }
 
   @Override

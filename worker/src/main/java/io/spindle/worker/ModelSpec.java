@@ -97,14 +97,14 @@ public record ModelSpec(
    * A new, initialised replica of this spec's network (with the reconstruction loss of an
    * autoencoder): the one place that chooses the network type and the code that computes it ({@code
    * model.kernels}): a {@link FastReplica} where the fast kernels cover every layer on this JVM's
-   * backend, DL4J's layers ({@link MultiLayerReplica}) otherwise or with {@code kernels: dl4j}.
-   * Both start from the same parameters. With {@code accumulate} > 1 the replica computes each
-   * share in micro-batches ({@link AccumulatingNetwork}).
+   * backend, DL4J's layers ({@link MultiLayerReplica}, {@link GraphReplica} for a graph model)
+   * otherwise or with {@code kernels: dl4j}. Both start from the same parameters. With {@code
+   * accumulate} > 1 the replica computes each share in micro-batches ({@link AccumulatingNetwork}).
    */
   public TrainableNetwork newNetwork() {
     TrainableNetwork net =
         model.isGraph()
-            ? new GraphReplica(this)
+            ? usesFastKernels() ? FastReplica.ofGraph(this) : new GraphReplica(this)
             : usesFastKernels() ? new FastReplica(this) : new MultiLayerReplica(this);
     return accumulate > 1 ? new AccumulatingNetwork(net, accumulate) : net;
   }
@@ -120,7 +120,6 @@ public record ModelSpec(
    */
   public boolean usesFastKernels() {
     if (model.kernels() == Kernels.DL4J
-        || model.isGraph()
         || reconstruction != null
         || FastPath.unsupported(model, numInputs) != null) {
       return false;

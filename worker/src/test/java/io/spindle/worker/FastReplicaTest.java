@@ -122,20 +122,33 @@ class FastReplicaTest {
 
   /** Batches whose labels a fixed random linear map of the features decides. */
   private static List<MiniBatch> batches(int count, int size) {
-    Random r = new Random(7);
-    float[] teacher = new float[784 * 10];
+    return batches(count, size, new int[] {1, 28, 28}, true, 7);
+  }
+
+  /**
+   * {@code count} batches of {@code size} images of {C, H, W} {@code chw} whose labels (10 classes)
+   * a fixed random linear map of the features decides; pixels in [0, 1], 80% of them zero, when
+   * {@code sparse}, else standard normal.
+   */
+  static List<MiniBatch> batches(int count, int size, int[] chw, boolean sparse, long seed) {
+    int f = chw[0] * chw[1] * chw[2];
+    Random r = new Random(seed);
+    float[] teacher = new float[f * 10];
     for (int i = 0; i < teacher.length; i++) {
       teacher[i] = (float) r.nextGaussian();
     }
     List<MiniBatch> out = new ArrayList<>();
     for (int s = 0; s < count; s++) {
-      float[] x = new float[size * 784];
+      float[] x = new float[size * f];
       int[] y = new int[size];
       for (int e = 0; e < size; e++) {
         double[] score = new double[10];
-        for (int i = 0; i < 784; i++) {
-          float v = r.nextFloat() < 0.8f ? 0f : r.nextFloat(); // sparse, in [0, 1], as pixels
-          x[e * 784 + i] = v;
+        for (int i = 0; i < f; i++) {
+          float v =
+              sparse
+                  ? r.nextFloat() < 0.8f ? 0f : r.nextFloat() // as pixels
+                  : (float) r.nextGaussian();
+          x[e * f + i] = v;
           for (int c = 0; c < 10; c++) {
             score[c] += v * teacher[i * 10 + c];
           }
@@ -146,15 +159,15 @@ class FastReplicaTest {
         }
         y[e] = best;
       }
-      out.add(new MiniBatch(s, size, 784, x, y, null, new int[] {1, 28, 28}));
+      out.add(new MiniBatch(s, size, f, x, y, null, chw.clone()));
     }
     return out;
   }
 
   /** Per step: the loss, then the parameters after the update. */
-  private record Trajectory(double[] losses, List<float[]> params) {}
+  record Trajectory(double[] losses, List<float[]> params) {}
 
-  private static Trajectory train(TrainableNetwork net, ModelSpec spec, List<MiniBatch> batches) {
+  static Trajectory train(TrainableNetwork net, ModelSpec spec, List<MiniBatch> batches) {
     int n = (int) net.params().length();
     float[] w = FlatVector.copyOf(net.params()).toFloatArray();
     float[] g = new float[n];
@@ -176,7 +189,7 @@ class FastReplicaTest {
    * The trajectory of a float64 replica from {@code initial} (float32 values, widened), its global
    * step in float64; the parameters after each step rounded to float32 for comparison.
    */
-  private static Trajectory trainExact(
+  static Trajectory trainExact(
       TrainableNetwork net, ModelSpec spec, List<MiniBatch> batches, float[] initial) {
     INDArray w = net.params();
     w.assign(Nd4j.createFromArray(initial).castTo(DataType.DOUBLE).reshape(w.shape()));
@@ -203,7 +216,7 @@ class FastReplicaTest {
   }
 
   /** Worst relative loss difference and worst parameter difference over the trajectories. */
-  private static double[] gap(Trajectory a, Trajectory b) {
+  static double[] gap(Trajectory a, Trajectory b) {
     double worstLoss = 0;
     double worstParam = 0;
     for (int s = 0; s < a.losses.length; s++) {
@@ -256,7 +269,7 @@ class FastReplicaTest {
         batches.size(), worstLoss, worstParam);
   }
 
-  private static double maxAbsDiff(float[] a, float[] b) {
+  static double maxAbsDiff(float[] a, float[] b) {
     double m = 0;
     for (int i = 0; i < a.length; i++) {
       m = Math.max(m, Math.abs(a[i] - b[i]));

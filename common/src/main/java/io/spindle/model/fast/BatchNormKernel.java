@@ -18,6 +18,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 final class BatchNormKernel {
   private final int channels;
+  private final boolean reluOutput;
   private final boolean channelsLast;
   private final int pixelsPerExample;
   private final double eps;
@@ -37,6 +38,21 @@ final class BatchNormKernel {
 
   BatchNormKernel(
       int channels, int pixelsPerExample, int maxBatch, boolean channelsLast, double eps) {
+    this(channels, pixelsPerExample, maxBatch, channelsLast, eps, false);
+  }
+
+  /**
+   * With {@code reluOutput}: a ReLU follows, applied to the output here, and its backward ({@code
+   * 1[y > 0]}, y recomputed from the stored input) to the output's gradient.
+   */
+  BatchNormKernel(
+      int channels,
+      int pixelsPerExample,
+      int maxBatch,
+      boolean channelsLast,
+      double eps,
+      boolean reluOutput) {
+    this.reluOutput = reluOutput;
     this.channels = channels;
     this.channelsLast = channelsLast;
     this.pixelsPerExample = pixelsPerExample;
@@ -159,6 +175,9 @@ final class BatchNormKernel {
       float[] g, INDArray gradIn, INDArray dGammaView, INDArray dBetaView, boolean reluInput) {
     int n = rows * pixelsPerExample * channels;
     int pixels = rows * pixelsPerExample;
+    if (reluOutput && !channelsLast) {
+      maskByOutput(g, n);
+    }
     java.util.Arrays.fill(sum, 0);
     java.util.Arrays.fill(sum2, 0);
     if (channelsLast) {
@@ -168,10 +187,20 @@ final class BatchNormKernel {
         int p1 = Math.min(pixels, p0 + 64);
         for (int p = p0; p < p1; p++) {
           int at = p * channels;
-          for (int c = 0; c < channels; c++) {
-            float gv = g[at + c];
-            part[c] += gv;
-            part2[c] += gv * x[at + c];
+          if (reluOutput) { // the following ReLU's backward: 0 where a x + b is not > 0
+            for (int c = 0; c < channels; c++) {
+              float xv = x[at + c];
+              float gv = xv * a[c] + b[c] > 0f ? g[at + c] : 0f;
+              g[at + c] = gv;
+              part[c] += gv;
+              part2[c] += gv * xv;
+            }
+          } else {
+            for (int c = 0; c < channels; c++) {
+              float gv = g[at + c];
+              part[c] += gv;
+              part2[c] += gv * x[at + c];
+            }
           }
         }
         for (int c = 0; c < channels; c++) {
@@ -237,11 +266,88 @@ final class BatchNormKernel {
     DenseStack.put(gradIn, g, n);
   }
 
-  private void scaleShift(float[] in, float[] out, int n, float[] scale, float[] shift) {
+  /**
+   * A DL4J batch-norm layer's parameter and gradient views ({@code FastConvNet.views}) as {@code
+   * channels}-long vectors: gamma, beta, their gradients, the running mean, the running variance
+   * (or log10 standard deviation, {@code logStd}), and those two's update views.
+   */
+  static INDArray[] views(java.util.Map<String, INDArray> p, int channels, boolean logStd) {
+    String v = logStd ? "log10stdev" : "var";
+    String[] names = {"gamma", "beta", "dgamma", "dbeta", "mean", v, "dmean", "d" + v};
+    INDArray[] out = new INDArray[names.length];
+    for (int k = 0; k < names.length; k++) {
+      out[k] = p.get(names[k]).reshape(channels);
+    }
+    return out;
+  }
+
+  /**
+   * Batch norm's running statistics after the last forward, in DL4J's convention: the "gradient" is
+   * the step to subtract, {@code running - new}, written into {@code dRunMean} and {@code dRunVar}.
+   * The mean mixes as {@code new = decay running + (1 - decay) batch}; so does the variance. When
+   * DL4J stores the log10 standard deviation {@code L} ({@code logStd}) it mixes {@code 10^(2 L)}
+   * (which holds eps) with the batch variance (which does not): the new {@code L} is {@code log10
+   * sqrt(decay 10^(2 L) + (1 - decay) var)}, as DL4J 1.0.0-M2.1's layer computes it.
+   */
+  void runningUpdates(
+      INDArray runMean,
+      INDArray runVar,
+      INDArray dRunMean,
+      INDArray dRunVar,
+      double decay,
+      boolean logStd) {
+    int ch = channels;
+    float[] m = new float[ch];
+    float[] v = new float[ch];
+    DenseStack.get(runMean, m, ch);
+    DenseStack.get(runVar, v, ch);
+    double d = decay;
+    float[] dm = new float[ch];
+    float[] dv = new float[ch];
+    for (int c = 0; c < ch; c++) {
+      dm[c] = (float) ((1 - d) * (m[c] - mean[c]));
+      double batch = var[c];
+      if (logStd) {
+        double running = Math.pow(10, 2 * v[c]);
+        double mixed = d * running + (1 - d) * batch;
+        dv[c] = (float) (v[c] - 0.5 * Math.log10(mixed));
+      } else {
+        dv[c] = (float) ((1 - d) * (v[c] - batch));
+      }
+    }
+    DenseStack.put(dRunMean, dm, ch);
+    DenseStack.put(dRunVar, dv, ch);
+  }
+
+  /**
+   * The following ReLU's backward in NCHW: {@code g = 0} where the output {@code a x + b} is not >
+   * 0 (channels-last applies it in the first backward pass).
+   */
+  private void maskByOutput(float[] g, int n) {
     if (channelsLast) {
       for (int at = 0; at < n; at += channels) {
         for (int c = 0; c < channels; c++) {
-          out[at + c] = in[at + c] * scale[c] + shift[c];
+          g[at + c] = x[at + c] * a[c] + b[c] > 0f ? g[at + c] : 0f;
+        }
+      }
+    } else {
+      for (int at = 0, c = 0; at < n; at += pixelsPerExample, c = (c + 1) % channels) {
+        float ac = a[c];
+        float bc = b[c];
+        for (int i = 0; i < pixelsPerExample; i++) {
+          g[at + i] = x[at + i] * ac + bc > 0f ? g[at + i] : 0f;
+        }
+      }
+    }
+  }
+
+  /** {@code out = in scale + shift} per channel, then the following ReLU when there is one. */
+  private void scaleShift(float[] in, float[] out, int n, float[] scale, float[] shift) {
+    float lo = reluOutput ? 0f : Float.NEGATIVE_INFINITY;
+    if (channelsLast) {
+      for (int at = 0; at < n; at += channels) {
+        for (int c = 0; c < channels; c++) {
+          out[at + c] = Math.max(in[at + c] * scale[c] + shift[c], lo);
         }
       }
     } else {
@@ -249,7 +355,7 @@ final class BatchNormKernel {
         float s = scale[c];
         float t = shift[c];
         for (int i = 0; i < pixelsPerExample; i++) {
-          out[at + i] = in[at + i] * s + t;
+          out[at + i] = Math.max(in[at + i] * s + t, lo);
         }
       }
     }

@@ -47,6 +47,7 @@ final class DenseStack {
   private final double[] keep; // keep probability of layer l's input (1 = no dropout)
   private final int maxBatch;
   private final long numParams;
+  private final double smoothing; // the output's label smoothing (0: none)
 
   private final INDArray[] wt; // W^T views, row-major nOut x nIn
   private final INDArray[] bias;
@@ -159,6 +160,7 @@ final class DenseStack {
       }
     }
     this.numParams = at - offset;
+    this.smoothing = configs.get(layers - 1).labelSmoothing();
     hz = new float[maxBatch * widest];
     hb = new float[widest];
     hdb = new float[widest];
@@ -385,9 +387,10 @@ final class DenseStack {
   }
 
   /**
-   * Softmax and cross-entropy over the logits in {@code hz} (bias added here), rows x n; leaves
-   * {@code delta = p - y} in {@code hz}, the output layer's bias gradient in its view, counts the
-   * correct predictions; returns the mean loss.
+   * Softmax and cross-entropy over the logits in {@code hz} (bias added here), rows x n, against
+   * the labels smoothed as {@code LabelSmoothing} smooths them ({@code q = (1 - e) y + e / n});
+   * leaves {@code delta = p - q} in {@code hz}, the output layer's bias gradient in its view,
+   * counts the correct predictions; returns the mean loss.
    */
   private double softmaxCrossEntropy(int[] labels, int rows, int n) {
     double loss = 0;
@@ -414,13 +417,23 @@ final class DenseStack {
         throw new IllegalArgumentException(
             "label " + y + " of example " + r + " is not one of " + n + " classes");
       }
-      loss += Math.log(sum) - (hz[at + y] - max);
+      if (smoothing == 0) {
+        loss += Math.log(sum) - (hz[at + y] - max);
+      } else {
+        double all = 0;
+        for (int c = 0; c < n; c++) {
+          all += hz[at + c] - max;
+        }
+        loss += Math.log(sum) - (1 - smoothing) * (hz[at + y] - max) - smoothing / n * all;
+      }
       if (arg == y) {
         right++;
       }
+      float off = (float) (smoothing / n); // the target q: off + (1 - smoothing) at the label
+      float on = (float) (1 - smoothing + smoothing / n);
       for (int c = 0; c < n; c++) {
         float p = (float) (Math.exp(hz[at + c] - max) / sum);
-        float d = c == y ? p - 1f : p;
+        float d = c == y ? p - on : p - off;
         hz[at + c] = d;
         hdb[c] += d;
       }

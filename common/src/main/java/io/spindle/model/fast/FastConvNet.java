@@ -160,20 +160,7 @@ public final class FastConvNet implements FastPath {
           kind[l] = Kind.CONV;
           relu[l] = c.activation() == Activation.RELU;
           shape = new int[] {c.filters(), side(shape[1], c), side(shape[2], c)};
-          Conv2DConfig conv =
-              Conv2DConfig.builder()
-                  .kH(c.kernel())
-                  .kW(c.kernel())
-                  .sH(c.stride())
-                  .sW(c.stride())
-                  .pH(c.padding())
-                  .pW(c.padding())
-                  .dH(1)
-                  .dW(1)
-                  .paddingMode(PaddingMode.VALID)
-                  .dataFormat(nhwc ? Conv2DConfig.NHWC : Conv2DConfig.NCHW)
-                  .weightsFormat(WeightsFormat.OIYX)
-                  .build();
+          Conv2DConfig conv = convConfig(c, nhwc);
           config[l] = conv;
           weights[l] = p.get("W");
           biases[l] = p.get("b").reshape(c.filters());
@@ -192,15 +179,15 @@ public final class FastConvNet implements FastPath {
           decay[l] = bn.getDecay();
           eps[l] = bn.getEps();
           int ch = shape[0];
-          weights[l] = p.get("gamma").reshape(ch);
-          biases[l] = p.get("beta").reshape(ch);
-          dWeights[l] = p.get("dgamma").reshape(ch);
-          dBiases[l] = p.get("dbeta").reshape(ch);
-          runMean[l] = p.get("mean").reshape(ch);
-          dRunMean[l] = p.get("dmean").reshape(ch);
-          String v = logStd[l] ? "log10stdev" : "var";
-          runVar[l] = p.get(v).reshape(ch);
-          dRunVar[l] = p.get("d" + v).reshape(ch);
+          INDArray[] v = BatchNormKernel.views(p, ch, logStd[l]);
+          weights[l] = v[0];
+          biases[l] = v[1];
+          dWeights[l] = v[2];
+          dBiases[l] = v[3];
+          runMean[l] = v[4];
+          runVar[l] = v[5];
+          dRunMean[l] = v[6];
+          dRunVar[l] = v[7];
           norm[l] = new BatchNormKernel(ch, shape[1] * shape[2], maxBatch, nhwc, eps[l]);
           if (l > 0 && kind[l - 1] == Kind.CONV && relu[l - 1]) {
             reluFolded[l - 1] = true; // batch norm's backward applies the conv's ReLU backward
@@ -238,17 +225,7 @@ public final class FastConvNet implements FastPath {
     LayerConfig c0 = layers.get(0);
     firstConv =
         nhwc && kind[0] == Kind.CONV && Im2colConv.suits(inShape[0][0], c0.kernel())
-            ? new Im2colConv(
-                inShape[0][0],
-                inShape[0][1],
-                inShape[0][2],
-                c0.kernel(),
-                c0.stride(),
-                c0.padding(),
-                outShape[0][0],
-                outShape[0][1],
-                outShape[0][2],
-                maxBatch)
+            ? Im2colConv.of(inShape[0], c0, outShape[0], maxBatch)
             : null;
     inputGrad = image(maxBatch, inShape[0]);
     int features = shape[0] * shape[1] * shape[2];
@@ -303,6 +280,26 @@ public final class FastConvNet implements FastPath {
     return n > 0 && DenseStack.supports(layers.subList(n, layers.size()));
   }
 
+  /**
+   * libnd4j's configuration of the convolution {@code c} (explicit padding, DL4J's [out, in, kH,
+   * kW] weights) on activations in NHWC ({@code nhwc}) or NCHW.
+   */
+  static Conv2DConfig convConfig(LayerConfig c, boolean nhwc) {
+    return Conv2DConfig.builder()
+        .kH(c.kernel())
+        .kW(c.kernel())
+        .sH(c.stride())
+        .sW(c.stride())
+        .pH(c.padding())
+        .pW(c.padding())
+        .dH(1)
+        .dW(1)
+        .paddingMode(PaddingMode.VALID)
+        .dataFormat(nhwc ? Conv2DConfig.NHWC : Conv2DConfig.NCHW)
+        .weightsFormat(WeightsFormat.OIYX)
+        .build();
+  }
+
   static boolean isImageLayer(LayerType t) {
     return t == LayerType.CONV2D || t == LayerType.BATCH_NORM || t == LayerType.MAX_POOL;
   }
@@ -322,8 +319,7 @@ public final class FastConvNet implements FastPath {
    * The layer's parameter views ({@code name}) and gradient views ({@code "d" + name}) in the flat
    * vectors, shaped as DL4J shapes them, from the layer's parameter table (in flat-vector order).
    */
-  private static Map<String, INDArray> views(
-      Layer layer, INDArray params, INDArray grads, long offset) {
+  static Map<String, INDArray> views(Layer layer, INDArray params, INDArray grads, long offset) {
     Map<String, INDArray> out = new LinkedHashMap<>();
     long at = offset;
     for (Map.Entry<String, INDArray> e : layer.paramTable().entrySet()) {
@@ -465,6 +461,14 @@ public final class FastConvNet implements FastPath {
   }
 
   private long tick(long since, int counter) {
+    return lap(times, since, counter);
+  }
+
+  /**
+   * Adds the nanoseconds since {@code since} to {@code times[counter]} and returns the time now;
+   * with {@code times} null (no profiling) 0, without reading the clock.
+   */
+  static long lap(long[] times, long since, int counter) {
     if (times == null) {
       return 0;
     }
@@ -474,13 +478,23 @@ public final class FastConvNet implements FastPath {
   }
 
   private void loadInput(float[] features, int rows) {
-    int[] s = inShape[0];
+    loadImages(features, rows, inShape[0], nhwc, input, hFlat);
+  }
+
+  /**
+   * Copies {@code rows} images ({@code features} in DL4J's (channel, row, column) order, {C, H, W}
+   * {@code chw}) into {@code input}, channels-last when {@code nhwc}; {@code spare} is a heap
+   * buffer for the transposition (a new one when it is too small).
+   */
+  static void loadImages(
+      float[] features, int rows, int[] chw, boolean nhwc, INDArray input, float[] spare) {
+    int[] s = chw;
     int per = s[0] * s[1] * s[2];
     if (!nhwc || s[0] == 1) {
       DenseStack.put(input, features, rows * per); // (C, H, W) order, or one channel
       return;
     }
-    float[] t = hFlat.length >= rows * per ? hFlat : new float[rows * per];
+    float[] t = spare.length >= rows * per ? spare : new float[rows * per];
     int hw = s[1] * s[2];
     for (int r = 0; r < rows; r++) {
       for (int c = 0; c < s[0]; c++) {
@@ -518,41 +532,15 @@ public final class FastConvNet implements FastPath {
     }
   }
 
-  /**
-   * Batch norm's running statistics in DL4J's convention: the "gradient" is the step to subtract,
-   * {@code running - new}. The mean mixes as {@code new = decay running + (1 - decay) batch}; so
-   * does the variance, also when DL4J stores the log10 standard deviation {@code L}: the running
-   * variance is {@code 10^(2 L) - eps} and the new {@code L} is {@code log10 sqrt(var + eps)}.
-   */
   private void runningUpdates(int l) {
-    int ch = inShape[l][0];
-    float[] m = new float[ch];
-    float[] v = new float[ch];
-    DenseStack.get(runMean[l], m, ch);
-    DenseStack.get(runVar[l], v, ch);
-    double d = decay[l];
-    float[] dm = new float[ch];
-    float[] dv = new float[ch];
-    for (int c = 0; c < ch; c++) {
-      dm[c] = (float) ((1 - d) * (m[c] - norm[l].mean[c]));
-      double batch = norm[l].var[c];
-      if (logStd[l]) {
-        double running = Math.pow(10, 2 * v[c]) - eps[l];
-        double mixed = d * running + (1 - d) * batch;
-        dv[c] = (float) (v[c] - 0.5 * Math.log10(mixed + eps[l]));
-      } else {
-        dv[c] = (float) ((1 - d) * (v[c] - batch));
-      }
-    }
-    DenseStack.put(dRunMean[l], dm, ch);
-    DenseStack.put(dRunVar[l], dv, ch);
+    norm[l].runningUpdates(runMean[l], runVar[l], dRunMean[l], dRunVar[l], decay[l], logStd[l]);
   }
 
-  private static INDArray rows(INDArray a, int rows) {
+  static INDArray rows(INDArray a, int rows) {
     return rows == a.size(0) ? a : a.get(NDArrayIndex.interval(0, rows));
   }
 
-  private static void exec(String op, INDArray[] in, INDArray[] out, long[] iArgs, double[] tArgs) {
+  static void exec(String op, INDArray[] in, INDArray[] out, long[] iArgs, double[] tArgs) {
     DynamicCustomOp.DynamicCustomOpsBuilder b =
         DynamicCustomOp.builder(op).addInputs(in).addOutputs(out);
     if (iArgs != null) {

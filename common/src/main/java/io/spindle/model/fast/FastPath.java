@@ -10,13 +10,15 @@ import io.spindle.config.Precision;
 import io.spindle.model.StepKey;
 import java.util.List;
 import java.util.Optional;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
 /**
  * One worker's forward and backward pass without DL4J's layer machinery, over the network's own
  * flat parameter and gradient vectors (prototypes, issue 13): {@link FastDenseNet} for MLPs, {@link
- * FastConvNet} for convolutional networks. In phase 2 a {@code TrainableNetwork} replica built on
- * it replaces DL4J's {@code computeGradientAndScore} where {@link #of} finds a fast path.
+ * FastConvNet} for convolutional networks, {@link FastResidualNet} for graph models (residual
+ * networks). In phase 2 a {@code TrainableNetwork} replica built on it replaces DL4J's {@code
+ * computeGradientAndScore} where {@link #of} finds a fast path.
  *
  * <p>Contract, as DL4J's: after {@link #computeGradient} the network's flat gradient vector holds
  * the gradient of the loss summed over the batch's examples (batch norm's running statistics as
@@ -45,6 +47,9 @@ public interface FastPath {
       return "model.precision is "
           + model.precision().configName()
           + ", the fast kernels compute in float32";
+    }
+    if (model.isGraph()) {
+      return FastResidualNet.unsupported(model, numInputs);
     }
     InputKind input = model.inputFor(numInputs).type();
     List<LayerConfig> layers = model.layers();
@@ -121,5 +126,18 @@ public interface FastPath {
       return Optional.of(FastConvNet.of(net, model, numInputs, maxBatch, true));
     }
     return Optional.empty();
+  }
+
+  /**
+   * The fast path for the graph {@code model} over {@code net} (built by {@code GraphFactory} from
+   * it), for batches of up to {@code maxBatch}, on the CPU backend ({@link FastResidualNet}); empty
+   * when there is none.
+   */
+  static Optional<FastPath> of(
+      ComputationGraph net, ModelConfig model, int numInputs, int maxBatch) {
+    if (!io.spindle.runtime.Nd4jRuntime.hasOneDnn() || unsupported(model, numInputs) != null) {
+      return Optional.empty();
+    }
+    return Optional.of(FastResidualNet.of(net, model, numInputs, maxBatch));
   }
 }

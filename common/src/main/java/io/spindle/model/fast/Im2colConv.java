@@ -65,6 +65,12 @@ final class Im2colConv {
     hWeights = new float[outC * (width - 1)];
   }
 
+  /** The convolution {@code c} from images of {C, H, W} {@code in} to {C, H, W} {@code out}. */
+  static Im2colConv of(int[] in, io.spindle.config.LayerConfig c, int[] out, int maxBatch) {
+    return new Im2colConv(
+        in[0], in[1], in[2], c.kernel(), c.stride(), c.padding(), out[0], out[1], out[2], maxBatch);
+  }
+
   /** Whether a layer qualifies: first layer, few input channels. */
   static boolean suits(int inC, int k) {
     return inC * k * k <= 32;
@@ -72,7 +78,7 @@ final class Im2colConv {
 
   /**
    * {@code out} (rows x outH x outW x outC) = the convolution of {@code features} (rows x C x H x
-   * W, DL4J's order) with {@code weights} ([outC, C, k, k]) plus {@code bias}.
+   * W, DL4J's order) with {@code weights} ([outC, C, k, k]) plus {@code bias} (null: none).
    */
   void forward(float[] features, int rows, INDArray weights, INDArray bias, INDArray out) {
     this.rows = rows;
@@ -108,7 +114,9 @@ final class Im2colConv {
       }
     }
     float[] b = new float[outC];
-    DenseStack.get(bias, b, outC);
+    if (bias != null) {
+      DenseStack.get(bias, b, outC);
+    }
     System.arraycopy(b, 0, hw, kk * outC, outC);
     DenseStack.put(w, hw, hw.length);
     DenseStack.matmul(
@@ -119,7 +127,10 @@ final class Im2colConv {
         false);
   }
 
-  /** The weight and bias gradients from {@code gradOut} (the last forward's rows, NHWC). */
+  /**
+   * The weight and bias gradients from {@code gradOut} (the last forward's rows, NHWC); {@code
+   * dBias} null: no bias.
+   */
   void backward(INDArray gradOut, INDArray dWeights, INDArray dBias) {
     DenseStack.matmul(
         DenseStack.rowsOf(patches, rows * outH * outW),
@@ -135,8 +146,10 @@ final class Im2colConv {
       }
     }
     DenseStack.put(dWeights, hWeights, hWeights.length);
-    float[] db = new float[outC];
-    System.arraycopy(hw, kk * outC, db, 0, outC);
-    DenseStack.put(dBias, db, outC);
+    if (dBias != null) {
+      float[] db = new float[outC];
+      System.arraycopy(hw, kk * outC, db, 0, outC);
+      DenseStack.put(dBias, db, outC);
+    }
   }
 }

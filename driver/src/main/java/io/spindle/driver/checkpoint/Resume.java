@@ -241,12 +241,23 @@ public final class Resume {
       out.add("data");
     }
     if (!a.training().equals(b.training())) {
-      out.add(
-          "training (batchSize, seed)"
-              + (a.optimizer().schedule().followsRunLength()
-                  ? " or training.epochs (optimizer.schedule.steps 0 stretches the schedule over"
-                      + " the run)"
-                  : ""));
+      TrainingConfig x = a.training();
+      TrainingConfig y = b.training();
+      List<String> keys = new ArrayList<>();
+      if (x.batchSize() != y.batchSize()) {
+        keys.add("training.batchSize");
+      }
+      if (x.seed() != y.seed()) {
+        keys.add("training.seed");
+      }
+      if (x.accumulate() != y.accumulate()) {
+        keys.add("training.accumulate");
+      }
+      if (x.epochs() != y.epochs()) {
+        keys.add(
+            "training.epochs (optimizer.schedule.steps 0 stretches the schedule over the run)");
+      }
+      out.add(keys.isEmpty() ? "training" : String.join(", ", keys));
     }
     if (!a.cluster().equals(b.cluster())) {
       out.add("cluster");

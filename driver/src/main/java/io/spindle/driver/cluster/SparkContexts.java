@@ -14,6 +14,12 @@ import org.apache.spark.api.java.JavaSparkContext;
  * 127.0.0.1.
  */
 public final class SparkContexts {
+  /** Seconds between Spark's slot checks of a barrier job that found too few slots. */
+  public static final int BARRIER_CHECK_INTERVAL_SECONDS = 1;
+
+  /** Spark's slot checks retried before a barrier job with too few slots fails. */
+  public static final int BARRIER_CHECK_RETRIES = 2;
+
   private SparkContexts() {}
 
   public static SparkConf conf(ClusterConfig cluster, String appName) {
@@ -40,14 +46,19 @@ public final class SparkContexts {
       conf.set("spark.extraListeners", listeners.isBlank() ? listener : listeners + "," + listener);
     }
     conf.set(ExecutorSlots.TOKEN_KEY, java.util.UUID.randomUUID().toString());
-    // Spark's own slot check before each barrier job gives up after about executorWaitSeconds
-    // (by default it retries every 15 s for 10 minutes).
-    int wait = cluster.executorWaitSeconds();
-    int interval = Math.max(1, Math.min(5, wait));
-    conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", interval + "s");
+    // Spark's own slot check before each barrier job (a collective round's) gives up within
+    // about BARRIER_CHECK_SECONDS; by default it retries every 15 s for 10 minutes. Spindle waits
+    // for executors itself, with a progress line and cluster.executorWaitSeconds as the bound
+    // (BarrierSlots.await before the first round, WorkerPool.await before every round), so Spark's
+    // check only meets a job whose executor was lost between the round's forming and its
+    // submission. Such a job is not yet active, so cancelling its job group cannot stop it; the
+    // round is formed again from the survivors as soon as it fails (CollectiveSync).
+    conf.setIfMissing(
+        "spark.scheduler.barrier.maxConcurrentTasksCheck.interval",
+        BARRIER_CHECK_INTERVAL_SECONDS + "s");
     conf.setIfMissing(
         "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures",
-        String.valueOf(Math.max(1, (wait + interval - 1) / interval)));
+        String.valueOf(BARRIER_CHECK_RETRIES));
     // An elastic run's tasks (gradient sharing, parameter averaging: one per shard, no barrier)
     // would otherwise wait for the executors holding their cached shards, and an executor added
     // later, holding none, would get no work: with no locality wait it takes a shard at once.

@@ -7,6 +7,7 @@ import io.spindle.config.SyncMode;
 import io.spindle.data.BatchLayout;
 import io.spindle.data.MiniBatch;
 import io.spindle.data.ShardAssignment;
+import io.spindle.driver.ClusterCapacityException;
 import io.spindle.driver.GlobalModel;
 import io.spindle.driver.ParameterSync;
 import io.spindle.driver.RoundResult;
@@ -62,10 +63,17 @@ import org.nd4j.linalg.factory.Nd4j;
  * boundaries, so re-cutting the shards for a new M costs nothing beyond the round's broadcast.
  * While a round runs, the driver watches the pool: when it falls below the round's M (an executor
  * was lost), the round's job is cancelled, its work thrown away (the model is untouched until a
- * round commits) and the round formed again from the survivors. Executors added while a round runs
- * join the next round. Lossy compression keeps one error-feedback state per worker, so config
- * validation refuses it with a changing worker count ({@code cluster.minWorkers} below {@code
- * cluster.workers}); with fewer workers than shards the exact exchange runs as a ring of shards.
+ * round commits) and the round formed again from the survivors. An executor lost between the
+ * round's forming and its job's submission (before {@link io.spindle.driver.ExecutorSlots} heard of
+ * it) meets Spark's slot check instead, which a job group's cancel cannot stop, as the job is not
+ * active yet: Spark gives up within about two seconds ({@link
+ * io.spindle.driver.cluster.SparkContexts#BARRIER_CHECK_RETRIES}) and the round is formed again
+ * just the same; should Spark keep refusing while the pool still counts the slots, the round gives
+ * up after {@code cluster.executorWaitSeconds} ({@link ClusterCapacityException}). Executors added
+ * while a round runs join the next round. Lossy compression keeps one error-feedback state per
+ * worker, so config validation refuses it with a changing worker count ({@code cluster.minWorkers}
+ * below {@code cluster.workers}); with fewer workers than shards the exact exchange runs as a ring
+ * of shards.
  */
 public final class CollectiveSync implements ParameterSync {
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -111,6 +119,10 @@ public final class CollectiveSync implements ParameterSync {
   private final Map<Integer, Double> steadySeconds = new TreeMap<>();
   private final Map<Integer, Long> steadySteps = new TreeMap<>();
   private int roundsAbandoned;
+  // rounds whose job Spark's slot check refused (a subset of the abandoned ones)
+  private int roundsRefused;
+  // set by attempt(): its job was refused by Spark's slot check
+  private boolean refused;
   private double abandonedSeconds;
   private double regroupSeconds;
   // executor-resident state between rounds (StickyState): this engine's run id, and what the
@@ -236,6 +248,7 @@ public final class CollectiveSync implements ParameterSync {
       out.put("steps_by_workers", byWorkers);
       out.put("worker_changes", changesWithLoss());
       out.put("rounds_abandoned", roundsAbandoned);
+      out.put("rounds_refused_by_slot_check", roundsRefused);
       out.put("abandoned_round_seconds", abandonedSeconds);
       out.put("shard_regroup_seconds", regroupSeconds);
       out.put("round_start_executor_hits", startHits);
@@ -266,6 +279,7 @@ public final class CollectiveSync implements ParameterSync {
     int steps = roundSteps > 0 ? Math.min(roundSteps, maxSteps) : maxSteps;
     double lost = 0;
     reportedThrough = iteration - 1;
+    long refusedSince = -1;
     while (true) {
       long formed = System.nanoTime();
       int m = Math.min(layout.workers(), pool.await());
@@ -282,6 +296,23 @@ public final class CollectiveSync implements ParameterSync {
         double seconds = (System.nanoTime() - formed) / 1e9;
         abandonedSeconds += seconds;
         lost += seconds;
+        if (refused) {
+          roundsRefused++;
+        }
+        if (refused && pool.available() >= m) {
+          // Spark counts fewer slots than the pool: a loss the listener has not heard of yet
+          refusedSince = refusedSince < 0 ? formed : refusedSince;
+          double refusing = (System.nanoTime() - refusedSince) / 1e9;
+          if (refusing > pool.waitSeconds()) {
+            throw new ClusterCapacityException(refusedTooLong(m, refusing));
+          }
+          say(
+              "spindle: Spark found fewer task slots than the round's %d workers at global step"
+                  + " %d (executors: %s); the round is formed again%n",
+              m, iteration, pool.describe());
+          continue;
+        }
+        refusedSince = -1;
         say(
             "spindle: a worker was lost during the round at global step %d (%d of %d workers"
                 + " left: executors %s); its %.1f s of work are thrown away and the round formed"
@@ -327,9 +358,24 @@ public final class CollectiveSync implements ParameterSync {
     }
   }
 
+  private String refusedTooLong(int m, double seconds) {
+    return String.format(
+        Locale.ROOT,
+        "cluster.sync collective needs %d task slots at once for a round, and the executors Spark"
+            + " announced offer them (executors: %s), but Spark's barrier slot check refused the"
+            + " round's job for %.0f s (cluster.executorWaitSeconds is %d): Spark counts fewer"
+            + " usable slots than its executors announce (spark.task.cpus, task resources,"
+            + " executors being decommissioned?). The newest checkpoint is the run's valid state",
+        m,
+        pool.describe(),
+        seconds,
+        pool.waitSeconds());
+  }
+
   /**
    * One attempt at a round on {@code shards.workers()} workers: the round's results, or null when
-   * the pool fell below that count while it ran (its job is then cancelled).
+   * the pool fell below that count while it ran (its job is then cancelled) or Spark's slot check
+   * refused its job ({@link #refused} then set).
    */
   private List<CollectiveResult> attempt(
       JavaRDD<MiniBatch> input,
@@ -339,6 +385,7 @@ public final class CollectiveSync implements ParameterSync {
       long iteration,
       GlobalModel model) {
     int m = shards.workers();
+    refused = false;
     byte[] secret = new byte[32];
     RANDOM.nextBytes(secret);
     Rendezvous rendezvous =
@@ -398,6 +445,8 @@ public final class CollectiveSync implements ParameterSync {
                 while (!Thread.currentThread().isInterrupted()) {
                   if (pool.available() < m) {
                     lost.set(true);
+                    // stops the job once Spark has made it active; a job still in Spark's slot
+                    // check is not, and fails there within seconds (SparkContexts)
                     sc.cancelJobGroup(group);
                     return;
                   }
@@ -425,13 +474,17 @@ public final class CollectiveSync implements ParameterSync {
       scala.reflect.ClassTag<CollectiveResult> tag =
           scala.reflect.ClassTag$.MODULE$.apply(CollectiveResult.class);
       try {
+        if (lost.get() || pool.available() < m) {
+          return null; // lost while the round was formed: Spark's slot check would refuse it
+        }
         JavaFutureAction<List<CollectiveResult>> job =
             JavaRDD.fromRDD(input.rdd().barrier().mapPartitions(task, false, tag), tag)
                 .repartition(1)
                 .collectAsync();
         return awaitReporting(job, progress, iteration + steps - 1);
       } catch (Exception e) {
-        if (lost.get() || pool.available() < m) {
+        refused = refusedBySlotCheck(e);
+        if (refused || lost.get() || pool.available() < m) {
           return null; // a worker was lost: the round is formed again from the survivors
         }
         throw e;
@@ -451,6 +504,22 @@ public final class CollectiveSync implements ParameterSync {
       }
     }
   }
+
+  /**
+   * Whether {@code e} (or a cause) is Spark's refusal of a barrier job for want of slots ({@code
+   * BarrierJobSlotsNumberCheckFailed}, internal to Spark, known here by its name).
+   */
+  static boolean refusedBySlotCheck(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t.getClass().getName().equals(SLOT_CHECK_FAILURE)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static final String SLOT_CHECK_FAILURE =
+      "org.apache.spark.scheduler.BarrierJobSlotsNumberCheckFailed";
 
   /**
    * The round's start: the committed parameters, each rank's optimiser state (whole, or its ZeRO-1

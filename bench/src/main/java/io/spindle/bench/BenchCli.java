@@ -63,6 +63,8 @@ public final class BenchCli {
         --profile-collective  instead of training: the collective step's phases (wall and
                           thread CPU time) with the fast kernels and DL4J's layers, for one
                           worker alone, the workers side by side, and on a loopback ring
+        --profile-dense   instead of training: one worker's fast dense step (the whole batch,
+                          one thread) per phase, beside its products alone at the same shapes
         --help            show this help
 
       The PyTorch systems run through the first of $SPINDLE_PYTHON, /usr/bin/python3 and python3
@@ -181,7 +183,7 @@ public final class BenchCli {
                 "--network",
                 "--schemes",
                 "--max-steps"),
-            List.of("--profile", "--profile-collective"));
+            List.of("--profile", "--profile-collective", "--profile-dense"));
     if (options.extra("--network") != null) {
       return networkBench(options, out);
     }
@@ -211,6 +213,13 @@ public final class BenchCli {
     Path dir = options.outputDir("bench");
     if (options.flag("--profile-collective")) {
       io.spindle.bench.ProfileCommand.runCollective(
+          config,
+          options.positiveInt("--profile-steps", io.spindle.bench.ProfileCommand.DEFAULT_STEPS),
+          out);
+      return ExitCode.SUCCESS.code();
+    }
+    if (options.flag("--profile-dense")) {
+      DenseStepProfile.run(
           config,
           options.positiveInt("--profile-steps", io.spindle.bench.ProfileCommand.DEFAULT_STEPS),
           out);

@@ -227,6 +227,17 @@ public final class FlatOptimizer {
    * where n is {@link #numParams()}. Same formulas as the ND4J form; {@code grad} is not modified.
    */
   public void step(float[] params, int p, float[] grad, int g, long iteration) {
+    step(params, p, grad, g, iteration, 1f);
+  }
+
+  /**
+   * {@link #step(float[], int, float[], int, long)} of the gradient {@code grad[g, g + n) *
+   * gradScale} (each entry multiplied in float32), bit for bit what scaling {@code grad} in place
+   * first and then stepping gives, in one pass over the arrays for Adam (the global step's mean:
+   * {@code gradScale = 1 / examples}). Adam leaves {@code grad} as it is; the other optimisers
+   * scale it in place, then step (not fused).
+   */
+  public void step(float[] params, int p, float[] grad, int g, long iteration, float gradScale) {
     if (dtype != DataType.FLOAT) {
       throw new IllegalStateException("the fused step is float32, this optimiser is " + dtype);
     }
@@ -246,6 +257,13 @@ public final class FlatOptimizer {
     }
     if (iteration < 0) {
       throw new IllegalArgumentException("iteration must be >= 0, got " + iteration);
+    }
+    if (gradScale != 1f && config.type() != OptimizerType.ADAM) {
+      for (int i = 0; i < n; i++) {
+        grad[g + i] *= gradScale; // the other optimisers scale first (not fused)
+      }
+      step(params, p, grad, g, iteration, 1f);
+      return;
     }
     toHeap();
     float[] st = heapState;
@@ -306,7 +324,7 @@ public final class FlatOptimizer {
         float step = (float) (rate / (1 - Math.pow(config.beta1(), t)));
         float eps = (float) config.epsilon();
         for (int i = 0, j = n; i < n; i++, j++) {
-          float gi = grad[g + i];
+          float gi = grad[g + i] * gradScale;
           float m = st[i] * b1 + gi * oneMinusB1;
           float v = st[j] * b2 + gi * gi * oneMinusB2;
           st[i] = m;
@@ -317,7 +335,7 @@ public final class FlatOptimizer {
       default -> throw new IllegalStateException("unknown optimiser " + config.type());
     }
     if (saved != null) {
-      restoreRaw(saved, params, p, grad, g, st);
+      restoreRaw(saved, params, p, grad, g, gradScale, st);
     }
   }
 
@@ -342,7 +360,8 @@ public final class FlatOptimizer {
   }
 
   /** After a fused step: raw entries become {@code saved - grad}, their state is put back. */
-  private void restoreRaw(float[] saved, float[] params, int p, float[] grad, int g, float[] st) {
+  private void restoreRaw(
+      float[] saved, float[] params, int p, float[] grad, int g, float gradScale, float[] st) {
     int k = stateMultiplier(config.type());
     int n = (int) numParams;
     int o = 0;
@@ -350,7 +369,7 @@ public final class FlatOptimizer {
       for (int r = 0; r < raw.count(); r++) {
         for (int i = raw.from(r); i < raw.to(r); i++, o++) {
           if (j < 0) {
-            params[p + i] = saved[o] - grad[g + i];
+            params[p + i] = saved[o] - grad[g + i] * gradScale;
           } else {
             st[j * n + i] = saved[o];
           }

@@ -61,6 +61,13 @@ public final class GlobalStep {
    */
   private final int[] decayed;
 
+  /**
+   * Whether nothing changes the range's mean gradient before the optimiser (no cancelled bias, no
+   * penalty, no weight decay): then the float32 form folds the mean into the optimiser's pass
+   * ({@link FlatOptimizer#step(float[], int, float[], int, long, float)}, bit for bit the same).
+   */
+  private final boolean fusedMean;
+
   private GlobalStep(OptimizerConfig optimizer, ParameterRules rules, int from, int to) {
     long n = rules.numParams();
     if (from < 0 || to <= from || to > n) {
@@ -80,6 +87,7 @@ public final class GlobalStep {
     this.flat =
         FlatOptimizer.create(optimizer, to - from, rules.type())
             .rawUpdates(rules.rawUpdates().slice(from, to));
+    this.fusedMean = cancelled.isEmpty() && !regularization.isActive() && decayed.length == 0;
   }
 
   /**
@@ -169,10 +177,19 @@ public final class GlobalStep {
     flat.step(w, g, iteration);
   }
 
-  /** Steps 1-3 on the range, float32 and fused; the arrays are whole vectors. */
+  /**
+   * Steps 1-3 on the range, float32 and fused; the arrays are whole vectors. When nothing comes
+   * between the mean and the optimiser, the mean is taken inside the optimiser's pass and, for
+   * Adam, {@code gradientSum} is left as it is.
+   */
   public void update(float[] params, float[] gradientSum, long examples, long iteration) {
     checkExamples(examples);
     float scale = (float) (1.0 / examples);
+    if (fusedMean) {
+      // nothing between the mean and the optimiser: the mean is taken inside its pass
+      flat.step(params, from, gradientSum, from, iteration, scale);
+      return;
+    }
     for (int i = from; i < to; i++) {
       gradientSum[i] *= scale;
     }

@@ -62,9 +62,32 @@ final class DenseStack {
   private final float[] hz;
   private final float[] hb;
   private final float[] hdb;
+  private final DropoutMasks masks;
   private long correct;
   private long[] times;
   private int timesAt;
+  private long[] phases;
+
+  /** Phases of {@link #recordPhases}: indices into its array. */
+  static final int INPUT = 0;
+
+  static final int FORWARD_PRODUCTS = 1;
+  static final int FORWARD_PASS = 2;
+  static final int SOFTMAX = 3;
+  static final int WEIGHT_GRADIENT_PRODUCTS = 4;
+  static final int INPUT_GRADIENT_PRODUCTS = 5;
+  static final int BACKWARD_PASS = 6;
+
+  /** What each phase of {@link #recordPhases} covers, by index. */
+  static final String[] PHASES = {
+    "input copy (+ input dropout)",
+    "forward products x W",
+    "bias + activation + dropout, with the copies from/to native memory",
+    "softmax + loss + output delta and bias gradient",
+    "weight-gradient products delta^T x",
+    "input-gradient products delta W^T",
+    "activation gradient + bias gradient, with the copies"
+  };
 
   /**
    * @param params the network's flat parameter vector (rank 1)
@@ -141,6 +164,7 @@ final class DenseStack {
     hz = new float[maxBatch * widest];
     hb = new float[widest];
     hdb = new float[widest];
+    masks = new DropoutMasks(widest);
   }
 
   /** Whether the stack computes these layers: dense relu/identity layers, a softmax output. */
@@ -179,6 +203,27 @@ final class DenseStack {
     this.timesAt = at;
   }
 
+  /**
+   * Adds each phase's time ({@link #PHASES}) to {@code nanos[phase]} on every later pass (for the
+   * profiler; null stops it).
+   */
+  void recordPhases(long[] nanos) {
+    if (nanos != null && nanos.length < PHASES.length) {
+      throw new IllegalArgumentException(
+          "expected room for " + PHASES.length + " phases, got " + nanos.length);
+    }
+    this.phases = nanos;
+  }
+
+  private long lap(long since, int phase) {
+    if (phases == null) {
+      return 0;
+    }
+    long now = System.nanoTime();
+    phases[phase] += now - since;
+    return now;
+  }
+
   private long tick(long since, int counter) {
     if (times == null) {
       return 0;
@@ -201,80 +246,144 @@ final class DenseStack {
           "batch of " + rows + " examples; this fast path holds 1 to " + maxBatch);
     }
     long t = times == null ? 0 : System.nanoTime();
+    long p = phases == null ? 0 : System.nanoTime();
     int n0 = rows * nIn[0];
     if (keep[0] < 1) {
       System.arraycopy(input, 0, hx[0], 0, n0);
-      DropoutMasks.apply(key, first, keep[0], hx[0], 0, rows, nIn[0]);
+      masks.apply(key, first, keep[0], hx[0], 0, rows, nIn[0]);
       put(x[0], hx[0], n0);
     } else {
       put(x[0], input, n0);
     }
+    p = lap(p, INPUT);
     double loss = 0;
     for (int l = 0; l < layers; l++) {
       matmul(rowsOf(x[l], rows), wt[l], rowsOf(z[l], rows), false, true);
+      p = lap(p, FORWARD_PRODUCTS);
       int n = nOut[l];
       get(z[l], hz, rows * n);
       get(bias[l], hb, n);
       if (l < layers - 1) {
-        float[] next = hx[l + 1];
-        boolean r = relu[l];
-        for (int i = 0; i < rows; i++) {
-          int at = i * n;
-          for (int c = 0; c < n; c++) {
-            float v = hz[at + c] + hb[c];
-            next[at + c] = r && v < 0 ? 0f : v;
-          }
-        }
-        if (keep[l + 1] < 1) {
-          DropoutMasks.apply(key, first + l + 1, keep[l + 1], next, 0, rows, n);
-        }
-        put(x[l + 1], next, rows * n);
+        biasActivationDropout(l, rows, key);
+        put(x[l + 1], hx[l + 1], rows * n);
+        p = lap(p, FORWARD_PASS);
       } else {
         loss = softmaxCrossEntropy(labels, rows, n);
         put(delta[l], hz, rows * n);
+        p = lap(p, SOFTMAX);
       }
       t = tick(t, 2 * l);
     }
     for (int l = layers - 1; l >= 0; l--) {
       // dW^T = delta^T x, straight into the flat gradient
       matmul(rowsOf(delta[l], rows), rowsOf(x[l], rows), dwt[l], true, false);
+      p = lap(p, WEIGHT_GRADIENT_PRODUCTS);
       if (l == 0 && inputGrad == null) {
         tick(t, 1);
         break;
       }
       matmul(rowsOf(delta[l], rows), wt[l], rowsOf(g[l], rows), false, false);
+      p = lap(p, INPUT_GRADIENT_PRODUCTS);
       int n = nIn[l];
       if (l == 0) {
         get(g[0], inputGrad, rows * n);
         if (keep[0] < 1) {
-          DropoutMasks.apply(key, first, keep[0], inputGrad, 0, rows, n);
+          masks.apply(key, first, keep[0], inputGrad, 0, rows, n);
         }
+        lap(p, BACKWARD_PASS);
         tick(t, 1);
         break;
       }
       get(g[l], hz, rows * n);
-      float[] in = hx[l];
-      float scale = (float) (1.0 / keep[l]);
-      Arrays.fill(hdb, 0, n, 0f);
-      boolean reluPrev = relu[l - 1];
-      if (!reluPrev && keep[l] < 1) {
-        // after an identity layer a kept unit may be 0: draw the mask again instead of reading it
-        DropoutMasks.apply(key, first + l, keep[l], hz, 0, rows, n);
-        scale = 1f;
+      activationGradient(l, rows, key);
+      put(delta[l - 1], hz, rows * n);
+      put(dbias[l - 1], hdb, n);
+      p = lap(p, BACKWARD_PASS);
+      t = tick(t, 2 * l + 1);
+    }
+    return loss;
+  }
+
+  /**
+   * {@code x[l + 1] = mask * act(z + b)} into {@code hx[l + 1]} from {@code hz} (z) and {@code hb}
+   * (b): one pass, no branch per element; the mask is layer l + 1's dropout (none when its keep
+   * probability is 1). ReLU is {@code Math.max(v, 0f)}.
+   */
+  private void biasActivationDropout(int l, int rows, StepKey key) {
+    int n = nOut[l];
+    float[] next = hx[l + 1];
+    float[] zs = hz;
+    float[] b = hb;
+    boolean r = relu[l];
+    double k = keep[l + 1];
+    if (k >= 1) {
+      for (int i = 0; i < rows; i++) {
+        int at = i * n;
+        if (r) {
+          for (int c = 0; c < n; c++) {
+            next[at + c] = Math.max(zs[at + c] + b[c], 0f);
+          }
+        } else {
+          for (int c = 0; c < n; c++) {
+            next[at + c] = zs[at + c] + b[c];
+          }
+        }
+      }
+      return;
+    }
+    long threshold = DropoutMasks.threshold(k);
+    int kept = Float.floatToRawIntBits((float) (1.0 / k));
+    for (int i = 0; i < rows; i++) {
+      int at = i * n;
+      long[] mask = masks.draw(key, first + l + 1, i, threshold, n);
+      if (r) {
+        for (int c = 0; c < n; c++) {
+          next[at + c] =
+              Math.max(zs[at + c] + b[c], 0f) * Float.intBitsToFloat(kept & (int) mask[c]);
+        }
+      } else {
+        for (int c = 0; c < n; c++) {
+          next[at + c] = (zs[at + c] + b[c]) * Float.intBitsToFloat(kept & (int) mask[c]);
+        }
+      }
+    }
+  }
+
+  /**
+   * Layer l - 1's {@code delta = g / keep * 1[x_l > 0]} in place in {@code hz} (g, layer l's input
+   * gradient) and its bias gradient (the column sums) into {@code hdb}; one pass, no branch per
+   * element. After a ReLU layer the kept, positive inputs are exactly the units whose gradient
+   * passes, so dropout's mask is not drawn again; after an identity layer it is.
+   */
+  private void activationGradient(int l, int rows, StepKey key) {
+    int n = nIn[l];
+    float[] gs = hz;
+    float[] in = hx[l];
+    float[] db = hdb;
+    float scale = (float) (1.0 / keep[l]);
+    Arrays.fill(db, 0, n, 0f);
+    if (!relu[l - 1]) {
+      if (keep[l] < 1) {
+        masks.apply(key, first + l, keep[l], gs, 0, rows, n);
       }
       for (int i = 0; i < rows; i++) {
         int at = i * n;
         for (int c = 0; c < n; c++) {
-          float d = reluPrev && in[at + c] <= 0 ? 0f : hz[at + c] * scale;
-          hz[at + c] = d;
-          hdb[c] += d;
+          db[c] += gs[at + c];
         }
       }
-      put(delta[l - 1], hz, rows * n);
-      put(dbias[l - 1], hdb, n);
-      t = tick(t, 2 * l + 1);
+      return;
     }
-    return loss;
+    for (int i = 0; i < rows; i++) {
+      int at = i * n;
+      for (int c = 0; c < n; c++) {
+        int bits = Float.floatToRawIntBits(in[at + c]);
+        int positive = ~((bits - 1) | bits) >> 31; // -1 iff in > 0 (or a positive NaN)
+        float d = Float.intBitsToFloat(Float.floatToRawIntBits(gs[at + c] * scale) & positive);
+        gs[at + c] = d;
+        db[c] += d;
+      }
+    }
   }
 
   /**

@@ -92,4 +92,21 @@ public final class FastDenseNet implements FastPath {
   public void recordTimes(long[] nanos) {
     stack.recordTimes(nanos, 0);
   }
+
+  /**
+   * What each phase of {@link #recordPhases} covers, by index: input copy, forward products, the
+   * bias/activation/dropout passes, softmax, weight-gradient products, input-gradient products, the
+   * backward passes (for the step profiler).
+   */
+  public static java.util.List<String> phases() {
+    return java.util.List.of(DenseStack.PHASES);
+  }
+
+  /**
+   * Adds each phase's time ({@link #phases}) to {@code nanos[phase]}, summed over the layers, on
+   * every later pass (for the step profiler; null stops it).
+   */
+  public void recordPhases(long[] nanos) {
+    stack.recordPhases(nanos);
+  }
 }

@@ -293,11 +293,9 @@ class FastDenseNetTest {
       if (keep[layer] >= 1) {
         return 1;
       }
-      float[] one = new float[unit + 1];
-      java.util.Arrays.fill(one, 1f);
-      DropoutMasks.apply(
-          new StepKey(SEED, step, (int) example), layer, keep[layer], one, 0, 1, unit + 1);
-      return one[unit];
+      // KeyedDropout's definition, independently of DropoutMasks
+      long seed = new StepKey(SEED, step, (int) example).exampleSeed(0, layer);
+      return StepKey.uniform(seed, unit) < keep[layer] ? (float) (1.0 / keep[layer]) : 0f;
     }
 
     double lossAndGradient(float[] f, int[] y, int rows, long step, long first) {

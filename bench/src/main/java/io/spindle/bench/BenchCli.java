@@ -201,6 +201,9 @@ public final class BenchCli {
     List<String> overrides = new ArrayList<>(options.overrides());
     overrides.addAll(sets);
     SpindleConfig config = BenchModels.config(model, options.configFile(), overrides);
+    if (config.model().precision() == io.spindle.config.Precision.BF16) {
+      io.spindle.runtime.Amx.enable(); // before the peak's products use oneDNN (docs/bf16.md)
+    }
     List<String> systems =
         options.extra("--systems") != null
             ? List.of(options.extra("--systems").split(","))

@@ -59,6 +59,7 @@ final class SpindleBaseline {
     double sparkBytes = traffic.bytesPerWorkerPerStep(workers, steps);
     Map<String, Object> extra = new LinkedHashMap<>();
     extra.put("end_to_end_samples_per_second", summary.get("end_to_end_samples_per_second"));
+    extra.put("compute_precision", summary.get("compute_precision"));
     Double steady = steadySamplesPerSecond(runDir.resolve("metrics.jsonl"));
     if (steady != null) {
       extra.put("steady_samples_per_second", steady);

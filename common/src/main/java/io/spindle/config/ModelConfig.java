@@ -10,7 +10,8 @@ import java.util.List;
  * @param l1 L1 penalty coefficient on weights (not biases, not batch-norm parameters)
  * @param l2 L2 penalty coefficient on weights (not biases, not batch-norm parameters): the loss
  *     gains (l2 / 2) * ||W||^2
- * @param precision float32 or float64
+ * @param precision float32, float64 or bf16 (float32 storage, bfloat16 products where the CPU runs
+ *     them fast, see {@link Precision})
  * @param input how an example's feature vector is shaped for the first layer; absent: inferred by
  *     {@link #inputFor} from the first layer and the number of features
  * @param maxNorm max-norm constraint (0 = off): after every optimiser step, the weights into each
@@ -88,6 +89,11 @@ public record ModelConfig(
     if (input != null && input.type() == InputKind.SEQUENCE) {
       checkTokens(layers, input.features());
     }
+  }
+
+  /** This model in {@code precision} (bf16 falls back to float32 through this). */
+  public ModelConfig withPrecision(Precision precision) {
+    return new ModelConfig(layers, weightInit, l1, l2, precision, input, maxNorm, preset, kernels);
   }
 
   /** This model computed by {@code kernels}. */

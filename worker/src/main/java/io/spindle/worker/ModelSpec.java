@@ -102,6 +102,9 @@ public record ModelSpec(
    * accumulate} > 1 the replica computes each share in micro-batches ({@link AccumulatingNetwork}).
    */
   public TrainableNetwork newNetwork() {
+    if (!usesFastKernels()) {
+      io.spindle.model.fast.Bf16Products.effective(model, false); // bf16: warns, float32
+    }
     TrainableNetwork net =
         model.isGraph()
             ? usesFastKernels() ? FastReplica.ofGraph(this) : new GraphReplica(this)

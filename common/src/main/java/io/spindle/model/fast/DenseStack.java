@@ -5,7 +5,9 @@ import io.spindle.config.LayerConfig;
 import io.spindle.config.LayerType;
 import io.spindle.config.Loss;
 import io.spindle.model.StepKey;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 import java.util.Arrays;
 import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -34,6 +36,15 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * positive inputs are exactly the units whose gradient passes, so dropout's mask need not be
  * stored; after an identity layer the mask is drawn again) and its bias gradient.
  *
+ * <p>bf16 ({@link #DenseStack(INDArray, INDArray, long, List, int, int, int, boolean, boolean)}
+ * with {@code bf16}): the parameters, gradients and optimiser state stay float32 (the master copy);
+ * every matrix product takes bfloat16 operands and gives a bfloat16 result (libnd4j's matmul op
+ * takes no mixed types; oneDNN accumulates in float32 inside). The casts are fused into passes that
+ * touch the data anyway: the Java passes above read the products' bf16 results and write the next
+ * product's bf16 operands (round to nearest even), the weights are cast once per pass ({@code W^T}
+ * to bf16, one pass over the parameters), and the weight gradients are widened into the flat
+ * float32 gradient (one pass). The ReLU masks and the softmax are computed in float32.
+ *
  * <p>Dropout masks come from the step's {@link StepKey} (global step, the example's index in the
  * global batch, the layer's index in the network), drawn as DL4J's keyed dropout draws them ({@link
  * DropoutMasks}), never from ND4J's random generator.
@@ -48,6 +59,11 @@ final class DenseStack {
   private final int maxBatch;
   private final long numParams;
   private final double smoothing; // the output's label smoothing (0: none)
+  private final boolean bf16; // products on bfloat16 operands (x, z, delta, g are bf16 arrays)
+  private final INDArray[] wt16; // bf16: W^T cast once per pass; else wt
+  private final INDArray[] dwt16; // bf16: the weight-gradient products; else dwt
+  private final short[] hs; // bf16 scratch
+  private final float[] hw; // bf16: weights and weight gradients on the heap
 
   private final INDArray[] wt; // W^T views, row-major nOut x nIn
   private final INDArray[] bias;
@@ -107,6 +123,23 @@ final class DenseStack {
       int inputs,
       int maxBatch,
       boolean inputGradient) {
+    this(params, grads, offset, configs, first, inputs, maxBatch, inputGradient, false);
+  }
+
+  /**
+   * As above; with {@code bf16} the products take bfloat16 operands (see the class comment), which
+   * pays only where oneDNN runs them on AMX ({@link Bf16Products}).
+   */
+  DenseStack(
+      INDArray params,
+      INDArray grads,
+      long offset,
+      List<LayerConfig> configs,
+      int first,
+      int inputs,
+      int maxBatch,
+      boolean inputGradient,
+      boolean bf16) {
     if (!supports(configs)) {
       throw new IllegalArgumentException(
           "the fast dense part takes dense layers (relu or identity) under a softmax"
@@ -119,6 +152,11 @@ final class DenseStack {
     this.layers = configs.size();
     this.first = first;
     this.maxBatch = maxBatch;
+    this.bf16 = bf16;
+    DataType act = bf16 ? DataType.BFLOAT16 : DataType.FLOAT;
+    wt16 = new INDArray[layers];
+    dwt16 = new INDArray[layers];
+    long largest = 0;
     nIn = new int[layers];
     nOut = new int[layers];
     relu = new boolean[layers];
@@ -147,12 +185,15 @@ final class DenseStack {
       bias[l] = params.get(NDArrayIndex.interval(at + w, at + w + nOut[l]));
       dbias[l] = grads.get(NDArrayIndex.interval(at + w, at + w + nOut[l]));
       at += w + nOut[l];
-      x[l] = Nd4j.create(DataType.FLOAT, maxBatch, nIn[l]);
-      z[l] = Nd4j.create(DataType.FLOAT, maxBatch, nOut[l]);
-      delta[l] = Nd4j.create(DataType.FLOAT, maxBatch, nOut[l]);
+      x[l] = Nd4j.create(act, maxBatch, nIn[l]);
+      z[l] = Nd4j.create(act, maxBatch, nOut[l]);
+      delta[l] = Nd4j.create(act, maxBatch, nOut[l]);
       if (l > 0 || inputGradient) {
-        g[l] = Nd4j.create(DataType.FLOAT, maxBatch, nIn[l]);
+        g[l] = Nd4j.create(act, maxBatch, nIn[l]);
       }
+      wt16[l] = bf16 ? Nd4j.create(act, nOut[l], nIn[l]) : wt[l];
+      dwt16[l] = bf16 ? Nd4j.create(act, nOut[l], nIn[l]) : dwt[l];
+      largest = Math.max(largest, w);
       hx[l] = new float[maxBatch * nIn[l]];
       widest = Math.max(widest, nOut[l]);
       if (wt[l].stride(1) != 1 || dwt[l].stride(1) != 1) {
@@ -165,6 +206,13 @@ final class DenseStack {
     hb = new float[widest];
     hdb = new float[widest];
     masks = new DropoutMasks(widest);
+    hs = bf16 ? new short[(int) Math.max(largest, (long) maxBatch * widest)] : null;
+    hw = bf16 ? new float[(int) largest] : null;
+  }
+
+  /** Whether the products take bfloat16 operands. */
+  boolean bf16() {
+    return bf16;
   }
 
   /** Whether the stack computes these layers: dense relu/identity layers, a softmax output. */
@@ -247,46 +295,52 @@ final class DenseStack {
     }
     long t = times == null ? 0 : System.nanoTime();
     long p = phases == null ? 0 : System.nanoTime();
+    if (bf16) {
+      castWeights();
+    }
     int n0 = rows * nIn[0];
     if (keep[0] < 1) {
       System.arraycopy(input, 0, hx[0], 0, n0);
       masks.apply(key, first, keep[0], hx[0], 0, rows, nIn[0]);
-      put(x[0], hx[0], n0);
+      store(x[0], hx[0], n0);
     } else {
-      put(x[0], input, n0);
+      store(x[0], input, n0);
     }
     p = lap(p, INPUT);
     double loss = 0;
     for (int l = 0; l < layers; l++) {
-      matmul(rowsOf(x[l], rows), wt[l], rowsOf(z[l], rows), false, true);
+      matmul(rowsOf(x[l], rows), wt16[l], rowsOf(z[l], rows), false, true);
       p = lap(p, FORWARD_PRODUCTS);
       int n = nOut[l];
-      get(z[l], hz, rows * n);
+      load(z[l], hz, rows * n);
       get(bias[l], hb, n);
       if (l < layers - 1) {
         biasActivationDropout(l, rows, key);
-        put(x[l + 1], hx[l + 1], rows * n);
+        store(x[l + 1], hx[l + 1], rows * n);
         p = lap(p, FORWARD_PASS);
       } else {
         loss = softmaxCrossEntropy(labels, rows, n);
-        put(delta[l], hz, rows * n);
+        store(delta[l], hz, rows * n);
         p = lap(p, SOFTMAX);
       }
       t = tick(t, 2 * l);
     }
     for (int l = layers - 1; l >= 0; l--) {
       // dW^T = delta^T x, straight into the flat gradient
-      matmul(rowsOf(delta[l], rows), rowsOf(x[l], rows), dwt[l], true, false);
+      matmul(rowsOf(delta[l], rows), rowsOf(x[l], rows), dwt16[l], true, false);
+      if (bf16) {
+        widen(dwt16[l], dwt[l], nOut[l] * nIn[l]);
+      }
       p = lap(p, WEIGHT_GRADIENT_PRODUCTS);
       if (l == 0 && inputGrad == null) {
         tick(t, 1);
         break;
       }
-      matmul(rowsOf(delta[l], rows), wt[l], rowsOf(g[l], rows), false, false);
+      matmul(rowsOf(delta[l], rows), wt16[l], rowsOf(g[l], rows), false, false);
       p = lap(p, INPUT_GRADIENT_PRODUCTS);
       int n = nIn[l];
       if (l == 0) {
-        get(g[0], inputGrad, rows * n);
+        load(g[0], inputGrad, rows * n);
         if (keep[0] < 1) {
           masks.apply(key, first, keep[0], inputGrad, 0, rows, n);
         }
@@ -294,9 +348,9 @@ final class DenseStack {
         tick(t, 1);
         break;
       }
-      get(g[l], hz, rows * n);
+      load(g[l], hz, rows * n);
       activationGradient(l, rows, key);
-      put(delta[l - 1], hz, rows * n);
+      store(delta[l - 1], hz, rows * n);
       put(dbias[l - 1], hdb, n);
       p = lap(p, BACKWARD_PASS);
       t = tick(t, 2 * l + 1);
@@ -441,6 +495,64 @@ final class DenseStack {
     correct = right;
     put(dbias[layers - 1], hdb, n);
     return loss / rows;
+  }
+
+  /** bf16: {@code W^T} of every layer, rounded to bfloat16, into {@code wt16}. */
+  private void castWeights() {
+    for (int l = 0; l < layers; l++) {
+      int n = nOut[l] * nIn[l];
+      get(wt[l], hw, n);
+      store(wt16[l], hw, n);
+    }
+  }
+
+  /** bf16: the bf16 weight-gradient product {@code from} widened into the float32 {@code to}. */
+  private void widen(INDArray from, INDArray to, int n) {
+    load(from, hw, n);
+    put(to, hw, n);
+  }
+
+  /** {@link #put}, rounding to bfloat16 when {@code target} is a bf16 array. */
+  private void store(INDArray target, float[] values, int n) {
+    if (target.dataType() != DataType.BFLOAT16) {
+      put(target, values, n);
+      return;
+    }
+    short[] s = hs;
+    for (int i = 0; i < n; i++) {
+      s[i] = toBf16(values[i]);
+    }
+    shorts(target).put(s, 0, n);
+  }
+
+  /** {@link #get}, widening from bfloat16 when {@code source} is a bf16 array. */
+  private void load(INDArray source, float[] values, int n) {
+    if (source.dataType() != DataType.BFLOAT16) {
+      get(source, values, n);
+      return;
+    }
+    short[] s = hs;
+    shorts(source).get(s, 0, n);
+    for (int i = 0; i < n; i++) {
+      values[i] = Float.intBitsToFloat(s[i] << 16);
+    }
+  }
+
+  /** A bf16 array's buffer as shorts, positioned at its first element. */
+  private static ShortBuffer shorts(INDArray a) {
+    ShortBuffer sb = a.data().asNio().order(ByteOrder.nativeOrder()).asShortBuffer();
+    sb.position((int) a.offset());
+    return sb;
+  }
+
+  /**
+   * {@code v} rounded to the nearest bfloat16 (ties to even), as its 16 bits: the upper half of the
+   * float's bits after adding half an ulp of bf16. Finite values only (a NaN may come out as an
+   * infinity; the divergence check catches either).
+   */
+  static short toBf16(float v) {
+    int bits = Float.floatToRawIntBits(v);
+    return (short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16);
   }
 
   static INDArray rowsOf(INDArray a, int rows) {

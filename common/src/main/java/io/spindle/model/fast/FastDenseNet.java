@@ -24,12 +24,16 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 public final class FastDenseNet implements FastPath {
   private final DenseStack stack;
 
-  private FastDenseNet(MultiLayerNetwork net, ModelConfig model, int maxBatch) {
+  private FastDenseNet(MultiLayerNetwork net, ModelConfig model, int maxBatch, boolean bf16) {
     if (!supports(model)) {
       throw new IllegalArgumentException(
           "the fast dense path takes dense layers (relu or identity) under a softmax"
-              + " cross_entropy output in float32, got "
+              + " cross_entropy output in float32 or bf16, got "
               + model);
+    }
+    if (bf16 && model.precision() != Precision.BF16) {
+      throw new IllegalArgumentException(
+          "bf16 products for a model of precision " + model.precision().configName());
     }
     net.initGradientsView();
     int inputs = (int) net.getLayer(0).getParam("W").size(0);
@@ -42,7 +46,8 @@ public final class FastDenseNet implements FastPath {
             0,
             inputs,
             maxBatch,
-            false);
+            false,
+            bf16);
     if (stack.numParams() != net.numParams()) {
       throw new IllegalStateException(
           "dense layers cover "
@@ -54,15 +59,33 @@ public final class FastDenseNet implements FastPath {
 
   /**
    * A fast path over {@code net}'s own parameter and gradient vectors, for batches of up to {@code
-   * maxBatch} examples.
+   * maxBatch} examples. A bf16 model's products take bfloat16 operands where that pays in this JVM
+   * ({@link Bf16Products#effective}), float32 ones otherwise; {@link #precision} says which.
    */
   public static FastDenseNet of(MultiLayerNetwork net, ModelConfig model, int maxBatch) {
-    return new FastDenseNet(net, model, maxBatch);
+    return of(net, model, maxBatch, Bf16Products.effective(model, true) == Precision.BF16);
   }
 
-  /** Whether the fast path computes {@code model}: dense relu/identity layers, softmax output. */
+  /**
+   * As {@link #of(MultiLayerNetwork, ModelConfig, int)} with the bf16 decision given: bf16 products
+   * ({@code bf16}, for a bf16 model only) or float32 ones (the fallback, for any model).
+   */
+  static FastDenseNet of(MultiLayerNetwork net, ModelConfig model, int maxBatch, boolean bf16) {
+    return new FastDenseNet(net, model, maxBatch, bf16);
+  }
+
+  /** The precision the products compute in: bf16, or float32 (also a bf16 model's fallback). */
+  @Override
+  public Precision precision() {
+    return stack.bf16() ? Precision.BF16 : Precision.FLOAT32;
+  }
+
+  /**
+   * Whether the fast path computes {@code model}: dense relu/identity layers, softmax output,
+   * float32 storage (float32 or bf16).
+   */
   public static boolean supports(ModelConfig model) {
-    return model.precision() == Precision.FLOAT32
+    return model.precision().storage() == Precision.FLOAT32
         && DenseStack.supports(model.layers())
         && (model.input() == null || model.input().type() == InputKind.FLAT);
   }

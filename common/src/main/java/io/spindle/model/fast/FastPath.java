@@ -38,15 +38,22 @@ public interface FastPath {
   void recordTimes(long[] nanos);
 
   /**
+   * The precision the products compute in (a bf16 model's may be float32: {@link Bf16Products}).
+   */
+  default Precision precision() {
+    return Precision.FLOAT32;
+  }
+
+  /**
    * Why the fast kernels do not compute {@code model} on {@code numInputs} features, naming the
    * config key and the first layer they do not cover, or null when they cover every layer (the
    * backend is checked by {@link #of}).
    */
   public static String unsupported(ModelConfig model, int numInputs) {
-    if (model.precision() != Precision.FLOAT32) {
+    if (model.precision().storage() != Precision.FLOAT32) {
       return "model.precision is "
           + model.precision().configName()
-          + ", the fast kernels compute in float32";
+          + ", the fast kernels compute in float32 (or bf16)";
     }
     if (model.isGraph()) {
       return FastResidualNet.unsupported(model, numInputs);
@@ -122,8 +129,9 @@ public interface FastPath {
     if (FastDenseNet.supports(model)) {
       return Optional.of(FastDenseNet.of(net, model, maxBatch));
     }
-    if (FastConvNet.supports(model, numInputs)) {
-      return Optional.of(FastConvNet.of(net, model, numInputs, maxBatch, true));
+    ModelConfig f32 = model.withPrecision(Bf16Products.effective(model, false)); // bf16: float32
+    if (FastConvNet.supports(f32, numInputs)) {
+      return Optional.of(FastConvNet.of(net, f32, numInputs, maxBatch, true));
     }
     return Optional.empty();
   }
@@ -138,6 +146,7 @@ public interface FastPath {
     if (!io.spindle.runtime.Nd4jRuntime.hasOneDnn() || unsupported(model, numInputs) != null) {
       return Optional.empty();
     }
-    return Optional.of(FastResidualNet.of(net, model, numInputs, maxBatch));
+    ModelConfig f32 = model.withPrecision(Bf16Products.effective(model, false)); // bf16: float32
+    return Optional.of(FastResidualNet.of(net, f32, numInputs, maxBatch));
   }
 }

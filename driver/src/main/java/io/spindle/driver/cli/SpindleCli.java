@@ -179,6 +179,9 @@ public final class SpindleCli {
     }
     SpindleConfig config = options.config(resume ? List.of("checkpoint.resume=auto") : List.of());
     String location = options.outputLocation("train");
+    if (config.model().precision() == io.spindle.config.Precision.BF16) {
+      io.spindle.runtime.Amx.enable(); // before oneDNN's first use in this JVM (docs/bf16.md)
+    }
     org.apache.spark.SparkConf sparkConf = SparkContexts.conf(config.cluster(), "spindle train");
     ResourcePlan.of(config, sparkConf).check();
     io.spindle.driver.BarrierSlots.checkUpFront(sparkConf, config.cluster()); // before any work

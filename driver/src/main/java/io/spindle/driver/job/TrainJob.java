@@ -133,6 +133,13 @@ public final class TrainJob {
       facts.put("shards", shards);
       facts.put("threads_per_worker", threads);
       facts.put("sync", config.cluster().sync().configName());
+      facts.put("precision", config.model().precision().configName());
+      // what the products computed in (bf16 falls back to float32 where it does not pay); the
+      // driver JVM's verdict, which is the workers' in local mode
+      facts.put(
+          "compute_precision",
+          io.spindle.model.fast.Bf16Products.effective(config.model(), data.numFeatures())
+              .configName());
       facts.put("global_batch", data.batchSize());
       facts.put("dataset", config.data().dataset());
       facts.put("skipped_records", data.skippedRecords());

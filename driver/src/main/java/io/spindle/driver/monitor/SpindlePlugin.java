@@ -79,6 +79,12 @@ public final class SpindlePlugin implements SparkPlugin {
         this.ctx = ctx;
         // runs when the executor starts, before any task can load ND4J
         io.spindle.runtime.Nd4jRuntime.selectNativeBuild();
+        // spark.executorEnv.DNNL_MAX_CPU_ISA=AVX512_CORE_AMX lets oneDNN run AMX kernels, which
+        // Linux allows only after the tile permission: request it now (docs/bf16.md)
+        if (io.spindle.runtime.Amx.ISA_AMX.equalsIgnoreCase(
+            System.getenv(io.spindle.runtime.Amx.ISA_VARIABLE))) {
+          io.spindle.runtime.Amx.enable();
+        }
       }
 
       @Override

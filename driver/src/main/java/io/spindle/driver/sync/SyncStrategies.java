@@ -39,9 +39,9 @@ public final class SyncStrategies {
       case PARAMETER_AVERAGING ->
           new ParameterAveraging(sc, layout, cluster.averagingSteps(), pool);
       case COLLECTIVE -> {
-        if (precision != Precision.FLOAT32) {
+        if (precision.storage() != Precision.FLOAT32) {
           throw new ConfigException(
-              "cluster.sync collective (the default) needs model.precision float32, got "
+              "cluster.sync collective (the default) needs model.precision float32 or bf16, got "
                   + precision.configName()
                   + "; for float64 set cluster.sync to gradient_sharing or parameter_averaging");
         }

@@ -96,11 +96,11 @@ final class DenseStack {
 
   /** What each phase of {@link #recordPhases} covers, by index. */
   static final String[] PHASES = {
-    "input copy (+ input dropout)",
+    "input copy (+ input dropout; bf16: + the weights' cast to bf16)",
     "forward products x W",
     "bias + activation + dropout, with the copies from/to native memory",
     "softmax + loss + output delta and bias gradient",
-    "weight-gradient products delta^T x",
+    "weight-gradient products delta^T x (bf16: + their widening into the float32 gradient)",
     "input-gradient products delta W^T",
     "activation gradient + bias gradient, with the copies"
   };

@@ -62,8 +62,8 @@ final class DenseStack {
   private final boolean bf16; // products on bfloat16 operands (x, z, delta, g are bf16 arrays)
   private final INDArray[] wt16; // bf16: W^T cast once per pass; else wt
   private final INDArray[] dwt16; // bf16: the weight-gradient products; else dwt
-  private final short[] hs; // bf16 scratch
-  private final float[] hw; // bf16: weights and weight gradients on the heap
+  private final short[] hs; // bf16 scratch, one chunk
+  private final float[] hw; // bf16 scratch, one chunk
 
   private final INDArray[] wt; // W^T views, row-major nOut x nIn
   private final INDArray[] bias;
@@ -206,8 +206,8 @@ final class DenseStack {
     hb = new float[widest];
     hdb = new float[widest];
     masks = new DropoutMasks(widest);
-    hs = bf16 ? new short[(int) Math.max(largest, (long) maxBatch * widest)] : null;
-    hw = bf16 ? new float[(int) largest] : null;
+    hs = bf16 ? new short[CHUNK] : null;
+    hw = bf16 ? new float[CHUNK] : null;
   }
 
   /** Whether the products take bfloat16 operands. */
@@ -497,19 +497,42 @@ final class DenseStack {
     return loss / rows;
   }
 
+  /** Values per pass of the bf16 conversions: chunks that stay in L1/L2 between their passes. */
+  private static final int CHUNK = 4096;
+
   /** bf16: {@code W^T} of every layer, rounded to bfloat16, into {@code wt16}. */
   private void castWeights() {
+    short[] s = hs;
+    float[] f = hw;
     for (int l = 0; l < layers; l++) {
       int n = nOut[l] * nIn[l];
-      get(wt[l], hw, n);
-      store(wt16[l], hw, n);
+      FloatBuffer from = floats(wt[l]);
+      ShortBuffer to = shorts(wt16[l]);
+      for (int at = 0; at < n; at += CHUNK) {
+        int m = Math.min(CHUNK, n - at);
+        from.get(f, 0, m);
+        for (int i = 0; i < m; i++) {
+          s[i] = toBf16(f[i]);
+        }
+        to.put(s, 0, m);
+      }
     }
   }
 
   /** bf16: the bf16 weight-gradient product {@code from} widened into the float32 {@code to}. */
   private void widen(INDArray from, INDArray to, int n) {
-    load(from, hw, n);
-    put(to, hw, n);
+    short[] s = hs;
+    float[] f = hw;
+    ShortBuffer in = shorts(from);
+    FloatBuffer out = floats(to);
+    for (int at = 0; at < n; at += CHUNK) {
+      int m = Math.min(CHUNK, n - at);
+      in.get(s, 0, m);
+      for (int i = 0; i < m; i++) {
+        f[i] = Float.intBitsToFloat(s[i] << 16);
+      }
+      out.put(f, 0, m);
+    }
   }
 
   /** {@link #put}, rounding to bfloat16 when {@code target} is a bf16 array. */
@@ -519,10 +542,14 @@ final class DenseStack {
       return;
     }
     short[] s = hs;
-    for (int i = 0; i < n; i++) {
-      s[i] = toBf16(values[i]);
+    ShortBuffer to = shorts(target);
+    for (int at = 0; at < n; at += CHUNK) {
+      int m = Math.min(CHUNK, n - at);
+      for (int i = 0; i < m; i++) {
+        s[i] = toBf16(values[at + i]);
+      }
+      to.put(s, 0, m);
     }
-    shorts(target).put(s, 0, n);
   }
 
   /** {@link #get}, widening from bfloat16 when {@code source} is a bf16 array. */
@@ -532,10 +559,21 @@ final class DenseStack {
       return;
     }
     short[] s = hs;
-    shorts(source).get(s, 0, n);
-    for (int i = 0; i < n; i++) {
-      values[i] = Float.intBitsToFloat(s[i] << 16);
+    ShortBuffer from = shorts(source);
+    for (int at = 0; at < n; at += CHUNK) {
+      int m = Math.min(CHUNK, n - at);
+      from.get(s, 0, m);
+      for (int i = 0; i < m; i++) {
+        values[at + i] = Float.intBitsToFloat(s[i] << 16);
+      }
     }
+  }
+
+  /** A float32 array's buffer, positioned at its first element. */
+  private static FloatBuffer floats(INDArray a) {
+    FloatBuffer fb = a.data().asNioFloat();
+    fb.position((int) a.offset());
+    return fb;
   }
 
   /** A bf16 array's buffer as shorts, positioned at its first element. */

@@ -86,7 +86,12 @@ final class BatchNormKernel {
     forward(in, out, rows, gammaView, betaView, reluInput, true);
   }
 
-  /** {@link #forward}; without {@code output} as {@link #forwardInput} without it. */
+  /**
+   * {@link #forward}; without {@code output} only the statistics, scale and shift ({@link
+   * #scale()}, {@link #shift()}) are computed, for a consumer that applies them itself to {@link
+   * #input()} ({@link MaxPoolKernel#forward(float[], float[], float[], int, INDArray)}), and {@code
+   * out} is not written.
+   */
   void forward(
       INDArray in,
       INDArray out,
@@ -95,58 +100,15 @@ final class BatchNormKernel {
       INDArray betaView,
       boolean reluInput,
       boolean output) {
-    DenseStack.get(in, x, rows * pixelsPerExample * channels);
-    forwardInput(out, rows, gammaView, betaView, reluInput, output);
-  }
-
-  /**
-   * The input buffer (heap, this layer's layout): a producer writes the next forward's input here
-   * and calls {@link #forwardInput}.
-   */
-  float[] input() {
-    return x;
-  }
-
-  /**
-   * {@link #forward} on the input already in {@link #input()}; without {@code output} only the
-   * statistics, scale and shift ({@link #scale()}, {@link #shift()}) are computed, for a consumer
-   * that applies them itself ({@link MaxPoolKernel#forward(float[], float[], float[], int,
-   * INDArray)}), and {@code out} is not written.
-   */
-  void forwardInput(
-      INDArray out,
-      int rows,
-      INDArray gammaView,
-      INDArray betaView,
-      boolean reluInput,
-      boolean output) {
-    forwardInput(out, rows, gammaView, betaView, reluInput, output, false);
-  }
-
-  /**
-   * {@link #forwardInput(INDArray, int, INDArray, INDArray, boolean, boolean)}; with {@code summed}
-   * the producer has also left the per-channel sums of the input and of its squares in {@link
-   * #sums()} (channels-last: summed in float over blocks of 64 pixels, the blocks in double, as
-   * here), and a ReLU of the input is already applied.
-   */
-  void forwardInput(
-      INDArray out,
-      int rows,
-      INDArray gammaView,
-      INDArray betaView,
-      boolean reluInput,
-      boolean output,
-      boolean summed) {
     this.rows = rows;
     int n = rows * pixelsPerExample * channels;
+    DenseStack.get(in, x, n);
     DenseStack.get(gammaView, gamma, channels);
     DenseStack.get(betaView, beta, channels);
     int pixels = rows * pixelsPerExample;
-    if (!summed) {
-      java.util.Arrays.fill(sum, 0);
-      java.util.Arrays.fill(sum2, 0);
-      sumInput(pixels, reluInput);
-    }
+    java.util.Arrays.fill(sum, 0);
+    java.util.Arrays.fill(sum2, 0);
+    sumInput(pixels, reluInput);
     statistics(pixels);
     if (!output) {
       return;
@@ -157,9 +119,9 @@ final class BatchNormKernel {
     }
   }
 
-  /** The sums a producer fills for {@code forwardInput(..., summed = true)}: {sum x, sum x^2}. */
-  double[][] sums() {
-    return new double[][] {sum, sum2};
+  /** The last forward's input (heap, this layer's layout; after the input's ReLU, if any). */
+  float[] input() {
+    return x;
   }
 
   private void sumInput(int pixels, boolean reluInput) {
@@ -230,14 +192,6 @@ final class BatchNormKernel {
   /** The per-channel shift {@code b = beta - a mean} of the last forward. */
   float[] shift() {
     return b;
-  }
-
-  /**
-   * The gradient at the input of the last {@link #backward(INDArray, INDArray, INDArray, INDArray,
-   * boolean)}, on the heap (valid until the next call).
-   */
-  float[] gradient() {
-    return work;
   }
 
   /** The last forward's output, on the heap (valid until the next call). */

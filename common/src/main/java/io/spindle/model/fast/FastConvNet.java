@@ -38,19 +38,17 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *
  * <p>Convolution and pooling are libnd4j's ops, each running on oneDNN, called directly with arrays
  * allocated once ({@code conv2d}/{@code conv2d_bp}, {@code maxpool2d}/{@code maxpool2d_bp}); a
- * first convolution over few input channels runs without the input gradient, on the heap in Java
- * ({@link DirectConv}) when a batch norm follows it (it writes the batch norm's input, ReLU and
- * statistics sums included, and reads its heap gradient back), otherwise as one matrix product over
- * patches ({@link Im2colConv}); batch normalisation is {@link BatchNormKernel}, fused Java passes,
- * which also applies the ReLU (forward and backward) of a convolution that feeds it; a max pooling
- * right after a batch norm is {@link MaxPoolKernel} on the batch norm's heap input: in NHWC it
- * applies the batch norm's scale and shift itself (the batch norm's output is never written), its
- * backward runs the batch norm's backward over the pooled gradient only (non-overlapping windows),
- * and the last one writes the dense layers' features directly. See docs/cnn-step.md. What DL4J adds
- * around the same oneDNN kernels is gone: its convolution layer runs the forward product again in
- * its backward pass, its pooling helper copies its input and gradient, its batch norm computes
- * statistics with ND4J reductions and corrects oneDNN's backward in generic loops, and every layer
- * allocates per call.
+ * first convolution over few input channels is one matrix product over patches ({@link
+ * Im2colConv}), without the input gradient; batch normalisation is {@link BatchNormKernel}, fused
+ * Java passes, which also applies the ReLU (forward and backward) of a convolution that feeds it; a
+ * max pooling right after a batch norm is {@link MaxPoolKernel} on the batch norm's heap input: in
+ * NHWC it applies the batch norm's scale and shift itself (the batch norm's output is never
+ * written), its backward runs the batch norm's backward over the pooled gradient only
+ * (non-overlapping windows), and the last one writes the dense layers' features directly. See
+ * docs/cnn-step.md. What DL4J adds around the same oneDNN kernels is gone: its convolution layer
+ * runs the forward product again in its backward pass, its pooling helper copies its input and
+ * gradient, its batch norm computes statistics with ND4J reductions and corrects oneDNN's backward
+ * in generic loops, and every layer allocates per call.
  *
  * <p>Layout. Activations are kept channels-last (NHWC) by default: oneDNN's fastest forward
  * convolution on AVX-512 (brgconv) works in NHWC, so DL4J's NCHW arrays cost a reorder into it and
@@ -93,13 +91,11 @@ public final class FastConvNet implements FastPath {
   private final BatchNormKernel[] norm;
   private final boolean[] reluFolded; // conv whose ReLU runs in the next batch norm
   private final Im2colConv firstConv; // layer 0 as one product over patches, or null
-  private final DirectConv stem; // layer 0 on the heap into layer 1's batch norm, or null
   private final boolean[] scaledPool; // max pooling that applies its batch norm's scale itself
   private final boolean flatPool; // the last image layer pools straight into hFlat
   private final boolean[] poolsBackward; // scaled pooling that also runs its batch norm's backward
   private final MaxPoolKernel[] pool; // max pooling fed by the batch norm before it, on the heap
   private float[] pooledGrad; // gradient at such a pool's input, for the batch norm's backward
-  private float[] stemGrad; // gradient at the stem's output (heap), from the batch norm's backward
   private final INDArray[] act; // act[l]: output of image layer l
   private final INDArray[] grad; // grad[l]: gradient at act[l]
   private final INDArray[] scratch; // conv: gradient at the pre-activation
@@ -232,14 +228,10 @@ public final class FastConvNet implements FastPath {
       grad[l] = image(maxBatch, shape);
     }
     LayerConfig c0 = layers.get(0);
-    boolean fewChannels =
-        nhwc && kind[0] == Kind.CONV && Im2colConv.suits(inShape[0][0], c0.kernel());
-    stem =
-        fewChannels && n > 1 && kind[1] == Kind.BATCH_NORM
-            ? new DirectConv(inShape[0], c0, outShape[0])
-            : null;
     firstConv =
-        fewChannels && stem == null ? Im2colConv.of(inShape[0], c0, outShape[0], maxBatch) : null;
+        nhwc && kind[0] == Kind.CONV && Im2colConv.suits(inShape[0][0], c0.kernel())
+            ? Im2colConv.of(inShape[0], c0, outShape[0], maxBatch)
+            : null;
     scaledPool = new boolean[n];
     for (int l = 0; l < n; l++) {
       scaledPool[l] = nhwc && pool[l] != null;
@@ -373,7 +365,7 @@ public final class FastConvNet implements FastPath {
           "batch of " + rows + " examples; this fast path holds 1 to " + maxBatch);
     }
     long t = times == null ? 0 : System.nanoTime();
-    if (firstConv == null && stem == null) {
+    if (firstConv == null) {
       loadInput(features, rows);
     }
     INDArray x = rows(input, rows);
@@ -381,11 +373,7 @@ public final class FastConvNet implements FastPath {
       INDArray out = rows(act[l], rows);
       switch (kind[l]) {
         case CONV -> {
-          if (l == 0 && stem != null) {
-            // with its ReLU and the batch norm's sums: the batch norm reads nothing again
-            stem.forward(
-                features, rows, weights[0], biases[0], relu[0], norm[1].input(), norm[1].sums());
-          } else if (l == 0 && firstConv != null) {
+          if (l == 0 && firstConv != null) {
             firstConv.forward(features, rows, weights[0], biases[0], out);
           } else {
             exec(
@@ -402,10 +390,7 @@ public final class FastConvNet implements FastPath {
         case BATCH_NORM -> {
           boolean pooled = l + 1 < images && pool[l + 1] != null;
           boolean reluIn = l > 0 && reluFolded[l - 1];
-          if (l == 1 && stem != null) {
-            norm[l].forwardInput(
-                pooled ? null : out, rows, weights[l], biases[l], reluIn, !scaledPool[l + 1], true);
-          } else if (pooled && scaledPool[l + 1]) {
+          if (pooled && scaledPool[l + 1]) {
             norm[l].forward(x, null, rows, weights[l], biases[l], reluIn, false);
           } else {
             norm[l].forward(x, pooled ? null : out, rows, weights[l], biases[l], reluIn);
@@ -454,9 +439,7 @@ public final class FastConvNet implements FastPath {
                 null,
                 new double[] {0});
           }
-          if (l == 0 && stem != null) {
-            stem.backward(stemGrad, dWeights[0], dBiases[0]); // no gradient for the input
-          } else if (l == 0 && firstConv != null) {
+          if (l == 0 && firstConv != null) {
             firstConv.backward(gz, dWeights[0], dBiases[0]); // no gradient for the input
           } else {
             exec(
@@ -469,30 +452,26 @@ public final class FastConvNet implements FastPath {
         }
         case BATCH_NORM -> {
           boolean relu = l > 0 && reluFolded[l - 1];
-          INDArray to = l == 1 && stem != null ? null : gIn; // the stem reads the heap gradient
           if (l + 1 < images && poolsBackward[l + 1]) {
             // done by the pooling above, in one pass with its own backward
           } else if (l + 1 < images && pool[l + 1] != null) {
-            norm[l].backward(pooledGrad, to, dWeights[l], dBiases[l], relu);
-            stemGrad = pooledGrad;
+            norm[l].backward(pooledGrad, gIn, dWeights[l], dBiases[l], relu);
           } else {
-            norm[l].backward(gOut, to, dWeights[l], dBiases[l], relu);
-            stemGrad = norm[l].gradient();
+            norm[l].backward(gOut, gIn, dWeights[l], dBiases[l], relu);
           }
         }
         case MAX_POOL -> {
           if (poolsBackward[l]) {
             int b = l - 1;
             boolean flat = flatPool && l == images - 1;
-            stemGrad =
-                pool[l].backwardInto(
-                    norm[b],
-                    flat ? null : gOut,
-                    hFlatGrad,
-                    b == 1 && stem != null ? null : gIn(b, rows),
-                    dWeights[b],
-                    dBiases[b],
-                    b > 0 && reluFolded[b - 1]);
+            pool[l].backwardInto(
+                norm[b],
+                flat ? null : gOut,
+                hFlatGrad,
+                gIn(b, rows),
+                dWeights[b],
+                dBiases[b],
+                b > 0 && reluFolded[b - 1]);
           } else if (flatPool && l == images - 1) {
             pooledGrad = pool[l].backwardFlat(hFlatGrad);
           } else if (pool[l] != null) {

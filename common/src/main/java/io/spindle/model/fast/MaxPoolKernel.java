@@ -104,8 +104,9 @@ final class MaxPoolKernel {
 
   /**
    * Pools {@code in scale + shift} (per channel: a batch norm's input, scale and shift, {@link
-   * BatchNormKernel#forwardInput}; rows examples, NHWC only) into {@code result} (native), so that
-   * the batch norm's output is never written out.
+   * BatchNormKernel#forward(INDArray, INDArray, int, INDArray, INDArray, boolean, boolean)}; rows
+   * examples, NHWC only) into {@code result} (native), so that the batch norm's output is never
+   * written out.
    */
   void forward(float[] in, float[] scale, float[] shift, int rows, INDArray result) {
     DenseStack.put(result, poolScaled(in, scale, shift, rows), rows * channels * outH * outW);
@@ -153,10 +154,9 @@ final class MaxPoolKernel {
               int at = base + ((oy * stride + ky) * inW + ox * stride + kx) * channels;
               for (int c = 0; c < channels; c++) {
                 float v = in[at + c] * scale[c] + shift[c];
-                if (v > out[o + c]) {
-                  out[o + c] = v;
-                  argmax[o + c] = at + c;
-                }
+                boolean greater = v > out[o + c]; // selects, not branches: the JIT's cmov
+                out[o + c] = greater ? v : out[o + c];
+                argmax[o + c] = greater ? at + c : argmax[o + c];
               }
             }
           }

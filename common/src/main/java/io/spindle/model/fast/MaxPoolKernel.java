@@ -136,6 +136,9 @@ final class MaxPoolKernel {
       throw new IllegalStateException("pooling a scaled input is implemented for NHWC only");
     }
     this.rows = rows;
+    if (k == 2) {
+      return poolScaled2(in, scale, shift, rows);
+    }
     int o = 0;
     for (int r = 0; r < rows; r++) {
       int base = r * inH * inW * channels;
@@ -159,6 +162,50 @@ final class MaxPoolKernel {
                 argmax[o + c] = greater ? at + c : argmax[o + c];
               }
             }
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@link #poolScaled} for 2 x 2 windows: the four values of a window in locals, compared in the
+   * general loop's order (row-major, the first maximum kept), so that the selects need no array
+   * round trips.
+   */
+  private float[] poolScaled2(float[] in, float[] scale, float[] shift, int rows) {
+    int o = 0;
+    int right = channels;
+    int below = inW * channels;
+    for (int r = 0; r < rows; r++) {
+      int base = r * inH * inW * channels;
+      for (int oy = 0; oy < outH; oy++) {
+        for (int ox = 0; ox < outW; ox++, o += channels) {
+          int p0 = base + ((oy * stride) * inW + ox * stride) * channels;
+          for (int c = 0; c < channels; c++) {
+            float s = scale[c];
+            float t = shift[c];
+            int i0 = p0 + c;
+            float m = in[i0] * s + t;
+            int best = i0;
+            float y1 = in[i0 + right] * s + t;
+            float y2 = in[i0 + below] * s + t;
+            float y3 = in[i0 + below + right] * s + t;
+            if (y1 > m) {
+              m = y1;
+              best = i0 + right;
+            }
+            if (y2 > m) {
+              m = y2;
+              best = i0 + below;
+            }
+            if (y3 > m) {
+              m = y3;
+              best = i0 + below + right;
+            }
+            out[o + c] = m;
+            argmax[o + c] = best;
           }
         }
       }

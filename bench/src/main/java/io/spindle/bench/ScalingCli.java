@@ -218,10 +218,12 @@ public final class ScalingCli {
             new BedValidation.Profile(
                 options.number("--optimizer-ns-per-value", 3.81) * 1e-9,
                 options.number("--copy-ms", 1.45) * 1e-3);
-        List<BedValidation.Run> calibrationRuns = new ArrayList<>();
+        // repetitions of a calibration run count by their median, as the checked runs do
+        List<BedValidation.Run> calibrationRepeated = new ArrayList<>();
         for (String d : options.extra("--calibration").split(",")) {
-          calibrationRuns.addAll(BedValidation.runs(Path.of(d.trim())));
+          calibrationRepeated.addAll(BedValidation.runs(Path.of(d.trim())));
         }
+        List<BedValidation.Run> calibrationRuns = BedValidation.medians(calibrationRepeated);
         BedValidation.Calibration cal =
             BedValidation.calibrate(
                 calibrationRuns,
@@ -257,6 +259,11 @@ public final class ScalingCli {
                 cal.roundLinkFactor());
         String table =
             head
+                + (calibrationRepeated.size() > calibrationRuns.size()
+                    ? "calibration runs (each point calibrates with its median run):\n"
+                        + BedValidation.repetitions(calibrationRepeated)
+                        + "\n"
+                    : "")
                 + (repeated.size() > validated.size()
                     ? "repetitions (each point is checked on its median run):\n"
                         + BedValidation.repetitions(repeated)

@@ -83,14 +83,48 @@ final class BatchNormKernel {
       INDArray gammaView,
       INDArray betaView,
       boolean reluInput) {
+    forward(in, out, rows, gammaView, betaView, reluInput, true);
+  }
+
+  /**
+   * {@link #forward}; without {@code output} only the statistics, scale and shift ({@link
+   * #scale()}, {@link #shift()}) are computed, for a consumer that applies them itself to {@link
+   * #input()} ({@link MaxPoolKernel#forward(float[], float[], float[], int, INDArray)}), and {@code
+   * out} is not written.
+   */
+  void forward(
+      INDArray in,
+      INDArray out,
+      int rows,
+      INDArray gammaView,
+      INDArray betaView,
+      boolean reluInput,
+      boolean output) {
     this.rows = rows;
     int n = rows * pixelsPerExample * channels;
     DenseStack.get(in, x, n);
     DenseStack.get(gammaView, gamma, channels);
     DenseStack.get(betaView, beta, channels);
+    int pixels = rows * pixelsPerExample;
     java.util.Arrays.fill(sum, 0);
     java.util.Arrays.fill(sum2, 0);
-    int pixels = rows * pixelsPerExample;
+    sumInput(pixels, reluInput);
+    statistics(pixels);
+    if (!output) {
+      return;
+    }
+    scaleShift(x, work, n, a, b);
+    if (out != null) {
+      DenseStack.put(out, work, n);
+    }
+  }
+
+  /** The last forward's input (heap, this layer's layout; after the input's ReLU, if any). */
+  float[] input() {
+    return x;
+  }
+
+  private void sumInput(int pixels, boolean reluInput) {
     if (channelsLast) {
       // blocks of 64 pixels summed in float (vectorised over channels), blocks in double
       for (int p0 = 0; p0 < pixels; p0 += 64) {
@@ -136,6 +170,9 @@ final class BatchNormKernel {
         }
       }
     }
+  }
+
+  private void statistics(int pixels) {
     for (int c = 0; c < channels; c++) {
       double m = sum[c] / pixels;
       double v = Math.max(0, sum2[c] / pixels - m * m);
@@ -145,10 +182,16 @@ final class BatchNormKernel {
       a[c] = (float) (gamma[c] * s);
       b[c] = (float) (beta[c] - m * gamma[c] * s);
     }
-    scaleShift(x, work, n, a, b);
-    if (out != null) {
-      DenseStack.put(out, work, n);
-    }
+  }
+
+  /** The per-channel scale {@code a = gamma / sqrt(var + eps)} of the last forward. */
+  float[] scale() {
+    return a;
+  }
+
+  /** The per-channel shift {@code b = beta - a mean} of the last forward. */
+  float[] shift() {
+    return b;
   }
 
   /** The last forward's output, on the heap (valid until the next call). */
@@ -170,7 +213,10 @@ final class BatchNormKernel {
     backward(work, gradIn, dGammaView, dBetaView, reluInput);
   }
 
-  /** The same from a heap gradient {@code g} (overwritten). */
+  /**
+   * The same from a heap gradient {@code g}, overwritten with the gradient at the input; {@code
+   * gradIn} null: not copied anywhere else.
+   */
   void backward(
       float[] g, INDArray gradIn, INDArray dGammaView, INDArray dBetaView, boolean reluInput) {
     int n = rows * pixelsPerExample * channels;
@@ -223,22 +269,9 @@ final class BatchNormKernel {
         }
       }
     }
-    float[] dGamma = new float[channels];
-    float[] dBeta = new float[channels];
     float[] bx = part; // B per channel
     float[] cc = part2; // C per channel
-    for (int c = 0; c < channels; c++) {
-      double s = 1 / Math.sqrt(var[c] + eps);
-      double dbeta = sum[c];
-      double dgamma = s * (sum2[c] - mean[c] * sum[c]);
-      dBeta[c] = (float) dbeta;
-      dGamma[c] = (float) dgamma;
-      double k = a[c] / pixels;
-      bx[c] = (float) (-k * dgamma * s);
-      cc[c] = (float) (-k * dbeta + k * dgamma * s * mean[c]);
-    }
-    DenseStack.put(dGammaView, dGamma, channels);
-    DenseStack.put(dBetaView, dBeta, channels);
+    coefficients(pixels, dGammaView, dBetaView);
     if (channelsLast) {
       for (int p = 0; p < pixels; p++) {
         int at = p * channels;
@@ -263,7 +296,96 @@ final class BatchNormKernel {
         }
       }
     }
-    DenseStack.put(gradIn, g, n);
+    if (gradIn != null) {
+      DenseStack.put(gradIn, g, n);
+    }
+  }
+
+  /**
+   * From the sums over the batch ({@code sum} = sum g, {@code sum2} = sum g x): the scale and shift
+   * gradients into their views, and the per-channel B and C of {@code dx = a g + B x + C} into
+   * {@code part} and {@code part2}.
+   */
+  private void coefficients(int pixels, INDArray dGammaView, INDArray dBetaView) {
+    float[] dGamma = new float[channels];
+    float[] dBeta = new float[channels];
+    for (int c = 0; c < channels; c++) {
+      double s = 1 / Math.sqrt(var[c] + eps);
+      double dbeta = sum[c];
+      double dgamma = s * (sum2[c] - mean[c] * sum[c]);
+      dBeta[c] = (float) dbeta;
+      dGamma[c] = (float) dgamma;
+      double k = a[c] / pixels;
+      part[c] = (float) (-k * dgamma * s);
+      part2[c] = (float) (-k * dbeta + k * dgamma * s * mean[c]);
+    }
+    DenseStack.put(dGammaView, dGamma, channels);
+    DenseStack.put(dBetaView, dBeta, channels);
+  }
+
+  /**
+   * {@link #backward(float[], INDArray, INDArray, INDArray, boolean)} where a max pooling with
+   * non-overlapping windows follows (NHWC, no ReLU on the output): the gradient at the output is
+   * {@code gOut} (the pooling's output gradient, {@code outputs} values, NHWC) sent to the input
+   * positions {@code argmax}, and is never spread out. The sums run over the pooled values only;
+   * the gradient at the input goes into {@code g} (heap, all of it written) and, unless null, into
+   * {@code gradIn}. Each input position gets what the general form gives it: {@code B x + C} where
+   * no gradient arrives, {@code a g + B x + C} where one does.
+   */
+  void backwardPooled(
+      float[] gOut,
+      int[] argmax,
+      int outputs,
+      float[] g,
+      INDArray gradIn,
+      INDArray dGammaView,
+      INDArray dBetaView,
+      boolean reluInput) {
+    if (!channelsLast || reluOutput) {
+      throw new IllegalStateException("the pooled backward is implemented for NHWC, no ReLU out");
+    }
+    int n = rows * pixelsPerExample * channels;
+    int pixels = rows * pixelsPerExample;
+    java.util.Arrays.fill(sum, 0);
+    java.util.Arrays.fill(sum2, 0);
+    for (int o0 = 0; o0 < outputs; o0 += 64 * channels) {
+      java.util.Arrays.fill(part, 0f);
+      java.util.Arrays.fill(part2, 0f);
+      int o1 = Math.min(outputs, o0 + 64 * channels);
+      for (int at = o0; at < o1; at += channels) {
+        for (int c = 0; c < channels; c++) {
+          float gv = gOut[at + c];
+          part[c] += gv;
+          part2[c] += gv * x[argmax[at + c]];
+        }
+      }
+      for (int c = 0; c < channels; c++) {
+        sum[c] += part[c];
+        sum2[c] += part2[c];
+      }
+    }
+    float[] bx = part;
+    float[] cc = part2;
+    coefficients(pixels, dGammaView, dBetaView);
+    for (int at = 0; at < n; at += channels) {
+      for (int c = 0; c < channels; c++) {
+        float xv = x[at + c];
+        float d = bx[c] * xv + cc[c];
+        g[at + c] = reluInput && xv <= 0 ? 0f : d;
+      }
+    }
+    for (int at = 0; at < outputs; at += channels) {
+      for (int c = 0; c < channels; c++) {
+        int i = argmax[at + c];
+        float xv = x[i];
+        if (!(reluInput && xv <= 0)) {
+          g[i] = a[c] * gOut[at + c] + bx[c] * xv + cc[c];
+        }
+      }
+    }
+    if (gradIn != null) {
+      DenseStack.put(gradIn, g, n);
+    }
   }
 
   /**

@@ -39,14 +39,16 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * <p>Convolution and pooling are libnd4j's ops, each running on oneDNN, called directly with arrays
  * allocated once ({@code conv2d}/{@code conv2d_bp}, {@code maxpool2d}/{@code maxpool2d_bp}); a
  * first convolution over few input channels is one matrix product over patches ({@link
- * Im2colConv}), without the input gradient; batch normalisation is {@link BatchNormKernel}, two
- * fused Java passes each way, which also applies the ReLU (forward and backward) of a convolution
- * that feeds it, and a max pooling right after a batch norm is {@link MaxPoolKernel}, on the batch
- * norm's heap output, so that the pair makes one trip through native memory each way. What DL4J
- * adds around the same oneDNN kernels is gone: its convolution layer runs the forward product again
- * in its backward pass, its pooling helper copies its input and gradient, its batch norm computes
- * statistics with ND4J reductions and corrects oneDNN's backward in generic loops, and every layer
- * allocates per call.
+ * Im2colConv}), without the input gradient; batch normalisation is {@link BatchNormKernel}, fused
+ * Java passes, which also applies the ReLU (forward and backward) of a convolution that feeds it; a
+ * max pooling right after a batch norm is {@link MaxPoolKernel} on the batch norm's heap input: in
+ * NHWC it applies the batch norm's scale and shift itself (the batch norm's output is never
+ * written), its backward runs the batch norm's backward over the pooled gradient only
+ * (non-overlapping windows), and the last one writes the dense layers' features directly. See
+ * docs/cnn-step.md. What DL4J adds around the same oneDNN kernels is gone: its convolution layer
+ * runs the forward product again in its backward pass, its pooling helper copies its input and
+ * gradient, its batch norm computes statistics with ND4J reductions and corrects oneDNN's backward
+ * in generic loops, and every layer allocates per call.
  *
  * <p>Layout. Activations are kept channels-last (NHWC) by default: oneDNN's fastest forward
  * convolution on AVX-512 (brgconv) works in NHWC, so DL4J's NCHW arrays cost a reorder into it and
@@ -89,6 +91,9 @@ public final class FastConvNet implements FastPath {
   private final BatchNormKernel[] norm;
   private final boolean[] reluFolded; // conv whose ReLU runs in the next batch norm
   private final Im2colConv firstConv; // layer 0 as one product over patches, or null
+  private final boolean[] scaledPool; // max pooling that applies its batch norm's scale itself
+  private final boolean flatPool; // the last image layer pools straight into hFlat
+  private final boolean[] poolsBackward; // scaled pooling that also runs its batch norm's backward
   private final MaxPoolKernel[] pool; // max pooling fed by the batch norm before it, on the heap
   private float[] pooledGrad; // gradient at such a pool's input, for the batch norm's backward
   private final INDArray[] act; // act[l]: output of image layer l
@@ -227,6 +232,15 @@ public final class FastConvNet implements FastPath {
         nhwc && kind[0] == Kind.CONV && Im2colConv.suits(inShape[0][0], c0.kernel())
             ? Im2colConv.of(inShape[0], c0, outShape[0], maxBatch)
             : null;
+    scaledPool = new boolean[n];
+    for (int l = 0; l < n; l++) {
+      scaledPool[l] = nhwc && pool[l] != null;
+    }
+    flatPool = scaledPool[n - 1];
+    poolsBackward = new boolean[n];
+    for (int l = 0; l < n; l++) {
+      poolsBackward[l] = scaledPool[l] && pool[l].disjoint();
+    }
     inputGrad = image(maxBatch, inShape[0]);
     int features = shape[0] * shape[1] * shape[2];
     flat = Nd4j.create(DataType.FLOAT, maxBatch, features);
@@ -375,12 +389,23 @@ public final class FastConvNet implements FastPath {
         }
         case BATCH_NORM -> {
           boolean pooled = l + 1 < images && pool[l + 1] != null;
-          norm[l].forward(
-              x, pooled ? null : out, rows, weights[l], biases[l], l > 0 && reluFolded[l - 1]);
+          boolean reluIn = l > 0 && reluFolded[l - 1];
+          if (pooled && scaledPool[l + 1]) {
+            norm[l].forward(x, null, rows, weights[l], biases[l], reluIn, false);
+          } else {
+            norm[l].forward(x, pooled ? null : out, rows, weights[l], biases[l], reluIn);
+          }
           runningUpdates(l);
         }
         case MAX_POOL -> {
-          if (pool[l] != null) {
+          if (scaledPool[l]) {
+            BatchNormKernel bn = norm[l - 1];
+            if (l == images - 1) {
+              pool[l].forwardFlat(bn.input(), bn.scale(), bn.shift(), rows, hFlat);
+            } else {
+              pool[l].forward(bn.input(), bn.scale(), bn.shift(), rows, out);
+            }
+          } else if (pool[l] != null) {
             pool[l].forward(norm[l - 1].output(), rows, out);
           } else {
             Nd4j.exec(new MaxPooling2D(x, out, (Pooling2DConfig) config[l]));
@@ -390,11 +415,14 @@ public final class FastConvNet implements FastPath {
       x = out;
       t = tick(t, 2 * l);
     }
-    flatten(x, rows);
+    if (!flatPool) {
+      flatten(x, rows);
+    }
     double loss = dense.forwardBackward(hFlat, labels, rows, key, hFlatGrad);
     t = times == null ? 0 : System.nanoTime();
-    INDArray g = rows(grad[images - 1], rows);
-    unflatten(g, rows);
+    if (!flatPool) {
+      unflatten(rows(grad[images - 1], rows), rows);
+    }
     for (int l = images - 1; l >= 0; l--) {
       INDArray in = l == 0 ? rows(input, rows) : rows(act[l - 1], rows);
       INDArray gIn = l == 0 ? rows(inputGrad, rows) : rows(grad[l - 1], rows);
@@ -424,14 +452,29 @@ public final class FastConvNet implements FastPath {
         }
         case BATCH_NORM -> {
           boolean relu = l > 0 && reluFolded[l - 1];
-          if (l + 1 < images && pool[l + 1] != null) {
+          if (l + 1 < images && poolsBackward[l + 1]) {
+            // done by the pooling above, in one pass with its own backward
+          } else if (l + 1 < images && pool[l + 1] != null) {
             norm[l].backward(pooledGrad, gIn, dWeights[l], dBiases[l], relu);
           } else {
             norm[l].backward(gOut, gIn, dWeights[l], dBiases[l], relu);
           }
         }
         case MAX_POOL -> {
-          if (pool[l] != null) {
+          if (poolsBackward[l]) {
+            int b = l - 1;
+            boolean flat = flatPool && l == images - 1;
+            pool[l].backwardInto(
+                norm[b],
+                flat ? null : gOut,
+                hFlatGrad,
+                gIn(b, rows),
+                dWeights[b],
+                dBiases[b],
+                b > 0 && reluFolded[b - 1]);
+          } else if (flatPool && l == images - 1) {
+            pooledGrad = pool[l].backwardFlat(hFlatGrad);
+          } else if (pool[l] != null) {
             pooledGrad = pool[l].backward(gOut); // the batch norm below reads it from the heap
           } else {
             Nd4j.exec(new Pooling2DDerivative(in, gOut, gIn, (Pooling2DConfig) config[l]));
@@ -458,6 +501,11 @@ public final class FastConvNet implements FastPath {
   public void recordTimes(long[] nanos) {
     this.times = nanos;
     dense.recordTimes(nanos, 2 * images);
+  }
+
+  /** The gradient at image layer l's input, rows examples. */
+  private INDArray gIn(int l, int rows) {
+    return l == 0 ? rows(inputGrad, rows) : rows(grad[l - 1], rows);
   }
 
   private long tick(long since, int counter) {

@@ -29,6 +29,7 @@ final class Im2colConv {
   private final int width; // k k C + 1
   private final INDArray patches; // maxBatch * outH * outW x width
   private final float[] hPatches;
+  private final float[] padded; // one example, zero-padded: C x (H + 2 pad) x (W + 2 pad)
   private final INDArray w; // width x outC
   private final INDArray dw;
   private final float[] hw;
@@ -59,6 +60,7 @@ final class Im2colConv {
     int pixels = maxBatch * outH * outW;
     patches = Nd4j.create(DataType.FLOAT, pixels, width);
     hPatches = new float[pixels * width];
+    padded = new float[inC * (inH + 2 * pad) * (inW + 2 * pad)];
     w = Nd4j.create(DataType.FLOAT, width, outC);
     dw = Nd4j.create(DataType.FLOAT, width, outC);
     hw = new float[width * outC];
@@ -83,20 +85,26 @@ final class Im2colConv {
   void forward(float[] features, int rows, INDArray weights, INDArray bias, INDArray out) {
     this.rows = rows;
     int per = inC * inH * inW;
+    int padH = inH + 2 * pad;
+    int padW = inW + 2 * pad;
     int at = 0;
     for (int r = 0; r < rows; r++) {
+      // the example into the zero-padded image (its border is never written), then the patches
+      // without bounds checks
       int base = r * per;
+      for (int c = 0; c < inC; c++) {
+        for (int y = 0; y < inH; y++) {
+          System.arraycopy(
+              features, base + (c * inH + y) * inW, padded, (c * padH + y + pad) * padW + pad, inW);
+        }
+      }
       for (int oy = 0; oy < outH; oy++) {
         for (int ox = 0; ox < outW; ox++) {
           for (int c = 0; c < inC; c++) {
             for (int ky = 0; ky < k; ky++) {
-              int y = oy * stride - pad + ky;
+              int row = (c * padH + oy * stride + ky) * padW + ox * stride;
               for (int kx = 0; kx < k; kx++) {
-                int x = ox * stride - pad + kx;
-                hPatches[at++] =
-                    y < 0 || y >= inH || x < 0 || x >= inW
-                        ? 0f
-                        : features[base + (c * inH + y) * inW + x];
+                hPatches[at++] = padded[row + kx];
               }
             }
           }

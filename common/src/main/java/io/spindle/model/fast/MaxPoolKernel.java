@@ -102,10 +102,178 @@ final class MaxPoolKernel {
     DenseStack.put(result, out, o);
   }
 
+  /**
+   * Pools {@code in scale + shift} (per channel: a batch norm's input, scale and shift, {@link
+   * BatchNormKernel#forward(INDArray, INDArray, int, INDArray, INDArray, boolean, boolean)}; rows
+   * examples, NHWC only) into {@code result} (native), so that the batch norm's output is never
+   * written out.
+   */
+  void forward(float[] in, float[] scale, float[] shift, int rows, INDArray result) {
+    DenseStack.put(result, poolScaled(in, scale, shift, rows), rows * channels * outH * outW);
+  }
+
+  /**
+   * The same into {@code dest} (heap) in DL4J's flattening order, (channel, row, column) per
+   * example: the features of a dense layer that follows.
+   */
+  void forwardFlat(float[] in, float[] scale, float[] shift, int rows, float[] dest) {
+    float[] y = poolScaled(in, scale, shift, rows);
+    int hw = outH * outW;
+    int per = hw * channels;
+    for (int r = 0; r < rows; r++) {
+      int base = r * per;
+      for (int i = 0; i < hw; i++) {
+        int from = base + i * channels;
+        for (int c = 0; c < channels; c++) {
+          dest[base + c * hw + i] = y[from + c];
+        }
+      }
+    }
+  }
+
+  private float[] poolScaled(float[] in, float[] scale, float[] shift, int rows) {
+    if (!channelsLast) {
+      throw new IllegalStateException("pooling a scaled input is implemented for NHWC only");
+    }
+    this.rows = rows;
+    if (k == 2) {
+      return poolScaled2(in, scale, shift, rows);
+    }
+    int o = 0;
+    for (int r = 0; r < rows; r++) {
+      int base = r * inH * inW * channels;
+      for (int oy = 0; oy < outH; oy++) {
+        for (int ox = 0; ox < outW; ox++, o += channels) {
+          int first = base + ((oy * stride) * inW + ox * stride) * channels;
+          for (int c = 0; c < channels; c++) {
+            out[o + c] = in[first + c] * scale[c] + shift[c];
+            argmax[o + c] = first + c;
+          }
+          for (int ky = 0; ky < k; ky++) {
+            for (int kx = 0; kx < k; kx++) {
+              if (ky == 0 && kx == 0) {
+                continue;
+              }
+              int at = base + ((oy * stride + ky) * inW + ox * stride + kx) * channels;
+              for (int c = 0; c < channels; c++) {
+                float v = in[at + c] * scale[c] + shift[c];
+                boolean greater = v > out[o + c]; // selects, not branches: the JIT's cmov
+                out[o + c] = greater ? v : out[o + c];
+                argmax[o + c] = greater ? at + c : argmax[o + c];
+              }
+            }
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@link #poolScaled} for 2 x 2 windows: the four values of a window in locals, compared in the
+   * general loop's order (row-major, the first maximum kept), so that the selects need no array
+   * round trips.
+   */
+  private float[] poolScaled2(float[] in, float[] scale, float[] shift, int rows) {
+    int o = 0;
+    int right = channels;
+    int below = inW * channels;
+    for (int r = 0; r < rows; r++) {
+      int base = r * inH * inW * channels;
+      for (int oy = 0; oy < outH; oy++) {
+        for (int ox = 0; ox < outW; ox++, o += channels) {
+          int p0 = base + ((oy * stride) * inW + ox * stride) * channels;
+          for (int c = 0; c < channels; c++) {
+            float s = scale[c];
+            float t = shift[c];
+            int i0 = p0 + c;
+            float m = in[i0] * s + t;
+            int best = i0;
+            float y1 = in[i0 + right] * s + t;
+            float y2 = in[i0 + below] * s + t;
+            float y3 = in[i0 + below + right] * s + t;
+            if (y1 > m) {
+              m = y1;
+              best = i0 + right;
+            }
+            if (y2 > m) {
+              m = y2;
+              best = i0 + below;
+            }
+            if (y3 > m) {
+              m = y3;
+              best = i0 + below + right;
+            }
+            out[o + c] = m;
+            argmax[o + c] = best;
+          }
+        }
+      }
+    }
+    return out;
+  }
+
   /** The gradient at the last forward's input (heap, that layout) from {@code grad} (native). */
   float[] backward(INDArray grad) {
+    DenseStack.get(grad, gradOut, rows * channels * outH * outW);
+    return scatter();
+  }
+
+  /**
+   * Passes the gradient at the last forward's output ({@code grad}, native; or {@code gradFlat},
+   * heap, (channel, row, column) order, when {@code grad} is null) to the batch norm that fed the
+   * pooling ({@link BatchNormKernel#backwardPooled}), which leaves the gradient at its own input in
+   * a heap array (returned) and {@code bnGradIn} (native, unless null). Windows must not overlap
+   * (see {@link #disjoint()}).
+   */
+  float[] backwardInto(
+      BatchNormKernel bn,
+      INDArray grad,
+      float[] gradFlat,
+      INDArray bnGradIn,
+      INDArray dGamma,
+      INDArray dBeta,
+      boolean reluInput) {
     int outputs = rows * channels * outH * outW;
-    DenseStack.get(grad, gradOut, outputs);
+    if (grad != null) {
+      DenseStack.get(grad, gradOut, outputs);
+    } else {
+      unflatten(gradFlat);
+    }
+    bn.backwardPooled(gradOut, argmax, outputs, gradIn, bnGradIn, dGamma, dBeta, reluInput);
+    return gradIn;
+  }
+
+  /** Whether each input position lies in one window at most (stride at least the window). */
+  boolean disjoint() {
+    return stride >= k;
+  }
+
+  /**
+   * The same from {@code gradFlat} (heap), the gradient at {@link #forwardFlat}'s output in its
+   * (channel, row, column) order.
+   */
+  float[] backwardFlat(float[] gradFlat) {
+    unflatten(gradFlat);
+    return scatter();
+  }
+
+  private void unflatten(float[] gradFlat) {
+    int hw = outH * outW;
+    int per = hw * channels;
+    for (int r = 0; r < rows; r++) {
+      int base = r * per;
+      for (int i = 0; i < hw; i++) {
+        int to = base + i * channels;
+        for (int c = 0; c < channels; c++) {
+          gradOut[to + c] = gradFlat[base + c * hw + i];
+        }
+      }
+    }
+  }
+
+  private float[] scatter() {
+    int outputs = rows * channels * outH * outW;
     Arrays.fill(gradIn, 0, rows * channels * inH * inW, 0f);
     for (int o = 0; o < outputs; o++) {
       gradIn[argmax[o]] += gradOut[o];

@@ -187,6 +187,47 @@ class FastConvNetTest {
     }
   }
 
+  /**
+   * The other layer orders the fast path takes apart from the fused ones (heap stem, pooling that
+   * applies its batch norm and runs its backward): overlapping pooling windows (3 x 3, stride 2), a
+   * first convolution with no batch norm after it, and a batch norm with no pooling after it.
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void unfusedLayerOrdersMatchDl4j(boolean channelsLast) {
+    ModelConfig m =
+        new ModelConfig(
+            List.of(
+                LayerConfig.conv2d(4, 3, 1, 1, Activation.IDENTITY),
+                LayerConfig.pool(LayerType.MAX_POOL, 3, 2, 0),
+                LayerConfig.conv2d(6, 3, 1, 1, Activation.RELU),
+                LayerConfig.of(LayerType.BATCH_NORM),
+                LayerConfig.pool(LayerType.MAX_POOL, 3, 2, 0),
+                LayerConfig.conv2d(5, 1, 1, 0, Activation.RELU),
+                LayerConfig.of(LayerType.BATCH_NORM),
+                LayerConfig.dense(8, Activation.RELU),
+                LayerConfig.output(10, Activation.SOFTMAX, Loss.CROSS_ENTROPY)),
+            WeightInit.HE_NORMAL,
+            0.0,
+            0.0,
+            Precision.FLOAT32,
+            InputConfig.image(9, 9, 1),
+            0.0);
+    int n = 81;
+    MultiLayerNetwork ref = ModelFactory.create(m, n, 17);
+    MultiLayerNetwork net = ModelFactory.create(m, n, 17);
+    FastConvNet fast = FastConvNet.of(net, m, n, 6, channelsLast);
+    Random r = new Random(19);
+    for (int rows : new int[] {6, 5}) {
+      float[] f = features(r, rows, n);
+      int[] y = labels(r, rows);
+      double expected = dl4j(ref, f, y, rows, n);
+      double loss = fast.computeGradient(f, y, rows, new StepKey(42, 0, 0));
+      assertEquals(expected, loss, 1e-5 * expected, "rows " + rows);
+      assertClose(grads(ref), grads(net), GRAD_RTOL, "gradient, " + rows + " rows");
+    }
+  }
+
   @Test
   void supportsTheCnnFamilyOnly() {
     assertTrue(FastConvNet.supports(cnn(1, 28, 32, 64, 128), 784));

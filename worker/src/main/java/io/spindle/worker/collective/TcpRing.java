@@ -636,7 +636,12 @@ public final class TcpRing implements AutoCloseable {
       if (toLink != null) {
         offer =
             new LocalLink.Offer(data, sendFrom, sendTo, step, op, phase, sendChunk, modelVersion);
-        toLink.publish(offer);
+        try {
+          toLink.publish(offer);
+        } catch (LocalLink.Broken e) {
+          closeLinks();
+          throw sendFailure(e, step, op, phase);
+        }
         bytesSent += wireBytes(sendTo - sendFrom, wire);
       } else {
         sending =
@@ -848,27 +853,29 @@ public final class TcpRing implements AutoCloseable {
 
   private CollectiveException sendFailure(LocalLink.Broken e, long step, int op, int phase) {
     int right = mod(rank + 1);
+    String where = describeOp(op) + " phase " + phase + " of step " + step;
     return new CollectiveException(
-        e.status == LocalLink.Status.TIMEOUT
-            ? "rank "
-                + rank
-                + ": sending step "
-                + step
-                + " timed out after "
-                + timeoutMillis
-                + " ms"
-            : "rank "
-                + rank
-                + ": sending "
-                + describeOp(op)
-                + " phase "
-                + phase
-                + " of step "
-                + step
-                + " to rank "
-                + right
-                + " failed: "
-                + describe(e, right),
+        switch (e.status) {
+          case TIMEOUT ->
+              "rank "
+                  + rank
+                  + ": sending step "
+                  + step
+                  + " timed out after "
+                  + timeoutMillis
+                  + " ms";
+          case PEER_CLOSED ->
+              "rank " + rank + ": rank " + right + " closed the connection in " + where;
+          default ->
+              "rank "
+                  + rank
+                  + ": sending "
+                  + where
+                  + " to rank "
+                  + right
+                  + " failed: "
+                  + describe(e, right);
+        },
         e);
   }
 

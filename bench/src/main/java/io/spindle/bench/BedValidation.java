@@ -164,6 +164,77 @@ final class BedValidation {
   }
 
   /**
+   * The median run of every point (rate, workers, scheme, steps, global batch) of {@code runs},
+   * which may hold several repetitions of each: the run whose samples/s is the median (for an even
+   * number of repetitions, the lower of the two middle ones), in the order the points first appear.
+   * A single run is its own median. The model predicts the point, not a repetition, so the check
+   * reads one measured figure per point; a bed whose runs move between repetitions (as the
+   * time-sliced powersgd runs on 2 cores do) is checked on its typical run, not its luckiest.
+   */
+  static List<Run> medians(List<Run> runs) {
+    Map<String, List<Run>> points = new LinkedHashMap<>();
+    for (Run r : runs) {
+      points.computeIfAbsent(pointKey(r), k -> new ArrayList<>()).add(r);
+    }
+    List<Run> out = new ArrayList<>();
+    for (List<Run> reps : points.values()) {
+      List<Run> sorted =
+          reps.stream().sorted(Comparator.comparingDouble(Run::samplesPerSecond)).toList();
+      out.add(sorted.get((sorted.size() - 1) / 2));
+    }
+    return out;
+  }
+
+  /**
+   * A table of every point's repetitions: their samples/s in the order given, the spread ({@code
+   * max / min - 1}) and the median that {@link #medians} picks.
+   */
+  static String repetitions(List<Run> runs) {
+    Map<String, List<Run>> points = new LinkedHashMap<>();
+    for (Run r : runs) {
+      points.computeIfAbsent(pointKey(r), k -> new ArrayList<>()).add(r);
+    }
+    StringBuilder sb = new StringBuilder();
+    sb.append(
+        "| link | workers | compression | runs | samples/s of each run | spread | median |\n"
+            + "|---|---|---|---|---|---|---|\n");
+    for (List<Run> reps : points.values()) {
+      Run first = reps.get(0);
+      double min = reps.stream().mapToDouble(Run::samplesPerSecond).min().orElseThrow();
+      double max = reps.stream().mapToDouble(Run::samplesPerSecond).max().orElseThrow();
+      Run median = medians(reps).get(0);
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %d | %s | %d | %s | %.1f%% | %,.0f |%n",
+              first.rate(),
+              first.workers(),
+              first.scheme(),
+              reps.size(),
+              String.join(
+                  ", ",
+                  reps.stream()
+                      .map(r -> String.format(Locale.ROOT, "%,.0f", r.samplesPerSecond()))
+                      .toList()),
+              100 * (max / min - 1),
+              median.samplesPerSecond()));
+    }
+    return sb.toString();
+  }
+
+  private static String pointKey(Run r) {
+    return r.rate()
+        + "/"
+        + r.workers()
+        + "/"
+        + r.scheme()
+        + "/"
+        + r.steps()
+        + "/"
+        + r.globalBatch();
+  }
+
+  /**
    * Bytes a round's results carry to the driver (the round protocol of section 4 of
    * docs/network.md): rank 0's parameters and optimiser state ({@code k} blocks per value; with
    * ZeRO-1 every rank's chunk, n values in all) and, with a lossy scheme, every rank's exchange

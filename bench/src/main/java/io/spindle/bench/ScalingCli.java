@@ -43,7 +43,7 @@ import java.util.SplittableRandom;
  *       [--seconds-per-example S] [--shared-cores C] [--shared-host-slowdown F] [--phase-wait-us W]
  *       [--ring-cpu-mb-per-s R] [--calibrate SUMMARY.json --calibrate-scheme none]
  *       [--epochs-to-target none=3,powersgd:4=4] [--codec-seconds powersgd:4=0.011,...]
- *   ... ScalingCli --validate DIR --calibration DIR[,DIR] [--shared-cores 2] [--optimizer-ns-per-value
+ *   ... ScalingCli --validate DIR[,DIR...] --calibration DIR[,DIR] [--shared-cores 2] [--optimizer-ns-per-value
  *       3.81] [--copy-ms 1.45] [--codec-seconds ...]
  * </pre>
  *
@@ -202,8 +202,12 @@ public final class ScalingCli {
                   + " two-worker none run at 10gbit (docs/network.md, section 6)");
         }
         int blocks = io.spindle.optim.FlatOptimizer.stateMultiplier(config.optimizer().type());
-        List<BedValidation.Run> validated =
-            BedValidation.runs(Path.of(options.extra("--validate")));
+        // several directories: repetitions of the same runs, each point checked on its median
+        List<BedValidation.Run> repeated = new ArrayList<>();
+        for (String d : options.extra("--validate").split(",")) {
+          repeated.addAll(BedValidation.runs(Path.of(d.trim())));
+        }
+        List<BedValidation.Run> validated = BedValidation.medians(repeated);
         Map<String, Double> fallback = new LinkedHashMap<>(codecSeconds);
         for (BedValidation.Run r : validated) {
           if (r.scheme().kind() != Kind.NONE && !fallback.containsKey(r.scheme().toString())) {
@@ -214,10 +218,12 @@ public final class ScalingCli {
             new BedValidation.Profile(
                 options.number("--optimizer-ns-per-value", 3.81) * 1e-9,
                 options.number("--copy-ms", 1.45) * 1e-3);
-        List<BedValidation.Run> calibrationRuns = new ArrayList<>();
+        // repetitions of a calibration run count by their median, as the checked runs do
+        List<BedValidation.Run> calibrationRepeated = new ArrayList<>();
         for (String d : options.extra("--calibration").split(",")) {
-          calibrationRuns.addAll(BedValidation.runs(Path.of(d.trim())));
+          calibrationRepeated.addAll(BedValidation.runs(Path.of(d.trim())));
         }
+        List<BedValidation.Run> calibrationRuns = BedValidation.medians(calibrationRepeated);
         BedValidation.Calibration cal =
             BedValidation.calibrate(
                 calibrationRuns,
@@ -251,7 +257,19 @@ public final class ScalingCli {
                 cal.roundExecutorCpuSeconds(),
                 cal.cores(),
                 cal.roundLinkFactor());
-        String table = head + BedValidation.table(checks);
+        String table =
+            head
+                + (calibrationRepeated.size() > calibrationRuns.size()
+                    ? "calibration runs (each point calibrates with its median run):\n"
+                        + BedValidation.repetitions(calibrationRepeated)
+                        + "\n"
+                    : "")
+                + (repeated.size() > validated.size()
+                    ? "repetitions (each point is checked on its median run):\n"
+                        + BedValidation.repetitions(repeated)
+                        + "\n"
+                    : "")
+                + BedValidation.table(checks);
         Files.createDirectories(output);
         Files.writeString(output.resolve("validation.txt"), table);
         out.print(table);

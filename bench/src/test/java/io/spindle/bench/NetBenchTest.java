@@ -270,6 +270,52 @@ class NetBenchTest {
     assertTrue(BedValidation.table(checks).contains("| -20.0% |"));
   }
 
+  @Test
+  void repeatedRunsAreCheckedOnEachPointsMedian() {
+    BedValidation.Calibration cal =
+        BedValidation.calibrate(
+            calibrationRuns(), MLP, 2, LATENCY, GOODPUT, 2, PROFILE, java.util.Map.of());
+    // three repetitions: N = 4 measured 25% above, exactly at, and 40% above the model; the
+    // others exactly at it, then 10% below, then exactly at it again
+    List<BedValidation.Run> repeated = new java.util.ArrayList<>();
+    double[][] offBy = {{1.25, 1}, {1, 0.9}, {1.4, 1}};
+    for (double[] rep : offBy) {
+      for (BedValidation.Run r : validationRuns(rep[0])) {
+        repeated.add(r.workers() == 4 ? r : scaled(r, rep[1]));
+      }
+    }
+    List<BedValidation.Run> medians = BedValidation.medians(repeated);
+    assertEquals(12, medians.size());
+    List<BedValidation.Check> checks = BedValidation.check(medians, cal, MLP, 2, LATENCY, GOODPUT);
+    for (BedValidation.Check c : checks) {
+      // N = 4: the median of 1.25, 1 and 1.4 is 1.25; the rest: the median of 1, 0.9 and 1 is 1
+      assertEquals(c.workers() == 4 ? 1 / 1.25 - 1 : 0, c.error(), 1e-9, c.toString());
+    }
+    String table = BedValidation.repetitions(repeated);
+    assertTrue(table.contains("| 3 |"), table);
+    assertTrue(table.contains("| 40.0% |"), table); // N = 4: 1.4 / 1 - 1
+    // an even number of repetitions takes the lower middle run
+    List<BedValidation.Run> two = List.of(scaled(medians.get(0), 1.1), medians.get(0));
+    assertEquals(
+        medians.get(0).samplesPerSecond(), BedValidation.medians(two).get(0).samplesPerSecond(), 0);
+  }
+
+  private static BedValidation.Run scaled(BedValidation.Run r, double by) {
+    return new BedValidation.Run(
+        r.rate(),
+        r.bitsPerSecond(),
+        r.workers(),
+        r.scheme(),
+        r.steps(),
+        r.globalBatch(),
+        r.compute(),
+        r.ring(),
+        r.codec(),
+        r.wall(),
+        r.samplesPerSecond() * by,
+        r.bytes());
+  }
+
   /** The round protocol's bytes against what the 60-step bed runs of 2026-12-06 returned. */
   @Test
   void roundBytesAreWhatTheBedsRunsReturned() {

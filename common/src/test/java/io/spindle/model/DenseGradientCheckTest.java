@@ -26,8 +26,6 @@ import org.nd4j.linalg.factory.Nd4j;
  * activation/loss pair, with and without L1/L2.
  */
 class DenseGradientCheckTest {
-  private static final double EPS = 1e-6;
-  private static final double MAX_REL_ERROR = 1e-5;
   private static final double MIN_ABS_ERROR = 1e-9;
 
   static Stream<Arguments> cases() {
@@ -82,30 +80,11 @@ class DenseGradientCheckTest {
     INDArray analytic = net.getFlattenedGradients().dup().divi(6);
     reg.addGradient(w, analytic);
 
-    int checked = 0;
-    for (long i = 0; i < w.length(); i++) {
-      double orig = w.getDouble(i);
-      w.putScalar(i, orig + EPS);
-      double plus = score(net, x, y);
-      w.putScalar(i, orig - EPS);
-      double minus = score(net, x, y);
-      w.putScalar(i, orig);
-      double numeric = (plus - minus) / (2 * EPS);
-      double a = analytic.getDouble(i);
-      double absError = Math.abs(a - numeric);
-      double relError = absError / Math.max(Math.abs(a), Math.abs(numeric));
-      assertTrue(
-          absError < MIN_ABS_ERROR || relError < MAX_REL_ERROR,
-          "parameter "
-              + i
-              + ": analytic "
-              + a
-              + ", numeric "
-              + numeric
-              + ", rel error "
-              + relError);
-      checked++;
-    }
+    String name = hidden + ", " + outAct + " with " + loss + ", l1 " + l1 + ", l2 " + l2;
+    long checked =
+        CentralDifferences.check(
+                name, w, analytic, i -> false, () -> score(net, x, y), MIN_ABS_ERROR)
+            .checked();
     assertTrue(checked == 4 * 5 + 5 + 5 * 3 + 3, "checked " + checked + " parameters");
   }
 

@@ -34,8 +34,6 @@ import org.nd4j.linalg.factory.Nd4j;
  * (updates DL4J marks with {@code updaterDivideByMinibatch == false}) and are skipped.
  */
 class GraphGradientCheckTest {
-  private static final double EPS = 1e-6;
-  private static final double MAX_REL_ERROR = 1e-5;
   private static final double MIN_ABS_ERROR = 1e-8;
   private static final int BATCH = 4;
   private static final int CLASSES = 3;
@@ -150,42 +148,15 @@ class GraphGradientCheckTest {
     INDArray w = net.params();
     score(net, x, y);
     INDArray analytic = net.getFlattenedGradients().dup().divi(BATCH);
-    int checked = 0;
-    int nonZero = 0;
-    int rawCount = 0;
-    for (int i = 0; i < w.length(); i++) {
-      if (raw[i]) {
-        rawCount++;
-        continue;
-      }
-      double orig = w.getDouble(i);
-      w.putScalar(i, orig + EPS);
-      double plus = score(net, x, y);
-      w.putScalar(i, orig - EPS);
-      double minus = score(net, x, y);
-      w.putScalar(i, orig);
-      double numeric = (plus - minus) / (2 * EPS);
-      double a = analytic.getDouble(i);
-      double absError = Math.abs(a - numeric);
-      double relError = absError / Math.max(Math.abs(a), Math.abs(numeric));
-      assertTrue(
-          absError < MIN_ABS_ERROR || relError < MAX_REL_ERROR,
-          name
-              + ": parameter "
-              + i
-              + " of "
-              + w.length()
-              + ": analytic "
-              + a
-              + ", numeric "
-              + numeric
-              + ", rel error "
-              + relError);
-      checked++;
-      if (Math.abs(numeric) > 1e-6) {
-        nonZero++;
-      }
+    CentralDifferences.Result result =
+        CentralDifferences.check(
+            name, w, analytic, i -> raw[(int) i], () -> score(net, x, y), MIN_ABS_ERROR);
+    long rawCount = 0;
+    for (boolean b : raw) {
+      rawCount += b ? 1 : 0;
     }
+    long checked = result.checked();
+    long nonZero = result.nonZero();
     assertEquals(w.length() - rawCount, checked);
     assertTrue(checked > 0, name);
     // a check that sees only zero derivatives proves nothing

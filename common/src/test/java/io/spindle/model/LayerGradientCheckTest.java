@@ -31,8 +31,6 @@ import org.nd4j.linalg.factory.Nd4j;
  * same {@link StepKey}.
  */
 class LayerGradientCheckTest {
-  private static final double EPS = 1e-6;
-  private static final double MAX_REL_ERROR = 1e-5;
   private static final double MIN_ABS_ERROR = 1e-8;
   private static final int BATCH = 4;
   private static final int CLASSES = 3;
@@ -194,40 +192,11 @@ class LayerGradientCheckTest {
     INDArray analytic = net.getFlattenedGradients().dup().divi(BATCH);
     reg.addGradient(w, analytic);
 
-    int checked = 0;
-    int nonZero = 0;
-    for (long i = 0; i < w.length(); i++) {
-      if (isRaw(raw, i)) {
-        continue;
-      }
-      double orig = w.getDouble(i);
-      w.putScalar(i, orig + EPS);
-      double plus = score(net, reg, x, y);
-      w.putScalar(i, orig - EPS);
-      double minus = score(net, reg, x, y);
-      w.putScalar(i, orig);
-      double numeric = (plus - minus) / (2 * EPS);
-      double a = analytic.getDouble(i);
-      double absError = Math.abs(a - numeric);
-      double relError = absError / Math.max(Math.abs(a), Math.abs(numeric));
-      assertTrue(
-          absError < MIN_ABS_ERROR || relError < MAX_REL_ERROR,
-          name
-              + ": parameter "
-              + i
-              + " of "
-              + w.length()
-              + ": analytic "
-              + a
-              + ", numeric "
-              + numeric
-              + ", rel error "
-              + relError);
-      checked++;
-      if (Math.abs(numeric) > 1e-6) {
-        nonZero++;
-      }
-    }
+    CentralDifferences.Result result =
+        CentralDifferences.check(
+            name, w, analytic, i -> isRaw(raw, i), () -> score(net, reg, x, y), MIN_ABS_ERROR);
+    long checked = result.checked();
+    long nonZero = result.nonZero();
     long rawCount = 0;
     for (int r = 0; r < raw.count(); r++) {
       rawCount += raw.to(r) - raw.from(r);

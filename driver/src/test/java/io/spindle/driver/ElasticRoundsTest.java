@@ -103,9 +103,14 @@ class ElasticRoundsTest {
   }
 
   static ClusterConfig cluster(int minWorkers, int waitSeconds) {
+    return cluster("local[4,3]", SHARDS, minWorkers, waitSeconds);
+  }
+
+  /** The collective engine on {@code master}, rounds of {@link #ROUND} steps, 30 s timeouts. */
+  static ClusterConfig cluster(String master, int shards, int minWorkers, int waitSeconds) {
     return new ClusterConfig(
-        "local[4,3]",
-        SHARDS,
+        master,
+        shards,
         SyncMode.COLLECTIVE,
         4,
         0,
@@ -118,6 +123,45 @@ class ElasticRoundsTest {
         waitSeconds,
         minWorkers,
         0);
+  }
+
+  /** The collective engine over {@code data}, its workers from {@code cluster}'s pool. */
+  static CollectiveSync collective(
+      SparkLocal spark, DistributedDataset data, ClusterConfig cluster, PrintStream console) {
+    return new CollectiveSync(
+        spark.sc(),
+        DistributedEqualsLocalTest.layout(data),
+        ROUND,
+        CompressionSpec.NONE,
+        true,
+        30_000,
+        true,
+        WorkerPool.of(spark.sc(), cluster, console),
+        console);
+  }
+
+  /** What a test does before round {@code round} (from 0): it may change the round's input. */
+  @FunctionalInterface
+  interface BeforeRound {
+    JavaRDD<MiniBatch> apply(int round, int step, JavaRDD<MiniBatch> batches);
+  }
+
+  /** {@code sync}, with {@code before} run before each of its rounds. */
+  static ParameterSync beforeEachRound(CollectiveSync sync, BeforeRound before) {
+    return new ParameterSync() {
+      int round;
+
+      @Override
+      public RoundResult round(
+          JavaRDD<MiniBatch> batches, int step, int maxSteps, long iteration, GlobalModel model) {
+        return sync.round(before.apply(round++, step, batches), step, maxSteps, iteration, model);
+      }
+
+      @Override
+      public String name() {
+        return sync.name();
+      }
+    };
   }
 
   /**
@@ -135,47 +179,21 @@ class ElasticRoundsTest {
       Map<String, Object> facts) {
     try (DistributedDataset data = DistributedEqualsLocalTest.data(shards)) {
       PrintStream console = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-      CollectiveSync sync =
-          new CollectiveSync(
-              SPARK.sc(),
-              DistributedEqualsLocalTest.layout(data),
-              ROUND,
-              CompressionSpec.NONE,
-              true,
-              30_000,
-              true,
-              WorkerPool.of(SPARK.sc(), cluster(2, 5), console),
-              console);
+      CollectiveSync sync = collective(SPARK, data, cluster(2, 5), console);
       ParameterSync scheduled =
-          new ParameterSync() {
-            int round;
-
-            @Override
-            public RoundResult round(
-                JavaRDD<MiniBatch> batches,
-                int step,
-                int maxSteps,
-                long iteration,
-                GlobalModel model) {
-              int r = round++;
-              executors.set(workersByRound[Math.min(r, workersByRound.length - 1)]);
-              JavaRDD<MiniBatch> in = batches;
-              if (r == loseInRound) {
+          beforeEachRound(
+              sync,
+              (r, step, batches) -> {
+                executors.set(workersByRound[Math.min(r, workersByRound.length - 1)]);
+                if (r != loseInRound) {
+                  return batches;
+                }
                 ARMED.set(true);
                 loseOne = () -> executors.set(executors.count() - 1);
                 int at = step + 2;
-                in =
-                    batches.mapPartitionsWithIndex(
-                        (w, it) -> w == 0 ? new LoseAt(it, at) : it, true);
-              }
-              return sync.round(in, step, maxSteps, iteration, model);
-            }
-
-            @Override
-            public String name() {
-              return sync.name();
-            }
-          };
+                return batches.mapPartitionsWithIndex(
+                    (w, it) -> w == 0 ? new LoseAt(it, at) : it, true);
+              });
       INDArray params =
           DistributedEqualsLocalTest.trainDistributed(scheduled, data, new GlobalModel(spec));
       facts.putAll(sync.facts());
@@ -276,17 +294,7 @@ class ElasticRoundsTest {
     try (DistributedDataset data = DistributedEqualsLocalTest.data(SHARDS)) {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       PrintStream console = new PrintStream(out, true, StandardCharsets.UTF_8);
-      CollectiveSync sync =
-          new CollectiveSync(
-              SPARK.sc(),
-              DistributedEqualsLocalTest.layout(data),
-              ROUND,
-              CompressionSpec.NONE,
-              true,
-              30_000,
-              true,
-              WorkerPool.of(SPARK.sc(), cluster(3, 1), console),
-              console);
+      CollectiveSync sync = collective(SPARK, data, cluster(3, 1), console);
       GlobalModel model = new GlobalModel(spec(false));
       INDArray before = model.params().dup();
       executors.set(2);

@@ -5,11 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.spindle.config.ClusterConfig;
-import io.spindle.config.Compression;
-import io.spindle.config.CompressionSpec;
-import io.spindle.config.SyncMode;
-import io.spindle.data.MiniBatch;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.sync.CollectiveSync;
 import java.io.ByteArrayOutputStream;
@@ -19,7 +14,6 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
-import org.apache.spark.api.java.JavaRDD;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -72,24 +66,6 @@ class LateLossRoundTest {
     executors.close();
   }
 
-  static ClusterConfig cluster(int waitSeconds) {
-    return new ClusterConfig(
-        "local[2]",
-        SHARDS,
-        SyncMode.COLLECTIVE,
-        4,
-        0,
-        ROUND,
-        Compression.NONE,
-        ClusterConfig.DEFAULT_POWERSGD_RANK,
-        ClusterConfig.DEFAULT_TOPK_FRACTION,
-        true,
-        30,
-        waitSeconds,
-        2,
-        0);
-  }
-
   /**
    * {@link #STEPS} steps over {@link #SHARDS} logical shards in rounds of {@link #ROUND}; before
    * round {@code lateRound} the pool counts three executors (Spark has two), and hears of the loss
@@ -104,59 +80,45 @@ class LateLossRoundTest {
       Map<String, Object> facts) {
     try (DistributedDataset data = DistributedEqualsLocalTest.data(SHARDS)) {
       CollectiveSync sync =
-          new CollectiveSync(
-              SPARK.sc(),
-              DistributedEqualsLocalTest.layout(data),
-              ROUND,
-              CompressionSpec.NONE,
-              true,
-              30_000,
-              true,
-              WorkerPool.of(SPARK.sc(), cluster(waitSeconds), console),
-              console);
+          ElasticRoundsTest.collective(
+              SPARK, data, ElasticRoundsTest.cluster("local[2]", SHARDS, 2, waitSeconds), console);
       ParameterSync scheduled =
-          new ParameterSync() {
-            int round;
-
-            @Override
-            public RoundResult round(
-                JavaRDD<MiniBatch> batches,
-                int step,
-                int maxSteps,
-                long iteration,
-                GlobalModel model) {
-              if (round++ == lateRound) {
-                executors.set(3);
-                if (heardAfterMillis >= 0) {
-                  Thread heard =
-                      new Thread(
-                          () -> {
-                            try {
-                              Thread.sleep(heardAfterMillis);
-                            } catch (InterruptedException e) {
-                              return;
-                            }
-                            executors.set(2);
-                          },
-                          "test-loss-heard");
-                  heard.setDaemon(true);
-                  heard.start();
+          ElasticRoundsTest.beforeEachRound(
+              sync,
+              (r, step, batches) -> {
+                if (r == lateRound) {
+                  executors.set(3);
+                  if (heardAfterMillis >= 0) {
+                    hearOfTheLossAfter(heardAfterMillis);
+                  }
                 }
-              }
-              return sync.round(batches, step, maxSteps, iteration, model);
-            }
-
-            @Override
-            public String name() {
-              return sync.name();
-            }
-          };
+                return batches;
+              });
       INDArray params =
           DistributedEqualsLocalTest.trainDistributed(
               scheduled, data, new GlobalModel(ElasticRoundsTest.spec(false)), STEPS);
       facts.putAll(sync.facts());
       return params;
     }
+  }
+
+  /**
+   * The pool hears that the third executor is gone {@code millis} from now, as a listener would.
+   */
+  private void hearOfTheLossAfter(long millis) {
+    Thread heard =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(millis);
+              } catch (InterruptedException e) {
+                return;
+              }
+              executors.set(2);
+            },
+            "test-loss-heard");
+    heard.setDaemon(true);
+    heard.start();
   }
 
   @Test

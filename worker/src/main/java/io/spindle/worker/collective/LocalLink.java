@@ -200,17 +200,37 @@ final class LocalLink {
     }
   }
 
-  /** Receiver: waits for the sender's next offer and takes it. */
+  /**
+   * Receiver: waits for the sender's next offer and takes it. An offer made before the sender
+   * closed is still taken, so that its header can be checked (over TCP its bytes would be in the
+   * socket already); its values count only if {@link #answer} succeeds.
+   */
   Offer take(long deadlineNanos) throws Broken {
     lock.lock();
     try {
-      while (offer == null || taken) {
-        checkOpen(false);
+      while (true) {
+        if (receiverClosed) {
+          throw new Broken(Status.CLOSED, null);
+        }
+        if (offer != null && !taken) {
+          taken = true;
+          return offer;
+        }
+        if (senderClosed) {
+          throw new Broken(Status.PEER_CLOSED, null);
+        }
         await(deadlineNanos);
       }
-      checkOpen(false);
-      taken = true;
-      return offer;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Receiver: the sender's offer not yet taken, if any, without waiting. */
+  Offer peek() {
+    lock.lock();
+    try {
+      return offer != null && !taken ? offer : null;
     } finally {
       lock.unlock();
     }

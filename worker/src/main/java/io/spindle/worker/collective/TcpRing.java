@@ -639,7 +639,18 @@ public final class TcpRing implements AutoCloseable {
         try {
           toLink.publish(offer);
         } catch (LocalLink.Broken e) {
+          // a left neighbour's offer that disagrees says more than a closed right one (it is
+          // what TCP reports, whose send would have gone into the socket's buffer)
+          LocalLink.Offer theirs = fromLink == null ? null : fromLink.peek();
+          String disagreement =
+              theirs == null
+                  ? null
+                  : disagreement(
+                      theirs, bounds[recvChunk], bounds[recvChunk + 1], step, op, phase, recvChunk);
           closeLinks();
+          if (disagreement != null) {
+            throw new CollectiveException(disagreement);
+          }
           throw sendFailure(e, step, op, phase);
         }
         bytesSent += wireBytes(sendTo - sendFrom, wire);

@@ -1,6 +1,7 @@
 package io.spindle.bench;
 
 import io.spindle.config.Kernels;
+import io.spindle.config.RingTransport;
 import io.spindle.config.SpindleConfig;
 import io.spindle.config.WireFormat;
 import io.spindle.data.Example;
@@ -34,9 +35,10 @@ import java.util.concurrent.Future;
  * Each phase is timed in wall time and in the thread's CPU time, so that waiting (for a peer, for a
  * core) shows as wall time without CPU time.
  *
- * <p>Three settings separate the causes of a slow collective step: one worker alone (no ring),
+ * <p>Four settings separate the causes of a slow collective step: one worker alone (no ring),
  * {@code workers} workers side by side without the ring (what computing on every core costs), and
- * the full collective step.
+ * the full collective step with the ring over loopback TCP ({@code cluster.ringTransport: tcp}) and
+ * in process ({@code auto}, what workers that are threads of one executor use).
  */
 public final class CollectiveProfile {
   private CollectiveProfile() {}
@@ -93,7 +95,7 @@ public final class CollectiveProfile {
     }
   }
 
-  /** Runs the three settings with {@code kernels}, printing a table each; returns them. */
+  /** Runs the four settings with {@code kernels}, printing a table each; returns them. */
   static List<Result> run(
       SpindleConfig config,
       Kernels kernels,
@@ -104,16 +106,17 @@ public final class CollectiveProfile {
       int steps,
       java.io.PrintStream console) {
     List<Result> results = new ArrayList<>();
-    for (int[] setting : new int[][] {{1, 0}, {workers, 0}, {workers, 1}}) {
+    RingTransport[] rings = {null, null, RingTransport.TCP, RingTransport.AUTO};
+    for (int s = 0; s < rings.length; s++) {
       Result r =
           run(
               config,
               kernels,
               train,
               numClasses,
-              setting[0],
+              s == 0 ? 1 : workers,
               workers,
-              setting[1] == 1,
+              rings[s],
               warmup,
               steps);
       console.print(r.markdown());
@@ -130,9 +133,10 @@ public final class CollectiveProfile {
       int numClasses,
       int threads,
       int shards,
-      boolean ring,
+      RingTransport transport,
       int warmup,
       int steps) {
+    boolean ring = transport != null;
     int batch = config.training().batchSize() / shards;
     int numInputs = train.get(0).features().length;
     ModelSpec spec =
@@ -148,7 +152,7 @@ public final class CollectiveProfile {
     List<String> endpoints = new ArrayList<>();
     if (ring) {
       for (int r = 0; r < threads; r++) {
-        TcpRing t = TcpRing.bind("127.0.0.1", r, threads, WireFormat.FP32, 1L, 60_000);
+        TcpRing t = TcpRing.bind("127.0.0.1", r, threads, WireFormat.FP32, 1L, 60_000, transport);
         rings.add(t);
         endpoints.add(t.endpoint());
       }
@@ -197,9 +201,11 @@ public final class CollectiveProfile {
               kernels.configName(),
               threads,
               batch,
-              ring
-                  ? ", with the loopback ring"
-                  : threads > 1 ? " side by side, no ring" : ", alone");
+              transport == RingTransport.TCP
+                  ? ", with the loopback TCP ring"
+                  : transport == RingTransport.AUTO
+                      ? ", with the in-process ring"
+                      : threads > 1 ? " side by side, no ring" : ", alone");
       return new Result(
           name, wall, cpu, step, (gc[1] - gc[0]) / 1.0 / steps, (gc[3] - gc[2]) / 1e6 / steps);
     } catch (Exception e) {

@@ -135,7 +135,8 @@ public final class ProfileCommand {
   /**
    * {@code bench --profile-collective}: the collective step's phases in wall and thread CPU time
    * ({@link CollectiveProfile}) with the fast kernels and with DL4J's layers: one worker alone, the
-   * workers side by side without the ring, the full collective step on a loopback ring.
+   * workers side by side without the ring, the full collective step on a loopback TCP ring and on
+   * the in-process ring.
    */
   public static void runCollective(SpindleConfig config, int steps, PrintStream console) {
     int workers = config.cluster().workers();

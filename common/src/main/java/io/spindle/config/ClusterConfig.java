@@ -34,6 +34,9 @@ package io.spindle.config;
  *     Spark's own slot check before each later round (0 = fail at once). In local mode too few
  *     slots are refused up front (exit 2). With {@code minWorkers} below {@code workers}: how long
  *     a run waits with fewer than {@code minWorkers} workers alive before it fails.
+ * @param ringTransport collective: how ring neighbours in the same JVM exchange values: {@code
+ *     auto} (in memory, bit-identical to TCP) or {@code tcp} (always sockets); see {@link
+ *     RingTransport}
  */
 public record ClusterConfig(
     String master,
@@ -49,7 +52,8 @@ public record ClusterConfig(
     int peerTimeoutSeconds,
     int executorWaitSeconds,
     int minWorkers,
-    int shards)
+    int shards,
+    RingTransport ringTransport)
     implements java.io.Serializable {
   /** The longest {@code executorWaitSeconds} accepted: one day. */
   public static final int MAX_EXECUTOR_WAIT_SECONDS = 86_400;
@@ -88,6 +92,60 @@ public record ClusterConfig(
         0);
   }
 
+  /** A config with {@code ringTransport} {@code auto}, as before the key existed. */
+  public ClusterConfig(
+      String master,
+      int workers,
+      SyncMode sync,
+      int averagingSteps,
+      int threadsPerWorker,
+      int roundSteps,
+      Compression compression,
+      int powersgdRank,
+      double topkFraction,
+      boolean shardOptimizer,
+      int peerTimeoutSeconds,
+      int executorWaitSeconds,
+      int minWorkers,
+      int shards) {
+    this(
+        master,
+        workers,
+        sync,
+        averagingSteps,
+        threadsPerWorker,
+        roundSteps,
+        compression,
+        powersgdRank,
+        topkFraction,
+        shardOptimizer,
+        peerTimeoutSeconds,
+        executorWaitSeconds,
+        minWorkers,
+        shards,
+        RingTransport.AUTO);
+  }
+
+  /** As this config, with {@code ringTransport} replaced. */
+  public ClusterConfig withRingTransport(RingTransport ringTransport) {
+    return new ClusterConfig(
+        master,
+        workers,
+        sync,
+        averagingSteps,
+        threadsPerWorker,
+        roundSteps,
+        compression,
+        powersgdRank,
+        topkFraction,
+        shardOptimizer,
+        peerTimeoutSeconds,
+        executorWaitSeconds,
+        minWorkers,
+        shards,
+        ringTransport);
+  }
+
   /** As this config, with {@code workers} and {@code minWorkers} replaced. */
   public ClusterConfig withWorkers(int workers, int minWorkers) {
     return new ClusterConfig(
@@ -104,7 +162,8 @@ public record ClusterConfig(
         peerTimeoutSeconds,
         executorWaitSeconds,
         minWorkers,
-        shards);
+        shards,
+        ringTransport);
   }
 
   /** The fewest live workers a run goes on with: {@code minWorkers}, or {@code workers} for 0. */
@@ -124,6 +183,8 @@ public record ClusterConfig(
 
   public ClusterConfig {
     master = master == null ? "" : master.trim();
+    // configs and checkpoints written before the key existed
+    ringTransport = ringTransport == null ? RingTransport.AUTO : ringTransport;
     Check.positive("workers", workers);
     Check.notNull("sync", sync);
     Check.positive("averagingSteps", averagingSteps);

@@ -3,6 +3,7 @@ package io.spindle.driver.sync;
 import io.spindle.compress.CompressionState;
 import io.spindle.compress.ExchangeState;
 import io.spindle.config.CompressionSpec;
+import io.spindle.config.RingTransport;
 import io.spindle.config.SyncMode;
 import io.spindle.data.BatchLayout;
 import io.spindle.data.MiniBatch;
@@ -88,6 +89,7 @@ public final class CollectiveSync implements ParameterSync {
   private final boolean sharded;
   private final int timeoutMillis;
   private final boolean driverRendezvous;
+  private RingTransport ringTransport = RingTransport.AUTO;
   private final WorkerPool pool;
   private final PrintStream console;
   private double bytesPerWorker;
@@ -202,6 +204,15 @@ public final class CollectiveSync implements ParameterSync {
    */
   public CollectiveSync executorState(boolean use) {
     this.executorState = use;
+    return this;
+  }
+
+  /**
+   * How ring neighbours in the same JVM exchange values ({@code cluster.ringTransport}, default
+   * {@code auto}: in memory; {@code tcp}: sockets). The results do not depend on it.
+   */
+  public CollectiveSync ringTransport(RingTransport transport) {
+    this.ringTransport = java.util.Objects.requireNonNull(transport, "ringTransport");
     return this;
   }
 
@@ -405,7 +416,8 @@ public final class CollectiveSync implements ParameterSync {
             secret,
             timeoutMillis,
             rendezvous == null ? null : rendezvous.endpoint(),
-            shards);
+            shards,
+            ringTransport);
     ProgressService progress =
         progressSink == null
             ? null

@@ -46,15 +46,16 @@ public final class SyncStrategies {
                   + "; for float64 set cluster.sync to gradient_sharing or parameter_averaging");
         }
         yield new CollectiveSync(
-            sc,
-            layout,
-            cluster.roundSteps(),
-            cluster.compressionSpec(),
-            cluster.shardOptimizer(),
-            cluster.peerTimeoutSeconds() * 1000,
-            true,
-            pool,
-            console);
+                sc,
+                layout,
+                cluster.roundSteps(),
+                cluster.compressionSpec(),
+                cluster.shardOptimizer(),
+                cluster.peerTimeoutSeconds() * 1000,
+                true,
+                pool,
+                console)
+            .ringTransport(cluster.ringTransport());
       }
     };
   }

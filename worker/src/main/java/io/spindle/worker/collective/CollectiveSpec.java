@@ -1,6 +1,7 @@
 package io.spindle.worker.collective;
 
 import io.spindle.config.CompressionSpec;
+import io.spindle.config.RingTransport;
 import io.spindle.data.BatchLayout;
 import io.spindle.data.ShardAssignment;
 import io.spindle.worker.ModelSpec;
@@ -21,6 +22,8 @@ import java.io.Serializable;
  *     with {@code BarrierTaskContext.allGather} (which costs at least a second per round)
  * @param shards which logical shards each rank of the round trains on (its task's partition holds
  *     their batches, step by step in shard order); {@code shards.workers()} is the ring's size
+ * @param ringTransport how ring neighbours in the same JVM exchange values ({@code
+ *     cluster.ringTransport}; null: {@code auto})
  */
 public record CollectiveSpec(
     ModelSpec model,
@@ -31,8 +34,13 @@ public record CollectiveSpec(
     byte[] secret,
     int timeoutMillis,
     String rendezvous,
-    ShardAssignment shards)
+    ShardAssignment shards,
+    RingTransport ringTransport)
     implements Serializable {
+
+  public CollectiveSpec {
+    ringTransport = ringTransport == null ? RingTransport.AUTO : ringTransport;
+  }
 
   /**
    * A fingerprint of the model peers must share (its config and parameter count). Built from the

@@ -87,7 +87,14 @@ public final class CollectiveTrainer {
     KillWatch watch = new KillWatch(ctx::isInterrupted, 200, "spindle-kill-watch-" + rank);
     try (watch;
         TcpRing ring =
-            TcpRing.bind(host, rank, size, WireFormat.FP32, version, spec.timeoutMillis())) {
+            TcpRing.bind(
+                host,
+                rank,
+                size,
+                WireFormat.FP32,
+                version,
+                spec.timeoutMillis(),
+                spec.ringTransport())) {
       watch.guard(ring::close);
       List<String> endpoints =
           spec.rendezvous() == null

@@ -1,5 +1,6 @@
 package io.spindle.worker.collective;
 
+import io.spindle.config.RingTransport;
 import io.spindle.config.WireFormat;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -41,6 +42,13 @@ import java.util.concurrent.TimeoutException;
  * caller receives and sums, so sending overlaps with summing. Each peer sends 2 (N-1)/N of the
  * vector per all-reduce. Every socket read has a timeout; {@link #close} closes sockets and stops
  * the thread.
+ *
+ * <p>With {@link RingTransport#AUTO}, a neighbour in the same JVM (workers that are threads of one
+ * executor) is reached through a {@link LocalLink} instead of a socket: the receiver checks the
+ * same header and adds (or copies) the values straight from the sender's array, through the wire
+ * format's encoding when it is lossy, so the results are bit-identical to TCP; {@link #bytesSent}
+ * counts what TCP would send. Mixed rings (some links in process, some over TCP) work. See {@code
+ * docs/ring-transport.md}.
  */
 public final class TcpRing implements AutoCloseable {
   private static final int BLOCK_MAGIC = 0x53424c4b; // "SBLK"
@@ -54,6 +62,12 @@ public final class TcpRing implements AutoCloseable {
   private final int timeoutMillis;
   private final ServerSocket server;
   private final ExecutorService sender;
+  // the JVM this peer announces for in-process links, or null (TCP only)
+  private final String jvmToken;
+  // in-process links: this peer sends into rightLink and receives from leftLink (null: TCP)
+  private volatile LocalLink rightLink;
+  private volatile LocalLink leftLink;
+  private ByteBuffer localBuffer;
   private Socket right;
   private Socket left;
   private DataOutputStream toRight;
@@ -65,7 +79,14 @@ public final class TcpRing implements AutoCloseable {
   private long nanosWaiting;
 
   private TcpRing(
-      int rank, int size, WireFormat wire, long modelVersion, int timeoutMillis, ServerSocket s) {
+      int rank,
+      int size,
+      WireFormat wire,
+      long modelVersion,
+      int timeoutMillis,
+      ServerSocket s,
+      String jvmToken) {
+    this.jvmToken = jvmToken;
     this.rank = rank;
     this.size = size;
     this.wire = wire;
@@ -87,15 +108,53 @@ public final class TcpRing implements AutoCloseable {
   }
 
   /**
-   * Opens this peer's listener on {@code host} (the executor's own address) at an ephemeral port.
+   * Opens this peer's listener on {@code host} (the executor's own address) at an ephemeral port;
+   * every neighbour over TCP ({@link RingTransport#TCP}).
    */
   public static TcpRing bind(
       String host, int rank, int size, WireFormat wire, long modelVersion, int timeoutMillis) {
+    return bind(host, rank, size, wire, modelVersion, timeoutMillis, RingTransport.TCP);
+  }
+
+  /**
+   * As {@link #bind(String, int, int, WireFormat, long, int)}; with {@link RingTransport#AUTO}
+   * neighbours in this JVM exchange values in process.
+   */
+  public static TcpRing bind(
+      String host,
+      int rank,
+      int size,
+      WireFormat wire,
+      long modelVersion,
+      int timeoutMillis,
+      RingTransport transport) {
+    return bind(
+        host,
+        rank,
+        size,
+        wire,
+        modelVersion,
+        timeoutMillis,
+        transport == RingTransport.AUTO ? LocalLink.JVM_TOKEN : null);
+  }
+
+  /**
+   * As above, announcing {@code jvmToken} as this peer's JVM (null: TCP only); tests give peers of
+   * one JVM different tokens to build mixed rings.
+   */
+  static TcpRing bind(
+      String host,
+      int rank,
+      int size,
+      WireFormat wire,
+      long modelVersion,
+      int timeoutMillis,
+      String jvmToken) {
     if (size < 1 || rank < 0 || rank >= size) {
       throw new IllegalArgumentException("rank " + rank + " outside a ring of " + size);
     }
     if (size == 1) {
-      return new TcpRing(rank, size, wire, modelVersion, timeoutMillis, null);
+      return new TcpRing(rank, size, wire, modelVersion, timeoutMillis, null, jvmToken);
     }
     try {
       ServerSocket s = new ServerSocket();
@@ -103,17 +162,45 @@ public final class TcpRing implements AutoCloseable {
       s.setSoTimeout(timeoutMillis);
       s.setReceiveBufferSize(4 << 20);
       s.bind(new InetSocketAddress(InetAddress.getByName(host), 0), 4);
-      return new TcpRing(rank, size, wire, modelVersion, timeoutMillis, s);
+      return new TcpRing(rank, size, wire, modelVersion, timeoutMillis, s, jvmToken);
     } catch (IOException e) {
       throw new CollectiveException("rank " + rank + ": cannot listen on " + host + ": " + e, e);
     }
   }
 
-  /** host:port of this peer's listener, for the other peers. */
+  /**
+   * host:port of this peer's listener, for the other peers; with in-process links allowed, followed
+   * by {@code ;jvm=} and this JVM's token.
+   */
   public String endpoint() {
-    return server == null
-        ? "local"
-        : server.getInetAddress().getHostAddress() + ":" + server.getLocalPort();
+    if (server == null) {
+      return "local";
+    }
+    String address = server.getInetAddress().getHostAddress() + ":" + server.getLocalPort();
+    return jvmToken == null ? address : address + JVM_SUFFIX + jvmToken;
+  }
+
+  private static final String JVM_SUFFIX = ";jvm=";
+
+  /** The host:port part of an endpoint. */
+  private static String address(String endpoint) {
+    int cut = endpoint.indexOf(';');
+    return cut < 0 ? endpoint : endpoint.substring(0, cut);
+  }
+
+  /**
+   * Whether the peer at {@code endpoint} runs in this peer's JVM and both allow in-process links.
+   */
+  private boolean inProcess(String endpoint) {
+    int cut = endpoint.indexOf(JVM_SUFFIX);
+    return jvmToken != null
+        && cut >= 0
+        && endpoint.substring(cut + JVM_SUFFIX.length()).equals(jvmToken);
+  }
+
+  /** Whether this peer reaches its right or its left neighbour in process. */
+  public boolean inProcess() {
+    return rightLink != null || leftLink != null;
   }
 
   public int rank() {
@@ -146,9 +233,13 @@ public final class TcpRing implements AutoCloseable {
     if (size == 1) {
       return;
     }
-    PeerAuthenticator auth = new PeerAuthenticator(secret, round);
     int leftRank = (rank - 1 + size) % size;
-    String rightEndpoint = endpoints.get((rank + 1) % size);
+    if (inProcess(endpoints.get((rank + 1) % size)) || inProcess(endpoints.get(leftRank))) {
+      connectMixed(endpoints, secret, round);
+      return;
+    }
+    PeerAuthenticator auth = new PeerAuthenticator(secret, round);
+    String rightEndpoint = address(endpoints.get((rank + 1) % size));
     Future<?> accepting =
         sender.submit(
             () -> {
@@ -173,6 +264,103 @@ public final class TcpRing implements AutoCloseable {
           e);
     }
     await(accepting, "accepting rank " + leftRank);
+  }
+
+  /**
+   * {@link #connect} when at least one neighbour is in this JVM: attaches to the in-process links
+   * first (without waiting, so that a ring of in-process peers cannot wait in a circle), connects
+   * and accepts the TCP neighbour as usual, then waits for the in-process partners.
+   */
+  private void connectMixed(List<String> endpoints, byte[] secret, long round) {
+    int leftRank = mod(rank - 1);
+    int rightRank = mod(rank + 1);
+    String rightEndpoint = endpoints.get(rightRank);
+    boolean rightLocal = inProcess(rightEndpoint);
+    boolean leftLocal = inProcess(endpoints.get(leftRank));
+    String who = "rank " + rank;
+    try {
+      if (rightLocal) {
+        rightLink = LocalLink.attach(LocalLink.key(secret, round, size, rank, jvmToken), true, who);
+      }
+      if (leftLocal) {
+        leftLink =
+            LocalLink.attach(LocalLink.key(secret, round, size, leftRank, jvmToken), false, who);
+      }
+      PeerAuthenticator auth = new PeerAuthenticator(secret, round);
+      Future<?> accepting =
+          leftLocal
+              ? null
+              : sender.submit(
+                  () -> {
+                    acceptLeft(auth, leftRank);
+                    return null;
+                  });
+      if (!rightLocal) {
+        String address = address(rightEndpoint);
+        try {
+          right = connectWithRetry(address);
+          toRight =
+              new DataOutputStream(new BufferedOutputStream(right.getOutputStream(), 1 << 16));
+          DataInputStream ack = new DataInputStream(right.getInputStream());
+          auth.asConnector(ack, toRight, rank, "rank " + rightRank + " at " + address);
+        } catch (IOException e) {
+          throw new CollectiveException(
+              "rank " + rank + ": cannot reach rank " + rightRank + " at " + address + ": " + e, e);
+        }
+      }
+      if (accepting != null) {
+        await(accepting, "accepting rank " + leftRank);
+      }
+      long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+      if (rightLocal) {
+        awaitPartner(rightLink, true, rightRank, deadline);
+      }
+      if (leftLocal) {
+        awaitPartner(leftLink, false, leftRank, deadline);
+      }
+    } catch (RuntimeException e) {
+      closeLinks();
+      throw e;
+    }
+  }
+
+  private void awaitPartner(LocalLink link, boolean asSender, int peer, long deadline) {
+    try {
+      link.awaitPartner(asSender, deadline);
+    } catch (LocalLink.Broken e) {
+      throw new CollectiveException(
+          "rank "
+              + rank
+              + (e.status == LocalLink.Status.TIMEOUT
+                  ? ": timed out after "
+                      + timeoutMillis
+                      + " ms waiting for rank "
+                      + peer
+                      + " to connect in process (only peers of the same job, with its secret,"
+                      + " pair)"
+                  : ": connecting rank " + peer + " in process failed: " + describe(e, peer)));
+    }
+  }
+
+  private static String describe(LocalLink.Broken e, int peer) {
+    return switch (e.status) {
+      case CLOSED -> "this peer's ring was closed";
+      case PEER_CLOSED -> "rank " + peer + " closed the connection";
+      case INTERRUPTED -> "interrupted";
+      case TIMEOUT -> "timed out";
+      case REJECTED -> "rank " + peer + " refused the values: " + e.detail;
+    };
+  }
+
+  private void closeLinks() {
+    LocalLink r = rightLink;
+    LocalLink l = leftLink;
+    if (r != null) {
+      r.close(true);
+    }
+    if (l != null) {
+      l.close(false);
+    }
   }
 
   /** Accepts the left neighbour; a connection that fails authentication is closed and fatal. */
@@ -391,6 +579,10 @@ public final class TcpRing implements AutoCloseable {
               + size
               + " peers");
     }
+    if (rightLink != null || leftLink != null) {
+      exchangeMixed(data, bounds, step, op, wire, hook, phase, sendChunk, recvChunk, add);
+      return;
+    }
     long start = System.nanoTime();
     if (hook != null) {
       hook.beforeSend(data, bounds[sendChunk], bounds[sendChunk + 1]);
@@ -411,6 +603,291 @@ public final class TcpRing implements AutoCloseable {
     }
     await(sending, "sending step " + step);
     nanosWaiting += System.nanoTime() - start;
+  }
+
+  /**
+   * {@link #exchange} when a neighbour is in this JVM: offers the send range to the right neighbour
+   * in process (or sends it over TCP), receives from the left one in process (or over TCP), then
+   * waits until the right neighbour has answered, so that the caller may modify the range again.
+   * Any failure closes the in-process links: a failed exchange leaves the ring unusable, as on TCP.
+   */
+  private void exchangeMixed(
+      float[] data,
+      int[] bounds,
+      long step,
+      int op,
+      WireFormat wire,
+      SendHook hook,
+      int phase,
+      int sendChunk,
+      int recvChunk,
+      boolean add) {
+    long start = System.nanoTime();
+    int sendFrom = bounds[sendChunk];
+    int sendTo = bounds[sendChunk + 1];
+    if (hook != null) {
+      hook.beforeSend(data, sendFrom, sendTo);
+    }
+    LocalLink toLink = rightLink;
+    LocalLink fromLink = leftLink;
+    Future<?> sending = null;
+    LocalLink.Offer offer = null;
+    try {
+      if (toLink != null) {
+        offer =
+            new LocalLink.Offer(data, sendFrom, sendTo, step, op, phase, sendChunk, modelVersion);
+        try {
+          toLink.publish(offer);
+        } catch (LocalLink.Broken e) {
+          // a left neighbour's offer that disagrees says more than a closed right one (it is
+          // what TCP reports, whose send would have gone into the socket's buffer)
+          LocalLink.Offer theirs = fromLink == null ? null : fromLink.peek();
+          String disagreement =
+              theirs == null
+                  ? null
+                  : disagreement(
+                      theirs, bounds[recvChunk], bounds[recvChunk + 1], step, op, phase, recvChunk);
+          closeLinks();
+          if (disagreement != null) {
+            throw new CollectiveException(disagreement);
+          }
+          throw sendFailure(e, step, op, phase);
+        }
+        bytesSent += wireBytes(sendTo - sendFrom, wire);
+      } else {
+        sending =
+            sender.submit(
+                () -> {
+                  send(data, sendFrom, sendTo, step, op, wire, phase, sendChunk);
+                  return null;
+                });
+      }
+      if (fromLink != null) {
+        receiveInProcess(
+            fromLink,
+            data,
+            bounds[recvChunk],
+            bounds[recvChunk + 1],
+            step,
+            op,
+            wire,
+            phase,
+            recvChunk,
+            add);
+      } else {
+        receive(
+            data, bounds[recvChunk], bounds[recvChunk + 1], step, op, wire, phase, recvChunk, add);
+      }
+    } catch (IOException e) {
+      abandon(sending);
+      throw failure(e, step, op, phase);
+    } catch (LocalLink.Broken e) {
+      abandon(sending);
+      throw receiveFailure(e, step, op, phase);
+    } catch (RuntimeException e) {
+      abandon(sending);
+      throw e;
+    }
+    if (offer != null) {
+      try {
+        toLink.awaitAnswer(offer, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
+      } catch (LocalLink.Broken e) {
+        closeLinks();
+        throw sendFailure(e, step, op, phase);
+      }
+    } else {
+      await(sending, "sending step " + step);
+    }
+    nanosWaiting += System.nanoTime() - start;
+  }
+
+  private void abandon(Future<?> sending) {
+    if (sending != null) {
+      sending.cancel(true);
+    }
+    closeLinks();
+  }
+
+  /** The bytes TCP sends for a range of {@code len} values: its blocks' headers and payloads. */
+  static long wireBytes(int len, WireFormat wire) {
+    long blocks = len == 0 ? 1 : (len + BLOCK_VALUES - 1) / BLOCK_VALUES;
+    return blocks * HEADER_BYTES + (long) len * wire.bytesPerValue();
+  }
+
+  /**
+   * Takes the left neighbour's offer, checks its header as {@link #receive} checks each block's,
+   * and adds or copies its values: fp32 straight from the sender's array (what the wire's bulk copy
+   * would deliver), a lossy format through its own encoding and decoding, block by block, exactly
+   * as over TCP. Then answers, which releases the sender.
+   */
+  private void receiveInProcess(
+      LocalLink link,
+      float[] data,
+      int from,
+      int to,
+      long step,
+      int op,
+      WireFormat wire,
+      int phase,
+      int chunk,
+      boolean add)
+      throws LocalLink.Broken {
+    LocalLink.Offer o = link.take(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
+    String disagreement = disagreement(o, from, to, step, op, phase, chunk);
+    if (disagreement != null) {
+      try {
+        link.answer(o, disagreement);
+      } catch (LocalLink.Broken ignored) {
+        // the sender is gone already; this peer's error says what went wrong
+      }
+      throw new CollectiveException(disagreement);
+    }
+    float[] source = o.data();
+    if (wire == WireFormat.FP32) {
+      if (add) {
+        for (int i = from; i < to; i++) {
+          data[i] += source[i];
+        }
+      } else {
+        System.arraycopy(source, from, data, from, to - from);
+      }
+    } else {
+      if (localBuffer == null) {
+        localBuffer = ByteBuffer.allocate(BLOCK_VALUES * 4).order(ByteOrder.LITTLE_ENDIAN);
+      }
+      for (int off = from; off < to; off += BLOCK_VALUES) {
+        int len = Math.min(BLOCK_VALUES, to - off);
+        ByteBuffer b = localBuffer;
+        b.clear();
+        wire.encode(source, off, len, b);
+        b.flip();
+        if (add) {
+          wire.addInto(b, data, off, len, receiveScratch);
+        } else {
+          wire.copyInto(b, data, off, len);
+        }
+      }
+    }
+    link.answer(o, null);
+  }
+
+  /**
+   * What {@link #receive} reports for the first block whose header differs between the offer and
+   * what this peer expects, or null when they agree.
+   */
+  private String disagreement(
+      LocalLink.Offer o, int from, int to, long step, int op, int phase, int chunk) {
+    int k = 0;
+    if (o.step() == step
+        && o.op() == op
+        && o.phase() == phase
+        && o.chunk() == chunk
+        && o.modelVersion() == modelVersion) {
+      while (true) {
+        int off = from + k * BLOCK_VALUES;
+        int theirOff = o.from() + k * BLOCK_VALUES;
+        boolean mine = k == 0 || off < to;
+        boolean theirs = k == 0 || theirOff < o.to();
+        if (!mine && !theirs) {
+          return null;
+        }
+        if (mine != theirs
+            || off != theirOff
+            || Math.min(BLOCK_VALUES, to - off) != Math.min(BLOCK_VALUES, o.to() - theirOff)) {
+          break;
+        }
+        k++;
+      }
+    }
+    int off = from + k * BLOCK_VALUES;
+    int theirOff = o.from() + k * BLOCK_VALUES;
+    return mismatch(
+        BLOCK_MAGIC,
+        o.step(),
+        o.op(),
+        o.phase(),
+        o.chunk(),
+        theirOff,
+        Math.max(0, Math.min(BLOCK_VALUES, o.to() - theirOff)),
+        o.modelVersion(),
+        step,
+        op,
+        phase,
+        chunk,
+        off,
+        Math.max(0, Math.min(BLOCK_VALUES, to - off)));
+  }
+
+  private CollectiveException receiveFailure(LocalLink.Broken e, long step, int op, int phase) {
+    String what = describeOp(op);
+    int left = mod(rank - 1);
+    return new CollectiveException(
+        switch (e.status) {
+          case TIMEOUT ->
+              "rank "
+                  + rank
+                  + ": timed out after "
+                  + timeoutMillis
+                  + " ms in "
+                  + what
+                  + " phase "
+                  + phase
+                  + " of step "
+                  + step
+                  + " waiting for rank "
+                  + left;
+          case PEER_CLOSED ->
+              "rank "
+                  + rank
+                  + ": rank "
+                  + left
+                  + " closed the connection in "
+                  + what
+                  + " phase "
+                  + phase
+                  + " of step "
+                  + step;
+          default ->
+              "rank "
+                  + rank
+                  + ": "
+                  + what
+                  + " phase "
+                  + phase
+                  + " of step "
+                  + step
+                  + " failed: "
+                  + describe(e, left);
+        },
+        e);
+  }
+
+  private CollectiveException sendFailure(LocalLink.Broken e, long step, int op, int phase) {
+    int right = mod(rank + 1);
+    String where = describeOp(op) + " phase " + phase + " of step " + step;
+    return new CollectiveException(
+        switch (e.status) {
+          case TIMEOUT ->
+              "rank "
+                  + rank
+                  + ": sending step "
+                  + step
+                  + " timed out after "
+                  + timeoutMillis
+                  + " ms";
+          case PEER_CLOSED ->
+              "rank " + rank + ": rank " + right + " closed the connection in " + where;
+          default ->
+              "rank "
+                  + rank
+                  + ": sending "
+                  + where
+                  + " to rank "
+                  + right
+                  + " failed: "
+                  + describe(e, right);
+        },
+        e);
   }
 
   private void send(
@@ -464,12 +941,7 @@ public final class TcpRing implements AutoCloseable {
           || theirLen != len
           || theirVersion != modelVersion) {
         throw new CollectiveException(
-            String.format(
-                "rank %d: left neighbour sent (magic %x, step %d, op %d, phase %d, chunk %d,"
-                    + " offset %d, length %d, model %x), expected (magic %x, step %d, op %d,"
-                    + " phase %d, chunk %d, offset %d, length %d, model %x): peers disagree on"
-                    + " the step, the shape or the model",
-                rank,
+            mismatch(
                 magic,
                 theirStep,
                 theirOp,
@@ -478,14 +950,12 @@ public final class TcpRing implements AutoCloseable {
                 theirOff,
                 theirLen,
                 theirVersion,
-                BLOCK_MAGIC,
                 step,
                 op,
                 phase,
                 chunk,
                 off,
-                len,
-                modelVersion));
+                len));
       }
       int payload = len * wire.bytesPerValue();
       fromLeft.readFully(receiveBuffer, HEADER_BYTES, payload);
@@ -500,6 +970,45 @@ public final class TcpRing implements AutoCloseable {
         break;
       }
     }
+  }
+
+  private String mismatch(
+      int magic,
+      long theirStep,
+      int theirOp,
+      int theirPhase,
+      int theirChunk,
+      int theirOff,
+      int theirLen,
+      long theirVersion,
+      long step,
+      int op,
+      int phase,
+      int chunk,
+      int off,
+      int len) {
+    return String.format(
+        "rank %d: left neighbour sent (magic %x, step %d, op %d, phase %d, chunk %d,"
+            + " offset %d, length %d, model %x), expected (magic %x, step %d, op %d,"
+            + " phase %d, chunk %d, offset %d, length %d, model %x): peers disagree on"
+            + " the step, the shape or the model",
+        rank,
+        magic,
+        theirStep,
+        theirOp,
+        theirPhase,
+        theirChunk,
+        theirOff,
+        theirLen,
+        theirVersion,
+        BLOCK_MAGIC,
+        step,
+        op,
+        phase,
+        chunk,
+        off,
+        len,
+        modelVersion);
   }
 
   private CollectiveException failure(IOException e, long step, int op, int phase) {
@@ -559,6 +1068,7 @@ public final class TcpRing implements AutoCloseable {
 
   @Override
   public void close() {
+    closeLinks();
     closeQuietly(right);
     closeQuietly(left);
     if (server != null) {

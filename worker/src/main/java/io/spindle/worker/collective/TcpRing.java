@@ -819,47 +819,55 @@ public final class TcpRing implements AutoCloseable {
   }
 
   private CollectiveException receiveFailure(LocalLink.Broken e, long step, int op, int phase) {
-    String what = describeOp(op);
-    int left = mod(rank - 1);
     return new CollectiveException(
         switch (e.status) {
-          case TIMEOUT ->
-              "rank "
-                  + rank
-                  + ": timed out after "
-                  + timeoutMillis
-                  + " ms in "
-                  + what
-                  + " phase "
-                  + phase
-                  + " of step "
-                  + step
-                  + " waiting for rank "
-                  + left;
-          case PEER_CLOSED ->
-              "rank "
-                  + rank
-                  + ": rank "
-                  + left
-                  + " closed the connection in "
-                  + what
-                  + " phase "
-                  + phase
-                  + " of step "
-                  + step;
-          default ->
-              "rank "
-                  + rank
-                  + ": "
-                  + what
-                  + " phase "
-                  + phase
-                  + " of step "
-                  + step
-                  + " failed: "
-                  + describe(e, left);
+          case TIMEOUT -> timedOutReceiving(step, op, phase);
+          case PEER_CLOSED -> leftClosed(step, op, phase);
+          default -> failedReceiving(step, op, phase, describe(e, mod(rank - 1)));
         },
         e);
+  }
+
+  /** The messages of a failed receive, the same in process and over TCP. */
+  private String timedOutReceiving(long step, int op, int phase) {
+    return "rank "
+        + rank
+        + ": timed out after "
+        + timeoutMillis
+        + " ms in "
+        + describeOp(op)
+        + " phase "
+        + phase
+        + " of step "
+        + step
+        + " waiting for rank "
+        + mod(rank - 1);
+  }
+
+  private String leftClosed(long step, int op, int phase) {
+    return "rank "
+        + rank
+        + ": rank "
+        + mod(rank - 1)
+        + " closed the connection in "
+        + describeOp(op)
+        + " phase "
+        + phase
+        + " of step "
+        + step;
+  }
+
+  private String failedReceiving(long step, int op, int phase, String cause) {
+    return "rank "
+        + rank
+        + ": "
+        + describeOp(op)
+        + " phase "
+        + phase
+        + " of step "
+        + step
+        + " failed: "
+        + cause;
   }
 
   private CollectiveException sendFailure(LocalLink.Broken e, long step, int op, int phase) {
@@ -1012,39 +1020,13 @@ public final class TcpRing implements AutoCloseable {
   }
 
   private CollectiveException failure(IOException e, long step, int op, int phase) {
-    String what = describeOp(op);
     if (e instanceof SocketTimeoutException) {
-      return new CollectiveException(
-          "rank "
-              + rank
-              + ": timed out after "
-              + timeoutMillis
-              + " ms in "
-              + what
-              + " phase "
-              + phase
-              + " of step "
-              + step
-              + " waiting for rank "
-              + mod(rank - 1),
-          e);
+      return new CollectiveException(timedOutReceiving(step, op, phase), e);
     }
     if (e instanceof EOFException) {
-      return new CollectiveException(
-          "rank "
-              + rank
-              + ": rank "
-              + mod(rank - 1)
-              + " closed the connection in "
-              + what
-              + " phase "
-              + phase
-              + " of step "
-              + step,
-          e);
+      return new CollectiveException(leftClosed(step, op, phase), e);
     }
-    return new CollectiveException(
-        "rank " + rank + ": " + what + " phase " + phase + " of step " + step + " failed: " + e, e);
+    return new CollectiveException(failedReceiving(step, op, phase, e.toString()), e);
   }
 
   private void await(Future<?> f, String what) {

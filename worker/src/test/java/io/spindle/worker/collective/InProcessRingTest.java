@@ -277,14 +277,23 @@ class InProcessRingTest {
         };
     List<Outcome> tcp = ring(tcp(2), WireFormat.FP32, r -> SECRET, 5_000, work);
     List<Outcome> local = ring(oneJvm(2), WireFormat.FP32, r -> SECRET, 5_000, work);
+    // over TCP the rank that reads the mismatched header first fails and closes its sockets, so
+    // its neighbour may see the connection close before it reads the header itself: TCP's
+    // message is the mismatch on at least one rank, and wherever it is, the in-process one is the
+    // same text
+    int compared = 0;
     for (int r = 0; r < 2; r++) {
       Exception e = assertInstanceOf(CollectiveException.class, local.get(r).value());
       assertTrue(e.getMessage().contains("peers disagree"), e.getMessage());
-      assertEquals(
-          ((Exception) tcp.get(r).value()).getMessage(),
-          e.getMessage(),
-          "the in-process message must be TCP's");
+      String overTcp = ((Exception) tcp.get(r).value()).getMessage();
+      if (overTcp.contains("peers disagree")) {
+        assertEquals(overTcp, e.getMessage(), "the in-process message must be TCP's");
+        compared++;
+      } else {
+        assertTrue(overTcp.contains("closed the connection"), overTcp);
+      }
     }
+    assertTrue(compared >= 1, "neither rank saw the mismatch over TCP: " + tcp);
   }
 
   @Test

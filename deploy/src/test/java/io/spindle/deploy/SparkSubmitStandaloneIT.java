@@ -84,6 +84,65 @@ class SparkSubmitStandaloneIT {
     }
   }
 
+  /**
+   * {@code model.precision: bf16} on the cluster: each executor enables AMX itself, with the JNI
+   * library it loads from the application jar (nothing installed on the host), before its first
+   * oneDNN product, and reports what its products computed in ({@code worker_compute_precision}):
+   * bf16 where the CPU has AMX-BF16 and the jar holds the library, float32 (with one warning)
+   * elsewhere. One epoch, whose test accuracy must reach 0.96.
+   */
+  @Test
+  void executorsLoadTheAmxLibraryFromTheJarAndComputeInBf16(@TempDir Path tmp) throws Exception {
+    AppJar app = AppJar.fromBuild();
+    Path run = tmp.resolve("run");
+    boolean amx =
+        io.spindle.runtime.Amx.cpuHasAmxBf16()
+            && io.spindle.runtime.Amx.class.getResource(io.spindle.runtime.Amx.RESOURCE) != null;
+    try (StandaloneCluster cluster =
+        StandaloneCluster.builder()
+            .classpath(app.sparkClasspath())
+            .workers(2)
+            .coresPerWorker(1)
+            .memoryPerWorker("2g")
+            .start()) {
+      Submit submit =
+          Submit.of(app, cluster.masterUrl())
+              .args(
+                  "train",
+                  "--output",
+                  run.toString(),
+                  "--set",
+                  "training.epochs=1",
+                  "--set",
+                  "cluster.sync=collective",
+                  "--set",
+                  "model.precision=bf16")
+              .start(tmp.resolve("submit.log"));
+      int code;
+      try {
+        code = submit.waitFor(600);
+      } finally {
+        submit.destroy();
+      }
+      String log = Files.readString(tmp.resolve("submit.log"));
+      assertEquals(0, code, "spark-submit exit code; log:\n" + tail(log) + cluster.logs());
+      JsonNode summary = new ObjectMapper().readTree(run.resolve("summary.json").toFile());
+      System.out.printf(
+          Locale.ROOT,
+          "[standalone-bf16] AMX-BF16 and library in the jar: %s; workers computed in %s, the"
+              + " driver's verdict %s, test accuracy %.4f%n",
+          amx,
+          summary.path("worker_compute_precision").asText(),
+          summary.path("compute_precision").asText(),
+          summary.get("test_accuracy").asDouble());
+      assertEquals(
+          amx ? "bf16" : "float32",
+          summary.path("worker_compute_precision").asText(),
+          "what the executors' products computed in; summary: " + summary);
+      assertTrue(summary.get("test_accuracy").asDouble() >= 0.96, summary.toString());
+    }
+  }
+
   private static String tail(String log) {
     List<String> lines = log.lines().toList();
     return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));

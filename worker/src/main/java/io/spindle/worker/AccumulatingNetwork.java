@@ -52,6 +52,11 @@ public final class AccumulatingNetwork implements TrainableNetwork {
   }
 
   @Override
+  public io.spindle.config.Precision computePrecision() {
+    return net.computePrecision();
+  }
+
+  @Override
   public double computeGradient(MiniBatch batch, StepKey key) {
     int n = batch.size();
     if (micro == 1 || n <= 1) {

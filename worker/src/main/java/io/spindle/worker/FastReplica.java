@@ -118,6 +118,12 @@ final class FastReplica implements TrainableNetwork {
     return reference.gradient();
   }
 
+  /** The fast path's precision once it is built (the first step); DL4J's float32 before. */
+  @Override
+  public io.spindle.config.Precision computePrecision() {
+    return path != null ? path.precision() : TrainableNetwork.super.computePrecision();
+  }
+
   @Override
   public long correctOfLastForward() {
     return path == null ? 0 : path.correct();

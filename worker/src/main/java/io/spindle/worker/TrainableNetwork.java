@@ -48,4 +48,15 @@ public interface TrainableNetwork {
 
   /** Test-set figures of {@code batch} at the current parameters: correct count, summed loss. */
   Evaluation evaluate(MiniBatch batch);
+
+  /**
+   * The precision this replica's products computed in so far: its parameters' type, unless its
+   * kernels compute in another one (bf16 products on float32 parameters, where this JVM's CPU makes
+   * them pay: {@code Bf16Products}).
+   */
+  default io.spindle.config.Precision computePrecision() {
+    return params().dataType() == org.nd4j.linalg.api.buffer.DataType.DOUBLE
+        ? io.spindle.config.Precision.FLOAT64
+        : io.spindle.config.Precision.FLOAT32;
+  }
 }

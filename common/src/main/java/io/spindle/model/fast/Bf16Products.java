@@ -67,8 +67,10 @@ public final class Bf16Products {
 
   /** Best float32 and bf16 milliseconds of a 128 x 800 x 800 product on the calling thread. */
   static double[] probe() {
-    INDArray a = Nd4j.rand(DataType.FLOAT, 128, 800);
-    INDArray b = Nd4j.rand(DataType.FLOAT, 800, 800);
+    // operands from a generator of its own, never ND4J's process-wide one
+    java.util.SplittableRandom rng = new java.util.SplittableRandom(128_800_800L);
+    INDArray a = uniform(rng, 128, 800);
+    INDArray b = uniform(rng, 800, 800);
     INDArray c = Nd4j.create(DataType.FLOAT, 128, 800);
     INDArray a16 = a.castTo(DataType.BFLOAT16);
     INDArray b16 = b.castTo(DataType.BFLOAT16);
@@ -85,6 +87,14 @@ public final class Bf16Products {
       bf16 = Math.min(bf16, (v - u) / 1e6);
     }
     return new double[] {f32, bf16};
+  }
+
+  private static INDArray uniform(java.util.SplittableRandom rng, int rows, int cols) {
+    float[] v = new float[rows * cols];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) rng.nextDouble();
+    }
+    return Nd4j.create(v, new long[] {rows, cols}, DataType.FLOAT);
   }
 
   /**

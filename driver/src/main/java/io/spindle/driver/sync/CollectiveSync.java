@@ -133,6 +133,10 @@ public final class CollectiveSync implements ParameterSync {
   private boolean executorState = true;
   private final List<Map<String, Object>> startTraffic = new ArrayList<>();
   private long startHits;
+
+  /** What the workers' products computed in, as each worker's JVM found (committed rounds). */
+  private final java.util.SortedSet<String> workerPrecisions = new java.util.TreeSet<>();
+
   private long startBuilt;
   private long startMisses;
   private long startBytesFetched;
@@ -268,6 +272,11 @@ public final class CollectiveSync implements ParameterSync {
       out.put("round_start_bytes_fetched", startBytesFetched);
       out.put("round_state_bytes_returned", stateBytesReturned);
       out.put("round_start_traffic", startTraffic); // the first TRAFFIC_ROUNDS_KEPT rounds
+      // the workers' own verdicts (compute_precision is the driver JVM's): on a cluster a bf16
+      // model computes in bf16 only on executors whose CPU makes it pay
+      if (!workerPrecisions.isEmpty()) {
+        out.put("worker_compute_precision", String.join(",", workerPrecisions));
+      }
     }
     return out;
   }
@@ -734,6 +743,9 @@ public final class CollectiveSync implements ParameterSync {
       misses += r.startMisses();
       fetched += r.startBytesFetched();
       returned[r.rank()] = r.stateBytes();
+      if (r.computePrecision() != null) {
+        workerPrecisions.add(r.computePrecision());
+      }
     }
     Map<String, Object> round = new LinkedHashMap<>();
     round.put("global_step", iteration);

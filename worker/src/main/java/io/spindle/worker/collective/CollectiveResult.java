@@ -31,6 +31,7 @@ public final class CollectiveResult implements Serializable {
   final int startBuilt;
   final int startMisses;
   final long startBytesFetched;
+  final String computePrecision;
 
   CollectiveResult(
       int rank,
@@ -52,7 +53,8 @@ public final class CollectiveResult implements Serializable {
       int startHits,
       int startBuilt,
       int startMisses,
-      long startBytesFetched) {
+      long startBytesFetched,
+      String computePrecision) {
     this.rank = rank;
     this.params = params;
     this.state = state;
@@ -73,6 +75,15 @@ public final class CollectiveResult implements Serializable {
     this.startBuilt = startBuilt;
     this.startMisses = startMisses;
     this.startBytesFetched = startBytesFetched;
+    this.computePrecision = computePrecision;
+  }
+
+  /**
+   * The precision this rank's products computed in ({@code float32}, {@code float64} or {@code
+   * bf16}): its own JVM's verdict, which on a cluster is the executor's, not the driver's.
+   */
+  public String computePrecision() {
+    return computePrecision;
   }
 
   public int rank() {

@@ -272,7 +272,8 @@ public final class CollectiveTrainer {
         traffic.hits,
         traffic.built,
         traffic.misses,
-        traffic.bytesFetched);
+        traffic.bytesFetched,
+        net.computePrecision().configName());
   }
 
   /**

@@ -43,6 +43,19 @@ record AppJar(Path jar, Path libDir) {
           "net/ericaro/",
           "com/jakewharton/");
 
+  /**
+   * A standalone cluster for this jar's submissions: a Master and two Workers of one core and 2 GB
+   * each on 127.0.0.1, whose classpath is only what a Spark distribution ships.
+   */
+  io.spindle.driver.cluster.StandaloneCluster startTwoWorkerCluster() {
+    return io.spindle.driver.cluster.StandaloneCluster.builder()
+        .classpath(sparkClasspath())
+        .workers(2)
+        .coresPerWorker(1)
+        .memoryPerWorker("2g")
+        .start();
+  }
+
   /** Jars of target/lib that a Spark cluster has (see the class comment). */
   List<String> sparkClasspath() {
     List<String> cp = new ArrayList<>();

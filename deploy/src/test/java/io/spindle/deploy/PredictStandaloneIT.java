@@ -48,13 +48,7 @@ class PredictStandaloneIT {
             .toString();
     Path clusterOut = tmp.resolve("cluster.parquet");
     Path localOut = tmp.resolve("local.parquet");
-    try (StandaloneCluster cluster =
-        StandaloneCluster.builder()
-            .classpath(app.sparkClasspath())
-            .workers(2)
-            .coresPerWorker(1)
-            .memoryPerWorker("2g")
-            .start()) {
+    try (StandaloneCluster cluster = app.startTwoWorkerCluster()) {
       Submit submit =
           Submit.of(app, cluster.masterUrl())
               .args(

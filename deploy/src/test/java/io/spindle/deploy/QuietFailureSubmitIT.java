@@ -27,13 +27,7 @@ class QuietFailureSubmitIT {
     Path images = data.resolve("train-images-idx3-ubyte.gz");
     DamagedMnist.flipMiddleByte(images);
     Path run = tmp.resolve("run");
-    try (StandaloneCluster cluster =
-        StandaloneCluster.builder()
-            .classpath(app.sparkClasspath())
-            .workers(2)
-            .coresPerWorker(1)
-            .memoryPerWorker("2g")
-            .start()) {
+    try (StandaloneCluster cluster = app.startTwoWorkerCluster()) {
       Submit submit =
           Submit.of(app, cluster.masterUrl())
               .args(

@@ -33,13 +33,7 @@ class SparkSubmitStandaloneIT {
     int epochs = Integer.getInteger("spindle.it.epochs", 8);
     String sync = System.getProperty("spindle.it.sync", "collective");
     Path run = tmp.resolve("run");
-    try (StandaloneCluster cluster =
-        StandaloneCluster.builder()
-            .classpath(app.sparkClasspath())
-            .workers(2)
-            .coresPerWorker(1)
-            .memoryPerWorker("2g")
-            .start()) {
+    try (StandaloneCluster cluster = app.startTwoWorkerCluster()) {
       Submit submit =
           Submit.of(app, cluster.masterUrl())
               .args(
@@ -98,13 +92,7 @@ class SparkSubmitStandaloneIT {
     boolean amx =
         io.spindle.runtime.Amx.cpuHasAmxBf16()
             && io.spindle.runtime.Amx.class.getResource(io.spindle.runtime.Amx.RESOURCE) != null;
-    try (StandaloneCluster cluster =
-        StandaloneCluster.builder()
-            .classpath(app.sparkClasspath())
-            .workers(2)
-            .coresPerWorker(1)
-            .memoryPerWorker("2g")
-            .start()) {
+    try (StandaloneCluster cluster = app.startTwoWorkerCluster()) {
       Submit submit =
           Submit.of(app, cluster.masterUrl())
               .args(

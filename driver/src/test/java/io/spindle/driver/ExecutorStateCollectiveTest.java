@@ -187,4 +187,50 @@ class ExecutorStateCollectiveTest {
       }
     }
   }
+
+  /**
+   * Every committed round says where its time went outside its steady steps ({@code
+   * round_timeline}): each phase is a duration, the start's and end's phases add up to the round's
+   * start and finish, those and the steps fit in the round, and the run's totals are the rounds'
+   * sums.
+   */
+  @org.junit.jupiter.api.Test
+  @SuppressWarnings("unchecked")
+  void everyRoundSaysWhereItsStartAndEndWent() {
+    Run run = train("none", true, Executors.WARM);
+    List<Map<String, Object>> rounds =
+        (List<Map<String, Object>>) run.facts().get("round_timeline");
+    assertEquals(rounds(run).size(), rounds.size(), "one entry per committed round");
+    double start = 0;
+    double end = 0;
+    for (Map<String, Object> r : rounds) {
+      double seconds = (Double) r.get("seconds");
+      for (String phase :
+          List.of(
+              "prepare", "launch", "setup", "network", "state", "warmup", "end", "return",
+              "commit")) {
+        double v = (Double) r.get(phase + "_seconds");
+        assertTrue(v >= 0 && v <= seconds, phase + " of round " + r);
+      }
+      double s =
+          (Double) r.get("prepare_seconds")
+              + (Double) r.get("launch_seconds")
+              + (Double) r.get("setup_seconds")
+              + (Double) r.get("network_seconds")
+              + (Double) r.get("state_seconds");
+      double e =
+          (Double) r.get("end_seconds")
+              + (Double) r.get("return_seconds")
+              + (Double) r.get("commit_seconds");
+      assertEquals(s, (Double) r.get("start_seconds"), 1e-9, "round " + r);
+      assertEquals(e, (Double) r.get("finish_seconds"), 1e-9, "round " + r);
+      // the wall clocks of submission and results are read to the millisecond
+      assertTrue(s + e <= seconds + 0.01, "start and end fit in the round: " + r);
+      assertTrue((Double) r.get("prepare_seconds") > 0, "a round is prepared: " + r);
+      start += s;
+      end += e;
+    }
+    assertEquals(start, (Double) run.facts().get("round_start_seconds"), 1e-9);
+    assertEquals(end, (Double) run.facts().get("round_end_seconds"), 1e-9);
+  }
 }

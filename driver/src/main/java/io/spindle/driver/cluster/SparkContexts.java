@@ -97,6 +97,7 @@ public final class SparkContexts {
               io.spindle.sync.AveragingAggregator.class,
               io.spindle.sync.Evaluation.class,
               io.spindle.worker.collective.CollectiveResult.class,
+              io.spindle.worker.collective.RoundTimeline.class,
               io.spindle.data.InputSplit.class,
               io.spindle.data.InputSplit.Kind.class,
               // the input partitions' split lists travel as parallelized data

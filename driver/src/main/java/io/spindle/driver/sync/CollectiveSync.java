@@ -142,6 +142,13 @@ public final class CollectiveSync implements ParameterSync {
   private long startBytesFetched;
   private long stateBytesReturned;
   static final int TRAFFIC_ROUNDS_KEPT = 64;
+  // where the committed rounds' time went outside their steady steps; set by attempt(): its
+  // preparation, its job's submission and results, the wait for a late progress record
+  private final RoundTimes times = new RoundTimes();
+  private long prepareNanos;
+  private long submittedAtMillis;
+  private long doneAtMillis;
+  private long lateNanos;
 
   /**
    * A collective engine on a fixed {@code layout.workers()} workers (one per shard, no pool to
@@ -272,6 +279,7 @@ public final class CollectiveSync implements ParameterSync {
       out.put("round_start_bytes_fetched", startBytesFetched);
       out.put("round_state_bytes_returned", stateBytesReturned);
       out.put("round_start_traffic", startTraffic); // the first TRAFFIC_ROUNDS_KEPT rounds
+      times.facts(out);
       // the workers' own verdicts (compute_precision is the driver JVM's): on a cluster a bf16
       // model computes in bf16 only on executors whose CPU makes it pay
       if (!workerPrecisions.isEmpty()) {
@@ -340,7 +348,9 @@ public final class CollectiveSync implements ParameterSync {
             iteration, pool.available(), m, pool.describe(), seconds);
         continue;
       }
+      long commitStart = System.nanoTime();
       commit(results, model);
+      long commitNanos = System.nanoTime() - commitStart;
       if (step + steps >= layout.stepsPerEpoch()) {
         dropGrouped(); // the epoch's last round: its grouped shards serve no other
       }
@@ -373,6 +383,15 @@ public final class CollectiveSync implements ParameterSync {
         progressSenderCpuNanos += r.progressSenderCpuNanos() / results.size();
       }
       roundSeconds += (System.nanoTime() - start) / 1e9;
+      times.add(
+          iteration,
+          results,
+          prepareNanos + (attemptStart - formed),
+          submittedAtMillis,
+          doneAtMillis,
+          lateNanos,
+          commitNanos,
+          (System.nanoTime() - start) / 1e9);
       return new RoundResult(
           steps, examples, correct, lossSum / examples, (System.nanoTime() - start) / 1e9);
     }
@@ -404,6 +423,7 @@ public final class CollectiveSync implements ParameterSync {
       int steps,
       long iteration,
       GlobalModel model) {
+    long prepareStart = System.nanoTime();
     int m = shards.workers();
     refused = false;
     byte[] secret = new byte[32];
@@ -498,6 +518,8 @@ public final class CollectiveSync implements ParameterSync {
         if (lost.get() || pool.available() < m) {
           return null; // lost while the round was formed: Spark's slot check would refuse it
         }
+        prepareNanos = System.nanoTime() - prepareStart;
+        submittedAtMillis = System.currentTimeMillis();
         JavaFutureAction<List<CollectiveResult>> job =
             JavaRDD.fromRDD(input.rdd().barrier().mapPartitions(task, false, tag), tag)
                 .repartition(1)
@@ -631,6 +653,8 @@ public final class CollectiveSync implements ParameterSync {
         }
       }
       List<CollectiveResult> results = job.get();
+      doneAtMillis = System.currentTimeMillis();
+      lateNanos = 0;
       if (progress != null && seen < lastIteration) {
         long waitStart = System.nanoTime();
         // the tasks sent their round's last frame before returning; give the reader threads a
@@ -648,7 +672,8 @@ public final class CollectiveSync implements ParameterSync {
           }
         }
         // the driver's wait for a late last record is the step records' cost too
-        progressSinkNanos += System.nanoTime() - waitStart;
+        lateNanos = System.nanoTime() - waitStart;
+        progressSinkNanos += lateNanos;
       }
       return results;
     } catch (InterruptedException e) {

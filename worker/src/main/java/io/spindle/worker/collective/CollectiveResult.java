@@ -32,6 +32,7 @@ public final class CollectiveResult implements Serializable {
   final int startMisses;
   final long startBytesFetched;
   final String computePrecision;
+  final RoundTimeline timeline;
 
   CollectiveResult(
       int rank,
@@ -54,7 +55,8 @@ public final class CollectiveResult implements Serializable {
       int startBuilt,
       int startMisses,
       long startBytesFetched,
-      String computePrecision) {
+      String computePrecision,
+      RoundTimeline timeline) {
     this.rank = rank;
     this.params = params;
     this.state = state;
@@ -76,6 +78,12 @@ public final class CollectiveResult implements Serializable {
     this.startMisses = startMisses;
     this.startBytesFetched = startBytesFetched;
     this.computePrecision = computePrecision;
+    this.timeline = timeline;
+  }
+
+  /** Where this task's time went between its launch and its result (see {@link RoundTimeline}). */
+  public RoundTimeline timeline() {
+    return timeline;
   }
 
   /**

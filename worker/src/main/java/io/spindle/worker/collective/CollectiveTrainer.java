@@ -70,6 +70,8 @@ public final class CollectiveTrainer {
       int steps,
       long firstIteration,
       ProgressTarget progress) {
+    long startedAtMillis = System.currentTimeMillis();
+    long started = System.nanoTime();
     BarrierTaskContext ctx = BarrierTaskContext.get();
     BarrierTaskInfo[] infos = ctx.getTaskInfos();
     int rank = ctx.partitionId();
@@ -110,13 +112,26 @@ public final class CollectiveTrainer {
                   spec.timeoutMillis(),
                   watch::guard);
       ring.connect(endpoints, spec.secret(), spec.round());
+      long connected = System.nanoTime();
       ShardCursor cursor = new ShardCursor(partition, firstStep, spec.shards().count(rank));
       try (ProgressReporter reporter =
           ProgressReporter.start(
               progress, ctx.stageAttemptNumber(), rank, size, spec.timeoutMillis())) {
         return NetworkPool.withNetwork(
             spec.model(),
-            net -> train(spec, ring, net, start, cursor, steps, firstIteration, reporter));
+            net ->
+                train(
+                    spec,
+                    ring,
+                    net,
+                    start,
+                    cursor,
+                    steps,
+                    firstIteration,
+                    reporter,
+                    startedAtMillis,
+                    connected - started,
+                    connected));
       }
     } catch (RuntimeException e) {
       if (watch.fired()) {
@@ -140,7 +155,11 @@ public final class CollectiveTrainer {
       ShardCursor cursor,
       int steps,
       long firstIteration,
-      ProgressReporter reporter) {
+      ProgressReporter reporter,
+      long startedAtMillis,
+      long setupNanos,
+      long connected) {
+    long borrowed = System.nanoTime();
     INDArray w = net.params();
     if (w.dataType() != DataType.FLOAT) {
       throw new IllegalArgumentException(
@@ -194,7 +213,12 @@ public final class CollectiveTrainer {
     long progressNanos = 0;
     float[] gradient = new float[n];
     float[][] perShard = shardRing == null ? null : new float[spec.shards().count(rank)][n];
+    long loaded = System.nanoTime();
+    long firstStepsNanos = 0;
     for (int s = 0; s < steps; s++) {
+      if (s == RoundTimeline.WARM_STEPS) {
+        firstStepsNanos = System.nanoTime() - loaded;
+      }
       int step = cursor.step();
       long iteration = firstIteration + s;
       long t0 = System.nanoTime();
@@ -244,6 +268,11 @@ public final class CollectiveTrainer {
         progressNanos += System.nanoTime() - t0;
       }
     }
+    long stepped = System.nanoTime();
+    int firstSteps = Math.min(steps, RoundTimeline.WARM_STEPS);
+    if (steps <= RoundTimeline.WARM_STEPS) {
+      firstStepsNanos = stepped - loaded;
+    }
     // a replicated optimiser's ranks > 0 hold rank 0's parameters and state bit for bit: only rank
     // 0 returns them; every rank keeps its own copy in its executor for the next round
     boolean sendState = spec.sharded() || rank == 0;
@@ -252,6 +281,18 @@ public final class CollectiveTrainer {
     FlatVector endState = FlatVector.copyOf(update.state());
     byte[] endExchange = after == null ? null : after.toBytes();
     start.keep(endParams, endState, endExchange, firstIteration + steps);
+    RoundTimeline timeline =
+        new RoundTimeline(
+            startedAtMillis,
+            setupNanos,
+            borrowed - connected,
+            loaded - borrowed,
+            firstSteps,
+            firstStepsNanos,
+            steps,
+            stepped - loaded,
+            System.nanoTime() - stepped,
+            System.currentTimeMillis());
     return new CollectiveResult(
         rank,
         rank == 0 ? endParams : null,
@@ -273,7 +314,8 @@ public final class CollectiveTrainer {
         traffic.built,
         traffic.misses,
         traffic.bytesFetched,
-        net.computePrecision().configName());
+        net.computePrecision().configName(),
+        timeline);
   }
 
   /**

@@ -108,26 +108,37 @@ public final class StickyState {
     return sum;
   }
 
-  /** SHA-256 of a vector's values (their raw IEEE bits, little-endian) and its type, in hex. */
+  /**
+   * SHA-256 of a vector's values (their raw IEEE bits, little-endian) and its type, in hex. The
+   * values are converted to bytes in bulk, 64 KiB at a time (a per-value loop cost a round 10 ms
+   * per 5 MB vector, and far more before the JIT compiled it).
+   */
   public static String digest(FlatVector v) {
     MessageDigest md = sha256();
     md.update((byte) v.dataType().ordinal());
     int n = v.length();
-    ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
-    boolean floats = v.dataType() == org.nd4j.linalg.api.buffer.DataType.FLOAT;
-    float[] f = floats ? v.toFloatArray() : null;
-    for (int i = 0; i < n; i++) {
-      if (buf.remaining() < 8) {
-        md.update(buf.array(), 0, buf.position());
-        buf.clear();
+    byte[] chunk = new byte[1 << 16];
+    ByteBuffer buf = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN);
+    if (v.dataType() == org.nd4j.linalg.api.buffer.DataType.FLOAT) {
+      float[] f = v.toFloatArray();
+      java.nio.FloatBuffer out = buf.asFloatBuffer();
+      int per = chunk.length / Float.BYTES;
+      for (int i = 0; i < n; i += per) {
+        int len = Math.min(per, n - i);
+        out.clear();
+        out.put(f, i, len); // a raw copy of the bits: NaN payloads survive
+        md.update(chunk, 0, len * Float.BYTES);
       }
-      if (floats) {
-        buf.putInt(Float.floatToRawIntBits(f[i]));
-      } else {
+    } else {
+      for (int i = 0; i < n; i++) {
+        if (buf.remaining() < Long.BYTES) {
+          md.update(chunk, 0, buf.position());
+          buf.clear();
+        }
         buf.putLong(Double.doubleToRawLongBits(v.get(i)));
       }
+      md.update(chunk, 0, buf.position());
     }
-    md.update(buf.array(), 0, buf.position());
     return HexFormat.of().formatHex(md.digest());
   }
 

@@ -36,6 +36,35 @@ class StickyStateTest {
   }
 
   @Test
+  void theDigestIsTheSha256OfTheRawLittleEndianBitsWhateverTheLength() throws Exception {
+    java.util.Random random = new java.util.Random(7);
+    for (int n : new int[] {0, 1, 16383, 16384, 16385, 100_003}) {
+      float[] v = new float[n];
+      for (int i = 0; i < n; i++) {
+        v[i] = (float) random.nextGaussian();
+      }
+      if (n > 2) {
+        v[1] = Float.intBitsToFloat(0x7fc00123); // a NaN with a payload
+        v[2] = Float.intBitsToFloat(0xffa00001); // a signalling NaN, negative
+      }
+      java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+      md.update((byte) org.nd4j.linalg.api.buffer.DataType.FLOAT.ordinal());
+      for (float x : v) {
+        int bits = Float.floatToRawIntBits(x);
+        md.update(
+            new byte[] {(byte) bits, (byte) (bits >> 8), (byte) (bits >> 16), (byte) (bits >> 24)});
+      }
+      assertEquals(
+          java.util.HexFormat.of().formatHex(md.digest()),
+          StickyState.digest(FlatVector.of(v)),
+          "n=" + n);
+    }
+    float[] a = {1f, Float.intBitsToFloat(0x7fc00001)};
+    float[] b = {1f, Float.intBitsToFloat(0x7fc00002)};
+    assertNotEquals(StickyState.digest(FlatVector.of(a)), StickyState.digest(FlatVector.of(b)));
+  }
+
+  @Test
   void aRoundKeepsOnlyTheEntriesOfTheRoundItStartsFromAndTheLatestRuns() {
     StickyState.keep("r", StickyState.Kind.EXCHANGE, "a", new byte[4], 8, 4);
     StickyState.keep("r", StickyState.Kind.EXCHANGE, "b", new byte[4], 12, 4);

@@ -20,12 +20,6 @@ public final class SparkContexts {
   /** Spark's slot checks retried before a barrier job with too few slots fails. */
   public static final int BARRIER_CHECK_RETRIES = 2;
 
-  /**
-   * Task results up to this size go straight to the driver (Spark caps it at {@code
-   * spark.rpc.message.maxSize}, 128 MiB by default).
-   */
-  public static final String MAX_DIRECT_RESULT_SIZE = "128m";
-
   private SparkContexts() {}
 
   public static SparkConf conf(ClusterConfig cluster, String appName) {
@@ -71,12 +65,6 @@ public final class SparkContexts {
     if (cluster.elastic() && cluster.sync() != SyncMode.COLLECTIVE) {
       conf.setIfMissing("spark.locality.wait", "0s");
     }
-    // A collective round ends with one task returning every rank's end state (parameters and
-    // optimiser state: 15 MB for the MLP). Above spark.task.maxDirectResultSize (1 MiB by default)
-    // a result is stored in the executor's block manager and fetched from there by the driver, a
-    // second copy and a fetch on every round's critical path; up to Spark's RPC message limit
-    // (which caps this setting) it travels in the task's status update instead.
-    conf.setIfMissing("spark.task.maxDirectResultSize", MAX_DIRECT_RESULT_SIZE);
     conf.setIfMissing("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
     // Kryo refuses any class not registered below, so no unexpected class travels between JVMs.
     conf.setIfMissing("spark.kryo.registrationRequired", "true");

@@ -128,7 +128,7 @@ public final class BenchCommand {
           settings.matmulSize(),
           bf16.peak1() / 1e9,
           bf16.peak2() / 1e9,
-          bf16.unavailable() == null ? "" : " (no AMX: " + bf16.unavailable() + ")");
+          bf16.unavailable() == null ? "" : " (AMX not enabled: " + bf16.unavailable() + ")");
     }
     List<SystemRun> runs = new ArrayList<>();
     List<Skipped> skipped = new ArrayList<>();

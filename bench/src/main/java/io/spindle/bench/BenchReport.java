@@ -198,7 +198,7 @@ public final class BenchReport {
                   + " thread, %.1f on 2%s%n",
               bf16.size(),
               bf16.size(),
-              bf16.unavailable() == null ? "AMX" : "no AMX: " + bf16.unavailable(),
+              bf16.unavailable() == null ? "AMX enabled" : "AMX not enabled: " + bf16.unavailable(),
               bf16.peak1() / 1e9,
               bf16.peak2() / 1e9,
               bf16.torchPeak1() > 0

@@ -1,6 +1,6 @@
 package io.spindle.bench;
 
-import io.spindle.model.fast.Bf16Products;
+import io.spindle.runtime.Amx;
 import io.spindle.runtime.Nd4jRuntime;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -16,15 +16,17 @@ import org.nd4j.linalg.factory.Nd4j;
  * through libnd4j's {@code matmul} op (oneDNN; AMX where {@code Amx.enable()} ran before oneDNN's
  * first use, as the bench does for a bf16 config), which is the op Spindle's bf16 products run on
  * ({@code DenseStack.matmul}). Also PyTorch's bf16 {@code torch.mm} peak at the same size when the
- * peer is available (0 otherwise), and the JVM's bf16 verdict ({@link Bf16Products#unavailable}:
- * null when AMX products pay here).
+ * peer is available (0 otherwise), and whether AMX is enabled in this JVM ({@link Amx#enable}). The
+ * JVM's bf16 verdict (whether Spindle's products compute in bf16) is not asked here: it is the
+ * Spindle systems' own, taken when their first bf16 model starts, and their rows record it as
+ * {@code compute_precision}.
  *
  * @param size n of the n x n products
  * @param peak1 ND4J bf16 FLOP/s on one thread
  * @param peak2 ND4J bf16 FLOP/s on two threads
  * @param torchPeak1 PyTorch bf16 FLOP/s on one thread, 0 without PyTorch
  * @param torchPeak2 PyTorch bf16 FLOP/s on two threads, 0 without PyTorch
- * @param unavailable why bf16 products do not pay in this JVM, or null when they do
+ * @param unavailable why AMX is not enabled in this JVM, or null when it is
  */
 record Bf16Peak(
     int size,
@@ -44,8 +46,8 @@ record Bf16Peak(
         size,
         Calibration.REPEATS,
         unavailable == null
-            ? "AMX-BF16 in use (the JVM's bf16 verdict is yes)"
-            : "bf16 products do not pay here: " + unavailable);
+            ? "AMX enabled in this JVM before oneDNN's first use"
+            : "AMX not enabled: " + unavailable);
   }
 
   /** The bf16 peak for a system using this many cores (1 or more: the 2-thread peak). */
@@ -55,7 +57,7 @@ record Bf16Peak(
 
   /** Measures the peaks (PyTorch's too when {@code torch} is not null). */
   static Bf16Peak measure(int size, TorchPeer torch) {
-    String unavailable = Bf16Products.unavailable();
+    String unavailable = Amx.enable(); // idempotent; the bench enabled it before the fp32 peak
     double p1 = nd4jPeak(size, 1);
     double p2 = nd4jPeak(size, 2);
     double t1 = torch == null ? 0 : torchPeak(torch, size, 1);

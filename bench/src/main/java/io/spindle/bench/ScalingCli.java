@@ -248,9 +248,14 @@ public final class ScalingCli {
           calibrationRepeated.addAll(BedValidation.runs(Path.of(d.trim())));
         }
         List<BedValidation.Run> calibrationRuns = BedValidation.medians(calibrationRepeated);
-        BedValidation.Slowdown mode =
-            BedValidation.Slowdown.parse(
-                options.extra("--slowdown") == null ? "per-scheme" : options.extra("--slowdown"));
+        BedValidation.Slowdown mode;
+        try {
+          mode =
+              BedValidation.Slowdown.parse(
+                  options.extra("--slowdown") == null ? "per-scheme" : options.extra("--slowdown"));
+        } catch (IllegalArgumentException e) {
+          throw new ConfigException(e.getMessage());
+        }
         BedValidation.Calibration cal =
             BedValidation.calibrate(
                 calibrationRuns,

@@ -45,14 +45,15 @@ import java.util.SplittableRandom;
  *       [--ring-cpu-mb-per-s R] [--calibrate SUMMARY.json --calibrate-scheme none]
  *       [--epochs-to-target none=3,powersgd:4=4] [--codec-seconds powersgd:4=0.011,...]
  *   ... ScalingCli --validate DIR[,DIR...] --calibration DIR[,DIR] [--shared-cores 2] [--optimizer-ns-per-value
- *       3.81] [--copy-ms 1.45] [--codec-seconds ...] [--slowdown per-scheme|shared]
+ *       3.81] [--copy-ms 1.45] [--codec-seconds ...] [--slowdown shared|per-scheme]
  * </pre>
  *
  * The shared-host slowdown (only with {@code --shared-cores}: workers that share a host's cores) is
  * {@code --shared-host-slowdown} for every scheme not in {@code --scheme-slowdowns}; {@code
- * --validate} calibrates it per scheme from each scheme's two-worker calibration run ({@code
- * --slowdown per-scheme}, the default; a scheme without one has {@code none}'s, and the output says
- * so) or takes {@code none}'s for all ({@code --slowdown shared}, the model before session 5).
+ * --validate} takes {@code none}'s two-worker calibration run's for all schemes ({@code --slowdown
+ * shared}, the default: the model that fresh runs check within 15% at every point, network.md
+ * section 6) or calibrates it per scheme from each scheme's own two-worker calibration run ({@code
+ * --slowdown per-scheme}; a scheme without one has {@code none}'s, and the output says so).
  *
  * <p>Writes {@code scaling.json}, {@code scaling.txt}, {@code scaling.png} and {@code scaling.svg}
  * (samples/s against N, log-log, one panel per rate). The model is the configured one ({@code
@@ -252,7 +253,7 @@ public final class ScalingCli {
         try {
           mode =
               BedValidation.Slowdown.parse(
-                  options.extra("--slowdown") == null ? "per-scheme" : options.extra("--slowdown"));
+                  options.extra("--slowdown") == null ? "shared" : options.extra("--slowdown"));
         } catch (IllegalArgumentException e) {
           throw new ConfigException(e.getMessage());
         }

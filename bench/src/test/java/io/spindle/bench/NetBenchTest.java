@@ -384,8 +384,8 @@ class NetBenchTest {
 
   /**
    * {@code ScalingCli --validate} end to end on the synthetic bed written as bench directories: the
-   * per-scheme slowdown (the default) predicts every run exactly and says where each slowdown comes
-   * from; {@code --slowdown shared} is the model before it and misses powersgd.
+   * per-scheme slowdown ({@code --slowdown per-scheme}) predicts every run exactly and says where
+   * each slowdown comes from; the default, {@code none}'s slowdown for all, misses powersgd.
    */
   @Test
   void validateReadsEachSchemesSlowdownFromItsOwnCalibrationRun(@TempDir Path tmp)
@@ -398,14 +398,15 @@ class NetBenchTest {
     for (BedValidation.Run r : validationRuns(1)) {
       write(checked, r);
     }
-    String perScheme = validate(checked, calibration, tmp.resolve("out1"));
+    String perScheme =
+        validate(checked, calibration, tmp.resolve("out1"), "--slowdown", "per-scheme");
     assertTrue(perScheme.contains("shared-host slowdown none: 0.200"), perScheme);
     assertTrue(
         perScheme.contains("shared-host slowdown powersgd:2: 0.100 (its own two-worker"),
         perScheme);
     assertTrue(perScheme.contains("largest error: 0.0%"), perScheme);
     assertTrue(perScheme.contains("within 15%: 12 of 12"), perScheme);
-    String shared = validate(checked, calibration, tmp.resolve("out2"), "--slowdown", "shared");
+    String shared = validate(checked, calibration, tmp.resolve("out2"));
     assertTrue(
         shared.contains("shared-host slowdown powersgd:2: 0.200 (none's: --slowdown shared)"),
         shared);

@@ -41,6 +41,9 @@ import java.util.stream.Stream;
  *       the ring's CPU rate (its ring time less the phases' latency is CPU) and how the round's
  *       cost grows with the executors ({@code a = a0 + E x W / C}: E CPU-seconds of start-up and
  *       commit per executor, spread over the host's C cores);
+ *   <li>from the two-worker run of each lossy scheme at the same rate (when given): that scheme's
+ *       own shared-host slowdown ({@link Slowdown#PER_SCHEME}, its compute against the one-worker
+ *       figures, as for {@code none}); a scheme without such a run has {@code none}'s;
  *   <li>from the two-worker {@code powersgd} run at 10 Gbit/s (when given): the per-phase wait for
  *       time-sliced peers (its ring time, a few kB per phase, over its phases, less the latency).
  * </ul>
@@ -120,6 +123,27 @@ final class BedValidation {
           + roundLinkFactor
               * (roundResultBytes(layout, k, workers, c) + roundHopBytes(layout, k, workers, c))
               / link.payloadBytesPerSecond();
+    }
+  }
+
+  /** Which shared-host slowdown the schemes get. */
+  enum Slowdown {
+    /** Every scheme the one of the two-worker {@code none} run (the model until session 5). */
+    SHARED,
+    /**
+     * Each scheme its own, from its two-worker calibration run at the rate of {@code none}'s; a
+     * scheme without one has {@code none}'s.
+     */
+    PER_SCHEME;
+
+    static Slowdown parse(String s) {
+      return switch (s.trim().toLowerCase(Locale.ROOT)) {
+        case "shared" -> SHARED;
+        case "per-scheme" -> PER_SCHEME;
+        default ->
+            throw new IllegalArgumentException(
+                "--slowdown must be shared or per-scheme, got '" + s + "'");
+      };
     }
   }
 
@@ -281,6 +305,32 @@ final class BedValidation {
       int cores,
       Profile profile,
       Map<String, Double> codecFallback) {
+    return calibrate(
+        runs,
+        layout,
+        optimizerBlocks,
+        latency,
+        goodput,
+        cores,
+        profile,
+        codecFallback,
+        Slowdown.PER_SCHEME);
+  }
+
+  /**
+   * As {@link #calibrate(List, GradientLayout, int, double, double, int, Profile, Map)}, with the
+   * shared-host slowdown {@link Slowdown#SHARED} by all schemes or {@link Slowdown#PER_SCHEME}.
+   */
+  static Calibration calibrate(
+      List<Run> runs,
+      GradientLayout layout,
+      int optimizerBlocks,
+      double latency,
+      double goodput,
+      int cores,
+      Profile profile,
+      Map<String, Double> codecFallback,
+      Slowdown slowdowns) {
     long n = layout.length();
     List<Run> alone =
         runs.stream()
@@ -328,8 +378,24 @@ final class BedValidation {
             new ScalingModel.Costs(0, 0, 0, 0, Double.POSITIVE_INFINITY, Map.of(), Map.of(), plain),
             false);
     // two workers fill the 2 cores: their compute against one worker's figures
-    double twoAlone = copies + perExample * two.globalBatch() / 2 + optimizer * n / 2;
-    double slowdown = two.compute() / (plain.computeStretch(2) * twoAlone) - 1;
+    double slowdown =
+        two.compute()
+                / (plain.computeStretch(2) * twoAlone(two, shape, copies, perExample, optimizer))
+            - 1;
+    // each lossy scheme's own, from its two-worker run at the same rate
+    Map<String, Double> schemeSlowdowns = new LinkedHashMap<>();
+    for (Run r : runs) {
+      if (slowdowns == Slowdown.PER_SCHEME
+          && r.workers() == 2
+          && r.scheme().kind() != Kind.NONE
+          && r.bitsPerSecond() == two.bitsPerSecond()) {
+        schemeSlowdowns.put(
+            r.scheme().toString(),
+            r.compute()
+                    / (plain.computeStretch(2) * twoAlone(r, shape, copies, perExample, optimizer))
+                - 1);
+      }
+    }
     // the per-phase wait, from a PowerSGD two-worker run at the same rate (its phases carry a few
     // kB), and the ring's CPU rate from the none run: solved together (each run's ring time holds
     // both), a few fixed-point rounds
@@ -351,7 +417,10 @@ final class BedValidation {
               waits.bytes() / (waits.bitsPerSecond() * goodput / 8),
               waits.bytes() / rate * plain.ringStretch(2));
       double perPhase = (waits.ring() - transfer) / shape.phasesPerStep(waits.scheme(), 2);
-      wait = Math.max(0, perPhase - latency) / (1 + slowdown);
+      // the wait grows with the stretch of the scheme whose phases waited
+      wait =
+          Math.max(0, perPhase - latency)
+              / (1 + schemeSlowdowns.getOrDefault(waits.scheme().toString(), slowdown));
       cpuSeconds =
           two.ring() - shape.phasesPerStep(two.scheme(), 2) * (latency + wait * (1 + slowdown));
     }
@@ -385,8 +454,43 @@ final class BedValidation {
             ringCpuRate,
             codec,
             Map.of(),
-            ScalingModel.Hosts.oneHost(cores, slowdown, wait));
+            ScalingModel.Hosts.oneHost(cores, slowdown, wait).withSchemeSlowdowns(schemeSlowdowns));
     return new Calibration(costs, fixed, executor, b, cores);
+  }
+
+  /**
+   * One of two workers' compute per step by the one-worker figures (copies, its half of the batch,
+   * the optimiser over its share of the values): what a two-worker run's compute is stretched from.
+   */
+  private static double twoAlone(
+      Run two, ScalingModel shape, double copies, double perExample, double optimizer) {
+    long n = shape.layout().length();
+    return copies
+        + perExample * two.globalBatch() / 2
+        + optimizer * (shape.shards(two.scheme()) ? n / 2.0 : n);
+  }
+
+  /**
+   * One line per scheme: its shared-host slowdown and where it comes from (its own two-worker
+   * calibration run, or {@code none}'s when it has none).
+   */
+  static String slowdowns(Calibration cal, List<Compression> schemes, Slowdown mode) {
+    ScalingModel.Hosts h = cal.costs().hosts();
+    StringBuilder sb = new StringBuilder();
+    for (Compression c : schemes) {
+      String source =
+          c.kind() == Kind.NONE
+              ? "its two-worker calibration run"
+              : h.schemeSlowdowns().containsKey(c.toString())
+                  ? "its own two-worker calibration run"
+                  : mode == Slowdown.SHARED
+                      ? "none's: --slowdown shared"
+                      : "none's: no two-worker calibration run of " + c;
+      sb.append(
+          String.format(
+              Locale.ROOT, "shared-host slowdown %s: %.3f (%s)%n", c, h.slowdown(c), source));
+    }
+    return sb.toString();
   }
 
   /** The model's prediction for every run against what it measured. */

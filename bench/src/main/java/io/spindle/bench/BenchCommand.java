@@ -1,6 +1,7 @@
 package io.spindle.bench;
 
 import io.spindle.config.ConfigException;
+import io.spindle.config.Precision;
 import io.spindle.config.SpindleConfig;
 import io.spindle.driver.data.DatasetFiles;
 import java.io.PrintStream;
@@ -25,6 +26,11 @@ import java.util.Map;
  * pytorch-1t}, {@code pytorch} and {@code pytorch-ddp} (PyTorch on one thread, on its best
  * threading, and DDP with one process per worker, see {@link PyTorchBaseline}), which are reported
  * as skipped, with the reason, when no Python interpreter imports torch.
+ *
+ * <p>With {@code model.precision: bf16} every system follows the config: Spindle's bf16 products
+ * where they pay, the PyTorch systems under CPU autocast to bfloat16; each row records what it
+ * computed in ({@code compute_precision}), and the bench measures a bf16 matmul peak ({@link
+ * Bf16Peak}) beside the float32 one.
  */
 public final class BenchCommand {
   public static final String DL4J_SPARK_AVERAGING = "dl4j-spark-parameter-averaging";
@@ -109,6 +115,21 @@ public final class BenchCommand {
         settings.matmulSize(),
         calibration.peak1 / 1e9,
         calibration.peak2 / 1e9);
+    Bf16Peak bf16 =
+        config.model().precision() == Precision.BF16
+            ? Bf16Peak.measure(settings.matmulSize(), peer)
+            : null;
+    if (bf16 != null) {
+      console.printf(
+          Locale.ROOT,
+          "bench: ND4J bf16 %dx%d matmul peak %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)%s;"
+              + " PyTorch systems train under torch.autocast(cpu, bfloat16)%n",
+          settings.matmulSize(),
+          settings.matmulSize(),
+          bf16.peak1() / 1e9,
+          bf16.peak2() / 1e9,
+          bf16.unavailable() == null ? "" : " (AMX not enabled: " + bf16.unavailable() + ")");
+    }
     List<SystemRun> runs = new ArrayList<>();
     List<Skipped> skipped = new ArrayList<>();
     for (String system : settings.systems()) {
@@ -121,17 +142,18 @@ public final class BenchCommand {
       SystemRun r = runOne(system, config, data, files, peer, outputDir);
       console.printf(
           Locale.ROOT,
-          "bench: %-32s %8.0f samples/s  test accuracy %.4f%s%n",
+          "bench: %-32s %8.0f samples/s  test accuracy %.4f%s%s%n",
           system,
           r.samplesPerSecond(),
           r.testAccuracy(),
+          r.extra().get("compute_precision") instanceof String p ? "  (" + p + ")" : "",
           r.extra().get("steady_samples_per_second") instanceof Number steady
               ? String.format(Locale.ROOT, "  (steady: %.0f samples/s)", steady.doubleValue())
               : "");
       runs.add(r);
     }
     BenchReport.write(
-        outputDir, config, data.numFeatures, settings, calibration, runs, skipped, console);
+        outputDir, config, data.numFeatures, settings, calibration, bf16, runs, skipped, console);
     return runs;
   }
 

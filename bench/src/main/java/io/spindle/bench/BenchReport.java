@@ -25,13 +25,31 @@ import java.util.Map;
 public final class BenchReport {
   private BenchReport() {}
 
-  /** One bench.json object per run, in run order. */
+  /** One bench.json object per run, in run order, without a bf16 peak. */
   public static List<Map<String, Object>> objects(
       SpindleConfig config,
       int numFeatures,
       double target,
       double peak1,
       double peak2,
+      java.util.function.IntToDoubleFunction computeSecondsForBatch,
+      List<SystemRun> runs) {
+    return objects(config, numFeatures, target, peak1, peak2, null, computeSecondsForBatch, runs);
+  }
+
+  /**
+   * One bench.json object per run, in run order. {@code peak1}/{@code peak2} are the float32 matmul
+   * peaks on 1/2 threads ({@code fraction_of_matmul_peak}); {@code bf16}, when not null (a {@code
+   * model.precision: bf16} run), adds the bf16 peak of the same cores and the model FLOP/s as a
+   * share of it ({@code fraction_of_bf16_matmul_peak}).
+   */
+  static List<Map<String, Object>> objects(
+      SpindleConfig config,
+      int numFeatures,
+      double target,
+      double peak1,
+      double peak2,
+      Bf16Peak bf16,
       java.util.function.IntToDoubleFunction computeSecondsForBatch,
       List<SystemRun> runs) {
     double modelBytes = modelBytes(config, numFeatures);
@@ -117,6 +135,12 @@ public final class BenchReport {
       o.put("matmul_peak_flops_per_second", peak);
       o.put("matmul_peak_threads", r.cores() <= 1 ? 1 : 2);
       o.put("fraction_of_matmul_peak", flops / peak);
+      if (bf16 != null) {
+        double peak16 = bf16.peakFor(r.cores());
+        o.put("bf16_matmul_peak_flops_per_second", peak16);
+        o.put("fraction_of_bf16_matmul_peak", flops / peak16);
+        o.put("bf16_matmul_peak_method", bf16.method());
+      }
       r.extra().entrySet().stream()
           .sorted(Map.Entry.comparingByKey())
           .forEach(e -> o.put(e.getKey(), e.getValue()));
@@ -131,6 +155,7 @@ public final class BenchReport {
       int numFeatures,
       BenchCommand.Settings settings,
       Calibration calibration,
+      Bf16Peak bf16,
       List<SystemRun> runs,
       List<BenchCommand.Skipped> skipped,
       PrintStream console) {
@@ -141,6 +166,7 @@ public final class BenchReport {
             settings.target(),
             calibration.peak1,
             calibration.peak2,
+            bf16,
             calibration::computeSecondsPerStep,
             runs);
     StringBuilder table =
@@ -164,6 +190,25 @@ public final class BenchReport {
               calibration.torchPeak1 / 1e9,
               calibration.torchPeak2 / 1e9));
     }
+    if (bf16 != null) {
+      table.append(
+          String.format(
+              Locale.ROOT,
+              "bf16 matmul peak (ND4J, bf16 %dx%d, libnd4j matmul op/oneDNN, %s): %.1f GFLOP/s on 1"
+                  + " thread, %.1f on 2%s%n",
+              bf16.size(),
+              bf16.size(),
+              bf16.unavailable() == null ? "AMX enabled" : "AMX not enabled: " + bf16.unavailable(),
+              bf16.peak1() / 1e9,
+              bf16.peak2() / 1e9,
+              bf16.torchPeak1() > 0
+                  ? String.format(
+                      Locale.ROOT,
+                      "; PyTorch's bf16 torch.mm: %.1f on 1 thread, %.1f on 2",
+                      bf16.torchPeak1() / 1e9,
+                      bf16.torchPeak2() / 1e9)
+                  : ""));
+    }
     for (BenchCommand.Skipped s : skipped) {
       table.append("skipped ").append(s.system()).append(": ").append(s.reason()).append('\n');
     }
@@ -182,15 +227,20 @@ public final class BenchReport {
     console.print(table);
   }
 
-  /** The human-readable table of bench.txt. */
+  /**
+   * The human-readable table of bench.txt; the column {@code % bf16pk} appears when the objects
+   * carry a bf16 peak (a {@code model.precision: bf16} run).
+   */
   static String table(List<Map<String, Object>> objects) {
+    boolean bf16 = objects.stream().anyMatch(o -> o.containsKey("fraction_of_bf16_matmul_peak"));
     StringBuilder t = new StringBuilder();
     t.append(
         String.format(
             Locale.ROOT,
-            "%-31s %6s %10s %6s %7s %8s %9s %12s %7s %9s %9s %7s%n",
+            "%-31s %6s %7s %10s %6s %7s %8s %9s %12s %7s %9s %9s %7s%s%n",
             "system",
             "cores",
+            "prec",
             "samples/s",
             "ratio",
             "x torch",
@@ -200,14 +250,16 @@ public final class BenchReport {
             "x bound",
             "ms/step",
             "non-comp",
-            "% peak"));
+            "% peak",
+            bf16 ? String.format(Locale.ROOT, " %9s", "% bf16pk") : ""));
     for (Map<String, Object> o : objects) {
       t.append(
           String.format(
               Locale.ROOT,
-              "%-31s %6s %10.0f %6s %7s %8.4f %9s %12s %7s %9.1f %9.1f %7.1f%n",
+              "%-31s %6s %7s %10.0f %6s %7s %8.4f %9s %12s %7s %9.1f %9.1f %7.1f%s%n",
               o.get("system"),
               o.get("workers") + "x" + o.get("threads_per_worker"),
+              o.get("compute_precision") == null ? "-" : o.get("compute_precision"),
               num(o, "samples_per_second"),
               fmt(o.get("ratio_to_faster_dl4j_fit"), "%.2f"),
               fmt(o.get("ratio_to_faster_pytorch"), "%.2f"),
@@ -217,14 +269,22 @@ public final class BenchReport {
               fmt(o.get("bytes_to_bound"), "%.2f"),
               1000 * num(o, "wall_seconds_per_step"),
               1000 * num(o, "non_compute_seconds_per_step"),
-              100 * num(o, "fraction_of_matmul_peak")));
+              100 * num(o, "fraction_of_matmul_peak"),
+              bf16
+                  ? String.format(
+                      Locale.ROOT, " %9s", fmt(o.get("fraction_of_bf16_matmul_peak"), "%.1f", 100))
+                  : ""));
     }
     t.append(
-        "cores: workers x ND4J threads; t-target: training seconds to the target test accuracy"
+        "cores: workers x ND4J threads; prec: what the system's products computed in"
+            + " (compute_precision; PyTorch in bf16: forward and loss under torch.autocast; - = not"
+            + " recorded); t-target: training seconds to the target test accuracy"
             + " (- = not reached); bytes/w/step: bytes sent per worker per step (see"
             + " traffic_method in bench.json); x bound: over the all-reduce bound 2(N-1)/N x model"
             + " bytes; non-comp: wall minus compute ms per step; % peak: model FLOP/s over the"
-            + " matmul peak\n");
+            + " fp32 matmul peak"
+            + (bf16 ? "; % bf16pk: model FLOP/s over the bf16 matmul peak of the same cores" : "")
+            + "\n");
     return t.toString();
   }
 
@@ -250,7 +310,13 @@ public final class BenchReport {
   }
 
   private static String fmt(Object value, String format) {
-    return value == null ? "-" : String.format(Locale.ROOT, format, ((Number) value).doubleValue());
+    return fmt(value, format, 1);
+  }
+
+  private static String fmt(Object value, String format, double scale) {
+    return value == null
+        ? "-"
+        : String.format(Locale.ROOT, format, scale * ((Number) value).doubleValue());
   }
 
   private static void atomicWrite(Path target, byte[] bytes) throws IOException {

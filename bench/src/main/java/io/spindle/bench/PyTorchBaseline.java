@@ -14,6 +14,12 @@ import java.util.Map;
  * {@link TorchPeer}: {@code pytorch-1t} (one process, one thread), {@code pytorch} (one process,
  * the faster of 1 and 2 threads over a short probe) and {@code pytorch-ddp}
  * (DistributedDataParallel over gloo, one process per worker, one thread each).
+ *
+ * <p>Each follows the run's {@code model.precision}: with {@code bf16} it trains under {@code
+ * torch.autocast(device_type="cpu", dtype=torch.bfloat16)} around forward and loss (float32
+ * parameters, gradients and optimiser), the like-for-like peer of Spindle's bf16 products; else in
+ * float32. {@code compute_precision} in bench.json is what the peer's products computed in (the
+ * logits' dtype under the context), {@code requested_precision} what the spec asked for.
  */
 final class PyTorchBaseline {
   static final String SINGLE_THREAD = "pytorch-1t";
@@ -50,6 +56,12 @@ final class PyTorchBaseline {
     extra.put("torch_version", r.get("torch").asText());
     extra.put("torch_configuration", r.get("configuration").asText());
     extra.put("torch_blas", r.path("blas").asText());
+    extra.put("requested_precision", r.path("requested_precision").asText("float32"));
+    extra.put("compute_precision", r.path("compute_precision").asText("float32"));
+    extra.put("master_precision", r.path("master_precision").asText("float32"));
+    if (r.hasNonNull("compute_precision_note")) {
+      extra.put("compute_precision_note", r.get("compute_precision_note").asText());
+    }
     if (r.has("threads_tried")) {
       Map<String, Object> tried = new LinkedHashMap<>();
       r.get("threads_tried")

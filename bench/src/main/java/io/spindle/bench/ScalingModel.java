@@ -26,15 +26,16 @@ import java.util.Map;
  * executors' and Spark's other threads, the kernel) finds an idle core: {@code s = 1}. When the
  * workers fill the cores, they share them with that work, and when they outnumber the cores they
  * time-slice: {@code s = max(1, W / C) x (1 + sharedHostSlowdown)}, the slowdown measured on the
- * host with W = C (not fitted to the runs the model predicts). The ring's own CPU (encode, copies
- * through heap and direct buffers, syscalls, the kernel's TCP, the neighbour's decode and sum) runs
- * on two threads per worker (the caller and the ring's sender) and overlaps the link (blocks of
- * 65,536 values, a sender thread): its wall is {@code bytes / ring CPU rate * r}, {@code r = max(1,
- * 2 W / C)}, where the ring CPU rate is what one worker's ring moves with two cores of its own.
- * Once the workers fill the cores, each ring phase also waits for its peer's thread to be
- * scheduled: the phase latency grows by {@code phaseWait x s}. On a cluster ({@link Hosts#CLUSTER}:
- * one worker per host, cores for its threads) s = r = 1 and there is no wait; on the test bed all N
- * workers share one host of 2 cores.
+ * host with W = C (not fitted to the runs the model predicts), per scheme where its own figure is
+ * known ({@link Hosts#schemeSlowdowns}): what runs beside the compute differs between schemes. The
+ * ring's own CPU (encode, copies through heap and direct buffers, syscalls, the kernel's TCP, the
+ * neighbour's decode and sum) runs on two threads per worker (the caller and the ring's sender) and
+ * overlaps the link (blocks of 65,536 values, a sender thread): its wall is {@code bytes / ring CPU
+ * rate * r}, {@code r = max(1, 2 W / C)}, where the ring CPU rate is what one worker's ring moves
+ * with two cores of its own. Once the workers fill the cores, each ring phase also waits for its
+ * peer's thread to be scheduled: the phase latency grows by {@code phaseWait x s}. On a cluster
+ * ({@link Hosts#CLUSTER}: one worker per host, cores for its threads) s = r = 1 and there is no
+ * wait; on the test bed all N workers share one host of 2 cores.
  *
  * <p>Bytes and phases per worker and step, with the ring's exact chunking and headers ({@link
  * RingCost}):
@@ -169,9 +170,18 @@ final class ScalingModel {
    * @param phaseWaitSeconds once a host's workers fill its cores, what each ring phase waits for
    *     its peer's thread per unit of compute stretch: {@code w = phaseWaitSeconds x s} (on the
    *     test bed: a two-worker PowerSGD run at 10 Gbit/s, whose phases carry a few kB)
+   * @param schemeSlowdowns the shared-host slowdown of a scheme whose own figure differs from
+   *     {@code sharedHostSlowdown}, by {@link Compression#toString()}: how much a host's other work
+   *     takes from the workers depends on what runs beside their compute (a {@code none} ring moves
+   *     5 MB per step through the kernel, a PowerSGD ring 39 kB); on the test bed each from that
+   *     scheme's own two-worker run. A scheme absent here has {@code sharedHostSlowdown}.
    */
   record Hosts(
-      int coresPerHost, int workersPerHost, double sharedHostSlowdown, double phaseWaitSeconds) {
+      int coresPerHost,
+      int workersPerHost,
+      double sharedHostSlowdown,
+      double phaseWaitSeconds,
+      Map<String, Double> schemeSlowdowns) {
     /** Threads of one worker's ring that can run at once: the caller and the ring's sender. */
     static final int RING_THREADS = 2;
 
@@ -194,11 +204,35 @@ final class ScalingModel {
                 + ", "
                 + phaseWaitSeconds);
       }
+      for (Map.Entry<String, Double> e : schemeSlowdowns.entrySet()) {
+        if (!(e.getValue() > -1)) {
+          throw new IllegalArgumentException(
+              "the shared-host slowdown of " + e.getKey() + " must be > -1, got " + e.getValue());
+        }
+      }
+      schemeSlowdowns = Map.copyOf(schemeSlowdowns);
+    }
+
+    /** Every scheme with the same shared-host slowdown. */
+    Hosts(
+        int coresPerHost, int workersPerHost, double sharedHostSlowdown, double phaseWaitSeconds) {
+      this(coresPerHost, workersPerHost, sharedHostSlowdown, phaseWaitSeconds, Map.of());
     }
 
     /** All N workers on one host of {@code cores} cores (the test bed: 2). */
     static Hosts oneHost(int cores, double sharedHostSlowdown, double phaseWaitSeconds) {
       return new Hosts(cores, 0, sharedHostSlowdown, phaseWaitSeconds);
+    }
+
+    /** These hosts with a slowdown of their own for the schemes in {@code bySchemes}. */
+    Hosts withSchemeSlowdowns(Map<String, Double> byScheme) {
+      return new Hosts(
+          coresPerHost, workersPerHost, sharedHostSlowdown, phaseWaitSeconds, byScheme);
+    }
+
+    /** The shared-host slowdown of {@code c}: its own figure, else {@code sharedHostSlowdown}. */
+    double slowdown(Compression c) {
+      return schemeSlowdowns.getOrDefault(c.toString(), sharedHostSlowdown);
     }
 
     /** Workers on the busiest host. */
@@ -217,18 +251,39 @@ final class ScalingModel {
       return coresPerHost * hosts(workers);
     }
 
-    /** How much longer one worker's single-threaded compute takes on its shared host. */
+    /**
+     * How much longer one worker's single-threaded compute takes on its shared host, with the
+     * shared slowdown (the one every scheme has unless {@link #schemeSlowdowns} gives its own).
+     */
     double computeStretch(int workers) {
+      return stretch(workers, sharedHostSlowdown);
+    }
+
+    /**
+     * How much longer one worker's compute (and codec) takes on its shared host under {@code c}.
+     */
+    double computeStretch(int workers, Compression c) {
+      return stretch(workers, slowdown(c));
+    }
+
+    private double stretch(int workers, double slowdown) {
       double w = workersOnAHost(workers);
-      return coresPerHost == 0 || w < coresPerHost
-          ? 1
-          : w / coresPerHost * (1 + sharedHostSlowdown);
+      return coresPerHost == 0 || w < coresPerHost ? 1 : w / coresPerHost * (1 + slowdown);
     }
 
     /** One ring phase's latency: the link's, plus the wait for time-sliced peers. */
     double phaseLatency(int workers, double linkLatencySeconds) {
+      return phaseLatency(workers, linkLatencySeconds, computeStretch(workers));
+    }
+
+    /** One ring phase's latency under {@code c}: the wait grows with that scheme's stretch. */
+    double phaseLatency(int workers, double linkLatencySeconds, Compression c) {
+      return phaseLatency(workers, linkLatencySeconds, computeStretch(workers, c));
+    }
+
+    private double phaseLatency(int workers, double linkLatencySeconds, double stretch) {
       boolean full = coresPerHost > 0 && workersOnAHost(workers) >= coresPerHost;
-      return linkLatencySeconds + (full ? phaseWaitSeconds * computeStretch(workers) : 0);
+      return linkLatencySeconds + (full ? phaseWaitSeconds * stretch : 0);
     }
 
     /** How much longer the ring's CPU work takes on its shared host. */
@@ -334,7 +389,7 @@ final class ScalingModel {
               + globalBatch);
     }
     long n = layout.length();
-    double stretch = costs.hosts().computeStretch(workers);
+    double stretch = costs.hosts().computeStretch(workers, c);
     double compute =
         stretch
             * (costs.fixedSecondsPerStep()
@@ -347,7 +402,7 @@ final class ScalingModel {
     double bytes = bytesPerWorkerPerStep(c, workers);
     int phases = phasesPerStep(c, workers);
     double comm =
-        phases * costs.hosts().phaseLatency(workers, link.latencySeconds())
+        phases * costs.hosts().phaseLatency(workers, link.latencySeconds(), c)
             + transferSeconds(bytes, workers, link);
     double other = workers < 2 ? 0 : costs.otherSecondsPerStep();
     double step = compute + codec + comm + other;
@@ -418,7 +473,7 @@ final class ScalingModel {
         base.optimizerSecondsPerValue()
             * (shape.shards(c) ? (double) layout.length() / workers : layout.length());
     double codec = c.kind() == Kind.NONE ? 0 : base.codecSeconds().getOrDefault(c.toString(), 0.0);
-    double stretch = base.hosts().computeStretch(workers);
+    double stretch = base.hosts().computeStretch(workers, c);
     double perExample =
         (run.computeSecondsPerStep() / stretch - base.fixedSecondsPerStep() - optimizer - codec)
             / ((double) globalBatch / workers);

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.spindle.config.ConfigException;
 import io.spindle.config.LayerConfig;
 import io.spindle.config.OptimizerConfig;
+import io.spindle.config.Precision;
 import io.spindle.config.SpindleConfig;
 import io.spindle.data.DatasetSpec;
 import java.io.IOException;
@@ -114,7 +115,8 @@ public final class TorchPeer {
 
   /**
    * The spec torch_peer.py reads: the model's layers and input, initialisation, optimiser, global
-   * batch, epochs, seed, workers and the data files.
+   * batch, epochs, seed, workers, the data files and the precision to compute in ({@link
+   * #precision}).
    */
   public static Map<String, Object> spec(
       SpindleConfig config, int numFeatures, Map<String, Path> files) {
@@ -171,6 +173,7 @@ public final class TorchPeer {
               + config.model().maxNorm());
     }
     s.put("l2", config.model().l2());
+    s.put("precision", precision(config.model().precision()));
     OptimizerConfig o = config.optimizer();
     BenchData.updater(o); // the same check as the DL4J baselines: constant rate, adam/sgd/nesterov
     Map<String, Object> opt = new LinkedHashMap<>();
@@ -194,6 +197,16 @@ public final class TorchPeer {
     data.put("train_limit", config.data().trainLimit());
     s.put("data", data);
     return s;
+  }
+
+  /**
+   * What the PyTorch peer computes in for Spindle's {@code model.precision}: {@code bf16} (forward
+   * and loss under CPU autocast to bfloat16, float32 master weights and optimiser, as Spindle's
+   * bf16) for {@code bf16}, else {@code float32} (the peer has no float64 mode; a float64 run's
+   * PyTorch rows say {@code compute_precision: float32}).
+   */
+  static String precision(Precision p) {
+    return p == Precision.BF16 ? Precision.BF16.configName() : Precision.FLOAT32.configName();
   }
 
   /**

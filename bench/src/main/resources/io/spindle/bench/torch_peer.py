@@ -5,7 +5,8 @@ optimiser as the Spindle run that wrote the spec, trained with PyTorch on the CP
   torch_peer.py check                            prints torch's version (exit 0 when torch imports)
   torch_peer.py train   --spec S --out O --system pytorch|pytorch-ddp
   torch_peer.py profile --spec S --out O         per-layer forward/backward times at the spec's batch
-  torch_peer.py peak    --out O [--size N]       fp32 matmul peak of this process's threads
+  torch_peer.py peak    --out O [--size N] [--dtype float32|bfloat16]
+                                                 matmul peak of this process's threads
   torch_peer.py describe --spec S --out O        each layer's entries, output shape, weight std
 
 `pytorch` runs one process; it first times a few steps with each thread count of the spec's
@@ -14,6 +15,14 @@ OPENBLAS_NUM_THREADS when it loads) and trains with the fastest. `pytorch-ddp` r
 worker with one thread each, DistributedDataParallel over gloo on 127.0.0.1; worker r of W takes
 examples [r B/W, (r+1) B/W) of every global batch of B, so the averaged gradient is the global
 batch's mean, as in Spindle.
+
+With the spec's `precision` "bf16" (Spindle's `model.precision: bf16`), `pytorch` and `pytorch-ddp`
+train as a PyTorch user would: forward and loss under `torch.autocast(device_type="cpu",
+dtype=torch.bfloat16)`, backward outside it (autograd follows autocast's casts), parameters,
+gradients and the optimiser in float32 (as Spindle's master copy). `compute_precision` in the output
+says what the products computed in, read from the logits' dtype of the first step (autocast leaves
+them float32 where it does not apply); test evaluation runs in float32 on the master weights, as
+Spindle's does.
 
 Times cover the training steps only (forward, loss, backward, optimiser, the batch gathered from
 the in-memory training set); test evaluation after each epoch is not timed. The spec is written by
@@ -188,6 +197,28 @@ def set_threads(n):
         pass
 
 
+def compute_context(spec):
+    """(context factory, note) for the spec's precision: CPU autocast to bfloat16 for "bf16"."""
+    import contextlib
+    import torch
+    wanted = spec.get("precision", "float32")
+    if wanted == "float32":
+        return contextlib.nullcontext, None
+    if wanted != "bf16":
+        raise ValueError(f"precision {wanted!r}: the PyTorch peer computes in float32 or bf16")
+    try:
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            pass
+    except (AttributeError, RuntimeError) as e:  # torch < 1.10 has no CPU autocast
+        return contextlib.nullcontext, f"no CPU autocast to bfloat16 in torch {torch.__version__} ({e}): float32"
+    return (lambda: torch.autocast(device_type="cpu", dtype=torch.bfloat16)), None
+
+
+def precision_name(dtype):
+    import torch
+    return {torch.bfloat16: "bf16", torch.float32: "float32", torch.float16: "float16"}.get(dtype, str(dtype))
+
+
 def accuracy(model, test):
     import torch
     x, y = test
@@ -212,6 +243,8 @@ def train_loop(spec, model, opt, train, test, rank, world, timed_steps_cb=None, 
     seconds = 0.0
     steps = 0
     examples = 0
+    compute, note = compute_context(spec)
+    logits_dtype = None
     model.train()
     for e in range(epochs):
         g = torch.Generator().manual_seed(spec["seed"] * 1000 + e)
@@ -226,19 +259,29 @@ def train_loop(spec, model, opt, train, test, rank, world, timed_steps_cb=None, 
             mine = idx[lo:hi]
             xb, yb = x[mine], y[mine]
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(xb), yb)
+            with compute():
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb)
             loss.backward()
             opt.step()
+            if logits_dtype is None:
+                logits_dtype = logits.dtype
             steps += 1
             examples += share
             if max_steps and steps >= max_steps:
                 break
         seconds += time.perf_counter() - t0
         if max_steps and steps >= max_steps:
-            return {"seconds": seconds, "steps": steps, "examples": examples, "points": points}
+            break
         acc = accuracy(model.module if hasattr(model, "module") else model, test) if rank == 0 else None
         points.append({"epoch": e + 1, "train_seconds": seconds, "test_accuracy": acc})
-    return {"seconds": seconds, "steps": steps, "examples": examples, "points": points}
+    r = {"seconds": seconds, "steps": steps, "examples": examples, "points": points,
+         "requested_precision": spec.get("precision", "float32"),
+         "compute_precision": precision_name(logits_dtype),
+         "master_precision": ",".join(sorted({precision_name(p.dtype) for p in model.parameters()}))}
+    if note:
+        r["compute_precision_note"] = note
+    return r
 
 
 def compute_per_step(spec, train, batch, steps=30):
@@ -247,17 +290,21 @@ def compute_per_step(spec, train, batch, steps=30):
     import torch.nn.functional as F
     model = build_model(spec, spec["seed"])
     opt = optimizer(spec, model.parameters())
+    compute, _ = compute_context(spec)
     x, y = train
     xb, yb = x[:batch], y[:batch]
-    for _ in range(5):
+
+    def step():
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(xb), yb).backward()
+        with compute():
+            loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
         opt.step()
+    for _ in range(5):
+        step()
     t0 = time.perf_counter()
     for _ in range(steps):
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(xb), yb).backward()
-        opt.step()
+        step()
     return (time.perf_counter() - t0) / steps
 
 
@@ -365,6 +412,9 @@ def cmd_train(spec, out_path, system):
                                f"{'/'.join(THREAD_VARS)}=1), DistributedDataParallel, gloo on 127.0.0.1")
     else:
         raise ValueError(f"unknown system {system}")
+    if r.get("compute_precision") == "bf16":
+        r["configuration"] += (", forward and loss under torch.autocast(device_type='cpu', dtype=torch.bfloat16),"
+                               " float32 parameters, gradients and optimiser")
     r["system"] = system
     r["blas"] = blas_name()
     with open(out_path, "w") as f:
@@ -471,14 +521,16 @@ def cmd_describe(spec, out_path):
         json.dump({"units": out}, f)
 
 
-def cmd_peak(out_path, size, threads):
+def cmd_peak(out_path, size, threads, dtype="float32"):
     import torch
     set_threads(threads)
-    a, b = torch.rand(size, size), torch.rand(size, size)
-    c = torch.empty(size, size)
+    dt = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
+    a, b = torch.rand(size, size).to(dt), torch.rand(size, size).to(dt)
+    c = torch.empty(size, size, dtype=dt)
     t = min(timeit(lambda: torch.mm(a, b, out=c), 1, warmup=1) for _ in range(3))
     with open(out_path, "w") as f:
-        json.dump({"threads": threads, "size": size, "flops_per_second": 2.0 * size ** 3 / t}, f)
+        json.dump({"threads": threads, "size": size, "dtype": dtype,
+                   "flops_per_second": 2.0 * size ** 3 / t}, f)
 
 
 def main():
@@ -493,13 +545,14 @@ def main():
     ap.add_argument("--world", type=int)
     ap.add_argument("--port", type=int)
     ap.add_argument("--size", type=int, default=2048)
+    ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     a = ap.parse_args()
     if a.command == "check":
         import torch
         print(torch.__version__)
         return
     if a.command == "peak":
-        cmd_peak(a.out, a.size, a.threads)
+        cmd_peak(a.out, a.size, a.threads, a.dtype)
         return
     with open(a.spec) as f:
         spec = json.load(f)

@@ -1,6 +1,7 @@
 package io.spindle.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,6 +12,7 @@ import io.spindle.config.SpindleConfig;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import javax.imageio.ImageIO;
@@ -144,6 +146,80 @@ class BenchReportTest {
     assertEquals(6.0 / 4.0, (double) objects.get(3).get("ratio_to_faster_pytorch"), 1e-12);
     assertEquals(1.0, (double) objects.get(1).get("ratio_to_faster_pytorch"), 1e-12);
     assertNull(objects.get(0).get("ratio_to_faster_dl4j_fit"));
+  }
+
+  @Test
+  void bf16RunsCarryTheBf16PeakAndEachRowsComputePrecision() {
+    SpindleConfig config = ConfigLoader.parse("", "test", List.of("model.precision=bf16"));
+    Bf16Peak bf16 = new Bf16Peak(64, 400e9, 700e9, 500e9, 900e9, null);
+    List<SystemRun> runs =
+        List.of(
+            precision(run("spindle-collective-1w", 1, 1, 5.0, 0.02, 0.0), "bf16"),
+            precision(run("pytorch-ddp", 2, 1, 8.0, 0.01, null), "bf16"),
+            run("dl4j-fit-1t", 1, 1, 12.0, null, 0.0));
+    List<Map<String, Object>> objects =
+        BenchReport.objects(config, 784, 0.97, 50e9, 80e9, bf16, batch -> 0.01, runs);
+    double perExample = BenchMetrics.flopsPerExample(784, config.model());
+    // one core: the 1-thread peaks; two cores: the 2-thread peaks; fp32 figure unchanged
+    Map<String, Object> one = objects.get(0);
+    assertEquals(400e9, (double) one.get("bf16_matmul_peak_flops_per_second"));
+    assertEquals(
+        60_000 / 5.0 * perExample / 400e9, (double) one.get("fraction_of_bf16_matmul_peak"), 1e-12);
+    assertEquals(
+        60_000 / 5.0 * perExample / 50e9, (double) one.get("fraction_of_matmul_peak"), 1e-12);
+    Map<String, Object> ddp = objects.get(1);
+    assertEquals(700e9, (double) ddp.get("bf16_matmul_peak_flops_per_second"));
+    assertEquals(
+        60_000 / 8.0 * perExample / 80e9, (double) ddp.get("fraction_of_matmul_peak"), 1e-12);
+    assertEquals("bf16", ddp.get("compute_precision"));
+    assertTrue(
+        ((String) ddp.get("bf16_matmul_peak_method")).contains("64x64"),
+        (String) ddp.get("bf16_matmul_peak_method"));
+
+    List<String> lines = BenchReport.table(objects).lines().toList();
+    assertTrue(lines.get(0).contains("prec") && lines.get(0).endsWith("% bf16pk"), lines.get(0));
+    assertTrue(lines.get(1).matches("spindle-collective-1w +1x1 +bf16 .*"), lines.get(1));
+    String ddpShare =
+        String.format(Locale.ROOT, "%.1f", 100 * (double) ddp.get("fraction_of_bf16_matmul_peak"));
+    assertTrue(lines.get(2).endsWith(" " + ddpShare), lines.get(2));
+    assertTrue(lines.get(3).matches("dl4j-fit-1t +1x1 +- .*"), lines.get(3)); // not recorded
+    assertTrue(lines.get(4).contains("% bf16pk: model FLOP/s over the bf16 matmul peak"));
+  }
+
+  @Test
+  void float32RunsHaveNoBf16PeakColumn() {
+    SpindleConfig config = ConfigLoader.parse("", "test", List.of());
+    List<Map<String, Object>> objects =
+        BenchReport.objects(
+            config,
+            784,
+            0.97,
+            50e9,
+            80e9,
+            batch -> 0.01,
+            List.of(precision(run("pytorch", 1, 1, 6.0, 0.02, 0.0), "float32")));
+    assertNull(objects.get(0).get("fraction_of_bf16_matmul_peak"));
+    String table = BenchReport.table(objects);
+    assertFalse(table.contains("bf16pk"), table);
+    assertTrue(table.lines().skip(1).findFirst().orElseThrow().matches("pytorch +1x1 +float32 .*"));
+  }
+
+  private static SystemRun precision(SystemRun r, String precision) {
+    return new SystemRun(
+        r.system(),
+        r.workers(),
+        r.threadsPerWorker(),
+        r.examples(),
+        r.steps(),
+        r.trainSeconds(),
+        r.epochs(),
+        r.testAccuracy(),
+        r.bytesSentPerWorkerPerStep(),
+        r.trafficMethod(),
+        r.computeSecondsPerStep(),
+        r.wallSecondsPerStep(),
+        r.timeMethod(),
+        Map.of("compute_precision", precision));
   }
 
   @Test

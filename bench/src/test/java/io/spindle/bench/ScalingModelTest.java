@@ -226,6 +226,58 @@ class ScalingModelTest {
   }
 
   /**
+   * A scheme with a shared-host slowdown of its own stretches its compute, codec and phase wait by
+   * it, the others by the shared one; on a cluster (nothing shared) no slowdown applies.
+   */
+  @Test
+  void eachSchemeStretchesByItsOwnSlowdown() {
+    Hosts shared = Hosts.oneHost(2, 0.45, 1e-3);
+    Hosts perScheme = shared.withSchemeSlowdowns(Map.of("powersgd:2", 0.28));
+    Compression none = Compression.parse("none");
+    Compression psgd = Compression.parse("powersgd:2");
+    Compression topk = Compression.parse("topk:0.01");
+    assertEquals(2 * 1.28, perScheme.computeStretch(4, psgd), 1e-12);
+    assertEquals(2 * 1.45, perScheme.computeStretch(4, none), 1e-12);
+    assertEquals(2 * 1.45, perScheme.computeStretch(4, topk), 1e-12, "no figure of its own");
+    assertEquals(1.5 * 1.28, perScheme.computeStretch(3, psgd), 1e-12);
+    assertEquals(1, perScheme.computeStretch(1, psgd));
+    assertEquals(70e-6 + 1e-3 * 2 * 1.28, perScheme.phaseLatency(4, 70e-6, psgd), 1e-15);
+    assertEquals(70e-6 + 1e-3 * 2 * 1.45, perScheme.phaseLatency(4, 70e-6, none), 1e-15);
+    for (int n : new int[] {8, 512}) {
+      assertEquals(
+          1, Hosts.CLUSTER.withSchemeSlowdowns(Map.of("powersgd:2", 0.28)).computeStretch(n, psgd));
+    }
+    Map<String, Double> codec = Map.of("powersgd:2", 6e-3);
+    ScalingModel one =
+        new ScalingModel(
+            MLP, 60_000, new Costs(1e-3, 170e-6, 1.2e-9, 0, 1e9, codec, Map.of(), shared), false);
+    ScalingModel each =
+        new ScalingModel(
+            MLP,
+            60_000,
+            new Costs(1e-3, 170e-6, 1.2e-9, 0, 1e9, codec, Map.of(), perScheme),
+            false);
+    Link slow = new Link(100e6, 0.956, 70e-6);
+    for (int n = 2; n <= 4; n++) {
+      Prediction a = one.predict(psgd, n, 256, slow);
+      Prediction b = each.predict(psgd, n, 256, slow);
+      assertEquals(a.computeSeconds() * 1.28 / 1.45, b.computeSeconds(), 1e-12);
+      assertEquals(a.codecSeconds() * 1.28 / 1.45, b.codecSeconds(), 1e-12);
+      assertEquals(
+          a.commSeconds() - b.phases() * 1e-3 * n / 2.0 * (1.45 - 1.28), b.commSeconds(), 1e-12);
+      assertTrue(b.samplesPerSecond() > a.samplesPerSecond());
+      // none has no figure of its own: the same prediction in both
+      assertEquals(
+          one.predict(none, n, 256, slow).samplesPerSecond(),
+          each.predict(none, n, 256, slow).samplesPerSecond(),
+          0);
+    }
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> shared.withSchemeSlowdowns(Map.of("powersgd:2", -1.0)));
+  }
+
+  /**
    * The ring all-reduce of the default MLP's gradient measured on the test bed at 100 Mbit/s
    * (NetworkBedIT, 2026-12-06: medians of 5, TcpRing in one network namespace per rank, load
    * average ~6): 0.432 s at N = 2, 0.575 s at N = 3, 0.650 s at N = 4; a one-value all-reduce took

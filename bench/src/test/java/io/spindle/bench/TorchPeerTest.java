@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.spindle.config.SpindleConfig;
 import io.spindle.data.DatasetSpec;
+import io.spindle.testing.TestDatasets;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -17,8 +20,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The PyTorch peer builds the same model as Spindle: per layer the same number of flat-vector
  * entries (weights, biases, batch norm's scale, shift and running statistics), the same output
- * shape and Spindle's initialisation scale (He: std sqrt(2 / fan-in)). Skipped where no Python
- * interpreter imports torch; the interpreter search itself always runs.
+ * shape and Spindle's initialisation scale (He: std sqrt(2 / fan-in)); with {@code model.precision:
+ * bf16} it trains under CPU autocast to bfloat16. The tests that run PyTorch are skipped, with the
+ * interpreter search's reason, where no Python interpreter imports torch; the interpreter search
+ * and the spec always run.
  */
 class TorchPeerTest {
   @TempDir Path tmp;
@@ -66,6 +71,76 @@ class TorchPeerTest {
         }
       }
     }
+  }
+
+  @Test
+  void specAsksForBf16OnlyWhenTheModelComputesInBf16() {
+    Map<String, Path> files = unusedFiles();
+    for (String[] c :
+        new String[][] {{"bf16", "bf16"}, {"float32", "float32"}, {"float64", "float32"}}) {
+      SpindleConfig config =
+          BenchModels.config(BenchModels.MLP, null, List.of("model.precision=" + c[0]));
+      assertEquals(c[1], TorchPeer.spec(config, 784, files).get("precision"), c[0]);
+    }
+  }
+
+  /**
+   * A tiny run of each PyTorch system in bf16 and of one in float32 (2,048 MNIST examples, one
+   * epoch): the bf16 runs compute in bf16 (the logits' dtype under autocast) with float32 master
+   * weights and learn; the float32 run computes in float32. No time is asserted.
+   */
+  @Test
+  void bf16RunsTrainUnderAutocastWithFloat32MasterWeights() throws IOException {
+    TorchPeer.Interpreter python = TorchPeer.find();
+    assumeTrue(python.available(), python.unavailable());
+    TorchPeer peer = TorchPeer.in(python, tmp);
+    Path mnist = TestDatasets.mirror().resolve("mnist");
+    Map<String, Path> files =
+        Map.of(
+            DatasetSpec.TRAIN_IMAGES, mnist.resolve(DatasetSpec.TRAIN_IMAGES),
+            DatasetSpec.TRAIN_LABELS, mnist.resolve(DatasetSpec.TRAIN_LABELS),
+            DatasetSpec.TEST_IMAGES, mnist.resolve(DatasetSpec.TEST_IMAGES),
+            DatasetSpec.TEST_LABELS, mnist.resolve(DatasetSpec.TEST_LABELS));
+    for (String[] c :
+        new String[][] {
+          {PyTorchBaseline.SINGLE_THREAD, "bf16"},
+          {PyTorchBaseline.DDP, "bf16"},
+          {PyTorchBaseline.SINGLE_THREAD, "float32"}
+        }) {
+      SpindleConfig config =
+          BenchModels.config(
+              BenchModels.MLP,
+              null,
+              List.of(
+                  "model.precision=" + c[1],
+                  "data.trainLimit=2048",
+                  "model.layers[0].units=32",
+                  "model.layers[1].units=32",
+                  "optimizer.learningRate=0.005",
+                  "training.batchSize=128",
+                  "training.epochs=1",
+                  "cluster.workers=2"));
+      Path dir = Files.createDirectories(tmp.resolve(c[0] + "-" + c[1]));
+      SystemRun r = PyTorchBaseline.run(c[0], config, 784, files, peer, dir);
+      String what = c[0] + " " + c[1] + ": " + r.extra();
+      assertEquals(c[1], r.extra().get("requested_precision"), what);
+      assertEquals(c[1], r.extra().get("compute_precision"), what);
+      assertEquals("float32", r.extra().get("master_precision"), what);
+      assertEquals(2048, r.examples(), what);
+      assertTrue(r.testAccuracy() > 0.2, what + " test accuracy " + r.testAccuracy());
+      assertEquals(
+          c[1].equals("bf16"),
+          r.extra().get("torch_configuration").toString().contains("torch.autocast"),
+          what);
+    }
+  }
+
+  private static Map<String, Path> unusedFiles() {
+    return Map.of(
+        DatasetSpec.TRAIN_IMAGES, Path.of("unused"),
+        DatasetSpec.TRAIN_LABELS, Path.of("unused"),
+        DatasetSpec.TEST_IMAGES, Path.of("unused"),
+        DatasetSpec.TEST_LABELS, Path.of("unused"));
   }
 
   private static long product(JsonNode dims) {

@@ -223,8 +223,8 @@ final class MaxPoolKernel {
    * Passes the gradient at the last forward's output ({@code grad}, native; or {@code gradFlat},
    * heap, (channel, row, column) order, when {@code grad} is null) to the batch norm that fed the
    * pooling ({@link BatchNormKernel#backwardPooled}), which leaves the gradient at its own input in
-   * a heap array (returned) and {@code bnGradIn} (native, unless null). Windows must not overlap
-   * (see {@link #disjoint()}).
+   * {@code bnGradIn} (native) or, when that is null, in a heap array (returned; null otherwise).
+   * Windows must not overlap (see {@link #disjoint()}).
    */
   float[] backwardInto(
       BatchNormKernel bn,
@@ -241,7 +241,7 @@ final class MaxPoolKernel {
       unflatten(gradFlat);
     }
     bn.backwardPooled(gradOut, argmax, outputs, gradIn, bnGradIn, dGamma, dBeta, reluInput);
-    return gradIn;
+    return bnGradIn == null ? gradIn : null;
   }
 
   /** Whether each input position lies in one window at most (stride at least the window). */

@@ -290,36 +290,12 @@ final class BedValidation {
 
   /**
    * The bed's costs from runs that are not checked: one-worker {@code none} runs at two rates, one
-   * one-worker run per lossy scheme, a two-worker {@code none} run at a rate no link limits, and
-   * the profile.
+   * one-worker run per lossy scheme, a two-worker {@code none} run at a rate no link limits (and,
+   * with {@link Slowdown#PER_SCHEME}, one per lossy scheme), and the profile. The shared-host
+   * slowdown is {@code none}'s for all schemes ({@link Slowdown#SHARED}) or each scheme's own.
    *
    * @param codecFallback codec seconds per step on one core, by scheme, for schemes without a
    *     one-worker run that compressed
-   */
-  static Calibration calibrate(
-      List<Run> runs,
-      GradientLayout layout,
-      int optimizerBlocks,
-      double latency,
-      double goodput,
-      int cores,
-      Profile profile,
-      Map<String, Double> codecFallback) {
-    return calibrate(
-        runs,
-        layout,
-        optimizerBlocks,
-        latency,
-        goodput,
-        cores,
-        profile,
-        codecFallback,
-        Slowdown.PER_SCHEME);
-  }
-
-  /**
-   * As {@link #calibrate(List, GradientLayout, int, double, double, int, Profile, Map)}, with the
-   * shared-host slowdown {@link Slowdown#SHARED} by all schemes or {@link Slowdown#PER_SCHEME}.
    */
   static Calibration calibrate(
       List<Run> runs,

@@ -2,9 +2,7 @@ package io.spindle.bench;
 
 import io.spindle.runtime.Amx;
 import io.spindle.runtime.Nd4jRuntime;
-import java.nio.file.Path;
 import java.util.Locale;
-import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
@@ -60,8 +58,8 @@ record Bf16Peak(
     String unavailable = Amx.enable(); // idempotent; the bench enabled it before the fp32 peak
     double p1 = nd4jPeak(size, 1);
     double p2 = nd4jPeak(size, 2);
-    double t1 = torch == null ? 0 : torchPeak(torch, size, 1);
-    double t2 = torch == null ? 0 : torchPeak(torch, size, 2);
+    double t1 = torch == null ? 0 : torch.peakFlops(size, 1, "bfloat16");
+    double t2 = torch == null ? 0 : torch.peakFlops(size, 2, "bfloat16");
     return new Bf16Peak(size, p1, p2, t1, t2, unavailable);
   }
 
@@ -99,36 +97,5 @@ record Bf16Peak(
             .addOutputs(c)
             .addIntegerArguments(0, 0, 0)
             .build());
-  }
-
-  private static double torchPeak(TorchPeer torch, int n, int threads) {
-    Path out =
-        Path.of(System.getProperty("java.io.tmpdir"))
-            .resolve(
-                "spindle-torch-bf16-peak-"
-                    + ProcessHandle.current().pid()
-                    + "-"
-                    + threads
-                    + ".json");
-    try {
-      return torch
-          .run(
-              "peak",
-              Map.of(),
-              out,
-              TorchPeer.threadsEnv(threads),
-              "--size",
-              Integer.toString(n),
-              "--threads",
-              Integer.toString(threads),
-              "--dtype",
-              "bfloat16")
-          .get("flops_per_second")
-          .asDouble();
-    } finally {
-      for (String suffix : new String[] {"", ".spec.json", ".log"}) {
-        out.resolveSibling(out.getFileName() + suffix).toFile().delete();
-      }
-    }
   }
 }

@@ -39,39 +39,14 @@ final class Calibration {
     this.data = data;
     this.peak1 = matmulPeak(matmulSize, 1);
     this.peak2 = matmulPeak(matmulSize, 2);
-    this.torchPeak1 = torch == null ? 0 : torchPeak(torch, matmulSize, 1);
-    this.torchPeak2 = torch == null ? 0 : torchPeak(torch, matmulSize, 2);
+    this.torchPeak1 = torch == null ? 0 : torch.peakFlops(matmulSize, 1, "float32");
+    this.torchPeak2 = torch == null ? 0 : torch.peakFlops(matmulSize, 2, "float32");
   }
 
   /** Measures the peaks (PyTorch's too when {@code torch} is not null). */
   static Calibration measure(
       int matmulSize, SpindleConfig config, BenchData data, TorchPeer torch) {
     return new Calibration(matmulSize, config, data, torch);
-  }
-
-  private static double torchPeak(TorchPeer torch, int n, int threads) {
-    java.nio.file.Path out =
-        java.nio.file.Path.of(System.getProperty("java.io.tmpdir"))
-            .resolve(
-                "spindle-torch-peak-" + ProcessHandle.current().pid() + "-" + threads + ".json");
-    try {
-      return torch
-          .run(
-              "peak",
-              Map.of(),
-              out,
-              TorchPeer.threadsEnv(threads),
-              "--size",
-              Integer.toString(n),
-              "--threads",
-              Integer.toString(threads))
-          .get("flops_per_second")
-          .asDouble();
-    } finally {
-      for (String suffix : new String[] {"", ".spec.json", ".log"}) {
-        out.resolveSibling(out.getFileName() + suffix).toFile().delete();
-      }
-    }
   }
 
   /** The matmul peak for a system using this many cores (1 or more: 2-thread peak). */

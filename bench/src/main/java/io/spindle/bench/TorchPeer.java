@@ -262,6 +262,42 @@ public final class TorchPeer {
     }
   }
 
+  /**
+   * PyTorch's matmul peak in FLOP/s: {@code torch.mm} of two n x n matrices of {@code dtype}
+   * ({@code float32} or {@code bfloat16}) on {@code threads} threads, measured by the peer.
+   */
+  public double peakFlops(int n, int threads, String dtype) {
+    Path out =
+        Path.of(System.getProperty("java.io.tmpdir"))
+            .resolve(
+                "spindle-torch-peak-"
+                    + dtype
+                    + "-"
+                    + ProcessHandle.current().pid()
+                    + "-"
+                    + threads
+                    + ".json");
+    try {
+      return run(
+              "peak",
+              Map.of(),
+              out,
+              threadsEnv(threads),
+              "--size",
+              Integer.toString(n),
+              "--threads",
+              Integer.toString(threads),
+              "--dtype",
+              dtype)
+          .get("flops_per_second")
+          .asDouble();
+    } finally {
+      for (String suffix : new String[] {"", ".spec.json", ".log"}) {
+        out.resolveSibling(out.getFileName() + suffix).toFile().delete();
+      }
+    }
+  }
+
   /** The environment that gives a Python process {@code threads} threads in every library. */
   public static Map<String, String> threadsEnv(int threads) {
     String t = Integer.toString(threads);

@@ -1,5 +1,6 @@
 package io.spindle.bench;
 
+import static io.spindle.bench.BedValidation.Slowdown.PER_SCHEME;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -199,7 +200,15 @@ class NetBenchTest {
   void calibrationFindsTheBedsParametersFromRunsItDoesNotCheck() {
     BedValidation.Calibration cal =
         BedValidation.calibrate(
-            calibrationRuns(), MLP, 2, LATENCY, GOODPUT, 2, PROFILE, java.util.Map.of());
+            calibrationRuns(),
+            MLP,
+            2,
+            LATENCY,
+            GOODPUT,
+            2,
+            PROFILE,
+            java.util.Map.of(),
+            PER_SCHEME);
     assertEquals(PER_EXAMPLE, cal.costs().secondsPerExample(), 1e-12);
     assertEquals(RING_CPU, cal.costs().ringCpuBytesPerSecond(), 1e-3);
     assertEquals(ROUND_FIXED, cal.roundFixedSeconds(), 1e-9);
@@ -223,7 +232,15 @@ class NetBenchTest {
             IllegalArgumentException.class,
             () ->
                 BedValidation.calibrate(
-                    linkBound, MLP, 2, LATENCY, GOODPUT, 2, PROFILE, java.util.Map.of()));
+                    linkBound,
+                    MLP,
+                    2,
+                    LATENCY,
+                    GOODPUT,
+                    2,
+                    PROFILE,
+                    java.util.Map.of(),
+                    PER_SCHEME));
     assertTrue(e.getMessage().contains("its link, not its CPU"), e.getMessage());
   }
 
@@ -231,7 +248,15 @@ class NetBenchTest {
   void aBedThatBehavesAsTheModelSaysIsPredictedExactly() {
     BedValidation.Calibration cal =
         BedValidation.calibrate(
-            calibrationRuns(), MLP, 2, LATENCY, GOODPUT, 2, PROFILE, java.util.Map.of());
+            calibrationRuns(),
+            MLP,
+            2,
+            LATENCY,
+            GOODPUT,
+            2,
+            PROFILE,
+            java.util.Map.of(),
+            PER_SCHEME);
     List<BedValidation.Check> checks =
         BedValidation.check(validationRuns(1), cal, MLP, 2, LATENCY, GOODPUT);
     assertEquals(12, checks.size());
@@ -316,7 +341,15 @@ class NetBenchTest {
     assertEquals(calibrationRuns().size() - 1, withoutPowerSgdPair.size());
     BedValidation.Calibration fallback =
         BedValidation.calibrate(
-            withoutPowerSgdPair, MLP, 2, LATENCY, GOODPUT, 2, PROFILE, java.util.Map.of());
+            withoutPowerSgdPair,
+            MLP,
+            2,
+            LATENCY,
+            GOODPUT,
+            2,
+            PROFILE,
+            java.util.Map.of(),
+            PER_SCHEME);
     Compression psgd = Compression.parse("powersgd:2");
     Compression topk = Compression.parse("topk:0.01");
     assertEquals(SLOWDOWN, fallback.costs().hosts().slowdown(psgd), 1e-9);
@@ -328,7 +361,15 @@ class NetBenchTest {
         lines);
     BedValidation.Calibration own =
         BedValidation.calibrate(
-            calibrationRuns(), MLP, 2, LATENCY, GOODPUT, 2, PROFILE, java.util.Map.of());
+            calibrationRuns(),
+            MLP,
+            2,
+            LATENCY,
+            GOODPUT,
+            2,
+            PROFILE,
+            java.util.Map.of(),
+            PER_SCHEME);
     assertEquals(SLOWDOWN_POWERSGD, own.costs().hosts().slowdown(psgd), 1e-9);
     assertEquals(SLOWDOWN, own.costs().hosts().slowdown(topk), 1e-9);
     lines = BedValidation.slowdowns(own, List.of(psgd, topk), BedValidation.Slowdown.PER_SCHEME);
@@ -342,7 +383,15 @@ class NetBenchTest {
   void aRunTheModelMissesShowsItsError() {
     BedValidation.Calibration cal =
         BedValidation.calibrate(
-            calibrationRuns(), MLP, 2, LATENCY, GOODPUT, 2, PROFILE, java.util.Map.of());
+            calibrationRuns(),
+            MLP,
+            2,
+            LATENCY,
+            GOODPUT,
+            2,
+            PROFILE,
+            java.util.Map.of(),
+            PER_SCHEME);
     List<BedValidation.Check> checks =
         BedValidation.check(validationRuns(1.25), cal, MLP, 2, LATENCY, GOODPUT);
     for (BedValidation.Check c : checks) {
@@ -356,7 +405,15 @@ class NetBenchTest {
   void repeatedRunsAreCheckedOnEachPointsMedian() {
     BedValidation.Calibration cal =
         BedValidation.calibrate(
-            calibrationRuns(), MLP, 2, LATENCY, GOODPUT, 2, PROFILE, java.util.Map.of());
+            calibrationRuns(),
+            MLP,
+            2,
+            LATENCY,
+            GOODPUT,
+            2,
+            PROFILE,
+            java.util.Map.of(),
+            PER_SCHEME);
     // three repetitions: N = 4 measured 25% above, exactly at, and 40% above the model; the
     // others exactly at it, then 10% below, then exactly at it again
     List<BedValidation.Run> repeated = new java.util.ArrayList<>();

@@ -344,15 +344,19 @@ final class BatchNormKernel {
    * {@link #backward(float[], INDArray, INDArray, INDArray, boolean)} where a max pooling with
    * non-overlapping windows follows (NHWC, no ReLU on the output): the gradient at the output is
    * {@code gOut} (the pooling's output gradient, {@code outputs} values, NHWC) sent to the input
-   * positions {@code argmax}, and is never spread out. The sums run over the pooled values only;
-   * the gradient at the input goes into {@code gradIn} (native) or, when that is null, into {@code
-   * g} (heap, all of it written; otherwise g is not touched). Each input position gets what the
+   * positions {@code argmax}, and is never spread out; {@code xPooled} holds the input at those
+   * positions ({@code x[argmax[o]]}, recorded by the pooling's forward), or is null, and then they
+   * are read from the input (the same values, so the same results bit for bit; the stored copy
+   * spares the sums a gather across the whole input). The sums run over the pooled values only; the
+   * gradient at the input goes into {@code gradIn} (native) or, when that is null, into {@code g}
+   * (heap, all of it written; otherwise g is not touched). Each input position gets what the
    * general form gives it: {@code B x + C} where no gradient arrives, {@code a g + B x + C} where
    * one does.
    */
   void backwardPooled(
       float[] gOut,
       int[] argmax,
+      float[] xPooled,
       int outputs,
       float[] g,
       INDArray gradIn,
@@ -370,11 +374,21 @@ final class BatchNormKernel {
       java.util.Arrays.fill(part, 0f);
       java.util.Arrays.fill(part2, 0f);
       int o1 = Math.min(outputs, o0 + 64 * channels);
-      for (int at = o0; at < o1; at += channels) {
-        for (int c = 0; c < channels; c++) {
-          float gv = gOut[at + c];
-          part[c] += gv;
-          part2[c] += gv * x[argmax[at + c]];
+      if (xPooled != null) {
+        for (int at = o0; at < o1; at += channels) {
+          for (int c = 0; c < channels; c++) {
+            float gv = gOut[at + c];
+            part[c] += gv;
+            part2[c] += gv * xPooled[at + c];
+          }
+        }
+      } else {
+        for (int at = o0; at < o1; at += channels) {
+          for (int c = 0; c < channels; c++) {
+            float gv = gOut[at + c];
+            part[c] += gv;
+            part2[c] += gv * x[argmax[at + c]];
+          }
         }
       }
       for (int c = 0; c < channels; c++) {

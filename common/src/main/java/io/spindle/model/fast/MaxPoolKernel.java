@@ -21,6 +21,7 @@ final class MaxPoolKernel {
   private final int outW;
   private final boolean channelsLast;
   private final int[] argmax;
+  private final float[] pooledIn; // the scaled forward's input at argmax: in[argmax[o]]
   private final float[] out;
   private final float[] gradIn;
   private final float[] gradOut;
@@ -38,6 +39,7 @@ final class MaxPoolKernel {
     this.channelsLast = channelsLast;
     int outputs = maxBatch * channels * outH * outW;
     argmax = new int[outputs];
+    pooledIn = new float[outputs];
     out = new float[outputs];
     gradOut = new float[outputs];
     gradIn = new float[maxBatch * channels * inH * inW];
@@ -148,6 +150,7 @@ final class MaxPoolKernel {
           for (int c = 0; c < channels; c++) {
             out[o + c] = in[first + c] * scale[c] + shift[c];
             argmax[o + c] = first + c;
+            pooledIn[o + c] = in[first + c];
           }
           for (int ky = 0; ky < k; ky++) {
             for (int kx = 0; kx < k; kx++) {
@@ -156,10 +159,12 @@ final class MaxPoolKernel {
               }
               int at = base + ((oy * stride + ky) * inW + ox * stride + kx) * channels;
               for (int c = 0; c < channels; c++) {
-                float v = in[at + c] * scale[c] + shift[c];
+                float u = in[at + c];
+                float v = u * scale[c] + shift[c];
                 boolean greater = v > out[o + c]; // selects, not branches: the JIT's cmov
                 out[o + c] = greater ? v : out[o + c];
                 argmax[o + c] = greater ? at + c : argmax[o + c];
+                pooledIn[o + c] = greater ? u : pooledIn[o + c];
               }
             }
           }
@@ -187,25 +192,34 @@ final class MaxPoolKernel {
             float s = scale[c];
             float t = shift[c];
             int i0 = p0 + c;
-            float m = in[i0] * s + t;
+            float x0 = in[i0];
+            float x1 = in[i0 + right];
+            float x2 = in[i0 + below];
+            float x3 = in[i0 + below + right];
+            float m = x0 * s + t;
             int best = i0;
-            float y1 = in[i0 + right] * s + t;
-            float y2 = in[i0 + below] * s + t;
-            float y3 = in[i0 + below + right] * s + t;
+            float xm = x0;
+            float y1 = x1 * s + t;
+            float y2 = x2 * s + t;
+            float y3 = x3 * s + t;
             if (y1 > m) {
               m = y1;
               best = i0 + right;
+              xm = x1;
             }
             if (y2 > m) {
               m = y2;
               best = i0 + below;
+              xm = x2;
             }
             if (y3 > m) {
               m = y3;
               best = i0 + below + right;
+              xm = x3;
             }
             out[o + c] = m;
             argmax[o + c] = best;
+            pooledIn[o + c] = xm;
           }
         }
       }
@@ -240,8 +254,19 @@ final class MaxPoolKernel {
     } else {
       unflatten(gradFlat);
     }
-    bn.backwardPooled(gradOut, argmax, outputs, gradIn, bnGradIn, dGamma, dBeta, reluInput);
+    bn.backwardPooled(
+        gradOut, argmax, pooledIn, outputs, gradIn, bnGradIn, dGamma, dBeta, reluInput);
     return bnGradIn == null ? gradIn : null;
+  }
+
+  /** The last forward's arg-max positions (one per output, NHWC); for tests. */
+  int[] argmax() {
+    return argmax;
+  }
+
+  /** The last scaled forward's input at the arg-max positions, {@code in[argmax[o]]}; for tests. */
+  float[] pooledInput() {
+    return pooledIn;
   }
 
   /** Whether each input position lies in one window at most (stride at least the window). */

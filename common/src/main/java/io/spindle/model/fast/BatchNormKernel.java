@@ -400,7 +400,7 @@ final class BatchNormKernel {
     float[] cc = part2;
     coefficients(pixels, dGammaView, dBetaView);
     if (gradIn == null) {
-      inputGradient(g, 0, 0, n, argmax, gOut, 0, outputs, bx, cc, reluInput);
+      inputGradient(g, 0, 0, n, argmax, xPooled, gOut, 0, outputs, bx, cc, reluInput);
       return;
     }
     // example by example through a buffer that stays in the cache, then to native memory: the
@@ -411,7 +411,18 @@ final class BatchNormKernel {
     int perOut = outputs / rows;
     for (int r = 0; r < rows; r++) {
       inputGradient(
-          work, r * per, r * per, per, argmax, gOut, r * perOut, perOut, bx, cc, reluInput);
+          work,
+          r * per,
+          r * per,
+          per,
+          argmax,
+          xPooled,
+          gOut,
+          r * perOut,
+          perOut,
+          bx,
+          cc,
+          reluInput);
       dst.position(to + r * per);
       dst.put(work, 0, per);
     }
@@ -421,7 +432,7 @@ final class BatchNormKernel {
    * Positions {@code [from, from + len)} of the pooled backward's input gradient into {@code dest}
    * from index {@code from - base}: {@code B x + C} (0 where the ReLU before blocked), then {@code
    * a g + B x + C} at the arg-max positions of the pooled outputs {@code [o0, o0 + outs)}, which
-   * all lie in that range.
+   * all lie in that range (x there read from {@code xPooled} when it is not null).
    */
   private void inputGradient(
       float[] dest,
@@ -429,6 +440,7 @@ final class BatchNormKernel {
       int base,
       int len,
       int[] argmax,
+      float[] xPooled,
       float[] gOut,
       int o0,
       int outs,
@@ -446,7 +458,7 @@ final class BatchNormKernel {
       for (int at = o0; at < o0 + outs; at += channels) {
         for (int c = 0; c < channels; c++) {
           int i = argmax[at + c];
-          float xv = x[i];
+          float xv = xPooled != null ? xPooled[at + c] : x[i];
           dest[i + shift] = (a[c] * gOut[at + c] + bx[c] * xv + cc[c]) * positive(xv);
         }
       }
@@ -459,7 +471,8 @@ final class BatchNormKernel {
       for (int at = o0; at < o0 + outs; at += channels) {
         for (int c = 0; c < channels; c++) {
           int i = argmax[at + c];
-          dest[i + shift] = a[c] * gOut[at + c] + bx[c] * x[i] + cc[c];
+          float xv = xPooled != null ? xPooled[at + c] : x[i];
+          dest[i + shift] = a[c] * gOut[at + c] + bx[c] * xv + cc[c];
         }
       }
     }

@@ -15,7 +15,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * gradients bit for bit, for 2 x 2 windows (the unrolled forward) and 3 x 3 (the general one), with
  * and without a ReLU before, on inputs with many ties.
  */
-class PooledBackwardStoredInputTest {
+class FastPooledBackwardTest {
 
   @Test
   void twoByTwoWindowsMatchTheGatherBitForBit() {

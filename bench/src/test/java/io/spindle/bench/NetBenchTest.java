@@ -198,17 +198,7 @@ class NetBenchTest {
 
   @Test
   void calibrationFindsTheBedsParametersFromRunsItDoesNotCheck() {
-    BedValidation.Calibration cal =
-        BedValidation.calibrate(
-            calibrationRuns(),
-            MLP,
-            2,
-            LATENCY,
-            GOODPUT,
-            2,
-            PROFILE,
-            java.util.Map.of(),
-            PER_SCHEME);
+    BedValidation.Calibration cal = calibratePerScheme(calibrationRuns());
     assertEquals(PER_EXAMPLE, cal.costs().secondsPerExample(), 1e-12);
     assertEquals(RING_CPU, cal.costs().ringCpuBytesPerSecond(), 1e-3);
     assertEquals(ROUND_FIXED, cal.roundFixedSeconds(), 1e-9);
@@ -229,34 +219,13 @@ class NetBenchTest {
             synthetic("100mbit", 2, "none", 1));
     IllegalArgumentException e =
         org.junit.jupiter.api.Assertions.assertThrows(
-            IllegalArgumentException.class,
-            () ->
-                BedValidation.calibrate(
-                    linkBound,
-                    MLP,
-                    2,
-                    LATENCY,
-                    GOODPUT,
-                    2,
-                    PROFILE,
-                    java.util.Map.of(),
-                    PER_SCHEME));
+            IllegalArgumentException.class, () -> calibratePerScheme(linkBound));
     assertTrue(e.getMessage().contains("its link, not its CPU"), e.getMessage());
   }
 
   @Test
   void aBedThatBehavesAsTheModelSaysIsPredictedExactly() {
-    BedValidation.Calibration cal =
-        BedValidation.calibrate(
-            calibrationRuns(),
-            MLP,
-            2,
-            LATENCY,
-            GOODPUT,
-            2,
-            PROFILE,
-            java.util.Map.of(),
-            PER_SCHEME);
+    BedValidation.Calibration cal = calibratePerScheme(calibrationRuns());
     List<BedValidation.Check> checks =
         BedValidation.check(validationRuns(1), cal, MLP, 2, LATENCY, GOODPUT);
     assertEquals(12, checks.size());
@@ -339,40 +308,19 @@ class NetBenchTest {
             .filter(r -> !(r.workers() == 2 && r.scheme().kind() == ScalingModel.Kind.POWERSGD))
             .toList();
     assertEquals(calibrationRuns().size() - 1, withoutPowerSgdPair.size());
-    BedValidation.Calibration fallback =
-        BedValidation.calibrate(
-            withoutPowerSgdPair,
-            MLP,
-            2,
-            LATENCY,
-            GOODPUT,
-            2,
-            PROFILE,
-            java.util.Map.of(),
-            PER_SCHEME);
+    BedValidation.Calibration fallback = calibratePerScheme(withoutPowerSgdPair);
     Compression psgd = Compression.parse("powersgd:2");
     Compression topk = Compression.parse("topk:0.01");
     assertEquals(SLOWDOWN, fallback.costs().hosts().slowdown(psgd), 1e-9);
     String lines =
-        BedValidation.slowdowns(
-            fallback, List.of(Compression.parse("none"), psgd), BedValidation.Slowdown.PER_SCHEME);
+        BedValidation.slowdowns(fallback, List.of(Compression.parse("none"), psgd), PER_SCHEME);
     assertTrue(
         lines.contains("powersgd:2: 0.200 (none's: no two-worker calibration run of powersgd:2)"),
         lines);
-    BedValidation.Calibration own =
-        BedValidation.calibrate(
-            calibrationRuns(),
-            MLP,
-            2,
-            LATENCY,
-            GOODPUT,
-            2,
-            PROFILE,
-            java.util.Map.of(),
-            PER_SCHEME);
+    BedValidation.Calibration own = calibratePerScheme(calibrationRuns());
     assertEquals(SLOWDOWN_POWERSGD, own.costs().hosts().slowdown(psgd), 1e-9);
     assertEquals(SLOWDOWN, own.costs().hosts().slowdown(topk), 1e-9);
-    lines = BedValidation.slowdowns(own, List.of(psgd, topk), BedValidation.Slowdown.PER_SCHEME);
+    lines = BedValidation.slowdowns(own, List.of(psgd, topk), PER_SCHEME);
     assertTrue(lines.contains("powersgd:2: 0.100 (its own two-worker calibration run)"), lines);
     assertTrue(
         lines.contains("topk:0.01: 0.200 (none's: no two-worker calibration run of topk:0.01)"),
@@ -381,17 +329,7 @@ class NetBenchTest {
 
   @Test
   void aRunTheModelMissesShowsItsError() {
-    BedValidation.Calibration cal =
-        BedValidation.calibrate(
-            calibrationRuns(),
-            MLP,
-            2,
-            LATENCY,
-            GOODPUT,
-            2,
-            PROFILE,
-            java.util.Map.of(),
-            PER_SCHEME);
+    BedValidation.Calibration cal = calibratePerScheme(calibrationRuns());
     List<BedValidation.Check> checks =
         BedValidation.check(validationRuns(1.25), cal, MLP, 2, LATENCY, GOODPUT);
     for (BedValidation.Check c : checks) {
@@ -403,17 +341,7 @@ class NetBenchTest {
 
   @Test
   void repeatedRunsAreCheckedOnEachPointsMedian() {
-    BedValidation.Calibration cal =
-        BedValidation.calibrate(
-            calibrationRuns(),
-            MLP,
-            2,
-            LATENCY,
-            GOODPUT,
-            2,
-            PROFILE,
-            java.util.Map.of(),
-            PER_SCHEME);
+    BedValidation.Calibration cal = calibratePerScheme(calibrationRuns());
     // three repetitions: N = 4 measured 25% above, exactly at, and 40% above the model; the
     // others exactly at it, then 10% below, then exactly at it again
     List<BedValidation.Run> repeated = new java.util.ArrayList<>();
@@ -485,6 +413,12 @@ class NetBenchTest {
     assertTrue(
         err.toString(StandardCharsets.UTF_8).contains("--slowdown must be shared or per-scheme"),
         err.toString(StandardCharsets.UTF_8));
+  }
+
+  /** The synthetic bed's calibration, each scheme with its own shared-host slowdown. */
+  private static BedValidation.Calibration calibratePerScheme(List<BedValidation.Run> runs) {
+    return BedValidation.calibrate(
+        runs, MLP, 2, LATENCY, GOODPUT, 2, PROFILE, java.util.Map.of(), PER_SCHEME);
   }
 
   private static String validate(Path checked, Path calibration, Path out, String... more) {

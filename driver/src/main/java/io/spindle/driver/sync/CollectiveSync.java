@@ -289,6 +289,8 @@ public final class CollectiveSync implements ParameterSync {
       out.put("round_start_driver_fetches", startMisses);
       out.put("round_start_bytes_fetched", startBytesFetched);
       out.put("round_state_bytes_returned", stateBytesReturned);
+      // how the round's state travels: raw through the round's server, or Spark's serialiser
+      out.put("round_state_transport", driverRendezvous ? "rendezvous" : "spark");
       out.put("round_start_traffic", startTraffic); // the first TRAFFIC_ROUNDS_KEPT rounds
       times.facts(out);
       // the workers' own verdicts (compute_precision is the driver JVM's): on a cluster a bf16

@@ -17,10 +17,10 @@ import org.nd4j.linalg.api.buffer.DataType;
  * ({@link StickyState.Kind#PARAMS}, {@link StickyState.Kind#OPTIMIZER}) as its IEEE bits,
  * little-endian, a raw copy (NaN payloads included; Spark's Kryo path keeps them too, see the
  * driver's {@code NanPayloadTest}); an exchange state ({@link StickyState.Kind#EXCHANGE}) as its
- * bytes. Each value is digested while it is written or read, with the same SHA-256 as {@link
- * StickyState#digest(FlatVector)} and {@link StickyState#digest(byte[])} (a float vector's digest
- * starts with its type's byte), so a value is named by the same digest on every side and whichever
- * way it travelled.
+ * bytes. Each value is digested while it is read (the writer named it by its digest already), with
+ * the same SHA-256 as {@link StickyState#digest(FlatVector)} and {@link StickyState#digest(byte[])}
+ * (a float vector's digest starts with its type's byte), so a value is named by the same digest on
+ * every side and whichever way it travelled.
  */
 final class StateWire {
   private static final int CHUNK = 1 << 16;
@@ -35,20 +35,16 @@ final class StateWire {
     return 4L * floats(value).length();
   }
 
-  /** Writes {@code value}'s bytes (no header) and returns their digest. */
-  static String write(Object value, DataOutputStream out) throws IOException {
-    MessageDigest md = sha256();
+  /**
+   * Writes {@code value}'s bytes (no header). Not digested here: the reading side digests what
+   * arrives, and the writer knows its value's digest already (it named the value by it).
+   */
+  static void write(Object value, DataOutputStream out) throws IOException {
     if (value instanceof byte[] b) {
-      for (int i = 0; i < b.length; i += CHUNK) {
-        int len = Math.min(CHUNK, b.length - i);
-        md.update(b, i, len);
-        out.write(b, i, len);
-      }
-      return HexFormat.of().formatHex(md.digest());
+      out.write(b);
+      return;
     }
-    FlatVector v = floats(value);
-    md.update((byte) DataType.FLOAT.ordinal());
-    float[] f = v.toFloatArray();
+    float[] f = floats(value).toFloatArray();
     byte[] chunk = new byte[CHUNK];
     FloatBuffer fb = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
     int per = CHUNK / Float.BYTES;
@@ -56,10 +52,8 @@ final class StateWire {
       int len = Math.min(per, f.length - i);
       fb.clear();
       fb.put(f, i, len); // the raw bits
-      md.update(chunk, 0, len * Float.BYTES);
       out.write(chunk, 0, len * Float.BYTES);
     }
-    return HexFormat.of().formatHex(md.digest());
   }
 
   /** A value as it was read: its bytes and their digest. */

@@ -159,6 +159,14 @@ public final class ProfileCommand {
         }) {
       CollectiveProfile.run(config, k, train, numClasses, workers, WARMUP, steps, console);
     }
+    long numParams =
+        io.spindle.model.ModelFactory.create(
+                config.model(), train.get(0).features().length, config.training().seed())
+            .numParams();
+    OptimizerProfile.run((int) (numParams / workers), Math.min(steps, 100), console);
+    if (workers > 1) {
+      OptimizerProfile.run((int) numParams, Math.min(steps, 100), console);
+    }
     console.printf(Locale.ROOT, "load after: %s%n", loadAverage());
   }
 
@@ -319,7 +327,7 @@ public final class ProfileCommand {
       for (Row r : fast) {
         if (r.group().equals("fast-nchw")) {
           nchw.put(r.part() + "|" + r.phase(), r.ms());
-          nchwTotal += r.part().contains("AdamKernel") ? 0 : r.ms();
+          nchwTotal += r.ms();
         }
       }
       boolean conv = !nchw.isEmpty();
@@ -337,9 +345,7 @@ public final class ProfileCommand {
         if (!r.group().equals("fast")) {
           continue;
         }
-        if (!r.part().contains("AdamKernel")) { // an alternative to the optimiser row, not a part
-          fastTotal += r.ms();
-        }
+        fastTotal += r.ms();
         String key = r.part() + "|" + r.phase();
         s.append(String.format(Locale.ROOT, "| %s | %s | %.3f |", r.part(), r.phase(), r.ms()));
         if (conv) {

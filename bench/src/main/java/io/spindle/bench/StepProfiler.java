@@ -236,31 +236,6 @@ public final class StepProfiler {
     rows.add(new Row(group, "gradient copy to the ring's array", "copy", t[1] / per));
     rows.add(new Row(group, "optimiser (own shard, fused Java)", "optimiser", t[2] / per));
     rows.add(new Row(group, "parameter copy-in", "copy", t[3] / per));
-    if (config.optimizer().type() == io.spindle.config.OptimizerType.ADAM) {
-      float[] state = new float[2 * (to - from)];
-      var o = config.optimizer();
-      long[] it = {0};
-      rows.add(
-          new Row(
-              group,
-              "optimiser as AdamKernel (SIMD loop prototype)",
-              "optimiser",
-              Primitives.bestMillis(
-                  () ->
-                      io.spindle.model.fast.AdamKernel.step(
-                          values,
-                          from,
-                          gradient,
-                          from,
-                          state,
-                          to - from,
-                          it[0]++,
-                          o.learningRate(),
-                          o.beta1(),
-                          o.beta2(),
-                          o.epsilon()),
-                  Math.min(steps, 50))));
-    }
     return rows;
   }
 

@@ -39,8 +39,12 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * <p>Two forms of the step share one state: {@link #step(INDArray, INDArray, long)} on ND4J arrays
  * (either precision), and {@link #step(float[], int, float[], int, long)}, one fused pass over Java
  * arrays for float32 (the collective engine's hot path: one read and one write of each value
- * instead of a dozen native passes). The state lives where the last step ran and is synchronised
- * lazily; {@link #state()} always returns it current.
+ * instead of a dozen native passes, in loops that HotSpot compiles to SIMD code). The state lives
+ * where the last step ran and is synchronised lazily; {@link #state()} always returns it current.
+ * On the heap each state block is an array indexed like the parameters: a step on {@code params[p,
+ * p + n)} keeps the block's values at {@code [p, p + n)} of an array of {@code p + n} (a ZeRO-1
+ * shard's state takes k x its end offset floats of heap, at most what a replicated optimiser
+ * holds), because HotSpot 17 vectorises a loop only when all its arrays share one index.
  *
  * <p>Entries named by {@link #rawUpdates} (batch normalisation's running statistics, see {@link
  * RawUpdateRanges}) are updated by plain subtraction, {@code w -= g}, whatever the optimiser and
@@ -57,10 +61,20 @@ public final class FlatOptimizer {
   private INDArray scratch;
   private INDArray scratch2;
 
-  /** The state as a Java array, for the fused float32 step; authoritative when {@code onHeap}. */
-  private float[] heapState;
+  /**
+   * The state as Java arrays for the fused float32 step, one per state block (Adam: m, then v),
+   * each holding the state of parameter {@code params[heapAt + i]} at index {@code heapAt + i}: the
+   * loops then index every array alike, which HotSpot needs to vectorise them. Authoritative when
+   * {@code onHeap}.
+   */
+  private float[][] heap = new float[0][];
+
+  private int heapAt;
 
   private boolean onHeap;
+
+  /** A gradient moved to the parameters' offset, for a fused step with {@code g != p}. */
+  private float[] gradAtP;
 
   private RawUpdateRanges raw = RawUpdateRanges.none();
 
@@ -204,21 +218,29 @@ public final class FlatOptimizer {
 
   private void toNative() {
     if (onHeap) {
-      FlatVector.copyInto(heapState, 0, heapState.length, state, 0);
+      for (int j = 0; j < heap.length; j++) {
+        FlatVector.copyInto(heap[j], heapAt, (int) numParams, state, j * numParams);
+      }
       onHeap = false;
     }
   }
 
-  private void toHeap() {
-    if (!onHeap) {
-      if (heapState == null) {
-        heapState = new float[(int) state.length()];
-      }
-      if (heapState.length > 0) {
-        FlatVector.copyOut(state, heapState, 0);
-      }
-      onHeap = true;
+  /** Makes the heap arrays authoritative, with the state of parameter i at index {@code at + i}. */
+  private void toHeap(int at) {
+    if (onHeap && heapAt == at) {
+      return;
     }
+    toNative();
+    int k = stateMultiplier(config.type());
+    int n = (int) numParams;
+    if (heap.length != k || (k > 0 && heap[0].length < at + n)) {
+      heap = new float[k][at + n];
+    }
+    for (int j = 0; j < k; j++) {
+      FlatVector.copyOut(j == 0 ? first : second, heap[j], at);
+    }
+    heapAt = at;
+    onHeap = true;
   }
 
   /**
@@ -233,9 +255,8 @@ public final class FlatOptimizer {
   /**
    * {@link #step(float[], int, float[], int, long)} of the gradient {@code grad[g, g + n) *
    * gradScale} (each entry multiplied in float32), bit for bit what scaling {@code grad} in place
-   * first and then stepping gives, in one pass over the arrays for Adam (the global step's mean:
-   * {@code gradScale = 1 / examples}). Adam leaves {@code grad} as it is; the other optimisers
-   * scale it in place, then step (not fused).
+   * first and then stepping gives, in one pass over the arrays (the global step's mean: {@code
+   * gradScale = 1 / examples}); {@code grad} is left as it is.
    */
   public void step(float[] params, int p, float[] grad, int g, long iteration, float gradScale) {
     if (dtype != DataType.FLOAT) {
@@ -258,120 +279,189 @@ public final class FlatOptimizer {
     if (iteration < 0) {
       throw new IllegalArgumentException("iteration must be >= 0, got " + iteration);
     }
-    if (gradScale != 1f && config.type() != OptimizerType.ADAM) {
-      for (int i = 0; i < n; i++) {
-        grad[g + i] *= gradScale; // the other optimisers scale first (not fused)
+    if (g != p) {
+      // the loops index every array alike: the gradient moves to the parameters' offset
+      if (gradAtP == null || gradAtP.length < p + n) {
+        gradAtP = new float[p + n];
       }
-      step(params, p, grad, g, iteration, 1f);
-      return;
+      System.arraycopy(grad, g, gradAtP, p, n);
+      grad = gradAtP;
     }
-    toHeap();
-    float[] st = heapState;
-    float[] saved = raw.isEmpty() ? null : saveRaw(params, p, st);
+    toHeap(p);
+    float[][] st = heap;
+    float[] saved = raw.isEmpty() ? null : saveRaw(params, p);
     double rate = schedule.rate(iteration);
     float lr = (float) rate;
+    float s = gradScale;
+    int to = p + n;
     switch (config.type()) {
-      case SGD -> {
-        for (int i = 0; i < n; i++) {
-          params[p + i] -= grad[g + i] * lr;
-        }
-      }
-      case MOMENTUM -> {
-        float mu = (float) config.momentum();
-        for (int i = 0; i < n; i++) {
-          float v = st[i] * mu - grad[g + i] * lr;
-          st[i] = v;
-          params[p + i] += v;
-        }
-      }
-      case NESTEROV -> {
-        float mu = (float) config.momentum();
-        float onePlusMu = (float) (1 + config.momentum());
-        for (int i = 0; i < n; i++) {
-          float previous = st[i];
-          float v = previous * mu - grad[g + i] * lr;
-          st[i] = v;
-          params[p + i] += previous * -mu + v * onePlusMu;
-        }
-      }
-      case ADAGRAD -> {
-        float eps = (float) config.epsilon();
-        for (int i = 0; i < n; i++) {
-          float gi = grad[g + i];
-          float h = st[i] + gi * gi;
-          st[i] = h;
-          params[p + i] -= gi * lr / ((float) Math.sqrt(h) + eps);
-        }
-      }
-      case RMSPROP -> {
-        float rho = (float) config.rmsDecay();
-        float oneMinusRho = (float) (1 - config.rmsDecay());
-        float eps = (float) config.epsilon();
-        for (int i = 0; i < n; i++) {
-          float gi = grad[g + i];
-          float s2 = st[i] * rho + gi * gi * oneMinusRho;
-          st[i] = s2;
-          params[p + i] -= gi * lr / ((float) Math.sqrt(s2) + eps);
-        }
-      }
+      case SGD -> sgd(params, grad, p, to, s, lr);
+      case MOMENTUM -> momentum(params, grad, st[0], p, to, s, lr, (float) config.momentum());
+      case NESTEROV ->
+          nesterov(
+              params,
+              grad,
+              st[0],
+              p,
+              to,
+              s,
+              lr,
+              (float) config.momentum(),
+              (float) (1 + config.momentum()));
+      case ADAGRAD -> rmsProp(params, grad, st[0], p, to, s, lr, 1f, 1f, (float) config.epsilon());
+      case RMSPROP ->
+          rmsProp(
+              params,
+              grad,
+              st[0],
+              p,
+              to,
+              s,
+              lr,
+              (float) config.rmsDecay(),
+              (float) (1 - config.rmsDecay()),
+              (float) config.epsilon());
       case ADAM -> {
         long t = iteration + 1;
-        float b1 = (float) config.beta1();
-        float b2 = (float) config.beta2();
-        float oneMinusB1 = (float) (1 - config.beta1());
-        float oneMinusB2 = (float) (1 - config.beta2());
-        float c2 = (float) (1 - Math.pow(config.beta2(), t));
-        float step = (float) (rate / (1 - Math.pow(config.beta1(), t)));
-        float eps = (float) config.epsilon();
-        for (int i = 0, j = n; i < n; i++, j++) {
-          float gi = grad[g + i] * gradScale;
-          float m = st[i] * b1 + gi * oneMinusB1;
-          float v = st[j] * b2 + gi * gi * oneMinusB2;
-          st[i] = m;
-          st[j] = v;
-          params[p + i] -= m * step / ((float) Math.sqrt(v / c2) + eps);
-        }
+        adam(
+            params,
+            grad,
+            st[0],
+            st[1],
+            p,
+            to,
+            s,
+            (float) config.beta1(),
+            (float) config.beta2(),
+            (float) (1 - config.beta1()),
+            (float) (1 - config.beta2()),
+            (float) (1 - Math.pow(config.beta2(), t)),
+            (float) (rate / (1 - Math.pow(config.beta1(), t))),
+            (float) config.epsilon());
       }
       default -> throw new IllegalStateException("unknown optimiser " + config.type());
     }
     if (saved != null) {
-      restoreRaw(saved, params, p, grad, g, gradScale, st);
+      restoreRaw(saved, params, p, grad, gradScale);
+    }
+  }
+
+  // The fused loops, over [from, to) of every array: one index, no offset (HotSpot 17's SuperWord
+  // keeps a loop scalar when its arrays are indexed with different loop-invariant offsets, or
+  // with two induction variables) and float arithmetic only ((float) Math.sqrt(float) compiles to
+  // a float square root), so C2 turns each into SIMD code. The mean's scale is applied first, gi =
+  // grad * s rounded to float, so the bits are those of scaling the gradient in place and then
+  // stepping (s = 1 leaves every gradient value as it is).
+
+  private static void sgd(float[] w, float[] grad, int from, int to, float s, float lr) {
+    for (int i = from; i < to; i++) {
+      w[i] -= grad[i] * s * lr;
+    }
+  }
+
+  private static void momentum(
+      float[] w, float[] grad, float[] vel, int from, int to, float s, float lr, float mu) {
+    for (int i = from; i < to; i++) {
+      float v = vel[i] * mu - grad[i] * s * lr;
+      vel[i] = v;
+      w[i] += v;
+    }
+  }
+
+  private static void nesterov(
+      float[] w,
+      float[] grad,
+      float[] vel,
+      int from,
+      int to,
+      float s,
+      float lr,
+      float mu,
+      float onePlusMu) {
+    for (int i = from; i < to; i++) {
+      float previous = vel[i];
+      float v = previous * mu - grad[i] * s * lr;
+      vel[i] = v;
+      w[i] += previous * -mu + v * onePlusMu;
+    }
+  }
+
+  /**
+   * RMSProp's mean of squares; AdaGrad's sum of squares with {@code rho = 1, oneMinusRho = 1}
+   * (multiplying by 1 is exact, so the bits are those of {@code h += g * g}).
+   */
+  private static void rmsProp(
+      float[] w,
+      float[] grad,
+      float[] squares,
+      int from,
+      int to,
+      float s,
+      float lr,
+      float rho,
+      float oneMinusRho,
+      float eps) {
+    for (int i = from; i < to; i++) {
+      float gi = grad[i] * s;
+      float s2 = squares[i] * rho + gi * gi * oneMinusRho;
+      squares[i] = s2;
+      w[i] -= gi * lr / ((float) Math.sqrt(s2) + eps);
+    }
+  }
+
+  private static void adam(
+      float[] w,
+      float[] grad,
+      float[] first,
+      float[] second,
+      int from,
+      int to,
+      float s,
+      float b1,
+      float b2,
+      float oneMinusB1,
+      float oneMinusB2,
+      float c2,
+      float step,
+      float eps) {
+    for (int i = from; i < to; i++) {
+      float gi = grad[i] * s;
+      float m = first[i] * b1 + gi * oneMinusB1;
+      float v = second[i] * b2 + gi * gi * oneMinusB2;
+      first[i] = m;
+      second[i] = v;
+      w[i] -= m * step / ((float) Math.sqrt(v / c2) + eps);
     }
   }
 
   /** The parameters, then each state block, of the raw ranges, before a fused step. */
-  private float[] saveRaw(float[] params, int p, float[] st) {
-    int k = stateMultiplier(config.type());
-    int n = (int) numParams;
+  private float[] saveRaw(float[] params, int p) {
+    int k = heap.length;
     float[] saved = new float[rawLength() * (1 + k)];
     int o = 0;
     for (int j = -1; j < k; j++) {
       for (int r = 0; r < raw.count(); r++) {
         int len = raw.to(r) - raw.from(r);
-        if (j < 0) {
-          System.arraycopy(params, p + raw.from(r), saved, o, len);
-        } else {
-          System.arraycopy(st, j * n + raw.from(r), saved, o, len);
-        }
+        System.arraycopy(j < 0 ? params : heap[j], p + raw.from(r), saved, o, len);
         o += len;
       }
     }
     return saved;
   }
 
-  /** After a fused step: raw entries become {@code saved - grad}, their state is put back. */
-  private void restoreRaw(
-      float[] saved, float[] params, int p, float[] grad, int g, float gradScale, float[] st) {
-    int k = stateMultiplier(config.type());
-    int n = (int) numParams;
+  /**
+   * After a fused step: raw entries become {@code saved - grad * gradScale}, their state is put
+   * back; {@code grad} is at the parameters' offset {@code p}.
+   */
+  private void restoreRaw(float[] saved, float[] params, int p, float[] grad, float gradScale) {
     int o = 0;
-    for (int j = -1; j < k; j++) {
+    for (int j = -1; j < heap.length; j++) {
       for (int r = 0; r < raw.count(); r++) {
-        for (int i = raw.from(r); i < raw.to(r); i++, o++) {
+        for (int i = p + raw.from(r); i < p + raw.to(r); i++, o++) {
           if (j < 0) {
-            params[p + i] = saved[o] - grad[g + i] * gradScale;
+            params[i] = saved[o] - grad[i] * gradScale;
           } else {
-            st[j * n + i] = saved[o];
+            heap[j][i] = saved[o];
           }
         }
       }

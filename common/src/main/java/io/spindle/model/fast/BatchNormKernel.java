@@ -17,6 +17,16 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * ReLU's backward {@code 1[x > 0]} is applied in the same pass.
  */
 final class BatchNormKernel {
+  /** Pixels per tile of the vectorised channels-last passes. */
+  static final int TILE_PIXELS = 16;
+
+  /**
+   * Tiles per run of partial sums: each lane of {@link #partT} sums this many values in float
+   * before the lanes are folded into the double sums (the channels-last sums add runs of {@code
+   * TILE_PIXELS * TILES_PER_RUN} pixels in float, then the runs in double).
+   */
+  static final int TILES_PER_RUN = 64;
+
   private final int channels;
   private final boolean reluOutput;
   private final boolean channelsLast;
@@ -34,6 +44,18 @@ final class BatchNormKernel {
   private final double[] sum2;
   private final float[] part;
   private final float[] part2;
+  // Channels-last passes run in tiles of TILE_PIXELS pixels copied into these L1-resident buffers,
+  // with the per-channel coefficients repeated across the tile, so that every array in a loop is
+  // indexed by the same counter from 0: C2 (Java 17) vectorises only such loops, not the
+  // channel loops at an offset (x[at + c] beside a[c]), which it runs one float at a time.
+  private final float[] xt; // tile of an input (or pooled input)
+  private final float[] gt; // tile of a gradient
+  private final float[] dt; // tile of a result
+  private final float[] aT; // a, B and C of the backward, repeated across a tile
+  private final float[] bxT;
+  private final float[] ccT;
+  private final float[] partT; // per-lane partial sums over a run of tiles
+  private final float[] part2T;
   private int rows;
 
   BatchNormKernel(
@@ -70,6 +92,15 @@ final class BatchNormKernel {
     sum2 = new double[channels];
     part = new float[channels];
     part2 = new float[channels];
+    int tile = TILE_PIXELS * channels;
+    xt = new float[tile];
+    gt = new float[tile];
+    dt = new float[tile];
+    aT = new float[tile];
+    bxT = new float[tile];
+    ccT = new float[tile];
+    partT = new float[tile];
+    part2T = new float[tile];
   }
 
   /**
@@ -125,42 +156,39 @@ final class BatchNormKernel {
 
   /**
    * Copies {@code in} (native) into {@link #x} (after the ReLU when {@code reluInput}) and sums it
-   * per channel into {@code sum} and {@code sum2}. Channels-last, block by block: each block of 64
-   * pixels is copied from native memory and summed while it sits in the L1 cache, so the 6.4 MB of
-   * a first layer's activations cross the memory bus once, not three times.
+   * per channel into {@code sum} and {@code sum2}. Channels-last, tile by tile: each tile of {@link
+   * #TILE_PIXELS} pixels is copied from native memory into {@link #xt}, summed there while it sits
+   * in the L1 cache (lane by lane into {@link #partT}, a vectorised loop), and copied into x, so
+   * that the 6.4 MB of a first layer's activations cross the memory bus once. The lanes of a
+   * channel are folded into the double sums after every {@link #TILES_PER_RUN} tiles.
    */
   private void sumInput(INDArray in, int pixels, boolean reluInput) {
     if (channelsLast) {
       java.nio.FloatBuffer src = in.data().asNioFloat();
-      int from = (int) in.offset();
-      // blocks of 64 pixels summed in float (vectorised over channels), blocks in double
-      for (int p0 = 0; p0 < pixels; p0 += 64) {
-        java.util.Arrays.fill(part, 0f);
-        java.util.Arrays.fill(part2, 0f);
-        int p1 = Math.min(pixels, p0 + 64);
-        src.position(from + p0 * channels);
-        src.get(x, p0 * channels, (p1 - p0) * channels);
-        for (int p = p0; p < p1; p++) {
-          int at = p * channels;
+      src.position((int) in.offset());
+      int run = TILE_PIXELS * TILES_PER_RUN;
+      for (int r0 = 0; r0 < pixels; r0 += run) {
+        int r1 = Math.min(pixels, r0 + run);
+        for (int p = r0; p < r1; p += TILE_PIXELS) {
+          int m = (Math.min(r1, p + TILE_PIXELS) - p) * channels;
+          src.get(xt, 0, m);
           if (reluInput) {
-            for (int c = 0; c < channels; c++) {
-              float v = relu(x[at + c]);
-              x[at + c] = v;
-              part[c] += v;
-              part2[c] += v * v;
+            for (int i = 0; i < m; i++) {
+              float v = relu(xt[i]);
+              xt[i] = v;
+              partT[i] += v;
+              part2T[i] += v * v;
             }
           } else {
-            for (int c = 0; c < channels; c++) {
-              float v = x[at + c];
-              part[c] += v;
-              part2[c] += v * v;
+            for (int i = 0; i < m; i++) {
+              float v = xt[i];
+              partT[i] += v;
+              part2T[i] += v * v;
             }
           }
+          System.arraycopy(xt, 0, x, p * channels, m);
         }
-        for (int c = 0; c < channels; c++) {
-          sum[c] += part[c];
-          sum2[c] += part2[c];
-        }
+        foldLanes();
       }
     } else {
       DenseStack.get(in, x, pixels * channels);
@@ -179,6 +207,32 @@ final class BatchNormKernel {
           sum2[c] += s2;
         }
       }
+    }
+  }
+
+  /**
+   * Adds the lanes of {@link #partT} and {@link #part2T} per channel (in float, lane by lane) to
+   * {@code sum} and {@code sum2}, and clears them.
+   */
+  private void foldLanes() {
+    for (int c = 0; c < channels; c++) {
+      float s = 0f;
+      float s2 = 0f;
+      for (int at = c; at < partT.length; at += channels) {
+        s += partT[at];
+        s2 += part2T[at];
+      }
+      sum[c] += s;
+      sum2[c] += s2;
+    }
+    java.util.Arrays.fill(partT, 0f);
+    java.util.Arrays.fill(part2T, 0f);
+  }
+
+  /** Repeats the per-channel {@code v} across the tile {@code t}. */
+  private void repeat(float[] v, float[] t) {
+    for (int at = 0; at < t.length; at += channels) {
+      System.arraycopy(v, 0, t, at, channels);
     }
   }
 
@@ -370,37 +424,31 @@ final class BatchNormKernel {
     int pixels = rows * pixelsPerExample;
     java.util.Arrays.fill(sum, 0);
     java.util.Arrays.fill(sum2, 0);
-    for (int o0 = 0; o0 < outputs; o0 += 64 * channels) {
-      java.util.Arrays.fill(part, 0f);
-      java.util.Arrays.fill(part2, 0f);
-      int o1 = Math.min(outputs, o0 + 64 * channels);
-      if (xPooled != null) {
-        for (int at = o0; at < o1; at += channels) {
-          for (int c = 0; c < channels; c++) {
-            float gv = gOut[at + c];
-            part[c] += gv;
-            part2[c] += gv * xPooled[at + c];
-          }
-        }
-      } else {
-        for (int at = o0; at < o1; at += channels) {
-          for (int c = 0; c < channels; c++) {
-            float gv = gOut[at + c];
-            part[c] += gv;
-            part2[c] += gv * x[argmax[at + c]];
-          }
+    // the sums over the pooled values, tile by tile (vectorised, as in sumInput)
+    int tile = xt.length;
+    int run = tile * TILES_PER_RUN;
+    for (int r0 = 0; r0 < outputs; r0 += run) {
+      int r1 = Math.min(outputs, r0 + run);
+      for (int t0 = r0; t0 < r1; t0 += tile) {
+        int m = Math.min(tile, r1 - t0);
+        System.arraycopy(gOut, t0, gt, 0, m);
+        pooledInputs(argmax, xPooled, t0, m);
+        for (int i = 0; i < m; i++) {
+          float gv = gt[i];
+          partT[i] += gv;
+          part2T[i] += gv * xt[i];
         }
       }
-      for (int c = 0; c < channels; c++) {
-        sum[c] += part[c];
-        sum2[c] += part2[c];
-      }
+      foldLanes();
     }
     float[] bx = part;
     float[] cc = part2;
     coefficients(pixels, dGammaView, dBetaView);
+    repeat(a, aT);
+    repeat(bx, bxT);
+    repeat(cc, ccT);
     if (gradIn == null) {
-      inputGradient(g, 0, 0, n, argmax, xPooled, gOut, 0, outputs, bx, cc, reluInput);
+      inputGradient(g, 0, 0, n, argmax, xPooled, gOut, 0, outputs, reluInput);
       return;
     }
     // example by example through a buffer that stays in the cache, then to native memory: the
@@ -411,18 +459,7 @@ final class BatchNormKernel {
     int perOut = outputs / rows;
     for (int r = 0; r < rows; r++) {
       inputGradient(
-          work,
-          r * per,
-          r * per,
-          per,
-          argmax,
-          xPooled,
-          gOut,
-          r * perOut,
-          perOut,
-          bx,
-          cc,
-          reluInput);
+          work, r * per, r * per, per, argmax, xPooled, gOut, r * perOut, perOut, reluInput);
       dst.position(to + r * per);
       dst.put(work, 0, per);
     }
@@ -444,36 +481,57 @@ final class BatchNormKernel {
       float[] gOut,
       int o0,
       int outs,
-      float[] bx,
-      float[] cc,
       boolean reluInput) {
     int shift = -base;
-    if (reluInput) {
-      for (int at = from; at < from + len; at += channels) {
-        for (int c = 0; c < channels; c++) {
-          float xv = x[at + c];
-          dest[at + c + shift] = (bx[c] * xv + cc[c]) * positive(xv);
+    int tile = xt.length;
+    // every position: B x + C (times the ReLU mask); tiles start at whole pixels, so that
+    // position i of a tile is channel i % channels
+    for (int t0 = from; t0 < from + len; t0 += tile) {
+      int m = Math.min(tile, from + len - t0);
+      System.arraycopy(x, t0, xt, 0, m);
+      if (reluInput) {
+        for (int i = 0; i < m; i++) {
+          float xv = xt[i];
+          dt[i] = (bxT[i] * xv + ccT[i]) * positive(xv);
+        }
+      } else {
+        for (int i = 0; i < m; i++) {
+          dt[i] = bxT[i] * xt[i] + ccT[i];
         }
       }
-      for (int at = o0; at < o0 + outs; at += channels) {
-        for (int c = 0; c < channels; c++) {
-          int i = argmax[at + c];
-          float xv = xPooled != null ? xPooled[at + c] : x[i];
-          dest[i + shift] = (a[c] * gOut[at + c] + bx[c] * xv + cc[c]) * positive(xv);
+      System.arraycopy(dt, 0, dest, t0 + shift, m);
+    }
+    // the arg-max positions: a g + B x + C, computed in tiles, then sent to their positions
+    for (int t0 = o0; t0 < o0 + outs; t0 += tile) {
+      int m = Math.min(tile, o0 + outs - t0);
+      System.arraycopy(gOut, t0, gt, 0, m);
+      pooledInputs(argmax, xPooled, t0, m);
+      if (reluInput) {
+        for (int i = 0; i < m; i++) {
+          float xv = xt[i];
+          dt[i] = (aT[i] * gt[i] + bxT[i] * xv + ccT[i]) * positive(xv);
+        }
+      } else {
+        for (int i = 0; i < m; i++) {
+          dt[i] = aT[i] * gt[i] + bxT[i] * xt[i] + ccT[i];
         }
       }
+      for (int i = 0; i < m; i++) {
+        dest[argmax[t0 + i] + shift] = dt[i];
+      }
+    }
+  }
+
+  /**
+   * The input at the arg-max positions of pooled outputs {@code [o0, o0 + m)} into {@link #xt}:
+   * copied from {@code xPooled} or, when that is null, gathered from the input.
+   */
+  private void pooledInputs(int[] argmax, float[] xPooled, int o0, int m) {
+    if (xPooled != null) {
+      System.arraycopy(xPooled, o0, xt, 0, m);
     } else {
-      for (int at = from; at < from + len; at += channels) {
-        for (int c = 0; c < channels; c++) {
-          dest[at + c + shift] = bx[c] * x[at + c] + cc[c];
-        }
-      }
-      for (int at = o0; at < o0 + outs; at += channels) {
-        for (int c = 0; c < channels; c++) {
-          int i = argmax[at + c];
-          float xv = xPooled != null ? xPooled[at + c] : x[i];
-          dest[i + shift] = a[c] * gOut[at + c] + bx[c] * xv + cc[c];
-        }
+      for (int i = 0; i < m; i++) {
+        xt[i] = x[argmax[o0 + i]];
       }
     }
   }

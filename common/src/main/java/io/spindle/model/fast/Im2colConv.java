@@ -3,6 +3,7 @@ package io.spindle.model.fast;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The first convolution of {@link FastConvNet} when its input has few channels (an image of 1 to 3
@@ -11,10 +12,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>oneDNN's kernels are slow for one input channel (measured on one core, 64 x 1 x 28 x 28 into
  * 32 channels, 3 x 3: forward 1.2 ms, backward 6.6 ms, of which 3.5 ms compute the input's
  * gradient, which training never uses). Here: the patches {@code X} (pixels x (k k C + 1), the last
- * column ones) are built once per step from the features in Java, the weights {@code W} ((k k C +
- * 1) x filters, the last row the bias) from DL4J's [filters, C, k, k] weights; forward {@code Z = X
- * W} is the output in NHWC order directly; backward {@code dW = X^T dZ} gives the weight and bias
- * gradients in one product.
+ * column ones) are built once per step from the features in Java, transposed ({@code X^T}: one row
+ * per kernel tap, so that with stride 1 each output row's values are one copy from the padded
+ * image), the weights {@code W} ((k k C + 1) x filters, the last row the bias) from DL4J's
+ * [filters, C, k, k] weights; forward {@code Z = X W} is the output in NHWC order directly;
+ * backward {@code dW = X^T dZ} gives the weight and bias gradients in one product.
  */
 final class Im2colConv {
   private final int inC;
@@ -27,7 +29,8 @@ final class Im2colConv {
   private final int outH;
   private final int outW;
   private final int width; // k k C + 1
-  private final INDArray patches; // maxBatch * outH * outW x width
+  // the patches transposed, X^T (width x pixels of the batch), in the first width * pixels values
+  private final INDArray patches;
   private final float[] hPatches;
   private final float[] padded; // one example, zero-padded: C x (H + 2 pad) x (W + 2 pad)
   private final INDArray w; // width x outC
@@ -58,7 +61,7 @@ final class Im2colConv {
     this.outW = outW;
     this.width = k * k * inC + 1;
     int pixels = maxBatch * outH * outW;
-    patches = Nd4j.create(DataType.FLOAT, pixels, width);
+    patches = Nd4j.create(DataType.FLOAT, (long) pixels * width);
     hPatches = new float[pixels * width];
     padded = new float[inC * (inH + 2 * pad) * (inW + 2 * pad)];
     w = Nd4j.create(DataType.FLOAT, width, outC);
@@ -87,10 +90,11 @@ final class Im2colConv {
     int per = inC * inH * inW;
     int padH = inH + 2 * pad;
     int padW = inW + 2 * pad;
-    int at = 0;
+    int n = rows * outH * outW;
+    int plane = outH * outW;
     for (int r = 0; r < rows; r++) {
-      // the example into the zero-padded image (its border is never written), then the patches
-      // without bounds checks
+      // the example into the zero-padded image (its border is never written), then each tap's
+      // row of the transposed patches: with stride 1, one output row is a copy of padded values
       int base = r * per;
       for (int c = 0; c < inC; c++) {
         for (int y = 0; y < inH; y++) {
@@ -98,21 +102,26 @@ final class Im2colConv {
               features, base + (c * inH + y) * inW, padded, (c * padH + y + pad) * padW + pad, inW);
         }
       }
-      for (int oy = 0; oy < outH; oy++) {
-        for (int ox = 0; ox < outW; ox++) {
-          for (int c = 0; c < inC; c++) {
-            for (int ky = 0; ky < k; ky++) {
-              int row = (c * padH + oy * stride + ky) * padW + ox * stride;
-              for (int kx = 0; kx < k; kx++) {
-                hPatches[at++] = padded[row + kx];
+      for (int c = 0; c < inC; c++) {
+        for (int ky = 0; ky < k; ky++) {
+          for (int kx = 0; kx < k; kx++) {
+            int to = ((c * k + ky) * k + kx) * n + r * plane;
+            for (int oy = 0; oy < outH; oy++) {
+              int from = (c * padH + oy * stride + ky) * padW + kx;
+              if (stride == 1) {
+                System.arraycopy(padded, from, hPatches, to + oy * outW, outW);
+              } else {
+                for (int ox = 0; ox < outW; ox++) {
+                  hPatches[to + oy * outW + ox] = padded[from + ox * stride];
+                }
               }
             }
           }
-          hPatches[at++] = 1f;
         }
       }
     }
-    DenseStack.put(patches, hPatches, at);
+    java.util.Arrays.fill(hPatches, (width - 1) * n, width * n, 1f);
+    DenseStack.put(patches, hPatches, width * n);
     // weights [outC][C k k] -> w [(C k k) + bias][outC]
     DenseStack.get(weights, hWeights, hWeights.length);
     int kk = width - 1;
@@ -128,11 +137,12 @@ final class Im2colConv {
     System.arraycopy(b, 0, hw, kk * outC, outC);
     DenseStack.put(w, hw, hw.length);
     DenseStack.matmul(
-        DenseStack.rowsOf(patches, rows * outH * outW),
-        w,
-        out.reshape('c', (long) rows * outH * outW, outC),
-        false,
-        false);
+        patchesT(n), w, out.reshape('c', (long) rows * outH * outW, outC), true, false);
+  }
+
+  /** The transposed patches of the last forward's {@code n} pixels as a (width x n) matrix. */
+  private INDArray patchesT(int n) {
+    return patches.get(NDArrayIndex.interval(0, (long) width * n)).reshape('c', width, n);
   }
 
   /**
@@ -140,12 +150,8 @@ final class Im2colConv {
    * dBias} null: no bias.
    */
   void backward(INDArray gradOut, INDArray dWeights, INDArray dBias) {
-    DenseStack.matmul(
-        DenseStack.rowsOf(patches, rows * outH * outW),
-        gradOut.reshape('c', (long) rows * outH * outW, outC),
-        dw,
-        true,
-        false);
+    int n = rows * outH * outW;
+    DenseStack.matmul(patchesT(n), gradOut.reshape('c', (long) n, outC), dw, false, false);
     DenseStack.get(dw, hw, hw.length);
     int kk = width - 1;
     for (int o = 0; o < outC; o++) {

@@ -48,10 +48,19 @@ import org.nd4j.linalg.factory.Nd4j;
  * Synchronous gradient sharing through the collective engine: one Spark barrier stage per round of
  * up to R steps, inside which the workers all-reduce gradients directly with each other over TCP
  * every step and apply the global step themselves (see {@link CollectiveTrainer} for the protocol).
- * The driver only broadcasts the starting state and commits the end state of each round (the
+ * The driver only offers the starting state and commits the end state of each round (the
  * parameters, the optimiser state and, with lossy compression, every worker's exchange state, kept
  * in {@link GlobalModel#exchangeState()}), so a relaunched stage redoes the round from the last
  * committed state: no step is lost or applied twice.
+ *
+ * <p><b>The state off Spark's serialiser.</b> With the driver's {@link Rendezvous} (always in
+ * production; the constructor's {@code driverRendezvous}), the state travels as raw bits through
+ * that per-round authenticated server both ways: a task whose executor misses a start value fetches
+ * it by digest (nothing is broadcast), and every task uploads its end state before its Spark
+ * result, which names the uploads by stage attempt and SHA-256 and carries only counters. The
+ * driver commits only the uploads of the attempt whose results Spark returned, with the digests
+ * they name ({@link Rendezvous#withUploads}). Without the rendezvous (tests, {@code allGather}) the
+ * start travels in broadcasts and the end in the results, as before (docs/round-state.md).
  *
  * <p><b>Elastic rounds.</b> Each round is formed from the workers alive at its start ({@link
  * WorkerPool}: between {@code cluster.minWorkers} and {@code cluster.workers}, as many as the
@@ -149,6 +158,8 @@ public final class CollectiveSync implements ParameterSync {
   private long submittedAtMillis;
   private long doneAtMillis;
   private long lateNanos;
+  // taking the tasks' uploads from the round's server (counted with the commit)
+  private long takeNanos;
 
   /**
    * A collective engine on a fixed {@code layout.workers()} workers (one per shard, no pool to
@@ -278,6 +289,8 @@ public final class CollectiveSync implements ParameterSync {
       out.put("round_start_driver_fetches", startMisses);
       out.put("round_start_bytes_fetched", startBytesFetched);
       out.put("round_state_bytes_returned", stateBytesReturned);
+      // how the round's state travels: raw through the round's server, or Spark's serialiser
+      out.put("round_state_transport", driverRendezvous ? "rendezvous" : "spark");
       out.put("round_start_traffic", startTraffic); // the first TRAFFIC_ROUNDS_KEPT rounds
       times.facts(out);
       // the workers' own verdicts (compute_precision is the driver JVM's): on a cluster a bf16
@@ -350,7 +363,7 @@ public final class CollectiveSync implements ParameterSync {
       }
       long commitStart = System.nanoTime();
       commit(results, model);
-      long commitNanos = System.nanoTime() - commitStart;
+      long commitNanos = System.nanoTime() - commitStart + takeNanos;
       if (step + steps >= layout.stepsPerEpoch()) {
         dropGrouped(); // the epoch's last round: its grouped shards serve no other
       }
@@ -424,6 +437,7 @@ public final class CollectiveSync implements ParameterSync {
       long iteration,
       GlobalModel model) {
     long prepareStart = System.nanoTime();
+    takeNanos = 0;
     int m = shards.workers();
     refused = false;
     byte[] secret = new byte[32];
@@ -453,11 +467,12 @@ public final class CollectiveSync implements ParameterSync {
             : ProgressService.start(
                 sc.getConf().get("spark.driver.host", "127.0.0.1"), iteration, secret, m);
     // The committed state, each value named by the SHA-256 of its bits: a task takes it from its
-    // executor when that holds those bits (StickyState), else from these broadcasts, which are
-    // fetched only then. The parameters travel in one broadcast for every rank, a replicated
-    // optimiser's state too; a sharded one's chunks and the exchange states one per rank.
+    // executor when that holds those bits (StickyState), else fetches it from the rendezvous
+    // server by its digest (raw bits, nothing made unless asked), or without that server from
+    // broadcasts (the parameters in one for every rank, a replicated optimiser's state too; a
+    // sharded one's chunks and the exchange states one per rank).
     List<Broadcast<?>> broadcasts = new ArrayList<>();
-    RoundStart start = roundStart(spec, model, m, iteration, broadcasts);
+    RoundStart start = roundStart(spec, model, m, iteration, rendezvous, broadcasts);
     String group = "spindle-collective-" + UUID.randomUUID();
     String previous = sc.getLocalProperty("spark.job.description");
     // no thread interrupt on cancel: KillWatch sees the kill flag and closes the ring's sockets
@@ -511,7 +526,7 @@ public final class CollectiveSync implements ParameterSync {
               progress == null ? null : progress.target(progressEvery));
       // The results pass through a one-partition shuffle: that makes the barrier stage a map
       // stage, which Spark relaunches whole when a task fails (a failed barrier result stage
-      // would abort the job instead).
+      // would abort the job instead). With the rendezvous they are a few hundred bytes each.
       scala.reflect.ClassTag<CollectiveResult> tag =
           scala.reflect.ClassTag$.MODULE$.apply(CollectiveResult.class);
       try {
@@ -524,7 +539,12 @@ public final class CollectiveSync implements ParameterSync {
             JavaRDD.fromRDD(input.rdd().barrier().mapPartitions(task, false, tag), tag)
                 .repartition(1)
                 .collectAsync();
-        return awaitReporting(job, progress, iteration + steps - 1);
+        List<CollectiveResult> results = awaitReporting(job, progress, iteration + steps - 1);
+        long takeStart = System.nanoTime();
+        // the tasks' uploads, taken while the round's server still holds them
+        results = rendezvous == null ? results : rendezvous.withUploads(results, iteration);
+        takeNanos = System.nanoTime() - takeStart;
+        return results;
       } catch (Exception e) {
         refused = refusedBySlotCheck(e);
         if (refused || lost.get() || pool.available() < m) {
@@ -566,26 +586,35 @@ public final class CollectiveSync implements ParameterSync {
 
   /**
    * The round's start: the committed parameters, each rank's optimiser state (whole, or its ZeRO-1
-   * chunk at this round's bounds) and exchange state, each with the SHA-256 of its bits and in a
-   * broadcast (added to {@code broadcasts}, destroyed after the round).
+   * chunk at this round's bounds) and exchange state, each with the SHA-256 of its bits. With the
+   * round's {@code server}, each value is offered there by its digest (nothing is serialised: a
+   * task that misses a value fetches its raw bits); without, each goes into a broadcast (added to
+   * {@code broadcasts}, destroyed after the round).
    */
   private RoundStart roundStart(
       CollectiveSpec spec,
       GlobalModel model,
       int m,
       long iteration,
+      Rendezvous server,
       List<Broadcast<?>> broadcasts) {
     int n = (int) model.params().length();
     FlatVector params = FlatVector.copyOf(model.params());
-    Broadcast<FlatVector> paramsCast = sc.broadcast(params);
-    broadcasts.add(paramsCast);
+    String paramsDigest = StickyState.digest(params);
+    Broadcast<FlatVector> paramsCast = null;
+    if (server != null) {
+      server.offer(iteration, StickyState.Kind.PARAMS, paramsDigest, params);
+    } else {
+      paramsCast = sc.broadcast(params);
+      broadcasts.add(paramsCast);
+    }
     float[] full = stateOf(model).toFloatArray();
     int[] bounds = CollectiveTrainer.ringBounds(spec, n);
     int[] from = new int[m];
     int[] to = new int[m];
     String[] stateDigests = new String[m];
     int[] stateLengths = new int[m];
-    List<Broadcast<FlatVector>> states = new ArrayList<>();
+    List<Broadcast<FlatVector>> states = server != null ? null : new ArrayList<>();
     for (int r = 0; r < m; r++) {
       from[r] = sharded ? bounds[r] : 0;
       to[r] = sharded ? bounds[r + 1] : n;
@@ -594,13 +623,19 @@ public final class CollectiveSync implements ParameterSync {
             FlatVector.of(sharded ? FlatOptimizer.sliceState(full, n, from[r], to[r]) : full);
         stateDigests[r] = StickyState.digest(chunk);
         stateLengths[r] = chunk.length();
-        Broadcast<FlatVector> cast = sc.broadcast(chunk);
-        broadcasts.add(cast);
-        states.add(cast);
+        if (server != null) {
+          server.offer(iteration, StickyState.Kind.OPTIMIZER, stateDigests[r], chunk);
+        } else {
+          Broadcast<FlatVector> cast = sc.broadcast(chunk);
+          broadcasts.add(cast);
+          states.add(cast);
+        }
       } else {
         stateDigests[r] = stateDigests[0];
         stateLengths[r] = stateLengths[0];
-        states.add(states.get(0));
+        if (states != null) {
+          states.add(states.get(0));
+        }
       }
     }
     byte[][] committed = exchangeStatesFor(model, m);
@@ -608,12 +643,16 @@ public final class CollectiveSync implements ParameterSync {
     List<Broadcast<byte[]>> exchange = null;
     if (committed != null) {
       exchangeDigests = new String[m];
-      exchange = new ArrayList<>();
+      exchange = server != null ? null : new ArrayList<>();
       for (int r = 0; r < m; r++) {
         exchangeDigests[r] = StickyState.digest(committed[r]);
-        Broadcast<byte[]> cast = sc.broadcast(committed[r]);
-        broadcasts.add(cast);
-        exchange.add(cast);
+        if (server != null) {
+          server.offer(iteration, StickyState.Kind.EXCHANGE, exchangeDigests[r], committed[r]);
+        } else {
+          Broadcast<byte[]> cast = sc.broadcast(committed[r]);
+          broadcasts.add(cast);
+          exchange.add(cast);
+        }
       }
     }
     return new RoundStart(
@@ -621,7 +660,7 @@ public final class CollectiveSync implements ParameterSync {
         iteration,
         n,
         executorState,
-        StickyState.digest(params),
+        paramsDigest,
         paramsCast,
         from,
         to,
@@ -629,7 +668,11 @@ public final class CollectiveSync implements ParameterSync {
         stateDigests,
         states,
         exchangeDigests,
-        exchange);
+        exchange,
+        server == null
+            ? null
+            : new RoundStart.Driver(
+                spec.rendezvous(), iteration, spec.secret(), spec.timeoutMillis()));
   }
 
   /**

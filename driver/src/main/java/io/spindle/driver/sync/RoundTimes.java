@@ -14,17 +14,20 @@ import java.util.Map;
  *
  * <ol>
  *   <li><b>prepare</b>: the round formed (pool, shards), its rendezvous and progress services
- *       opened, its start state digested and broadcast; then the job is submitted;
+ *       opened, its start state digested and offered on the rendezvous (without it: broadcast);
+ *       then the job is submitted;
  *   <li><b>launch</b>: from the submission to each task's function starting (Spark's scheduling,
  *       the task's deserialisation), set against the task's wall clock;
  *   <li><b>setup</b>, <b>network</b>, <b>state</b>: the task's ring set-up, its replica and data
  *       cursor, its committed state ({@link RoundTimeline});
  *   <li>the steps, of which the first {@value RoundTimeline#WARM_STEPS} are set against the later
  *       ones' rate: the excess is <b>warm-up</b>;
- *   <li><b>end</b>: the task keeps its state and makes its result; <b>return</b>: from the last
- *       task's result to the driver holding the job's results (the map output, the result stage,
- *       the fetch), then waiting for a late progress record; <b>commit</b>: the driver takes the
- *       state back.
+ *   <li><b>end</b>: the task keeps its state, uploads it to the rendezvous (when the state goes
+ *       that way) and makes its result; <b>return</b>: from the last task's result to the driver
+ *       holding the job's results (the map output, the result stage, the fetch: the state itself
+ *       without the rendezvous, counters and digests with it), then waiting for a late progress
+ *       record; <b>commit</b>: the driver takes the uploads its results name and puts the state
+ *       back.
  * </ol>
  *
  * Task phases are means over the round's ranks. Start is prepare + launch + setup + network +

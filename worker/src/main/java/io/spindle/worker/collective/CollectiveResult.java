@@ -8,6 +8,11 @@ import java.io.Serializable;
  * sends them), its optimiser state (its shard when sharded, rank 0's whole state otherwise), its
  * gradient exchange's state (every rank: error-feedback residuals differ by worker), and its
  * counters. A plain class, not a record: Spark's Kryo cannot rebuild records.
+ *
+ * <p>With the round's state off Spark ({@link #raw()}: the task uploaded those values to the
+ * driver's {@link Rendezvous} server), the Spark result carries none of them, only their SHA-256
+ * digests and the task's stage attempt; the driver takes the uploads of that attempt with those
+ * digests and puts them in with {@link #withState}.
  */
 public final class CollectiveResult implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -33,6 +38,12 @@ public final class CollectiveResult implements Serializable {
   final long startBytesFetched;
   final String computePrecision;
   final RoundTimeline timeline;
+  final int attempt;
+  final String paramsDigest;
+  final String stateDigest;
+  final String exchangeDigest;
+  final boolean raw;
+  final long uploadedBytes;
 
   CollectiveResult(
       int rank,
@@ -56,7 +67,13 @@ public final class CollectiveResult implements Serializable {
       int startMisses,
       long startBytesFetched,
       String computePrecision,
-      RoundTimeline timeline) {
+      RoundTimeline timeline,
+      int attempt,
+      String paramsDigest,
+      String stateDigest,
+      String exchangeDigest,
+      boolean raw,
+      long uploadedBytes) {
     this.rank = rank;
     this.params = params;
     this.state = state;
@@ -79,6 +96,75 @@ public final class CollectiveResult implements Serializable {
     this.startBytesFetched = startBytesFetched;
     this.computePrecision = computePrecision;
     this.timeline = timeline;
+    this.attempt = attempt;
+    this.paramsDigest = paramsDigest;
+    this.stateDigest = stateDigest;
+    this.exchangeDigest = exchangeDigest;
+    this.raw = raw;
+    this.uploadedBytes = uploadedBytes;
+  }
+
+  /**
+   * This result with the values its task uploaded, as the driver took them (bits with the digests
+   * this result names); its {@link #stateBytes} stay the bytes uploaded.
+   */
+  public CollectiveResult withState(FlatVector params, FlatVector state, byte[] exchangeState) {
+    return new CollectiveResult(
+        rank,
+        params,
+        state,
+        stateFrom,
+        stateTo,
+        lossSum,
+        examples,
+        correct,
+        steps,
+        bytesSent,
+        collectiveNanos,
+        computeNanos,
+        codecNanos,
+        progressNanos,
+        progressSenderCpuNanos,
+        exchangeState,
+        startHits,
+        startBuilt,
+        startMisses,
+        startBytesFetched,
+        computePrecision,
+        timeline,
+        attempt,
+        paramsDigest,
+        stateDigest,
+        exchangeDigest,
+        raw,
+        uploadedBytes);
+  }
+
+  /**
+   * Whether the task uploaded its end state to the driver's server instead of returning it here.
+   */
+  public boolean raw() {
+    return raw;
+  }
+
+  /** The Spark stage attempt whose task made this result. */
+  public int attempt() {
+    return attempt;
+  }
+
+  /** SHA-256 of the end parameters (rank 0), or null. */
+  public String paramsDigest() {
+    return paramsDigest;
+  }
+
+  /** SHA-256 of the optimiser state this result returns or uploaded, or null. */
+  public String stateDigest() {
+    return stateDigest;
+  }
+
+  /** SHA-256 of the exchange state, or null. */
+  public String exchangeDigest() {
+    return exchangeDigest;
   }
 
   /** Where this task's time went between its launch and its result (see {@link RoundTimeline}). */
@@ -199,8 +285,14 @@ public final class CollectiveResult implements Serializable {
     return startBytesFetched;
   }
 
-  /** Bytes of state this result returns: parameters, optimiser state, exchange state. */
+  /**
+   * Bytes of state this result returns (or its task uploaded): parameters, optimiser state,
+   * exchange state.
+   */
   public long stateBytes() {
+    if (raw) {
+      return uploadedBytes;
+    }
     return (params == null ? 0 : 4L * params.length())
         + (state == null ? 0 : 4L * state.length())
         + (exchangeState == null ? 0 : exchangeState.length);

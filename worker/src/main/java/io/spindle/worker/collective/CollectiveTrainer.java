@@ -43,14 +43,18 @@ import org.nd4j.linalg.factory.Nd4j;
  *       </ul>
  *   <li>Each task starts from the committed state ({@link RoundStart}): the parameters, its
  *       optimiser state (shard) and its exchange's state, each taken from its executor's {@link
- *       StickyState} when that holds the committed bits (checked by SHA-256), else read from the
- *       driver's broadcast.
+ *       StickyState} when that holds the committed bits (checked by SHA-256), else fetched from the
+ *       driver: by digest from the round's {@link Rendezvous} server, or without it from the
+ *       round's broadcast.
  *   <li>At the end each task returns its exchange's state (residuals, factors), its optimiser state
  *       when sharded, and rank 0 the parameters and, when replicated, the whole optimiser state
- *       (the other ranks hold the same bits); the driver commits them. Every task keeps what it
- *       holds in its executor for the next round. A task that dies makes Spark relaunch the whole
- *       stage, which starts again from the state the driver last committed (parameters, optimiser
- *       and exchange state), so no step is lost or applied twice.
+ *       (the other ranks hold the same bits); the driver commits them. With the round's server they
+ *       travel as raw bits to it, uploaded before the task's Spark result (which names them by
+ *       stage attempt and digest, and carries only counters), and a task that cannot upload fails;
+ *       without, they travel in the Spark result. Every task keeps what it holds in its executor
+ *       for the next round. A task that dies makes Spark relaunch the whole stage, which starts
+ *       again from the state the driver last committed (parameters, optimiser and exchange state),
+ *       so no step is lost or applied twice.
  * </ol>
  */
 public final class CollectiveTrainer {
@@ -131,7 +135,8 @@ public final class CollectiveTrainer {
                     reporter,
                     startedAtMillis,
                     connected - started,
-                    connected));
+                    connected,
+                    ctx.stageAttemptNumber()));
       }
     } catch (RuntimeException e) {
       if (watch.fired()) {
@@ -158,7 +163,8 @@ public final class CollectiveTrainer {
       ProgressReporter reporter,
       long startedAtMillis,
       long setupNanos,
-      long connected) {
+      long connected,
+      int attempt) {
     long borrowed = System.nanoTime();
     INDArray w = net.params();
     if (w.dataType() != DataType.FLOAT) {
@@ -191,7 +197,7 @@ public final class CollectiveTrainer {
     // driver's
     RoundStart.Traffic traffic = new RoundStart.Traffic();
     start.retain();
-    FlatVector params = start.params(traffic, () -> FlatVector.copyOf(w));
+    FlatVector params = start.params(rank, traffic, () -> FlatVector.copyOf(w));
     FlatVector state = start.state(rank, from, to, traffic);
     byte[] committedExchange = start.exchange(rank, ring.size(), traffic);
     CompressionState exchangeState =
@@ -280,7 +286,16 @@ public final class CollectiveTrainer {
     FlatVector endParams = FlatVector.of(values);
     FlatVector endState = FlatVector.copyOf(update.state());
     byte[] endExchange = after == null ? null : after.toBytes();
-    start.keep(endParams, endState, endExchange, firstIteration + steps);
+    End end = End.of(spec, start, rank, sendState, endParams, endState, endExchange);
+    start.keep(
+        endParams,
+        end.paramsDigest,
+        endState,
+        end.stateDigest,
+        endExchange,
+        end.exchangeDigest,
+        firstIteration + steps);
+    long uploaded = start.raw() ? end.upload(spec, rank, attempt) : 0;
     RoundTimeline timeline =
         new RoundTimeline(
             startedAtMillis,
@@ -293,10 +308,12 @@ public final class CollectiveTrainer {
             stepped - loaded,
             System.nanoTime() - stepped,
             System.currentTimeMillis());
+    // off Spark (the round's server): the result names the uploaded values by digest only
+    boolean inResult = !start.raw();
     return new CollectiveResult(
         rank,
-        rank == 0 ? endParams : null,
-        sendState ? endState : null,
+        inResult && rank == 0 ? endParams : null,
+        inResult && sendState ? endState : null,
         from,
         to,
         shares.lossSum(),
@@ -309,13 +326,93 @@ public final class CollectiveTrainer {
         codecNanos,
         progressNanos,
         reporter == null ? 0 : reporter.senderCpuNanos(),
-        endExchange,
+        inResult ? endExchange : null,
         traffic.hits,
         traffic.built,
         traffic.misses,
         traffic.bytesFetched,
         net.computePrecision().configName(),
-        timeline);
+        timeline,
+        attempt,
+        rank == 0 ? end.paramsDigest : null,
+        sendState ? end.stateDigest : null,
+        end.exchangeDigest,
+        start.raw(),
+        uploaded);
+  }
+
+  /**
+   * A task's end state and the SHA-256 of each value (computed once: for its executor's {@link
+   * StickyState} and to name what it uploads), each digest null where the value is neither kept nor
+   * sent.
+   */
+  private record End(
+      FlatVector params,
+      String paramsDigest,
+      FlatVector state,
+      String stateDigest,
+      byte[] exchange,
+      String exchangeDigest,
+      boolean sendState) {
+
+    static End of(
+        CollectiveSpec spec,
+        RoundStart start,
+        int rank,
+        boolean sendState,
+        FlatVector params,
+        FlatVector state,
+        byte[] exchange) {
+      boolean keep = start.sticky();
+      boolean raw = start.raw();
+      return new End(
+          params,
+          keep || (raw && rank == 0) ? StickyState.digest(params) : null,
+          state,
+          keep || (raw && sendState) ? StickyState.digest(state) : null,
+          exchange,
+          exchange != null ? StickyState.digest(exchange) : null,
+          sendState);
+    }
+
+    /**
+     * Uploads what this rank returns to the round's server (rank 0 the parameters, the optimiser
+     * state when this rank sends it, the exchange state); returns the bytes sent. A failed upload
+     * throws, which fails the task and so its stage: Spark relaunches it from the committed state.
+     */
+    long upload(CollectiveSpec spec, int rank, int attempt) {
+      long bytes = 0;
+      if (rank == 0) {
+        bytes += send(spec, rank, attempt, StickyState.Kind.PARAMS, params, paramsDigest);
+      }
+      if (sendState) {
+        bytes += send(spec, rank, attempt, StickyState.Kind.OPTIMIZER, state, stateDigest);
+      }
+      if (exchange != null) {
+        bytes += send(spec, rank, attempt, StickyState.Kind.EXCHANGE, exchange, exchangeDigest);
+      }
+      return bytes;
+    }
+
+    private static long send(
+        CollectiveSpec spec,
+        int rank,
+        int attempt,
+        StickyState.Kind kind,
+        Object value,
+        String digest) {
+      Rendezvous.upload(
+          spec.rendezvous(),
+          spec.round(),
+          attempt,
+          rank,
+          kind,
+          value,
+          digest,
+          spec.secret(),
+          spec.timeoutMillis());
+      return StateWire.length(value);
+    }
   }
 
   /**

@@ -40,6 +40,10 @@ import javax.crypto.spec.SecretKeySpec;
  * A relaunched stage joins as a new attempt, so a stale task of a failed attempt can never be
  * paired with the new one. Tasks wait at most their peer timeout; the service listens on the
  * driver's own address only.
+ *
+ * <p>The same server carries the round's state off Spark's serialiser ({@link StateService}): each
+ * task uploads its end state, the driver takes the uploads its Spark results name ({@link
+ * #withUploads}), and a task that misses a start value fetches it by digest ({@link #offer}).
  */
 public final class Rendezvous implements AutoCloseable {
   private static final int MAGIC = 0x5350524e; // "SPRN"
@@ -47,6 +51,7 @@ public final class Rendezvous implements AutoCloseable {
   private final Thread acceptor;
   private final Map<Long, byte[]> secrets = new ConcurrentHashMap<>();
   private final Map<String, Group> groups = new ConcurrentHashMap<>();
+  private final StateService state = new StateService(secrets);
 
   private Rendezvous(ServerSocket server) {
     this.server = server;
@@ -79,6 +84,7 @@ public final class Rendezvous implements AutoCloseable {
   /** Forgets {@code round}: its pending joins are refused. */
   public void close(long round) {
     secrets.remove(round);
+    state.forget(round);
     groups.entrySet().removeIf(e -> e.getValue().round == round && e.getValue().fail());
   }
 
@@ -91,6 +97,7 @@ public final class Rendezvous implements AutoCloseable {
     }
     groups.values().forEach(Group::fail);
     groups.clear();
+    state.close();
     try {
       acceptor.join(5000);
     } catch (InterruptedException e) {
@@ -107,7 +114,21 @@ public final class Rendezvous implements AutoCloseable {
         return; // closed
       }
       try {
-        handle(s);
+        s.setSoTimeout(10_000);
+        DataInputStream in = new DataInputStream(new BufferedInputStream(s.getInputStream()));
+        DataOutputStream out = new DataOutputStream(s.getOutputStream());
+        int magic = in.readInt();
+        if (magic == MAGIC) {
+          handle(s, in, out);
+        } else if (magic == StateService.MAGIC) {
+          // megabytes to read or write: on a thread of its own, so joins are not held up
+          state.serve(s, in, out);
+        } else {
+          refuse(
+              out,
+              s,
+              "not a Spindle rendezvous request (magic " + Integer.toHexString(magic) + ")");
+        }
       } catch (IOException | RuntimeException e) {
         closeQuietly(s);
       }
@@ -115,15 +136,7 @@ public final class Rendezvous implements AutoCloseable {
   }
 
   /** Reads one join (small, with a short timeout) and files it; replies when its group is full. */
-  private void handle(Socket s) throws IOException {
-    s.setSoTimeout(10_000);
-    DataInputStream in = new DataInputStream(new BufferedInputStream(s.getInputStream()));
-    DataOutputStream out = new DataOutputStream(s.getOutputStream());
-    int magic = in.readInt();
-    if (magic != MAGIC) {
-      refuse(out, s, "not a Spindle rendezvous request (magic " + Integer.toHexString(magic) + ")");
-      return;
-    }
+  private void handle(Socket s, DataInputStream in, DataOutputStream out) throws IOException {
     long round = in.readLong();
     int attempt = in.readInt();
     int rank = in.readInt();
@@ -176,6 +189,97 @@ public final class Rendezvous implements AutoCloseable {
     }
   }
 
+  /**
+   * Serves {@code value} (a float32 {@link io.spindle.tensor.FlatVector} or a {@code byte[]}, not
+   * changed afterwards) of {@code kind} to the tasks of {@code round} that ask for it by {@code
+   * digest} (the SHA-256 of its bits, {@link StickyState#digest}): a round's start, read only by a
+   * task whose executor does not hold it.
+   */
+  public void offer(long round, StickyState.Kind kind, String digest, Object value) {
+    state.offer(round, kind, digest, value);
+  }
+
+  /**
+   * The value of {@code kind} rank {@code rank} of {@code round}'s stage attempt {@code attempt}
+   * uploaded, which must have SHA-256 {@code digest} (named by that attempt's Spark result); an
+   * upload of another attempt is never taken.
+   *
+   * @throws CollectiveException when that attempt's rank uploaded no such value
+   */
+  public Object take(long round, int attempt, int rank, StickyState.Kind kind, String digest) {
+    return state.take(round, attempt, rank, kind, digest);
+  }
+
+  /**
+   * The round's results with the state their tasks uploaded: for each, the values of its own stage
+   * attempt with the digests it names (an upload of any other attempt, or with other bits, is never
+   * taken). Results that carry their state (the Spark path) come back as they are.
+   *
+   * @throws CollectiveException when a result names a value its attempt did not upload
+   */
+  public List<CollectiveResult> withUploads(List<CollectiveResult> results, long round) {
+    List<CollectiveResult> out = new ArrayList<>(results.size());
+    for (CollectiveResult r : results) {
+      if (!r.raw()) {
+        out.add(r);
+        continue;
+      }
+      io.spindle.tensor.FlatVector params =
+          r.paramsDigest() == null
+              ? null
+              : (io.spindle.tensor.FlatVector)
+                  take(round, r.attempt(), r.rank(), StickyState.Kind.PARAMS, r.paramsDigest());
+      io.spindle.tensor.FlatVector state =
+          r.stateDigest() == null
+              ? null
+              : (io.spindle.tensor.FlatVector)
+                  take(round, r.attempt(), r.rank(), StickyState.Kind.OPTIMIZER, r.stateDigest());
+      byte[] exchange =
+          r.exchangeDigest() == null
+              ? null
+              : (byte[])
+                  take(round, r.attempt(), r.rank(), StickyState.Kind.EXCHANGE, r.exchangeDigest());
+      out.add(r.withState(params, state, exchange));
+    }
+    return out;
+  }
+
+  /**
+   * Run by a task: uploads {@code value} as rank {@code rank}'s end {@code kind} of {@code round},
+   * stage attempt {@code attempt}, and returns its digest once the service has stored it (its
+   * answer signed with the round's secret).
+   *
+   * @throws CollectiveException when the upload fails or is refused: the task fails its stage
+   */
+  public static String upload(
+      String service,
+      long round,
+      int attempt,
+      int rank,
+      StickyState.Kind kind,
+      Object value,
+      String digest,
+      byte[] secret,
+      int timeoutMillis) {
+    return StateService.upload(
+        service, round, attempt, rank, kind, value, digest, secret, timeoutMillis);
+  }
+
+  /**
+   * Run by a task: fetches the value of {@code kind} with SHA-256 {@code digest} the service offers
+   * for {@code round}; the bytes are checked against the digest.
+   */
+  public static Object fetch(
+      String service,
+      long round,
+      int rank,
+      StickyState.Kind kind,
+      String digest,
+      byte[] secret,
+      int timeoutMillis) {
+    return StateService.fetch(service, round, rank, kind, digest, secret, timeoutMillis);
+  }
+
   /** Ranks of (round, attempt) that have joined and wait for the others to join. */
   int waiting(long round, int attempt) {
     Group g = groups.get(round + "/" + attempt);
@@ -187,7 +291,7 @@ public final class Rendezvous implements AutoCloseable {
     }
   }
 
-  private static void refuse(DataOutputStream out, Socket s, String why) throws IOException {
+  static void refuse(DataOutputStream out, Socket s, String why) throws IOException {
     out.writeByte(1);
     out.writeUTF(why);
     out.flush();
@@ -301,7 +405,7 @@ public final class Rendezvous implements AutoCloseable {
     return hmac(secret, "peers|" + round + "|" + attempt + "|" + String.join(",", endpoints));
   }
 
-  private static byte[] hmac(byte[] secret, String message) {
+  static byte[] hmac(byte[] secret, String message) {
     try {
       Mac m = Mac.getInstance("HmacSHA256");
       m.init(new SecretKeySpec(secret, "HmacSHA256"));
@@ -311,7 +415,7 @@ public final class Rendezvous implements AutoCloseable {
     }
   }
 
-  private static void closeQuietly(Socket s) {
+  static void closeQuietly(Socket s) {
     try {
       s.close();
     } catch (IOException ignored) {

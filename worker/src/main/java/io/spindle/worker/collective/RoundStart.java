@@ -8,10 +8,13 @@ import org.apache.spark.broadcast.Broadcast;
 /**
  * What the tasks of one collective round start from: the committed parameters, each rank's
  * optimiser state (the whole state when replicated, its ZeRO-1 chunk when sharded) and each rank's
- * exchange state, each named by the SHA-256 of its committed bits and each also in a Spark
- * broadcast. A task takes a value from its executor's {@link StickyState} when the executor holds
- * those exact bits, and reads the broadcast (which fetches it from the driver) only when it does
- * not. Shipped in the task closure: only the digests and the broadcasts' handles travel with it.
+ * exchange state, each named by the SHA-256 of its committed bits. A task takes a value from its
+ * executor's {@link StickyState} when the executor holds those exact bits, and fetches it from the
+ * driver only when it does not: by its digest from the round's {@link Rendezvous} server ({@link
+ * Driver}: raw bits, nothing made before a task asks), or, without that server, by reading the
+ * value's Spark broadcast (made, serialised and compressed by the driver every round). Shipped in
+ * the task closure: only the digests and the server's address or the broadcasts' handles travel
+ * with it.
  */
 public final class RoundStart implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -28,6 +31,18 @@ public final class RoundStart implements Serializable {
   private final List<Broadcast<FlatVector>> states;
   private final String[] exchangeDigests;
   private final List<Broadcast<byte[]>> exchange;
+  private final Driver driver;
+
+  /**
+   * Where a task fetches a start value it misses: the round's {@link Rendezvous} server.
+   *
+   * @param service its host:port
+   * @param round the round's id, under which the driver offers the values
+   * @param secret the round's secret, which every request proves
+   * @param timeoutMillis connect and read timeout
+   */
+  public record Driver(String service, long round, byte[] secret, int timeoutMillis)
+      implements Serializable {}
 
   /**
    * @param run the run whose executor entries may serve this round ({@link StickyState}'s key)
@@ -45,6 +60,8 @@ public final class RoundStart implements Serializable {
    *     exchange starts fresh
    * @param exchange for each rank, that state ({@code CompressionState.toBytes()}); null with the
    *     digests
+   * @param driver where a missed value is fetched by its digest; null: from the broadcasts (which
+   *     then must be given; with a driver they are null)
    */
   public RoundStart(
       String run,
@@ -59,7 +76,13 @@ public final class RoundStart implements Serializable {
       String[] stateDigests,
       List<Broadcast<FlatVector>> states,
       String[] exchangeDigests,
-      List<Broadcast<byte[]>> exchange) {
+      List<Broadcast<byte[]>> exchange,
+      Driver driver) {
+    if (driver == null && (params == null || states == null)) {
+      throw new IllegalArgumentException(
+          "a round's start needs the driver's server or the broadcasts to fetch from");
+    }
+    this.driver = driver;
     this.run = run;
     this.iteration = iteration;
     this.numParams = numParams;
@@ -103,16 +126,36 @@ public final class RoundStart implements Serializable {
    * is, e.g. freshly initialised from the model's seed, as the driver's) when its bits are the
    * committed ones, else the driver's.
    */
-  FlatVector params(Traffic t, java.util.function.Supplier<FlatVector> own) {
+  FlatVector params(int rank, Traffic t, java.util.function.Supplier<FlatVector> own) {
     FlatVector v = (FlatVector) lookup(StickyState.Kind.PARAMS, paramsDigest, t);
     if (v == null) {
       v = built(own.get(), paramsDigest, t);
     }
     if (v == null) {
-      v = params.value();
+      v =
+          driver != null
+              ? (FlatVector) fetch(rank, StickyState.Kind.PARAMS, paramsDigest)
+              : params.value();
       t.bytesFetched += 4L * v.length();
     }
     return v;
+  }
+
+  /** The value with {@code digest} from the driver's server. */
+  private Object fetch(int rank, StickyState.Kind kind, String digest) {
+    return Rendezvous.fetch(
+        driver.service(),
+        driver.round(),
+        rank,
+        kind,
+        digest,
+        driver.secret(),
+        driver.timeoutMillis());
+  }
+
+  /** Whether missed values come from the round's server (else from Spark broadcasts). */
+  public boolean raw() {
+    return driver != null;
   }
 
   /** Rank {@code rank}'s optimiser state for parameters {@code [from, to)}. */
@@ -137,7 +180,10 @@ public final class RoundStart implements Serializable {
       v = built(FlatVector.of(new float[stateLengths[rank]]), stateDigests[rank], t);
     }
     if (v == null) {
-      v = states.get(rank).value();
+      v =
+          driver != null
+              ? (FlatVector) fetch(rank, StickyState.Kind.OPTIMIZER, stateDigests[rank])
+              : states.get(rank).value();
       t.bytesFetched += 4L * v.length();
     }
     return v;
@@ -160,7 +206,10 @@ public final class RoundStart implements Serializable {
     byte[] v = (byte[]) lookup(StickyState.Kind.EXCHANGE, exchangeDigests[rank], t);
     if (v == null) {
       t.misses++;
-      v = exchange.get(rank).value();
+      v =
+          driver != null
+              ? (byte[]) fetch(rank, StickyState.Kind.EXCHANGE, exchangeDigests[rank])
+              : exchange.get(rank).value();
       t.bytesFetched += v.length;
     }
     return v;
@@ -186,30 +235,33 @@ public final class RoundStart implements Serializable {
     return null;
   }
 
-  /** Keeps a task's state at the end of its round attempt (ending at global step {@code end}). */
-  void keep(FlatVector params, FlatVector state, byte[] exchangeState, long end) {
+  /** Whether a task keeps its end state in its executor. */
+  boolean sticky() {
+    return sticky;
+  }
+
+  /**
+   * Keeps a task's state at the end of its round attempt (ending at global step {@code end}), each
+   * value under its digest ({@code exchangeDigest} null with {@code exchangeState}).
+   */
+  void keep(
+      FlatVector params,
+      String paramsDigest,
+      FlatVector state,
+      String stateDigest,
+      byte[] exchangeState,
+      String exchangeDigest,
+      long end) {
     if (!sticky) {
       return;
     }
-    StickyState.keep(
-        run,
-        StickyState.Kind.PARAMS,
-        StickyState.digest(params),
-        params,
-        end,
-        4L * params.length());
-    StickyState.keep(
-        run,
-        StickyState.Kind.OPTIMIZER,
-        StickyState.digest(state),
-        state,
-        end,
-        4L * state.length());
+    StickyState.keep(run, StickyState.Kind.PARAMS, paramsDigest, params, end, 4L * params.length());
+    StickyState.keep(run, StickyState.Kind.OPTIMIZER, stateDigest, state, end, 4L * state.length());
     if (exchangeState != null) {
       StickyState.keep(
           run,
           StickyState.Kind.EXCHANGE,
-          StickyState.digest(exchangeState),
+          exchangeDigest,
           exchangeState.clone(),
           end,
           exchangeState.length);

@@ -19,9 +19,9 @@ import java.util.Map;
  * computed here when the entry is kept, and the driver asks for a value by the SHA-256 of the bits
  * it committed. So a hit is exactly the committed bits whatever happened in between (an uncommitted
  * attempt, a rank that moved to another executor, a rank whose replica differed from rank 0's):
- * anything else is a miss, and the task fetches the value from the driver (the round's broadcast).
- * A kept value is never handed out mutably (a {@link FlatVector} is not changed by its users,
- * exchange bytes are only parsed).
+ * anything else is a miss, and the task fetches the value from the driver (raw, by digest, from the
+ * round's rendezvous server; without it, the round's broadcast). A kept value is never handed out
+ * mutably (a {@link FlatVector} is not changed by its users, exchange bytes are only parsed).
  *
  * <p>Each entry is tagged with the global step its round ended at. A task of the round starting at
  * global step I needs only entries tagged I (the committed round's end), so it first drops the

@@ -168,23 +168,7 @@ class ExecutorStateCollectiveTest {
             (Long) r.get("bytes_fetched") >= 4 * other.model().params().length(),
             cold + ": round " + r);
       }
-      assertArrayEquals(
-          warm.model().params().toFloatVector(),
-          other.model().params().toFloatVector(),
-          0f,
-          cold + ": parameters");
-      assertArrayEquals(
-          warm.model().globalStep().state().toFloatVector(),
-          other.model().globalStep().state().toFloatVector(),
-          0f,
-          cold + ": optimiser state");
-      if (CompressionSpec.parse(compression).scheme().lossy()) {
-        assertNotNull(warm.model().exchangeState());
-        assertArrayEquals(
-            warm.model().exchangeState().toBytes(),
-            other.model().exchangeState().toBytes(),
-            cold + ": exchange states");
-      }
+      assertSameState(warm.model(), other.model(), compression, cold.toString());
     }
   }
 
@@ -232,5 +216,31 @@ class ExecutorStateCollectiveTest {
     }
     assertEquals(start, (Double) run.facts().get("round_start_seconds"), 1e-9);
     assertEquals(end, (Double) run.facts().get("round_end_seconds"), 1e-9);
+  }
+
+  /**
+   * {@code actual} holds {@code expected}'s parameters, optimiser state and (for a lossy {@code
+   * compression}) exchange states bit for bit; {@code what} names the case in failures.
+   */
+  static void assertSameState(
+      GlobalModel expected, GlobalModel actual, String compression, String what) {
+    assertArrayEquals(
+        expected.params().toFloatVector(),
+        actual.params().toFloatVector(),
+        0f,
+        what + ": parameters");
+    assertArrayEquals(
+        expected.globalStep().state().toFloatVector(),
+        actual.globalStep().state().toFloatVector(),
+        0f,
+        what + ": optimiser state");
+    if (CompressionSpec.parse(compression).scheme().lossy()) {
+      assertNotNull(expected.exchangeState(), what + ": expected exchange states");
+      assertNotNull(actual.exchangeState(), what + ": exchange states");
+      assertArrayEquals(
+          expected.exchangeState().toBytes(),
+          actual.exchangeState().toBytes(),
+          what + ": exchange states");
+    }
   }
 }

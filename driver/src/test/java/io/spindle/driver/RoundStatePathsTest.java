@@ -1,8 +1,6 @@
 package io.spindle.driver;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.spindle.config.CompressionSpec;
@@ -77,23 +75,7 @@ class RoundStatePathsTest {
           raw.facts().get("round_state_bytes_returned"),
           "the same values return either way");
       String what = "warm " + warm;
-      assertArrayEquals(
-          spark.model().params().toFloatVector(),
-          raw.model().params().toFloatVector(),
-          0f,
-          what + ": parameters");
-      assertArrayEquals(
-          spark.model().globalStep().state().toFloatVector(),
-          raw.model().globalStep().state().toFloatVector(),
-          0f,
-          what + ": optimiser state");
-      if (CompressionSpec.parse(compression).scheme().lossy()) {
-        assertNotNull(raw.model().exchangeState());
-        assertArrayEquals(
-            spark.model().exchangeState().toBytes(),
-            raw.model().exchangeState().toBytes(),
-            what + ": exchange states");
-      }
+      ExecutorStateCollectiveTest.assertSameState(spark.model(), raw.model(), compression, what);
     }
   }
 }

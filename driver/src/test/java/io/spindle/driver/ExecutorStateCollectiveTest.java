@@ -53,15 +53,7 @@ class ExecutorStateCollectiveTest {
     GlobalModel model = new GlobalModel(CollectiveEqualsLocalTest.spec());
     try (DistributedDataset data = DistributedEqualsLocalTest.data(2)) {
       CollectiveSync sync =
-          new CollectiveSync(
-                  SPARK.sc(),
-                  DistributedEqualsLocalTest.layout(data),
-                  20,
-                  CompressionSpec.parse(compression),
-                  sharded,
-                  30000,
-                  true)
-              .executorState(executors != Executors.NEW_ID);
+          sync(SPARK, data, compression, sharded, true, executors != Executors.NEW_ID);
       ParameterSync run =
           executors != Executors.CLEARED
               ? sync
@@ -216,6 +208,28 @@ class ExecutorStateCollectiveTest {
     }
     assertEquals(start, (Double) run.facts().get("round_start_seconds"), 1e-9);
     assertEquals(end, (Double) run.facts().get("round_end_seconds"), 1e-9);
+  }
+
+  /**
+   * The collective strategy of these tests: rounds of 20 steps, a 30 s peer timeout, the round's
+   * state through the driver's rendezvous or through Spark, executors keeping their state or not.
+   */
+  static CollectiveSync sync(
+      SparkLocal spark,
+      DistributedDataset data,
+      String compression,
+      boolean sharded,
+      boolean rendezvous,
+      boolean executorState) {
+    return new CollectiveSync(
+            spark.sc(),
+            DistributedEqualsLocalTest.layout(data),
+            20,
+            CompressionSpec.parse(compression),
+            sharded,
+            30000,
+            rendezvous)
+        .executorState(executorState);
   }
 
   /**

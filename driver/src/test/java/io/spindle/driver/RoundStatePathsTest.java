@@ -3,7 +3,6 @@ package io.spindle.driver;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.spindle.config.CompressionSpec;
 import io.spindle.driver.data.DistributedDataset;
 import io.spindle.driver.sync.CollectiveSync;
 import java.nio.file.Path;
@@ -37,15 +36,7 @@ class RoundStatePathsTest {
     GlobalModel model = new GlobalModel(CollectiveEqualsLocalTest.spec());
     try (DistributedDataset data = DistributedEqualsLocalTest.data(2)) {
       CollectiveSync sync =
-          new CollectiveSync(
-                  SPARK.sc(),
-                  DistributedEqualsLocalTest.layout(data),
-                  20,
-                  CompressionSpec.parse(compression),
-                  sharded,
-                  30000,
-                  rendezvous)
-              .executorState(warm);
+          ExecutorStateCollectiveTest.sync(SPARK, data, compression, sharded, rendezvous, warm);
       DistributedEqualsLocalTest.trainDistributed(sync, data, model);
       return new Run(model, sync.facts());
     }

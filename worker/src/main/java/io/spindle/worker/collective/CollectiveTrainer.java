@@ -401,7 +401,7 @@ public final class CollectiveTrainer {
         StickyState.Kind kind,
         Object value,
         String digest) {
-      Rendezvous.upload(
+      StateService.upload(
           spec.rendezvous(),
           spec.round(),
           attempt,

@@ -244,42 +244,6 @@ public final class Rendezvous implements AutoCloseable {
     return out;
   }
 
-  /**
-   * Run by a task: uploads {@code value} as rank {@code rank}'s end {@code kind} of {@code round},
-   * stage attempt {@code attempt}, and returns its digest once the service has stored it (its
-   * answer signed with the round's secret).
-   *
-   * @throws CollectiveException when the upload fails or is refused: the task fails its stage
-   */
-  public static String upload(
-      String service,
-      long round,
-      int attempt,
-      int rank,
-      StickyState.Kind kind,
-      Object value,
-      String digest,
-      byte[] secret,
-      int timeoutMillis) {
-    return StateService.upload(
-        service, round, attempt, rank, kind, value, digest, secret, timeoutMillis);
-  }
-
-  /**
-   * Run by a task: fetches the value of {@code kind} with SHA-256 {@code digest} the service offers
-   * for {@code round}; the bytes are checked against the digest.
-   */
-  public static Object fetch(
-      String service,
-      long round,
-      int rank,
-      StickyState.Kind kind,
-      String digest,
-      byte[] secret,
-      int timeoutMillis) {
-    return StateService.fetch(service, round, rank, kind, digest, secret, timeoutMillis);
-  }
-
   /** Ranks of (round, attempt) that have joined and wait for the others to join. */
   int waiting(long round, int attempt) {
     Group g = groups.get(round + "/" + attempt);

@@ -143,7 +143,7 @@ public final class RoundStart implements Serializable {
 
   /** The value with {@code digest} from the driver's server. */
   private Object fetch(int rank, StickyState.Kind kind, String digest) {
-    return Rendezvous.fetch(
+    return StateService.fetch(
         driver.service(),
         driver.round(),
         rank,

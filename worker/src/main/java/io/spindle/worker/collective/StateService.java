@@ -239,6 +239,13 @@ final class StateService implements AutoCloseable {
     out.flush();
   }
 
+  /**
+   * Run by a task: uploads {@code value} as rank {@code rank}'s end {@code kind} of {@code round},
+   * stage attempt {@code attempt}, to the round's service at {@code service}, and returns its
+   * digest once the service has stored it (its answer signed with the round's secret).
+   *
+   * @throws CollectiveException when the upload fails or is refused: the task fails its stage
+   */
   static String upload(
       String service,
       long round,
@@ -283,6 +290,10 @@ final class StateService implements AutoCloseable {
     }
   }
 
+  /**
+   * Run by a task: fetches the value of {@code kind} with SHA-256 {@code digest} the service at
+   * {@code service} offers for {@code round}; the bytes are checked against the digest.
+   */
   static Object fetch(
       String service,
       long round,

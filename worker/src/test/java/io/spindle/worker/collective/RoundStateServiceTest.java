@@ -65,7 +65,7 @@ class RoundStateServiceTest {
       Rendezvous r, int attempt, int rank, StickyState.Kind kind, Object value, byte[] secret) {
     String digest =
         value instanceof byte[] b ? StickyState.digest(b) : StickyState.digest((FlatVector) value);
-    return Rendezvous.upload(
+    return StateService.upload(
         r.endpoint(), ROUND, attempt, rank, kind, value, digest, secret, 10_000);
   }
 
@@ -91,13 +91,14 @@ class RoundStateServiceTest {
       r.offer(ROUND, StickyState.Kind.EXCHANGE, ed, exchange);
       FlatVector fetched =
           (FlatVector)
-              Rendezvous.fetch(r.endpoint(), ROUND, 1, StickyState.Kind.PARAMS, pd, SECRET, 10_000);
+              StateService.fetch(
+                  r.endpoint(), ROUND, 1, StickyState.Kind.PARAMS, pd, SECRET, 10_000);
       assertSameBits(params, fetched);
       assertEquals(pd, StickyState.digest(fetched));
       assertArrayEquals(
           exchange,
           (byte[])
-              Rendezvous.fetch(
+              StateService.fetch(
                   r.endpoint(), ROUND, 1, StickyState.Kind.EXCHANGE, ed, SECRET, 10_000));
     }
   }
@@ -112,7 +113,7 @@ class RoundStateServiceTest {
           assertThrows(
               CollectiveException.class,
               () ->
-                  Rendezvous.upload(
+                  StateService.upload(
                       r.endpoint(),
                       ROUND,
                       0,
@@ -140,7 +141,7 @@ class RoundStateServiceTest {
           assertThrows(
               CollectiveException.class,
               () ->
-                  Rendezvous.fetch(
+                  StateService.fetch(
                       r.endpoint(), ROUND, 0, StickyState.Kind.PARAMS, other, SECRET, 10_000));
       assertTrue(missing.getMessage().contains("is offered"), missing.getMessage());
     }
@@ -158,7 +159,7 @@ class RoundStateServiceTest {
           assertThrows(
               PeerAuthenticationException.class,
               () ->
-                  Rendezvous.fetch(
+                  StateService.fetch(
                       r.endpoint(), ROUND, 0, StickyState.Kind.OPTIMIZER, claimed, SECRET, 10_000));
       assertTrue(e.getMessage().contains("not the committed"), e.getMessage());
     }
@@ -181,7 +182,7 @@ class RoundStateServiceTest {
           assertThrows(
               CollectiveException.class,
               () ->
-                  Rendezvous.fetch(
+                  StateService.fetch(
                       r.endpoint(), ROUND, 0, StickyState.Kind.PARAMS, d, WRONG, 10_000));
       assertTrue(get.getMessage().contains("authentication failed"), get.getMessage());
       // a request for a round that is not open, and garbage after the state magic
@@ -189,7 +190,7 @@ class RoundStateServiceTest {
           assertThrows(
               CollectiveException.class,
               () ->
-                  Rendezvous.fetch(
+                  StateService.fetch(
                       r.endpoint(), ROUND + 1, 0, StickyState.Kind.PARAMS, d, SECRET, 10_000));
       assertTrue(closed.getMessage().contains("is not open"), closed.getMessage());
       String[] hostPort = r.endpoint().split(":");
@@ -207,7 +208,8 @@ class RoundStateServiceTest {
       assertThrows(
           CollectiveException.class,
           () ->
-              Rendezvous.fetch(r.endpoint(), ROUND, 0, StickyState.Kind.PARAMS, d, SECRET, 10_000));
+              StateService.fetch(
+                  r.endpoint(), ROUND, 0, StickyState.Kind.PARAMS, d, SECRET, 10_000));
     }
   }
 

@@ -166,6 +166,50 @@ public final class FlatVector implements Serializable {
     return out;
   }
 
+  /**
+   * Puts the values {@code [from, from + len)} of a float32 vector into {@code out}: a bulk copy of
+   * their raw bits (NaN payloads included) straight from the vector, with no copy of the whole
+   * vector first ({@link #toFloatArray} clones it).
+   */
+  public void putFloats(int from, int len, java.nio.FloatBuffer out) {
+    if (floats == null) {
+      throw new IllegalStateException("expected a FLOAT vector, found " + dataType());
+    }
+    out.put(floats, from, len);
+  }
+
+  /**
+   * Whether {@code other} holds exactly these bits: the same type and length and, value by value,
+   * the same raw IEEE bits ({@link #equals} takes NaNs with different payloads for equal, this does
+   * not).
+   */
+  public boolean sameBits(FlatVector other) {
+    if (other == this) {
+      return true;
+    }
+    if (other == null || dataType() != other.dataType() || length() != other.length()) {
+      return false;
+    }
+    if (floats != null) {
+      float[] a = floats;
+      float[] b = other.floats;
+      for (int i = 0; i < a.length; i++) {
+        if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(b[i])) {
+          return false;
+        }
+      }
+    } else {
+      double[] a = doubles;
+      double[] b = other.doubles;
+      for (int i = 0; i < a.length; i++) {
+        if (Double.doubleToRawLongBits(a[i]) != Double.doubleToRawLongBits(b[i])) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
   public double get(int i) {
     return floats != null ? floats[i] : doubles[i];
   }

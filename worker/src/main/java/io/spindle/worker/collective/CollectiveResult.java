@@ -45,7 +45,8 @@ public final class CollectiveResult implements Serializable {
   final boolean raw;
   final long uploadedBytes;
 
-  CollectiveResult(
+  /** A task's result (made by {@link CollectiveTrainer}; public for the driver's tests). */
+  public CollectiveResult(
       int rank,
       FlatVector params,
       FlatVector state,

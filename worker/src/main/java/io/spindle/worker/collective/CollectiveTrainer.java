@@ -17,7 +17,6 @@ import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.BarrierTaskInfo;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * One task of a collective round, inside a Spark barrier stage. The round's protocol:
@@ -211,7 +210,7 @@ public final class CollectiveTrainer {
         GradientExchange.create(
             spec.compression(), ring, net.gradientLayout(), spec.model().seed());
     exchange.restore(exchangeState);
-    update.setState(Nd4j.createFromArray(state.toFloatArray()));
+    update.setState(state.toINDArray());
     ShardGradients shares = new ShardGradients();
     int firstShard = spec.shards().first(rank);
     long computeNanos = 0;
@@ -286,7 +285,7 @@ public final class CollectiveTrainer {
     FlatVector endParams = FlatVector.of(values);
     FlatVector endState = FlatVector.copyOf(update.state());
     byte[] endExchange = after == null ? null : after.toBytes();
-    End end = End.of(spec, start, rank, sendState, endParams, endState, endExchange);
+    End end = End.of(spec, start, rank, attempt, sendState, endParams, endState, endExchange);
     start.keep(
         endParams,
         end.paramsDigest,
@@ -295,7 +294,6 @@ public final class CollectiveTrainer {
         endExchange,
         end.exchangeDigest,
         firstIteration + steps);
-    long uploaded = start.raw() ? end.upload(spec, rank, attempt) : 0;
     RoundTimeline timeline =
         new RoundTimeline(
             startedAtMillis,
@@ -338,80 +336,132 @@ public final class CollectiveTrainer {
         sendState ? end.stateDigest : null,
         end.exchangeDigest,
         start.raw(),
-        uploaded);
+        end.uploaded);
   }
 
   /**
-   * A task's end state and the SHA-256 of each value (computed once: for its executor's {@link
-   * StickyState} and to name what it uploads), each digest null where the value is neither kept nor
-   * sent.
+   * A task's end: the SHA-256 of each value it keeps in its executor's {@link StickyState} or
+   * uploads (computed once for both; null where the value is neither kept nor sent), and the bytes
+   * it uploaded.
    */
   private record End(
-      FlatVector params,
-      String paramsDigest,
-      FlatVector state,
-      String stateDigest,
-      byte[] exchange,
-      String exchangeDigest,
-      boolean sendState) {
+      String paramsDigest, String stateDigest, String exchangeDigest, long uploaded) {
 
+    /**
+     * Digests the end values and, with the round's server, uploads what this rank returns (rank 0
+     * the parameters, the optimiser state when this rank sends it, the exchange state). The values
+     * it uploads are digested first, and each upload runs on a helper thread while this thread
+     * digests the next value (the service digests what arrives, so this task's SHA-256 of the next
+     * value runs beside the service's of the one before, not after it); the uploads themselves go
+     * one after the other. A failed upload throws, which fails the task and so its stage: Spark
+     * relaunches it from the committed state.
+     */
     static End of(
         CollectiveSpec spec,
         RoundStart start,
         int rank,
+        int attempt,
         boolean sendState,
         FlatVector params,
         FlatVector state,
         byte[] exchange) {
       boolean keep = start.sticky();
       boolean raw = start.raw();
-      return new End(
-          params,
-          keep || (raw && rank == 0) ? StickyState.digest(params) : null,
-          state,
-          keep || (raw && sendState) ? StickyState.digest(state) : null,
-          exchange,
-          exchange != null ? StickyState.digest(exchange) : null,
-          sendState);
+      try (Uploads uploads = raw ? new Uploads(spec, rank, attempt) : null) {
+        String paramsDigest = null;
+        String stateDigest = null;
+        String exchangeDigest = null;
+        if (raw && rank == 0) {
+          paramsDigest = StickyState.digest(params);
+          uploads.send(StickyState.Kind.PARAMS, params, paramsDigest);
+        }
+        if (raw && sendState) {
+          stateDigest = StickyState.digest(state);
+          uploads.send(StickyState.Kind.OPTIMIZER, state, stateDigest);
+        }
+        if (exchange != null) {
+          exchangeDigest = StickyState.digest(exchange);
+          if (raw) {
+            uploads.send(StickyState.Kind.EXCHANGE, exchange, exchangeDigest);
+          }
+        }
+        // what this rank only keeps, digested while its uploads run
+        if (keep && paramsDigest == null) {
+          paramsDigest = StickyState.digest(params);
+        }
+        if (keep && stateDigest == null) {
+          stateDigest = StickyState.digest(state);
+        }
+        return new End(paramsDigest, stateDigest, exchangeDigest, raw ? uploads.await() : 0);
+      }
+    }
+  }
+
+  /**
+   * A task's uploads to the round's server, one after the other on a helper thread of their own
+   * while the task's thread goes on; {@link #await} waits for them all and rethrows the first
+   * failure as it is.
+   */
+  private static final class Uploads implements AutoCloseable {
+    private final CollectiveSpec spec;
+    private final int rank;
+    private final int attempt;
+    private final java.util.concurrent.ExecutorService thread;
+    private final List<java.util.concurrent.Future<Long>> sent = new java.util.ArrayList<>();
+
+    Uploads(CollectiveSpec spec, int rank, int attempt) {
+      this.spec = spec;
+      this.rank = rank;
+      this.attempt = attempt;
+      this.thread =
+          java.util.concurrent.Executors.newSingleThreadExecutor(
+              r -> {
+                Thread t = new Thread(r, "spindle-upload-" + rank);
+                t.setDaemon(true);
+                return t;
+              });
     }
 
-    /**
-     * Uploads what this rank returns to the round's server (rank 0 the parameters, the optimiser
-     * state when this rank sends it, the exchange state); returns the bytes sent. A failed upload
-     * throws, which fails the task and so its stage: Spark relaunches it from the committed state.
-     */
-    long upload(CollectiveSpec spec, int rank, int attempt) {
+    void send(StickyState.Kind kind, Object value, String digest) {
+      sent.add(
+          thread.submit(
+              () -> {
+                StateService.upload(
+                    spec.rendezvous(),
+                    spec.round(),
+                    attempt,
+                    rank,
+                    kind,
+                    value,
+                    digest,
+                    spec.secret(),
+                    spec.timeoutMillis());
+                return StateWire.length(value);
+              }));
+    }
+
+    /** The bytes uploaded, once every upload has been stored (its receipt checked). */
+    long await() {
       long bytes = 0;
-      if (rank == 0) {
-        bytes += send(spec, rank, attempt, StickyState.Kind.PARAMS, params, paramsDigest);
-      }
-      if (sendState) {
-        bytes += send(spec, rank, attempt, StickyState.Kind.OPTIMIZER, state, stateDigest);
-      }
-      if (exchange != null) {
-        bytes += send(spec, rank, attempt, StickyState.Kind.EXCHANGE, exchange, exchangeDigest);
+      try {
+        for (java.util.concurrent.Future<Long> f : sent) {
+          bytes += f.get();
+        }
+      } catch (java.util.concurrent.ExecutionException e) {
+        if (e.getCause() instanceof RuntimeException r) {
+          throw r;
+        }
+        throw new CollectiveException("rank " + rank + ": an upload failed: " + e.getCause(), e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new CollectiveException("rank " + rank + ": interrupted while uploading", e);
       }
       return bytes;
     }
 
-    private static long send(
-        CollectiveSpec spec,
-        int rank,
-        int attempt,
-        StickyState.Kind kind,
-        Object value,
-        String digest) {
-      StateService.upload(
-          spec.rendezvous(),
-          spec.round(),
-          attempt,
-          rank,
-          kind,
-          value,
-          digest,
-          spec.secret(),
-          spec.timeoutMillis());
-      return StateWire.length(value);
+    @Override
+    public void close() {
+      thread.shutdownNow();
     }
   }
 

@@ -44,14 +44,15 @@ final class StateWire {
       out.write(b);
       return;
     }
-    float[] f = floats(value).toFloatArray();
+    FlatVector v = floats(value);
+    int n = v.length();
     byte[] chunk = new byte[CHUNK];
     FloatBuffer fb = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
     int per = CHUNK / Float.BYTES;
-    for (int i = 0; i < f.length; i += per) {
-      int len = Math.min(per, f.length - i);
+    for (int i = 0; i < n; i += per) {
+      int len = Math.min(per, n - i);
       fb.clear();
-      fb.put(f, i, len); // the raw bits
+      v.putFloats(i, len, fb); // the raw bits, straight from the vector (no copy of it first)
       out.write(chunk, 0, len * Float.BYTES);
     }
   }

@@ -350,11 +350,11 @@ public final class CollectiveTrainer {
     /**
      * Digests the end values and, with the round's server, uploads what this rank returns (rank 0
      * the parameters, the optimiser state when this rank sends it, the exchange state). The values
-     * it uploads are digested first, and each upload runs on a helper thread while this thread
-     * digests the next value (the service digests what arrives, so this task's SHA-256 of the next
-     * value runs beside the service's of the one before, not after it); the uploads themselves go
-     * one after the other. A failed upload throws, which fails the task and so its stage: Spark
-     * relaunches it from the committed state.
+     * it uploads are digested first, and each upload starts on a helper thread of its own as soon
+     * as its digest is known, while this thread digests the next value (the service digests what
+     * arrives, so this task's SHA-256 of the next value runs beside the service's of the one
+     * before, not after it, and a value's upload does not wait for the one before). A failed upload
+     * throws, which fails the task and so its stage: Spark relaunches it from the committed state.
      */
     static End of(
         CollectiveSpec spec,
@@ -398,23 +398,23 @@ public final class CollectiveTrainer {
   }
 
   /**
-   * A task's uploads to the round's server, one after the other on a helper thread of their own
-   * while the task's thread goes on; {@link #await} waits for them all and rethrows the first
-   * failure as it is.
+   * A task's uploads to the round's server (at most three values), each on a helper thread of its
+   * own, on a connection of its own, while the task's thread goes on; {@link #await} waits for them
+   * all and rethrows the first failure as it is.
    */
   private static final class Uploads implements AutoCloseable {
     private final CollectiveSpec spec;
     private final int rank;
     private final int attempt;
-    private final java.util.concurrent.ExecutorService thread;
+    private final java.util.concurrent.ExecutorService threads;
     private final List<java.util.concurrent.Future<Long>> sent = new java.util.ArrayList<>();
 
     Uploads(CollectiveSpec spec, int rank, int attempt) {
       this.spec = spec;
       this.rank = rank;
       this.attempt = attempt;
-      this.thread =
-          java.util.concurrent.Executors.newSingleThreadExecutor(
+      this.threads =
+          java.util.concurrent.Executors.newCachedThreadPool(
               r -> {
                 Thread t = new Thread(r, "spindle-upload-" + rank);
                 t.setDaemon(true);
@@ -424,7 +424,7 @@ public final class CollectiveTrainer {
 
     void send(StickyState.Kind kind, Object value, String digest) {
       sent.add(
-          thread.submit(
+          threads.submit(
               () -> {
                 StateService.upload(
                     spec.rendezvous(),
@@ -461,7 +461,7 @@ public final class CollectiveTrainer {
 
     @Override
     public void close() {
-      thread.shutdownNow();
+      threads.shutdownNow();
     }
   }
 

@@ -12,7 +12,6 @@ import java.util.Arrays;
 import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -652,14 +651,15 @@ final class DenseStack {
     return rows == a.size(0) ? a : a.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all());
   }
 
-  /** {@code out = op(a) op(b)} with libnd4j's matmul (oneDNN on the CPU backend). */
+  /**
+   * {@code out = op(a) op(b)} with libnd4j's matmul (oneDNN on the CPU backend), once: a {@link
+   * PreparedMatmul} run and freed, which skips {@code Nd4j.exec}'s per-op Java path (same op, same
+   * bits). For products on the same arrays every step, keep a {@link PreparedMatmul} instead.
+   */
   static void matmul(INDArray a, INDArray b, INDArray out, boolean transA, boolean transB) {
-    Nd4j.exec(
-        DynamicCustomOp.builder("matmul")
-            .addInputs(a, b)
-            .addOutputs(out)
-            .addIntegerArguments(transA ? 1 : 0, transB ? 1 : 0, 0)
-            .build());
+    try (PreparedMatmul p = new PreparedMatmul(a, b, out, transA, transB)) {
+      p.run();
+    }
   }
 
   /** Copies {@code n} values into a contiguous array (or view) from its first element on. */

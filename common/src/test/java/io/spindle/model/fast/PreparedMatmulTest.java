@@ -20,13 +20,14 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * A prepared product gives the bits of {@code Nd4j.exec} of a freshly built matmul op ({@link
- * DenseStack#matmul}) on the same arrays: every transpose combination, float32 and bf16, whole
- * arrays and row views (an epoch's short last batch), and it reads its operands' current values on
- * every run (the step rewrites them in place).
+ * A prepared product ({@link PreparedMatmul}, and {@link DenseStack#matmul} through it) gives the
+ * bits of {@code Nd4j.exec} of a freshly built matmul op on the same arrays: every transpose
+ * combination, float32 and bf16, whole arrays and row views (an epoch's short last batch), and it
+ * reads its operands' current values on every run (the step rewrites them in place).
  */
 class PreparedMatmulTest {
 
@@ -47,6 +48,16 @@ class PreparedMatmulTest {
     return b;
   }
 
+  /** What the fast paths ran before: {@code Nd4j.exec} of a freshly built op. */
+  private static void fresh(INDArray a, INDArray b, INDArray out, boolean transA, boolean transB) {
+    Nd4j.exec(
+        DynamicCustomOp.builder("matmul")
+            .addInputs(a, b)
+            .addOutputs(out)
+            .addIntegerArguments(transA ? 1 : 0, transB ? 1 : 0, 0)
+            .build());
+  }
+
   /** {@code op(a) op(b)} of shapes (m x k) (k x n) for the transposes given. */
   private static void check(DataType type, boolean transA, boolean transB, int m, int k, int n) {
     Random r = new Random(31L * m + k + (transA ? 7 : 0) + (transB ? 13 : 0));
@@ -62,12 +73,15 @@ class PreparedMatmulTest {
       for (int run = 0; run < 3; run++) {
         fill(a, r);
         fill(b, r);
-        DenseStack.matmul(a, b, expected, transA, transB);
+        fresh(a, b, expected, transA, transB);
         p.run();
         assertArrayEquals(
             bits(expected),
             bits(outRows),
             type + " transA=" + transA + " transB=" + transB + " run " + run);
+        INDArray once = Nd4j.create(type, m, n);
+        DenseStack.matmul(a, b, once, transA, transB);
+        assertArrayEquals(bits(expected), bits(once), "DenseStack.matmul, run " + run);
       }
     }
   }

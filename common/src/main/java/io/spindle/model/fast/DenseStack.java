@@ -12,7 +12,6 @@ import java.util.Arrays;
 import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -79,6 +78,8 @@ final class DenseStack {
   private final float[] hb;
   private final float[] hdb;
   private final DropoutMasks masks;
+  private Products full; // the products on maxBatch rows, prepared once
+  private Products partial; // on another number of rows (an epoch's last batch), the last used
   private long correct;
   private long[] times;
   private int timesAt;
@@ -295,6 +296,7 @@ final class DenseStack {
     }
     long t = times == null ? 0 : System.nanoTime();
     long p = phases == null ? 0 : System.nanoTime();
+    Products products = products(rows);
     if (bf16) {
       castWeights();
     }
@@ -309,7 +311,7 @@ final class DenseStack {
     p = lap(p, INPUT);
     double loss = 0;
     for (int l = 0; l < layers; l++) {
-      matmul(rowsOf(x[l], rows), wt16[l], rowsOf(z[l], rows), false, true);
+      products.forward[l].run();
       p = lap(p, FORWARD_PRODUCTS);
       int n = nOut[l];
       load(z[l], hz, rows * n);
@@ -327,7 +329,7 @@ final class DenseStack {
     }
     for (int l = layers - 1; l >= 0; l--) {
       // dW^T = delta^T x, straight into the flat gradient
-      matmul(rowsOf(delta[l], rows), rowsOf(x[l], rows), dwt16[l], true, false);
+      products.weightGradient[l].run();
       if (bf16) {
         widen(dwt16[l], dwt[l], nOut[l] * nIn[l]);
       }
@@ -336,7 +338,7 @@ final class DenseStack {
         tick(t, 1);
         break;
       }
-      matmul(rowsOf(delta[l], rows), wt16[l], rowsOf(g[l], rows), false, false);
+      products.inputGradient[l].run();
       p = lap(p, INPUT_GRADIENT_PRODUCTS);
       int n = nIn[l];
       if (l == 0) {
@@ -356,6 +358,58 @@ final class DenseStack {
       t = tick(t, 2 * l + 1);
     }
     return loss;
+  }
+
+  /** The pass's products on {@code rows} rows: prepared once per row count in use. */
+  private Products products(int rows) {
+    if (rows == maxBatch) {
+      if (full == null) {
+        full = new Products(rows);
+      }
+      return full;
+    }
+    if (partial == null || partial.rows != rows) {
+      if (partial != null) {
+        partial.close();
+      }
+      partial = new Products(rows);
+    }
+    return partial;
+  }
+
+  /**
+   * The matrix products of one pass over {@code rows} examples ({@link PreparedMatmul}): the same
+   * products on the same arrays as {@link #matmul} would run, prepared once.
+   */
+  private final class Products implements AutoCloseable {
+    final int rows;
+    final PreparedMatmul[] forward = new PreparedMatmul[layers]; // z = x W
+    final PreparedMatmul[] weightGradient = new PreparedMatmul[layers]; // dW^T = delta^T x
+    final PreparedMatmul[] inputGradient = new PreparedMatmul[layers]; // g = delta W^T
+
+    Products(int rows) {
+      this.rows = rows;
+      for (int l = 0; l < layers; l++) {
+        INDArray xs = rowsOf(x[l], rows);
+        INDArray ds = rowsOf(delta[l], rows);
+        forward[l] = new PreparedMatmul(xs, wt16[l], rowsOf(z[l], rows), false, true);
+        weightGradient[l] = new PreparedMatmul(ds, xs, dwt16[l], true, false);
+        if (g[l] != null) {
+          inputGradient[l] = new PreparedMatmul(ds, wt16[l], rowsOf(g[l], rows), false, false);
+        }
+      }
+    }
+
+    @Override
+    public void close() {
+      for (PreparedMatmul[] ps : new PreparedMatmul[][] {forward, weightGradient, inputGradient}) {
+        for (PreparedMatmul m : ps) {
+          if (m != null) {
+            m.close();
+          }
+        }
+      }
+    }
   }
 
   /**
@@ -597,14 +651,15 @@ final class DenseStack {
     return rows == a.size(0) ? a : a.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all());
   }
 
-  /** {@code out = op(a) op(b)} with libnd4j's matmul (oneDNN on the CPU backend). */
+  /**
+   * {@code out = op(a) op(b)} with libnd4j's matmul (oneDNN on the CPU backend), once: a {@link
+   * PreparedMatmul} run and freed, which skips {@code Nd4j.exec}'s per-op Java path (same op, same
+   * bits). For products on the same arrays every step, keep a {@link PreparedMatmul} instead.
+   */
   static void matmul(INDArray a, INDArray b, INDArray out, boolean transA, boolean transB) {
-    Nd4j.exec(
-        DynamicCustomOp.builder("matmul")
-            .addInputs(a, b)
-            .addOutputs(out)
-            .addIntegerArguments(transA ? 1 : 0, transB ? 1 : 0, 0)
-            .build());
+    try (PreparedMatmul p = new PreparedMatmul(a, b, out, transA, transB)) {
+      p.run();
+    }
   }
 
   /** Copies {@code n} values into a contiguous array (or view) from its first element on. */

@@ -220,24 +220,37 @@ public final class CollectiveTrainer {
     float[][] perShard = shardRing == null ? null : new float[spec.shards().count(rank)][n];
     long loaded = System.nanoTime();
     long firstStepsNanos = 0;
+    StepPhases phases = StepPhases.create(RoundTimeline.WARM_STEPS);
     for (int s = 0; s < steps; s++) {
       if (s == RoundTimeline.WARM_STEPS) {
         firstStepsNanos = System.nanoTime() - loaded;
+      }
+      if (phases != null) {
+        phases.begin(s);
       }
       int step = cursor.step();
       long iteration = firstIteration + s;
       long t0 = System.nanoTime();
       List<MiniBatch> batches = cursor.next();
+      if (phases != null) {
+        phases.end(StepPhases.Phase.DATA);
+      }
       // sharded: sum only this worker's chunk, update it, then share the new parameters;
       // replicated: sum everything and let every worker apply the same update
       if (shardRing == null) {
         shares.compute(
             net, spec.model(), spec.layout(), firstShard, step, iteration, batches, gradient);
         computeNanos += System.nanoTime() - t0;
+        if (phases != null) {
+          phases.end(StepPhases.Phase.GRADIENT);
+        }
         t0 = System.nanoTime();
         long ringBefore = ring.nanosInCollectives();
         exchange.reduce(gradient, from, to, iteration);
         codecNanos += System.nanoTime() - t0 - (ring.nanosInCollectives() - ringBefore);
+        if (phases != null) {
+          phases.end(StepPhases.Phase.REDUCE);
+        }
       } else {
         shares.computeEach(
             net, spec.model(), spec.layout(), firstShard, step, iteration, batches, perShard);
@@ -251,9 +264,15 @@ public final class CollectiveTrainer {
       t0 = System.nanoTime();
       update.update(values, gradient, spec.layout().stepSize(step), iteration);
       computeNanos += System.nanoTime() - t0;
+      if (phases != null) {
+        phases.end(StepPhases.Phase.UPDATE);
+      }
       if (spec.sharded()) {
         ring.allGather(
             values, bounds, iteration, GradientExchange.PARAMETERS_TAG, WireFormat.FP32, null);
+      }
+      if (phases != null) {
+        phases.end(StepPhases.Phase.GATHER);
       }
       t0 = System.nanoTime();
       // every task holds the full vector now, so every task applies the constraint to it
@@ -261,6 +280,9 @@ public final class CollectiveTrainer {
       update.constrain(values);
       FlatVector.copyInto(values, 0, n, w, 0);
       computeNanos += System.nanoTime() - t0;
+      if (phases != null) {
+        phases.end(StepPhases.Phase.COPY_IN);
+      }
       if (reporter != null) {
         t0 = System.nanoTime();
         reporter.step(
@@ -272,8 +294,14 @@ public final class CollectiveTrainer {
             shares.lossSum());
         progressNanos += System.nanoTime() - t0;
       }
+      if (phases != null) {
+        phases.end(StepPhases.Phase.REPORT);
+      }
     }
     long stepped = System.nanoTime();
+    if (phases != null) {
+      phases.print(rank, firstIteration);
+    }
     int firstSteps = Math.min(steps, RoundTimeline.WARM_STEPS);
     if (steps <= RoundTimeline.WARM_STEPS) {
       firstStepsNanos = stepped - loaded;

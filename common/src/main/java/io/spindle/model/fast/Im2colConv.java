@@ -2,7 +2,6 @@ package io.spindle.model.fast;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
@@ -54,10 +53,11 @@ final class Im2colConv {
   private final int chunk; // examples per chunk
   private final INDArray chunkBuf; // one chunk's output or output gradient, NHWC
   private final double[] acc; // the weight gradient's sum over the chunks so far
-  // per chunk, libnd4j's matmul ops on fixed views, built once for a batch size (opsRows): a
-  // chunk's product is a few microseconds of arithmetic, building the op and views costs as much
-  private final DynamicCustomOp[] forwardOps;
-  private final DynamicCustomOp[] backwardOps;
+  // per chunk, libnd4j's matmul on fixed views, prepared once for a batch size (opsRows): a
+  // chunk's product is a few microseconds of arithmetic; building the op and views, or running it
+  // through Nd4j.exec's per-op Java path (docs/steady-step.md), costs as much
+  private final PreparedMatmul[] forwardOps;
+  private final PreparedMatmul[] backwardOps;
   private int opsRows = -1;
   private int rows;
 
@@ -95,8 +95,8 @@ final class Im2colConv {
     chunkBuf = chunked ? Nd4j.create(DataType.FLOAT, (long) chunk * outH * outW * outC) : null;
     acc = new double[width * outC];
     int chunks = (maxBatch + chunk - 1) / chunk;
-    forwardOps = new DynamicCustomOp[chunks];
-    backwardOps = new DynamicCustomOp[chunks];
+    forwardOps = new PreparedMatmul[chunks];
+    backwardOps = new PreparedMatmul[chunks];
   }
 
   /**
@@ -147,33 +147,39 @@ final class Im2colConv {
    */
   void forwardChunk(int r0, int r1) {
     check(r0, r1);
-    Nd4j.exec(ops()[0][r0 / chunk]);
+    ops()[0][r0 / chunk].run();
   }
 
   /** The forward and backward ops of the chunks for the current batch size. */
-  private DynamicCustomOp[][] ops() {
+  private PreparedMatmul[][] ops() {
     if (chunkBuf == null) {
       throw new IllegalStateException("this convolution was built without chunks");
     }
     if (opsRows != rows) {
+      closeOps();
       for (int r0 = 0; r0 < rows; r0 += chunk) {
         int r1 = Math.min(rows, r0 + chunk);
         INDArray p = patchesT(r0, r1);
         INDArray c = chunk(r0, r1);
-        forwardOps[r0 / chunk] = matmul(p, w, c, true);
-        backwardOps[r0 / chunk] = matmul(p, c, dw, false);
+        forwardOps[r0 / chunk] = new PreparedMatmul(p, w, c, true, false);
+        backwardOps[r0 / chunk] = new PreparedMatmul(p, c, dw, false, false);
       }
       opsRows = rows;
     }
-    return new DynamicCustomOp[][] {forwardOps, backwardOps};
+    return new PreparedMatmul[][] {forwardOps, backwardOps};
   }
 
-  private static DynamicCustomOp matmul(INDArray a, INDArray b, INDArray out, boolean transA) {
-    return DynamicCustomOp.builder("matmul")
-        .addInputs(a, b)
-        .addOutputs(out)
-        .addIntegerArguments(transA ? 1 : 0, 0, 0)
-        .build();
+  /** Frees the chunks' prepared products (their native op contexts). */
+  private void closeOps() {
+    for (PreparedMatmul[] ps : new PreparedMatmul[][] {forwardOps, backwardOps}) {
+      for (int i = 0; i < ps.length; i++) {
+        if (ps[i] != null) {
+          ps[i].close();
+          ps[i] = null;
+        }
+      }
+    }
+    opsRows = -1;
   }
 
   /**
@@ -289,7 +295,7 @@ final class Im2colConv {
    */
   void accumulate(int r0, int r1) {
     check(r0, r1);
-    Nd4j.exec(ops()[1][r0 / chunk]);
+    ops()[1][r0 / chunk].run();
     add(r0);
   }
 

@@ -149,6 +149,36 @@ final class BatchNormKernel {
     }
   }
 
+  /**
+   * {@link #forward(INDArray, INDArray, int, INDArray, INDArray, boolean, boolean)} without output
+   * (statistics, scale and shift only), channels-last, on the output of the first convolution
+   * {@code conv} taken chunk by chunk ({@link Im2colConv#forwardChunk}, the batch {@link
+   * Im2colConv#prepare}d) from its cache-resident {@link Im2colConv#chunkBuffer()} instead of from
+   * the whole output in native memory: the same values summed in the same order, so the same
+   * results bit for bit.
+   */
+  void forwardChunked(
+      Im2colConv conv, int rows, INDArray gammaView, INDArray betaView, boolean reluInput) {
+    if (!channelsLast) {
+      throw new IllegalStateException("the chunked forward is implemented for NHWC");
+    }
+    this.rows = rows;
+    DenseStack.get(gammaView, gamma, channels);
+    DenseStack.get(betaView, beta, channels);
+    int pixels = rows * pixelsPerExample;
+    java.util.Arrays.fill(sum, 0);
+    java.util.Arrays.fill(sum2, 0);
+    java.nio.FloatBuffer src = conv.chunkBuffer().data().asNioFloat();
+    int chunk = conv.chunkExamples();
+    for (int r0 = 0; r0 < rows; r0 += chunk) {
+      int r1 = Math.min(rows, r0 + chunk);
+      conv.forwardChunk(r0, r1);
+      src.position(0);
+      sumRange(src, r0 * pixelsPerExample, r1 * pixelsPerExample, pixels, reluInput);
+    }
+    statistics(pixels);
+  }
+
   /** The last forward's input (heap, this layer's layout; after the input's ReLU, if any). */
   float[] input() {
     return x;
@@ -166,30 +196,7 @@ final class BatchNormKernel {
     if (channelsLast) {
       java.nio.FloatBuffer src = in.data().asNioFloat();
       src.position((int) in.offset());
-      int run = TILE_PIXELS * TILES_PER_RUN;
-      for (int r0 = 0; r0 < pixels; r0 += run) {
-        int r1 = Math.min(pixels, r0 + run);
-        for (int p = r0; p < r1; p += TILE_PIXELS) {
-          int m = (Math.min(r1, p + TILE_PIXELS) - p) * channels;
-          src.get(xt, 0, m);
-          if (reluInput) {
-            for (int i = 0; i < m; i++) {
-              float v = relu(xt[i]);
-              xt[i] = v;
-              partT[i] += v;
-              part2T[i] += v * v;
-            }
-          } else {
-            for (int i = 0; i < m; i++) {
-              float v = xt[i];
-              partT[i] += v;
-              part2T[i] += v * v;
-            }
-          }
-          System.arraycopy(xt, 0, x, p * channels, m);
-        }
-        foldLanes();
-      }
+      sumRange(src, 0, pixels, pixels, reluInput);
     } else {
       DenseStack.get(in, x, pixels * channels);
       for (int r = 0; r < rows; r++) {
@@ -206,6 +213,44 @@ final class BatchNormKernel {
           sum[c] += s;
           sum2[c] += s2;
         }
+      }
+    }
+  }
+
+  /**
+   * {@link #sumInput}'s channels-last pass over pixels [p0, p1) of a batch of {@code pixels}, read
+   * from {@code src} at its position: tiles of {@link #TILE_PIXELS} pixels and runs of {@link
+   * #TILES_PER_RUN} tiles counted from pixel 0 of the batch (a tile cut by p0 or p1 fills its lanes
+   * from where its pixels sit in it), so that consecutive ranges give the sums of one call over
+   * their union, bit for bit.
+   */
+  private void sumRange(java.nio.FloatBuffer src, int p0, int p1, int pixels, boolean reluInput) {
+    int run = TILE_PIXELS * TILES_PER_RUN;
+    int p = p0;
+    while (p < p1) {
+      int runEnd = Math.min(pixels, (p / run + 1) * run);
+      int tileEnd = Math.min(Math.min(p1, runEnd), (p / TILE_PIXELS + 1) * TILE_PIXELS);
+      int from = (p % TILE_PIXELS) * channels;
+      int to = from + (tileEnd - p) * channels;
+      src.get(xt, from, to - from);
+      if (reluInput) {
+        for (int i = from; i < to; i++) {
+          float v = relu(xt[i]);
+          xt[i] = v;
+          partT[i] += v;
+          part2T[i] += v * v;
+        }
+      } else {
+        for (int i = from; i < to; i++) {
+          float v = xt[i];
+          partT[i] += v;
+          part2T[i] += v * v;
+        }
+      }
+      System.arraycopy(xt, from, x, p * channels, to - from);
+      p = tileEnd;
+      if (p == runEnd) {
+        foldLanes();
       }
     }
   }
@@ -417,6 +462,28 @@ final class BatchNormKernel {
       INDArray dGammaView,
       INDArray dBetaView,
       boolean reluInput) {
+    backwardPooled(
+        gOut, argmax, xPooled, outputs, g, gradIn, dGammaView, dBetaView, reluInput, null);
+  }
+
+  /**
+   * {@link #backwardPooled(float[], int[], float[], int, float[], INDArray, INDArray, INDArray,
+   * boolean)}; with {@code conv} (the first convolution, whose output this layer normalised) the
+   * gradient at the input goes neither to {@code gradIn} nor to {@code g}: it is written chunk by
+   * chunk into {@code conv}'s cache-resident {@link Im2colConv#chunkBuffer()}, each chunk handed to
+   * {@link Im2colConv#accumulate} at once (the same values).
+   */
+  void backwardPooled(
+      float[] gOut,
+      int[] argmax,
+      float[] xPooled,
+      int outputs,
+      float[] g,
+      INDArray gradIn,
+      INDArray dGammaView,
+      INDArray dBetaView,
+      boolean reluInput,
+      Im2colConv conv) {
     if (!channelsLast || reluOutput) {
       throw new IllegalStateException("the pooled backward is implemented for NHWC, no ReLU out");
     }
@@ -447,6 +514,23 @@ final class BatchNormKernel {
     repeat(a, aT);
     repeat(bx, bxT);
     repeat(cc, ccT);
+    int per = n / rows;
+    int perOut = outputs / rows;
+    if (conv != null) {
+      java.nio.FloatBuffer buf = conv.chunkBuffer().data().asNioFloat();
+      int chunk = conv.chunkExamples();
+      for (int r0 = 0; r0 < rows; r0 += chunk) {
+        int r1 = Math.min(rows, r0 + chunk);
+        for (int r = r0; r < r1; r++) {
+          inputGradient(
+              work, r * per, r * per, per, argmax, xPooled, gOut, r * perOut, perOut, reluInput);
+          buf.position((r - r0) * per);
+          buf.put(work, 0, per);
+        }
+        conv.accumulate(r0, r1);
+      }
+      return;
+    }
     if (gradIn == null) {
       inputGradient(g, 0, 0, n, argmax, xPooled, gOut, 0, outputs, reluInput);
       return;
@@ -455,8 +539,6 @@ final class BatchNormKernel {
     // gradient is written to memory once (gradIn), not to the heap and read back from there
     java.nio.FloatBuffer dst = gradIn.data().asNioFloat();
     int to = (int) gradIn.offset();
-    int per = n / rows;
-    int perOut = outputs / rows;
     for (int r = 0; r < rows; r++) {
       inputGradient(
           work, r * per, r * per, per, argmax, xPooled, gOut, r * perOut, perOut, reluInput);

@@ -44,7 +44,10 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * max pooling right after a batch norm is {@link MaxPoolKernel} on the batch norm's heap input: in
  * NHWC it applies the batch norm's scale and shift itself (the batch norm's output is never
  * written), its backward runs the batch norm's backward over the pooled gradient only
- * (non-overlapping windows), and the last one writes the dense layers' features directly. See
+ * (non-overlapping windows), and the last one writes the dense layers' features directly. In such a
+ * first block after a patch-product convolution, the convolution's output and output gradient are
+ * never written out in full: its products run chunk by chunk (a few examples) inside the batch
+ * norm's statistics pass and the pooled backward, through a cache-resident buffer. See
  * docs/cnn-step.md. What DL4J adds around the same oneDNN kernels is gone: its convolution layer
  * runs the forward product again in its backward pass, its pooling helper copies its input and
  * gradient, its batch norm computes statistics with ND4J reductions and corrects oneDNN's backward
@@ -91,6 +94,9 @@ public final class FastConvNet implements FastPath {
   private final BatchNormKernel[] norm;
   private final boolean[] reluFolded; // conv whose ReLU runs in the next batch norm
   private final Im2colConv firstConv; // layer 0 as one product over patches, or null
+  // layer 0's products chunk by chunk inside layer 1's statistics pass (forward) and layer 2's
+  // pooled backward (the batch norm's input gradient), through a cache-resident buffer
+  private final boolean chunkedFirst;
   private final boolean[] scaledPool; // max pooling that applies its batch norm's scale itself
   private final boolean flatPool; // the last image layer pools straight into hFlat
   private final boolean[] poolsBackward; // scaled pooling that also runs its batch norm's backward
@@ -230,7 +236,7 @@ public final class FastConvNet implements FastPath {
     LayerConfig c0 = layers.get(0);
     firstConv =
         nhwc && kind[0] == Kind.CONV && Im2colConv.suits(inShape[0][0], c0.kernel())
-            ? Im2colConv.of(inShape[0], c0, outShape[0], maxBatch)
+            ? Im2colConv.of(inShape[0], c0, outShape[0], maxBatch, chunksFirstBlock(n))
             : null;
     scaledPool = new boolean[n];
     for (int l = 0; l < n; l++) {
@@ -241,6 +247,7 @@ public final class FastConvNet implements FastPath {
     for (int l = 0; l < n; l++) {
       poolsBackward[l] = scaledPool[l] && pool[l].disjoint();
     }
+    chunkedFirst = firstConv != null && chunksFirstBlock(n);
     inputGrad = image(maxBatch, inShape[0]);
     int features = shape[0] * shape[1] * shape[2];
     flat = Nd4j.create(DataType.FLOAT, maxBatch, features);
@@ -256,6 +263,20 @@ public final class FastConvNet implements FastPath {
               + " parameters, the network has "
               + net.numParams());
     }
+  }
+
+  /**
+   * Whether the first block (a convolution, a batch norm, a max pooling that applies it and runs
+   * its backward; channels-last) exchanges the convolution's output and gradient with the batch
+   * norm chunk by chunk.
+   */
+  private boolean chunksFirstBlock(int n) {
+    return nhwc
+        && n > 2
+        && kind[0] == Kind.CONV
+        && kind[1] == Kind.BATCH_NORM
+        && pool[2] != null
+        && pool[2].disjoint();
   }
 
   /**
@@ -373,7 +394,9 @@ public final class FastConvNet implements FastPath {
       INDArray out = rows(act[l], rows);
       switch (kind[l]) {
         case CONV -> {
-          if (l == 0 && firstConv != null) {
+          if (l == 0 && chunkedFirst) {
+            firstConv.prepare(features, rows, weights[0], biases[0]); // products in layer 1
+          } else if (l == 0 && firstConv != null) {
             firstConv.forward(features, rows, weights[0], biases[0], out);
           } else {
             exec(
@@ -390,7 +413,9 @@ public final class FastConvNet implements FastPath {
         case BATCH_NORM -> {
           boolean pooled = l + 1 < images && pool[l + 1] != null;
           boolean reluIn = l > 0 && reluFolded[l - 1];
-          if (pooled && scaledPool[l + 1]) {
+          if (l == 1 && chunkedFirst) {
+            norm[l].forwardChunked(firstConv, rows, weights[l], biases[l], reluIn);
+          } else if (pooled && scaledPool[l + 1]) {
             norm[l].forward(x, null, rows, weights[l], biases[l], reluIn, false);
           } else {
             norm[l].forward(x, pooled ? null : out, rows, weights[l], biases[l], reluIn);
@@ -439,7 +464,9 @@ public final class FastConvNet implements FastPath {
                 null,
                 new double[] {0});
           }
-          if (l == 0 && firstConv != null) {
+          if (l == 0 && chunkedFirst) {
+            firstConv.finishBackward(dWeights[0], dBiases[0]); // products done in layer 2's
+          } else if (l == 0 && firstConv != null) {
             firstConv.backward(gz, dWeights[0], dBiases[0]); // no gradient for the input
           } else {
             exec(
@@ -471,7 +498,8 @@ public final class FastConvNet implements FastPath {
                 gIn(b, rows),
                 dWeights[b],
                 dBiases[b],
-                b > 0 && reluFolded[b - 1]);
+                b > 0 && reluFolded[b - 1],
+                b == 1 && chunkedFirst ? firstConv : null);
           } else if (flatPool && l == images - 1) {
             pooledGrad = pool[l].backwardFlat(hFlatGrad);
           } else if (pool[l] != null) {

@@ -182,7 +182,7 @@ public final class FastResidualNet implements FastPath {
           convArgs[i] =
               new Conv2D(new INDArray[] {probe, weights[i]}, new INDArray[] {probe}, conv).iArgs();
           if (from[i][0] == INPUT && Im2colConv.suits(s[0], side)) {
-            stem = Im2colConv.of(s, c, shape[i], maxBatch);
+            stem = Im2colConv.of(s, c, shape[i], maxBatch, false);
           }
         }
         case BATCH_NORM -> {

@@ -248,6 +248,25 @@ final class MaxPoolKernel {
       INDArray dGamma,
       INDArray dBeta,
       boolean reluInput) {
+    return backwardInto(bn, grad, gradFlat, bnGradIn, dGamma, dBeta, reluInput, null);
+  }
+
+  /**
+   * {@link #backwardInto(BatchNormKernel, INDArray, float[], INDArray, INDArray, INDArray,
+   * boolean)}; with {@code conv} (the first convolution, feeding the batch norm) the gradient at
+   * the batch norm's input goes chunk by chunk into {@code conv}'s weight-gradient products ({@link
+   * BatchNormKernel#backwardPooled(float[], int[], float[], int, float[], INDArray, INDArray,
+   * INDArray, boolean, Im2colConv)}), not to {@code bnGradIn}.
+   */
+  float[] backwardInto(
+      BatchNormKernel bn,
+      INDArray grad,
+      float[] gradFlat,
+      INDArray bnGradIn,
+      INDArray dGamma,
+      INDArray dBeta,
+      boolean reluInput,
+      Im2colConv conv) {
     int outputs = rows * channels * outH * outW;
     if (grad != null) {
       DenseStack.get(grad, gradOut, outputs);
@@ -255,8 +274,8 @@ final class MaxPoolKernel {
       unflatten(gradFlat);
     }
     bn.backwardPooled(
-        gradOut, argmax, pooledIn, outputs, gradIn, bnGradIn, dGamma, dBeta, reluInput);
-    return bnGradIn == null ? gradIn : null;
+        gradOut, argmax, pooledIn, outputs, gradIn, bnGradIn, dGamma, dBeta, reluInput, conv);
+    return bnGradIn == null && conv == null ? gradIn : null;
   }
 
   /** The last forward's arg-max positions (one per output, NHWC); for tests. */

@@ -450,28 +450,10 @@ final class BatchNormKernel {
    * gradient at the input goes into {@code gradIn} (native) or, when that is null, into {@code g}
    * (heap, all of it written; otherwise g is not touched). Each input position gets what the
    * general form gives it: {@code B x + C} where no gradient arrives, {@code a g + B x + C} where
-   * one does.
-   */
-  void backwardPooled(
-      float[] gOut,
-      int[] argmax,
-      float[] xPooled,
-      int outputs,
-      float[] g,
-      INDArray gradIn,
-      INDArray dGammaView,
-      INDArray dBetaView,
-      boolean reluInput) {
-    backwardPooled(
-        gOut, argmax, xPooled, outputs, g, gradIn, dGammaView, dBetaView, reluInput, null);
-  }
-
-  /**
-   * {@link #backwardPooled(float[], int[], float[], int, float[], INDArray, INDArray, INDArray,
-   * boolean)}; with {@code conv} (the first convolution, whose output this layer normalised) the
-   * gradient at the input goes neither to {@code gradIn} nor to {@code g}: it is written chunk by
-   * chunk into {@code conv}'s cache-resident {@link Im2colConv#chunkBuffer()}, each chunk handed to
-   * {@link Im2colConv#accumulate} at once (the same values).
+   * one does. With {@code conv} (the first convolution, whose output this layer normalised; null:
+   * none) the gradient at the input goes neither to {@code gradIn} nor to {@code g}: it is written
+   * chunk by chunk into {@code conv}'s cache-resident {@link Im2colConv#chunkBuffer()}, each chunk
+   * handed to {@link Im2colConv#accumulate} at once (the same values).
    */
   void backwardPooled(
       float[] gOut,

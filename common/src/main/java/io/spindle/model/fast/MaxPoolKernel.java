@@ -238,25 +238,10 @@ final class MaxPoolKernel {
    * heap, (channel, row, column) order, when {@code grad} is null) to the batch norm that fed the
    * pooling ({@link BatchNormKernel#backwardPooled}), which leaves the gradient at its own input in
    * {@code bnGradIn} (native) or, when that is null, in a heap array (returned; null otherwise).
-   * Windows must not overlap (see {@link #disjoint()}).
-   */
-  float[] backwardInto(
-      BatchNormKernel bn,
-      INDArray grad,
-      float[] gradFlat,
-      INDArray bnGradIn,
-      INDArray dGamma,
-      INDArray dBeta,
-      boolean reluInput) {
-    return backwardInto(bn, grad, gradFlat, bnGradIn, dGamma, dBeta, reluInput, null);
-  }
-
-  /**
-   * {@link #backwardInto(BatchNormKernel, INDArray, float[], INDArray, INDArray, INDArray,
-   * boolean)}; with {@code conv} (the first convolution, feeding the batch norm) the gradient at
-   * the batch norm's input goes chunk by chunk into {@code conv}'s weight-gradient products ({@link
-   * BatchNormKernel#backwardPooled(float[], int[], float[], int, float[], INDArray, INDArray,
-   * INDArray, boolean, Im2colConv)}), not to {@code bnGradIn}.
+   * Windows must not overlap (see {@link #disjoint()}). With {@code conv} (the first convolution,
+   * feeding the batch norm; null: none) the gradient at the batch norm's input goes chunk by chunk
+   * into {@code conv}'s weight-gradient products ({@link BatchNormKernel#backwardPooled}), not to
+   * {@code bnGradIn}.
    */
   float[] backwardInto(
       BatchNormKernel bn,

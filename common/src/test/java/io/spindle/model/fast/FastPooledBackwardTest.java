@@ -80,8 +80,9 @@ class FastPooledBackwardTest {
       INDArray dgG = Nd4j.create(DataType.FLOAT, channels);
       INDArray dbG = Nd4j.create(DataType.FLOAT, channels);
       bn.backwardPooled(
-          gOut.clone(), argmax, stored, outputs, gStored, nStored, dgS, dbS, reluInput);
-      bn.backwardPooled(gOut.clone(), argmax, null, outputs, gGather, nGather, dgG, dbG, reluInput);
+          gOut.clone(), argmax, stored, outputs, gStored, nStored, dgS, dbS, reluInput, null);
+      bn.backwardPooled(
+          gOut.clone(), argmax, null, outputs, gGather, nGather, dgG, dbG, reluInput, null);
       if (!heap) {
         gStored = nStored.data().asFloat();
         gGather = nGather.data().asFloat();
@@ -92,7 +93,8 @@ class FastPooledBackwardTest {
     }
   }
 
-  private static void assertBits(float[] expected, float[] actual, String what) {
+  /** Bit for bit, and not vacuously: some expected value is non-zero. */
+  static void assertBits(float[] expected, float[] actual, String what) {
     assertEquals(expected.length, actual.length, what + ": length");
     int nonZero = 0;
     for (int i = 0; i < expected.length; i++) {

@@ -58,6 +58,7 @@ public final class ProgressService implements AutoCloseable {
   private final List<Socket> sockets = new ArrayList<>();
   private final AtomicLong readerCpuNanos = new AtomicLong();
   private final LinkedBlockingQueue<Interval> out = new LinkedBlockingQueue<>();
+  private static final Interval WAKE = new Interval(Long.MIN_VALUE, 0, 0, 0, 0, 0, 0); // wake()
   private final Map<String, ProgressFrame[]> pending = new HashMap<>();
   private final Map<Integer, TreeMap<Long, Sum>> complete = new HashMap<>();
   private long lastEmitted;
@@ -97,14 +98,27 @@ public final class ProgressService implements AutoCloseable {
         every);
   }
 
-  /** The next interval, waiting at most {@code millis}; null if none came. */
+  /**
+   * The next interval, waiting at most {@code millis}; null if none came, or when {@link #wake} cut
+   * the wait short.
+   */
   public Interval poll(long millis) throws InterruptedException {
-    return out.poll(millis, TimeUnit.MILLISECONDS);
+    Interval i = out.poll(millis, TimeUnit.MILLISECONDS);
+    return i == WAKE ? null : i;
   }
 
   /** The next interval if one is ready, else null. */
   public Interval poll() {
-    return out.poll();
+    Interval i = out.poll();
+    return i == WAKE ? null : i;
+  }
+
+  /**
+   * Ends the wait of a {@link #poll(long)} (now, or the next one if none waits) with null: lets the
+   * driver wait for progress and for its job's end without polling on a short timer.
+   */
+  public void wake() {
+    out.offer(WAKE);
   }
 
   /** Frames refused so far (bad proof, other round, malformed). */

@@ -35,6 +35,37 @@ class ProgressServiceTest {
         wall);
   }
 
+  /**
+   * {@link ProgressService#wake} ends a waiting poll at once with null (the driver's round-end
+   * waiter), is never mistaken for an interval, and does not swallow the intervals around it.
+   */
+  @Test
+  void aWakeEndsTheWaitWithNullAndLosesNoInterval() throws Exception {
+    try (ProgressService s = ProgressService.start("127.0.0.1", 100, SECRET, 2)) {
+      Thread waker =
+          new Thread(
+              () -> {
+                try {
+                  Thread.sleep(200);
+                } catch (InterruptedException e) {
+                  return;
+                }
+                s.wake();
+              });
+      long t0 = System.nanoTime();
+      waker.start();
+      assertNull(s.poll(60_000), "a wake-up is not an interval");
+      waker.join();
+      assertTrue(System.nanoTime() - t0 < 30_000_000_000L, "the wake-up ended a 60 s wait early");
+      s.add(frame(100, 0, 0, 103, 40, 80.0, 2_000_000_000L));
+      s.add(frame(100, 0, 1, 103, 40, 60.0, 3_000_000_000L));
+      s.wake(); // queued behind the interval, before anyone waits
+      assertEquals(new ProgressService.Interval(103, 104, 4, 80, 40, 140.0, 3.0), s.poll(1_000));
+      assertNull(s.poll(), "the queued wake-up reads as nothing, not as an interval");
+      assertNull(s.poll(), "and is gone");
+    }
+  }
+
   @Test
   void anIntervalPerIterationOnceAllRanksReportedIt() throws Exception {
     try (ProgressService s = ProgressService.start("127.0.0.1", 100, SECRET, 2)) {

@@ -107,6 +107,14 @@ public final class BenchCommand {
     boolean wantsTorch = settings.systems().stream().anyMatch(s -> s.startsWith("pytorch"));
     TorchPeer.Interpreter python = wantsTorch ? TorchPeer.find() : null;
     TorchPeer peer = python != null && python.available() ? TorchPeer.in(python, outputDir) : null;
+    if (peer != null) {
+      console.printf(
+          Locale.ROOT,
+          "bench: PyTorch %s, OpenBLAS kernels %s (%s)%n",
+          python.torchVersion(),
+          peer.blasCore().used(),
+          peer.blasCore().reason());
+    }
     Calibration calibration = Calibration.measure(settings.matmulSize(), config, data, peer);
     console.printf(
         Locale.ROOT,

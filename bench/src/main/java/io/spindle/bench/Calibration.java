@@ -17,7 +17,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * of systems without their own compute counter is derived.
  */
 final class Calibration {
-  static final int REPEATS = 3;
+  static final int REPEATS = 10;
   static final int COMPUTE_STEPS = 20;
 
   final int matmulSize;

@@ -194,13 +194,21 @@ public final class ProfileCommand {
       console.println("profile: PyTorch skipped: " + python.unavailable());
       return "skipped: " + python.unavailable();
     }
+    TorchPeer peer = TorchPeer.in(python, dir);
     console.println(
-        "profile: PyTorch " + python.torchVersion() + " (" + python.command() + ") ...");
+        "profile: PyTorch "
+            + python.torchVersion()
+            + " ("
+            + python.command()
+            + "), OpenBLAS kernels "
+            + peer.blasCore().used()
+            + " ("
+            + peer.blasCore().reason()
+            + ") ...");
     Map<String, Object> spec = TorchPeer.spec(config, numInputs, files);
     spec.put("profile", Map.of("batch", batch, "steps", steps, "threads", 1));
     JsonNode r =
-        TorchPeer.in(python, dir)
-            .run("profile", spec, dir.resolve("torch-profile.json"), TorchPeer.threadsEnv(1));
+        peer.run("profile", spec, dir.resolve("torch-profile.json"), TorchPeer.threadsEnv(1));
     List<LayerConfig> layers = config.model().layers();
     for (JsonNode row : r.get("rows")) {
       int layer = row.get("layer").asInt();

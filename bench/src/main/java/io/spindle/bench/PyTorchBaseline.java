@@ -56,6 +56,12 @@ final class PyTorchBaseline {
     extra.put("torch_version", r.get("torch").asText());
     extra.put("torch_configuration", r.get("configuration").asText());
     extra.put("torch_blas", r.path("blas").asText());
+    TorchPeer.BlasCore core = peer.blasCore();
+    extra.put("torch_openblas_core", core.used());
+    extra.put("torch_openblas_core_reason", core.reason());
+    if (!core.probed().isEmpty()) {
+      extra.put("torch_openblas_core_probe_flops", core.probed());
+    }
     extra.put("requested_precision", r.path("requested_precision").asText("float32"));
     extra.put("compute_precision", r.path("compute_precision").asText("float32"));
     extra.put("master_precision", r.path("master_precision").asText("float32"));

@@ -16,8 +16,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -42,8 +44,42 @@ public final class TorchPeer {
     }
   }
 
+  /**
+   * OpenBLAS's generic x86-64 kernel set: what it falls back to on a CPU its build does not know
+   * (Debian 12's OpenBLAS 0.3.21 on Intel's Emerald Rapids, model 207, runs torch.mm at a fifth of
+   * the speed of its AVX-512 kernels there).
+   */
+  static final String GENERIC_CORE = "Prescott";
+
+  /** Kernel sets tried, in this order, when OpenBLAS fell back to {@link #GENERIC_CORE}. */
+  static final List<String> CORE_CANDIDATES =
+      List.of("SapphireRapids", "Cooperlake", "SkylakeX", "Zen", "Haswell");
+
+  /** n of the probes' n x n float32 products (one thread). */
+  static final int PROBE_SIZE = 1024;
+
+  /**
+   * The OpenBLAS kernel set the peer runs with.
+   *
+   * @param detected what OpenBLAS chose by itself (null: torch does not use OpenBLAS)
+   * @param used what every peer process runs with ({@code OPENBLAS_CORETYPE} when it differs)
+   * @param reason why, in words, with the probes' figures
+   * @param probed one-thread torch.mm FLOP/s per kernel set tried ("default": OpenBLAS's choice)
+   */
+  public record BlasCore(String detected, String used, String reason, Map<String, Double> probed) {
+    static BlasCore none(String reason) {
+      return new BlasCore(null, null, reason, Map.of());
+    }
+
+    /** The environment that makes OpenBLAS use {@link #used}; empty when it chose that itself. */
+    Map<String, String> env() {
+      return used == null || used.equals(detected) ? Map.of() : Map.of("OPENBLAS_CORETYPE", used);
+    }
+  }
+
   private final Interpreter python;
   private final Path script;
+  private BlasCore blasCore = BlasCore.none("not probed");
 
   private TorchPeer(Interpreter python, Path script) {
     this.python = python;
@@ -103,7 +139,9 @@ public final class TorchPeer {
       Files.createDirectories(dir);
       Path script = dir.resolve(SCRIPT);
       Files.copy(in, script, StandardCopyOption.REPLACE_EXISTING);
-      return new TorchPeer(python, script);
+      TorchPeer peer = new TorchPeer(python, script);
+      peer.blasCore = peer.chooseBlasCore(System.getenv("OPENBLAS_CORETYPE"));
+      return peer;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + SCRIPT + " into " + dir + ": " + e, e);
     }
@@ -111,6 +149,103 @@ public final class TorchPeer {
 
   public Interpreter interpreter() {
     return python;
+  }
+
+  /** The OpenBLAS kernel set every run of this peer uses, and why. */
+  public BlasCore blasCore() {
+    return blasCore;
+  }
+
+  /**
+   * Gives the peer OpenBLAS's fast kernels on a CPU its build does not recognise. A user's own
+   * {@code OPENBLAS_CORETYPE} is kept as it is. When OpenBLAS chose its generic kernels, each of
+   * {@link #CORE_CANDIDATES} is timed (one-thread torch.mm, best of 3) and the fastest is used if
+   * it beats OpenBLAS's own choice by 10%: what a PyTorch user who profiled would set.
+   */
+  BlasCore chooseBlasCore(String userCore) {
+    if (userCore != null && !userCore.isBlank()) {
+      return new BlasCore(
+          null, userCore, "OPENBLAS_CORETYPE=" + userCore + " set in the environment", Map.of());
+    }
+    Map<String, Double> probed = new LinkedHashMap<>();
+    JsonNode own;
+    try {
+      own = probe(Map.of());
+    } catch (RuntimeException e) {
+      return BlasCore.none("the OpenBLAS probe failed: " + e.getMessage());
+    }
+    String detected = own.path("blas_core").isTextual() ? own.get("blas_core").asText() : null;
+    if (detected == null) {
+      return BlasCore.none("torch does not use OpenBLAS here");
+    }
+    probed.put("default", own.get("flops_per_second").asDouble());
+    if (detected.equals(GENERIC_CORE)) {
+      for (String core : CORE_CANDIDATES) {
+        try {
+          probed.put(
+              core, probe(Map.of("OPENBLAS_CORETYPE", core)).get("flops_per_second").asDouble());
+        } catch (RuntimeException e) { // a kernel set this CPU cannot run: not a candidate
+          probed.put(core, 0.0);
+        }
+      }
+    }
+    return decide(detected, probed);
+  }
+
+  /**
+   * The kernel set to use given OpenBLAS's own choice and the probes' FLOP/s ({@code "default"}:
+   * OpenBLAS's choice): OpenBLAS's choice unless it is {@link #GENERIC_CORE} and a candidate ran at
+   * least 10% faster, then the fastest candidate.
+   */
+  static BlasCore decide(String detected, Map<String, Double> probed) {
+    if (!detected.equals(GENERIC_CORE)) {
+      return new BlasCore(detected, detected, "OpenBLAS's own choice", probed);
+    }
+    double generic = probed.getOrDefault("default", 0.0);
+    String best = null;
+    double bestFlops = 0;
+    for (Map.Entry<String, Double> e : probed.entrySet()) {
+      if (!e.getKey().equals("default") && e.getValue() > bestFlops) {
+        best = e.getKey();
+        bestFlops = e.getValue();
+      }
+    }
+    if (best == null || bestFlops < 1.1 * generic) {
+      return new BlasCore(detected, detected, "no kernel set beat OpenBLAS's generic one", probed);
+    }
+    return new BlasCore(
+        detected,
+        best,
+        String.format(
+            Locale.ROOT,
+            "OpenBLAS fell back to its generic %s kernels on this CPU; OPENBLAS_CORETYPE=%s runs"
+                + " torch.mm %dx%d on one thread at %.1f GFLOP/s against %.1f",
+            GENERIC_CORE,
+            best,
+            PROBE_SIZE,
+            PROBE_SIZE,
+            bestFlops / 1e9,
+            generic / 1e9),
+        probed);
+  }
+
+  private JsonNode probe(Map<String, String> core) {
+    Path out =
+        Path.of(System.getProperty("java.io.tmpdir"))
+            .resolve(
+                "spindle-torch-blas-"
+                    + ProcessHandle.current().pid()
+                    + "-"
+                    + core.getOrDefault("OPENBLAS_CORETYPE", "default")
+                    + ".json");
+    Map<String, String> env = new HashMap<>(threadsEnv(1));
+    env.putAll(core);
+    try {
+      return run(
+          "peak", Map.of(), out, env, "--size", Integer.toString(PROBE_SIZE), "--threads", "1");
+    } finally {
+      deleteRunFiles(out);
+    }
   }
 
   /**
@@ -235,6 +370,7 @@ public final class TorchPeer {
       Path log = out.resolveSibling(out.getFileName() + ".log");
       ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
       pb.redirectOutput(log.toFile());
+      pb.environment().putAll(blasCore.env());
       pb.environment().putAll(env);
       Process p = pb.start();
       if (!p.waitFor(6, TimeUnit.HOURS)) {
@@ -292,9 +428,13 @@ public final class TorchPeer {
           .get("flops_per_second")
           .asDouble();
     } finally {
-      for (String suffix : new String[] {"", ".spec.json", ".log"}) {
-        out.resolveSibling(out.getFileName() + suffix).toFile().delete();
-      }
+      deleteRunFiles(out);
+    }
+  }
+
+  private static void deleteRunFiles(Path out) {
+    for (String suffix : new String[] {"", ".spec.json", ".log"}) {
+      out.resolveSibling(out.getFileName() + suffix).toFile().delete();
     }
   }
 

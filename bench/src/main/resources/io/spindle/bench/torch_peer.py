@@ -430,6 +430,19 @@ def blas_name():
         return "unknown"
 
 
+def openblas_core():
+    """The kernel set OpenBLAS chose for this CPU (openblas_get_corename), None without OpenBLAS."""
+    import ctypes
+    for lib in ("libblas.so.3", "libopenblas.so.0"):
+        try:
+            get = ctypes.CDLL(lib).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        get.restype = ctypes.c_char_p
+        return get().decode()
+    return None
+
+
 def timeit(fn, reps, warmup=3):
     for _ in range(warmup):
         fn()
@@ -530,7 +543,7 @@ def cmd_peak(out_path, size, threads, dtype="float32"):
     t = min(timeit(lambda: torch.mm(a, b, out=c), 1, warmup=1) for _ in range(3))
     with open(out_path, "w") as f:
         json.dump({"threads": threads, "size": size, "dtype": dtype,
-                   "flops_per_second": 2.0 * size ** 3 / t}, f)
+                   "flops_per_second": 2.0 * size ** 3 / t, "blas_core": openblas_core()}, f)
 
 
 def main():

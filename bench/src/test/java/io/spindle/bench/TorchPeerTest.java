@@ -74,6 +74,57 @@ class TorchPeerTest {
   }
 
   @Test
+  void openBlasGenericKernelsAreReplacedOnlyByAFasterKernelSet() {
+    Map<String, Double> probed = new java.util.LinkedHashMap<>();
+    probed.put("default", 32e9);
+    probed.put("SapphireRapids", 140e9);
+    probed.put("SkylakeX", 147e9);
+    probed.put("Haswell", 0.0); // failed to run
+    TorchPeer.BlasCore fast = TorchPeer.decide(TorchPeer.GENERIC_CORE, probed);
+    assertEquals("SkylakeX", fast.used());
+    assertEquals(Map.of("OPENBLAS_CORETYPE", "SkylakeX"), fast.env());
+    assertTrue(fast.reason().contains("147.0 GFLOP/s against 32.0"), fast.reason());
+
+    Map<String, Double> close = Map.of("default", 100e9, "SkylakeX", 109e9);
+    TorchPeer.BlasCore kept = TorchPeer.decide(TorchPeer.GENERIC_CORE, close);
+    assertEquals(TorchPeer.GENERIC_CORE, kept.used());
+    assertEquals(Map.of(), kept.env());
+
+    TorchPeer.BlasCore own = TorchPeer.decide("SkylakeX", Map.of("default", 100e9));
+    assertEquals("SkylakeX", own.used());
+    assertEquals(Map.of(), own.env());
+  }
+
+  /** Every run of the peer uses the kernel set it chose (what OpenBLAS reports inside the run). */
+  @Test
+  void thePeersRunsUseTheChosenOpenBlasKernels() {
+    TorchPeer.Interpreter python = TorchPeer.find();
+    assumeTrue(python.available(), python.unavailable());
+    TorchPeer peer = TorchPeer.in(python, tmp);
+    TorchPeer.BlasCore core = peer.blasCore();
+    assumeTrue(core.detected() != null, core.reason());
+    JsonNode r =
+        peer.run(
+            "peak",
+            Map.of(),
+            tmp.resolve("peak.json"),
+            TorchPeer.threadsEnv(1),
+            "--size",
+            "64",
+            "--threads",
+            "1");
+    String reported = r.get("blas_core").asText();
+    if (core.used().equals(core.detected())) {
+      assertEquals(core.detected(), reported);
+    } else {
+      // OpenBLAS reports the kernel set it maps the name to (SapphireRapids -> Cooperlake in
+      // 0.3.21)
+      assertFalse(
+          reported.equals(TorchPeer.GENERIC_CORE), core + " but the run reported " + reported);
+    }
+  }
+
+  @Test
   void specAsksForBf16OnlyWhenTheModelComputesInBf16() {
     Map<String, Path> files = unusedFiles();
     for (String[] c :

@@ -76,6 +76,7 @@ final class DenseStack {
   private final float[][] hx; // heap copies of x[l]
   private final float[] hz;
   private final float[] hb;
+  private final float[] hrow; // one row of the forward pass
   private final float[] hdb;
   private final DropoutMasks masks;
   private Products full; // the products on maxBatch rows, prepared once
@@ -205,6 +206,7 @@ final class DenseStack {
     this.smoothing = configs.get(layers - 1).labelSmoothing();
     hz = new float[maxBatch * widest];
     hb = new float[widest];
+    hrow = new float[widest];
     hdb = new float[widest];
     masks = new DropoutMasks(widest);
     hs = bf16 ? new short[CHUNK] : null;
@@ -420,40 +422,39 @@ final class DenseStack {
   private void biasActivationDropout(int l, int rows, StepKey key) {
     int n = nOut[l];
     float[] next = hx[l + 1];
-    float[] zs = hz;
     float[] b = hb;
+    float[] v = hrow;
     boolean r = relu[l];
     double k = keep[l + 1];
-    if (k >= 1) {
-      for (int i = 0; i < rows; i++) {
-        int at = i * n;
+    long threshold = k >= 1 ? 0 : DropoutMasks.threshold(k);
+    float scale = (float) (1.0 / k);
+    for (int i = 0; i < rows; i++) {
+      int at = i * n;
+      // the row at index 0 of a scratch row: C2 packs a loop only when its arrays share the index
+      System.arraycopy(hz, at, v, 0, n);
+      if (k >= 1) {
         if (r) {
           for (int c = 0; c < n; c++) {
-            next[at + c] = Math.max(zs[at + c] + b[c], 0f);
+            v[c] = Math.max(v[c] + b[c], 0f);
           }
         } else {
           for (int c = 0; c < n; c++) {
-            next[at + c] = zs[at + c] + b[c];
+            v[c] = v[c] + b[c];
+          }
+        }
+      } else {
+        float[] m = masks.scales(key, first + l + 1, i, threshold, scale, n);
+        if (r) {
+          for (int c = 0; c < n; c++) {
+            v[c] = Math.max(v[c] + b[c], 0f) * m[c];
+          }
+        } else {
+          for (int c = 0; c < n; c++) {
+            v[c] = (v[c] + b[c]) * m[c];
           }
         }
       }
-      return;
-    }
-    long threshold = DropoutMasks.threshold(k);
-    int kept = Float.floatToRawIntBits((float) (1.0 / k));
-    for (int i = 0; i < rows; i++) {
-      int at = i * n;
-      long[] mask = masks.draw(key, first + l + 1, i, threshold, n);
-      if (r) {
-        for (int c = 0; c < n; c++) {
-          next[at + c] =
-              Math.max(zs[at + c] + b[c], 0f) * Float.intBitsToFloat(kept & (int) mask[c]);
-        }
-      } else {
-        for (int c = 0; c < n; c++) {
-          next[at + c] = (zs[at + c] + b[c]) * Float.intBitsToFloat(kept & (int) mask[c]);
-        }
-      }
+      System.arraycopy(v, 0, next, at, n);
     }
   }
 

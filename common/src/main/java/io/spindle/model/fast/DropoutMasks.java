@@ -24,6 +24,8 @@ final class DropoutMasks {
 
   private final long[] offsets; // (j + 1) golden
   private final long[] row; // -1: kept, 0: dropped
+  private final float[] scales; // 1 / keep: kept, +0: dropped
+  private final float[] values; // one row of the values being masked
 
   /** Masks of rows of up to {@code maxCols} elements. */
   DropoutMasks(int maxCols) {
@@ -32,6 +34,8 @@ final class DropoutMasks {
       offsets[j] = (j + 1L) * GOLDEN;
     }
     row = new long[maxCols];
+    scales = new float[maxCols];
+    values = new float[maxCols];
   }
 
   /** The integer form of {@code keep}: element kept iff its 53 random bits are below it. */
@@ -61,19 +65,41 @@ final class DropoutMasks {
   }
 
   /**
+   * Row {@code r}'s mask ({@link #draw}) as the factors dropout multiplies by: {@code scale}
+   * ({@code (float) (1 / keep)}) where kept, {@code +0f} where dropped; returns the scratch row
+   * (valid until the next call). A pass that multiplies a float row by it, all arrays indexed
+   * {@code [c]}, is SIMD code under C2; one that reads the {@code long} mask is not (JDK 17's
+   * SuperWord packs no loop that mixes 64- and 32-bit lanes, nor {@code Float.intBitsToFloat}),
+   * hence this one scalar conversion per row.
+   */
+  float[] scales(StepKey key, int layer, int r, long threshold, float scale, int cols) {
+    long[] mask = draw(key, layer, r, threshold, cols);
+    int kept = Float.floatToRawIntBits(scale);
+    float[] out = scales;
+    for (int c = 0; c < cols; c++) {
+      out[c] = Float.intBitsToFloat(kept & (int) mask[c]);
+    }
+    return out;
+  }
+
+  /**
    * Multiplies {@code values[at + r * cols + c]}, r in [0, rows), by the mask of row r of {@code
    * key}'s share, element c, of layer {@code layer}: by {@code (float) (1 / keep)} where kept, by
-   * {@code +0f} where dropped.
+   * {@code +0f} where dropped. Each row is multiplied in a scratch row at index 0, so that every
+   * array of the loop has the same index (C2 packs nothing else).
    */
   void apply(StepKey key, int layer, double keep, float[] values, int at, int rows, int cols) {
     long threshold = threshold(keep);
-    int kept = Float.floatToRawIntBits((float) (1.0 / keep));
+    float scale = (float) (1.0 / keep);
+    float[] v = this.values;
     for (int r = 0; r < rows; r++) {
-      long[] mask = draw(key, layer, r, threshold, cols);
+      float[] m = scales(key, layer, r, threshold, scale, cols);
       int base = at + r * cols;
+      System.arraycopy(values, base, v, 0, cols);
       for (int c = 0; c < cols; c++) {
-        values[base + c] *= Float.intBitsToFloat(kept & (int) mask[c]);
+        v[c] *= m[c];
       }
+      System.arraycopy(v, 0, values, base, cols);
     }
   }
 }

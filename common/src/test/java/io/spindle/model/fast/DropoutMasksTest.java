@@ -55,6 +55,34 @@ class DropoutMasksTest {
   }
 
   @Test
+  void scalesAreTheKeptFactorOrZeroAndApplyLeavesValuesOutsideItsRowsAlone() {
+    StepKey key = new StepKey(9, 2, 40);
+    double keep = 0.6;
+    float scale = (float) (1.0 / keep);
+    DropoutMasks masks = new DropoutMasks(50);
+    float[] factors = masks.scales(key, 1, 3, DropoutMasks.threshold(keep), scale, 50).clone();
+    long seed = key.exampleSeed(3, 1);
+    for (int c = 0; c < 50; c++) {
+      float want = StepKey.uniform(seed, c) < keep ? scale : 0f;
+      assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(factors[c]), "col " + c);
+    }
+    // rows 0..3 of a 4 x 50 block that starts at offset 7 of a longer array
+    Random random = new Random(3);
+    float[] want = new float[7 + 4 * 50 + 5];
+    for (int i = 0; i < want.length; i++) {
+      want[i] = (float) random.nextGaussian();
+    }
+    float[] got = want.clone();
+    float[] block = java.util.Arrays.copyOfRange(want, 7, 7 + 200);
+    reference(key, 1, keep, block, 4, 50);
+    System.arraycopy(block, 0, want, 7, 200);
+    masks.apply(key, 1, keep, got, 7, 4, 50);
+    for (int i = 0; i < want.length; i++) {
+      assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), "at " + i);
+    }
+  }
+
+  @Test
   void drawnRowIsMinusOneWhereKeptAndZeroWhereDropped() {
     StepKey key = new StepKey(3, 5, 11);
     double keep = 0.7;

@@ -17,6 +17,7 @@ import io.spindle.worker.collective.TcpRing;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,10 +31,11 @@ import java.util.concurrent.Future;
  * workers} threads in this JVM, each with its own replica ({@link ModelSpec#newNetwork}, so {@code
  * model.kernels} picks the fast kernels or DL4J's layers), its own batches and, with {@code ring},
  * a loopback {@link TcpRing} to the others, doing what {@code CollectiveTrainer.train} does per
- * step: forward and backward, the gradient's copy to the ring's array, reduce-scatter, the sharded
- * {@link GlobalStep} update, all-gather of the parameters and their copy back into the network.
- * Each phase is timed in wall time and in the thread's CPU time, so that waiting (for a peer, for a
- * core) shows as wall time without CPU time.
+ * step: forward and backward, the gradient's copy to the ring's array (with the ring: none, the
+ * ring reads the network's gradient), reduce-scatter, the sharded {@link GlobalStep} update,
+ * all-gather of the parameters and their copy back into the network (with the ring and no max-norm:
+ * none, the all-gather delivers into the network). Each phase is timed in wall time and in the
+ * thread's CPU time, so that waiting (for a peer, for a core) shows as wall time without CPU time.
  *
  * <p>Four settings separate the causes of a slow collective step: one worker alone (no ring),
  * {@code workers} workers side by side without the ring (what computing on every core costs), and
@@ -293,24 +295,34 @@ public final class CollectiveProfile {
       net.computeGradient(b, new StepKey(config.training().seed(), s, rank * batch));
       long w1 = System.nanoTime();
       long c1 = mx.getCurrentThreadCpuTime();
-      FlatVector.copyOut(net.gradient(), gradient, 0);
+      // with the ring, as CollectiveTrainer: the ring reads the gradient from the network
+      FloatBuffer local = ring == null ? null : FlatVector.nativeView(net.gradient());
+      if (local == null) {
+        FlatVector.copyOut(net.gradient(), gradient, 0);
+      }
       long w2 = System.nanoTime();
       long c2 = mx.getCurrentThreadCpuTime();
       if (ring != null) {
-        ring.reduceScatter(gradient, bounds, s);
+        ring.reduceScatter(gradient, local, bounds, s);
       }
       long w3 = System.nanoTime();
       long c3 = mx.getCurrentThreadCpuTime();
       update.update(values, gradient, (long) batch * workers, s);
       long w4 = System.nanoTime();
       long c4 = mx.getCurrentThreadCpuTime();
+      // with the ring and no max-norm, as CollectiveTrainer: the parameters go straight into the
+      // network (this rank's chunk included)
+      FloatBuffer into =
+          ring == null || net.rules().maxNorm().isActive() ? null : FlatVector.nativeView(w);
       if (ring != null) {
-        ring.allGather(values, bounds, s, GradientExchange.PARAMETERS_TAG, WireFormat.FP32, null);
+        ring.allGather(values, into, bounds, s, GradientExchange.PARAMETERS_TAG, WireFormat.FP32);
       }
       long w5 = System.nanoTime();
       long c5 = mx.getCurrentThreadCpuTime();
-      update.constrain(values);
-      FlatVector.copyInto(values, 0, n, w, 0);
+      if (into == null) {
+        update.constrain(values);
+        FlatVector.copyInto(values, 0, n, w, 0);
+      }
       long w6 = System.nanoTime();
       long c6 = mx.getCurrentThreadCpuTime();
       long[] ws = {w0, w1, w2, w3, w4, w5, w6};

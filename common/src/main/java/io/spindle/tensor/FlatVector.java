@@ -114,6 +114,22 @@ public final class FlatVector implements Serializable {
     }
   }
 
+  /**
+   * The native memory of a dense float32 vector as a buffer whose index i is the vector's element i
+   * (a view: writes to it are writes to the vector), or null when the vector is not dense float32
+   * (then {@link #copyOut} and {@link #copyInto} take their slow path). Bulk gets and puts on it
+   * are the copies {@link #copyOut} and {@link #copyInto} make, range by range.
+   */
+  public static java.nio.FloatBuffer nativeView(INDArray a) {
+    if (!isDense(a, DataType.FLOAT)) {
+      return null;
+    }
+    java.nio.FloatBuffer b = a.data().asNioFloat();
+    b.limit((int) (a.offset() + a.length()));
+    b.position((int) a.offset());
+    return b.slice();
+  }
+
   /** A vector whose elements lie contiguously in its buffer from its offset on. */
   private static boolean isDense(INDArray a, DataType type) {
     return a.dataType() == type

@@ -26,11 +26,15 @@ public final class ShardGradients {
   public ShardGradients() {}
 
   /**
-   * Leaves in {@code gradient} the sum of the gradients of {@code batches} (the shards {@code
-   * firstShard...} of step {@code step}, global step {@code iteration}); zero when all are empty.
-   * Adds their summed loss, examples and correct counts to this object's totals.
+   * Leaves the sum of the gradients of {@code batches} (the shards {@code firstShard...} of step
+   * {@code step}, global step {@code iteration}) in {@code gradient}, zero when all are empty, and
+   * returns null; except that when exactly one batch is not empty (a worker with one shard, the
+   * usual case) and its gradient is one dense float32 vector, that gradient stays where the
+   * backward pass wrote it and this returns its native memory ({@link FlatVector#nativeView}, valid
+   * until the network's next pass), leaving {@code gradient} as it was: the ring reads it from
+   * there. Adds the batches' summed loss, examples and correct counts to this object's totals.
    */
-  public void compute(
+  public java.nio.FloatBuffer compute(
       TrainableNetwork net,
       ModelSpec spec,
       BatchLayout layout,
@@ -52,6 +56,12 @@ public final class ShardGradients {
       examples += batch.size();
       correct += net.correctOfLastForward();
       if (!any) {
+        if (single(batches, i)) {
+          java.nio.FloatBuffer view = FlatVector.nativeView(net.gradient());
+          if (view != null) {
+            return view;
+          }
+        }
         FlatVector.copyOut(net.gradient(), gradient, 0);
         any = true;
       } else {
@@ -67,6 +77,17 @@ public final class ShardGradients {
     if (!any) {
       Arrays.fill(gradient, 0f);
     }
+    return null;
+  }
+
+  /** Whether every batch after {@code i} is empty. */
+  private static boolean single(List<MiniBatch> batches, int i) {
+    for (int j = i + 1; j < batches.size(); j++) {
+      if (!batches.get(j).isEmpty()) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

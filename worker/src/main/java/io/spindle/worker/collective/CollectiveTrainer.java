@@ -10,6 +10,7 @@ import io.spindle.worker.NetworkPool;
 import io.spindle.worker.ShardCursor;
 import io.spindle.worker.ShardGradients;
 import io.spindle.worker.TrainableNetwork;
+import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
@@ -238,15 +239,18 @@ public final class CollectiveTrainer {
       // sharded: sum only this worker's chunk, update it, then share the new parameters;
       // replicated: sum everything and let every worker apply the same update
       if (shardRing == null) {
-        shares.compute(
-            net, spec.model(), spec.layout(), firstShard, step, iteration, batches, gradient);
+        // a worker's one shard leaves its gradient in the network (local): the exchange reads it
+        // from there, and only what the ring needs on the heap reaches the heap
+        FloatBuffer local =
+            shares.compute(
+                net, spec.model(), spec.layout(), firstShard, step, iteration, batches, gradient);
         computeNanos += System.nanoTime() - t0;
         if (phases != null) {
           phases.end(StepPhases.Phase.GRADIENT);
         }
         t0 = System.nanoTime();
         long ringBefore = ring.nanosInCollectives();
-        exchange.reduce(gradient, from, to, iteration);
+        exchange.reduce(local, gradient, from, to, iteration);
         codecNanos += System.nanoTime() - t0 - (ring.nanosInCollectives() - ringBefore);
         if (phases != null) {
           phases.end(StepPhases.Phase.REDUCE);
@@ -267,18 +271,23 @@ public final class CollectiveTrainer {
       if (phases != null) {
         phases.end(StepPhases.Phase.UPDATE);
       }
+      // sharded without max-norm: the peers' chunks go straight into the network's parameters,
+      // and values keeps only this rank's chunk current until the round's end
+      FloatBuffer into = gatherTarget(spec, net, w);
       if (spec.sharded()) {
         ring.allGather(
-            values, bounds, iteration, GradientExchange.PARAMETERS_TAG, WireFormat.FP32, null);
+            values, into, bounds, iteration, GradientExchange.PARAMETERS_TAG, WireFormat.FP32);
       }
       if (phases != null) {
         phases.end(StepPhases.Phase.GATHER);
       }
       t0 = System.nanoTime();
-      // every task holds the full vector now, so every task applies the constraint to it
-      // identically; rank 0's copy is what the driver commits
-      update.constrain(values);
-      FlatVector.copyInto(values, 0, n, w, 0);
+      if (into == null) {
+        // every task holds the full vector now, so every task applies the constraint to it
+        // identically; rank 0's copy is what the driver commits
+        update.constrain(values);
+        FlatVector.copyInto(values, 0, n, w, 0);
+      }
       computeNanos += System.nanoTime() - t0;
       if (phases != null) {
         phases.end(StepPhases.Phase.COPY_IN);
@@ -297,6 +306,10 @@ public final class CollectiveTrainer {
       if (phases != null) {
         phases.end(StepPhases.Phase.REPORT);
       }
+    }
+    if (gatherTarget(spec, net, w) != null) {
+      // the network holds the full vector the driver commits (and the executor keeps)
+      FlatVector.copyOut(w, values, 0);
     }
     long stepped = System.nanoTime();
     if (phases != null) {
@@ -491,6 +504,15 @@ public final class CollectiveTrainer {
     public void close() {
       threads.shutdownNow();
     }
+  }
+
+  /**
+   * Where a step's all-gather delivers the parameters: the network's native memory {@code w} (its
+   * {@link FlatVector#nativeView}) when the optimiser is sharded, no max-norm constraint needs the
+   * full vector on the heap and {@code w} is one dense float32 vector; else null, the heap vector.
+   */
+  private static FloatBuffer gatherTarget(CollectiveSpec spec, TrainableNetwork net, INDArray w) {
+    return spec.sharded() && !net.rules().maxNorm().isActive() ? FlatVector.nativeView(w) : null;
   }
 
   /**

@@ -1,10 +1,12 @@
 package io.spindle.worker.collective;
 
 import io.spindle.compress.CompressionState;
+import java.nio.FloatBuffer;
 
 /**
  * {@code none}: the exact fp32 sum. Replicated: a ring all-reduce; sharded (ZeRO-1): a
- * reduce-scatter, after which rank r holds the sum of its own chunk only. No state.
+ * reduce-scatter, after which rank r holds the sum of its own chunk only. Either reads the gradient
+ * straight from the network's native buffer when given it. No state.
  */
 final class ExactExchange implements GradientExchange {
   private final TcpRing ring;
@@ -17,11 +19,20 @@ final class ExactExchange implements GradientExchange {
 
   @Override
   public void reduce(float[] gradient, int from, int to, long iteration) {
+    reduce(null, gradient, from, to, iteration);
+  }
+
+  /**
+   * The ring reads the gradient's chunks from {@code local} where it needs them: no whole copy to
+   * the heap first (see {@link TcpRing#reduceScatter(float[], FloatBuffer, int[], long)}).
+   */
+  @Override
+  public void reduce(FloatBuffer local, float[] gradient, int from, int to, long iteration) {
     if (from == 0 && to == gradient.length) {
-      ring.allReduce(gradient, bounds, iteration);
+      ring.allReduce(gradient, local, bounds, iteration);
     } else {
       Ranges.checkOwnChunk(bounds, ring.rank(), from, to);
-      ring.reduceScatter(gradient, bounds, iteration);
+      ring.reduceScatter(gradient, local, bounds, iteration);
     }
   }
 

@@ -3,6 +3,7 @@ package io.spindle.worker.collective;
 import io.spindle.compress.CompressionState;
 import io.spindle.compress.GradientLayout;
 import io.spindle.config.CompressionSpec;
+import java.nio.FloatBuffer;
 
 /**
  * How the workers of a collective round combine their gradients each step: one implementation per
@@ -49,6 +50,21 @@ public interface GradientExchange {
    * @param iteration the global step, which the ring's block headers carry
    */
   void reduce(float[] gradient, int from, int to, long iteration);
+
+  /**
+   * As {@link #reduce(float[], int, int, long)}, with this worker's gradient in native memory,
+   * {@code local} (index i holding value i: {@code FlatVector.nativeView} of the network's
+   * gradient), instead of in {@code gradient}, whose values are not read; {@code local} null: the
+   * gradient is in {@code gradient}. The result is in {@code gradient[from, to)} as there, the same
+   * bits. An exchange that needs the whole gradient on the heap copies it first (this default); the
+   * exact one lets the ring read the chunks from {@code local} where it needs them.
+   */
+  default void reduce(FloatBuffer local, float[] gradient, int from, int to, long iteration) {
+    if (local != null) {
+      local.get(0, gradient, 0, gradient.length);
+    }
+    reduce(gradient, from, to, iteration);
+  }
 
   /** The state to continue from, or null for an exchange that keeps none. Between steps only. */
   CompressionState state();

@@ -1,6 +1,7 @@
 package io.spindle.worker.collective;
 
 import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -14,8 +15,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * One direction of a ring link between two peers that run in the same JVM (the in-process transport
  * of {@link TcpRing}): the left peer (the sender) offers a range of its own array with the header
  * TCP would send, the right peer (the receiver) checks the header, adds or copies the values
- * straight from the sender's array and answers; the sender's exchange returns only after the
- * answer, so the range is never modified while the receiver reads it.
+ * straight from the sender's array (or native memory) and answers; the sender's exchange returns
+ * only after the answer, so the range is never modified while the receiver reads it.
  *
  * <p>Pairing: both peers compute the link's key, a SHA-256 of the job's secret, the round, the
  * ring's size, the sender's rank and this JVM's random {@link #JVM_TOKEN}, and attach to the link
@@ -34,9 +35,20 @@ final class LocalLink {
 
   private static final ConcurrentHashMap<String, LocalLink> REGISTRY = new ConcurrentHashMap<>();
 
-  /** A range {@code [from, to)} of the sender's {@code data}, offered with its header fields. */
+  /**
+   * A range {@code [from, to)} of the sender's values, offered with its header fields: in {@code
+   * buffer} (native memory, index i holding value i) when it is not null, else in {@code data}.
+   */
   record Offer(
-      float[] data, int from, int to, long step, int op, int phase, int chunk, long modelVersion) {}
+      float[] data,
+      FloatBuffer buffer,
+      int from,
+      int to,
+      long step,
+      int op,
+      int phase,
+      int chunk,
+      long modelVersion) {}
 
   /** Why a wait on the link ended without its result. */
   enum Status {

@@ -15,6 +15,7 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -74,6 +75,13 @@ public final class TcpRing implements AutoCloseable {
   private DataInputStream fromLeft;
   private final byte[] receiveBuffer;
   private final float[] receiveScratch = new float[BLOCK_VALUES];
+  // the sender thread's block of values read from native memory (TCP sends from a native range)
+  private float[] sendScratch;
+  // a block of the left neighbour's values read from native memory, to encode (in process, lossy)
+  private float[] localValues;
+  // the sums of a block of values added in from the left neighbour's native memory (in process)
+  private float[] addScratch;
+  private static final int ADD_BLOCK = 1 << 14;
   private final ByteBuffer sendBuffer;
   private long bytesSent;
   private long nanosWaiting;
@@ -450,6 +458,97 @@ public final class TcpRing implements AutoCloseable {
   }
 
   /**
+   * {@link #reduceScatter(float[], int[], long)} of values this peer holds in native memory, {@code
+   * local} (index i holding value i: {@code FlatVector.nativeView} of a network's gradient),
+   * instead of in {@code data}, whose values are not read; {@code local} null: the values are in
+   * {@code data}, as there. The ring reads each chunk of {@code local} where it needs it, and
+   * nothing is copied to the heap whole first: a chunk this peer sends before summing into it goes
+   * from {@code local} (over TCP through a block of scratch, in process read by the neighbour), a
+   * chunk it sums into becomes {@code local + received} in {@code data}, the order of the additions
+   * of a copy followed by the reduce-scatter, so the sums are the same bits. Afterwards {@code
+   * data}'s chunk {@code rank} holds the sum over all peers; its other chunks are undefined.
+   */
+  public void reduceScatter(float[] data, FloatBuffer local, int[] bounds, long step) {
+    requireOneChunkPerPeer(bounds);
+    requireCovers(local, data.length);
+    for (int k = 0; k < size - 1; k++) {
+      // phase 0 sends a chunk nothing has been added to yet; later phases send what they summed
+      exchange(
+          data,
+          bounds,
+          step,
+          op(1, 0),
+          wire,
+          null,
+          k,
+          mod(rank - k - 1),
+          mod(rank - k - 2),
+          true,
+          k == 0 ? local : null,
+          local);
+    }
+    if (size == 1 && local != null) {
+      local.get(bounds[rank], data, bounds[rank], bounds[rank + 1] - bounds[rank]);
+    }
+  }
+
+  /**
+   * {@link #allReduce(float[], int[], long)} of values in native memory, as {@link
+   * #reduceScatter(float[], FloatBuffer, int[], long)} reads them; afterwards {@code data} holds
+   * the sum, everywhere.
+   */
+  public void allReduce(float[] data, FloatBuffer local, int[] bounds, long step) {
+    reduceScatter(data, local, bounds, step);
+    allGather(data, bounds, step);
+  }
+
+  /**
+   * All-gather of the chunks this peer's {@code data} holds (its chunk {@code rank}) into {@code
+   * into}, native memory (index i holding value i: {@code FlatVector.nativeView} of a network's
+   * parameters), instead of into {@code data}: every received chunk is written to {@code into} (a
+   * bulk copy) and sent on from there, and this peer's own chunk is copied into it at the end, so
+   * that afterwards {@code into} holds every chunk, the bits the all-gather into {@code data} would
+   * leave there, while {@code data}'s other chunks are left as they were. {@code into} null: {@link
+   * #allGather(float[], int[], long, int, WireFormat, SendHook)} into {@code data}, no hook.
+   */
+  public void allGather(
+      float[] data, FloatBuffer into, int[] bounds, long step, int tag, WireFormat wire) {
+    requireOneChunkPerPeer(bounds);
+    requireCovers(into, data.length);
+    for (int k = 0; k < size - 1; k++) {
+      // phase 0 sends this peer's own chunk; later phases the chunk received in the phase before
+      exchange(
+          data,
+          bounds,
+          step,
+          op(2, tag),
+          wire,
+          null,
+          k,
+          mod(rank - k),
+          mod(rank - k - 1),
+          false,
+          k == 0 ? null : into,
+          into);
+    }
+    if (into != null) {
+      into.put(bounds[rank], data, bounds[rank], bounds[rank + 1] - bounds[rank]);
+    }
+  }
+
+  private void requireCovers(FloatBuffer values, int length) {
+    if (values != null && values.capacity() < length) {
+      throw new IllegalArgumentException(
+          "rank "
+              + rank
+              + ": a native buffer of "
+              + values.capacity()
+              + " values cannot hold a vector of "
+              + length);
+    }
+  }
+
+  /**
    * Reduce-scatter as {@link #reduceScatter(float[], int[], long)}, as exchange {@code tag} of the
    * step (0 to {@value #MAX_TAG}; peers check it in every header, so one running another exchange
    * fails loudly), encoding values as {@code wire}; {@code hook} (or null) sees every range before
@@ -469,7 +568,9 @@ public final class TcpRing implements AutoCloseable {
           k,
           mod(rank - k - 1),
           mod(rank - k - 2),
-          true);
+          true,
+          null,
+          null);
     }
   }
 
@@ -479,7 +580,18 @@ public final class TcpRing implements AutoCloseable {
     requireOneChunkPerPeer(bounds);
     for (int k = 0; k < size - 1; k++) {
       exchange(
-          data, bounds, step, op(2, tag), wire, hook, k, mod(rank - k), mod(rank - k - 1), false);
+          data,
+          bounds,
+          step,
+          op(2, tag),
+          wire,
+          hook,
+          k,
+          mod(rank - k),
+          mod(rank - k - 1),
+          false,
+          null,
+          null);
     }
   }
 
@@ -555,9 +667,14 @@ public final class TcpRing implements AutoCloseable {
       int sendChunk,
       int recvChunk,
       boolean add) {
-    exchange(data, chunkBounds, step, op, wire, null, phase, sendChunk, recvChunk, add);
+    exchange(data, chunkBounds, step, op, wire, null, phase, sendChunk, recvChunk, add, null, null);
   }
 
+  /**
+   * One phase. {@code sendNative} (or null): the sent chunk's values are there, not in {@code
+   * data}; {@code recvNative} (or null): the received chunk's own values are there and the sum goes
+   * to {@code data} ({@code add}), or the received values go there instead of to {@code data}.
+   */
   private void exchange(
       float[] data,
       int[] bounds,
@@ -568,7 +685,9 @@ public final class TcpRing implements AutoCloseable {
       int phase,
       int sendChunk,
       int recvChunk,
-      boolean add) {
+      boolean add,
+      FloatBuffer sendNative,
+      FloatBuffer recvNative) {
     if (bounds.length < 2 || bounds[bounds.length - 1] != data.length) {
       throw new CollectiveException(
           "rank "
@@ -579,8 +698,23 @@ public final class TcpRing implements AutoCloseable {
               + size
               + " peers");
     }
+    if (hook != null && sendNative != null) {
+      throw new IllegalArgumentException("a send hook needs the sent values on the heap");
+    }
     if (rightLink != null || leftLink != null) {
-      exchangeMixed(data, bounds, step, op, wire, hook, phase, sendChunk, recvChunk, add);
+      exchangeMixed(
+          data,
+          bounds,
+          step,
+          op,
+          wire,
+          hook,
+          phase,
+          sendChunk,
+          recvChunk,
+          add,
+          sendNative,
+          recvNative);
       return;
     }
     long start = System.nanoTime();
@@ -591,12 +725,29 @@ public final class TcpRing implements AutoCloseable {
         sender.submit(
             () -> {
               send(
-                  data, bounds[sendChunk], bounds[sendChunk + 1], step, op, wire, phase, sendChunk);
+                  data,
+                  sendNative,
+                  bounds[sendChunk],
+                  bounds[sendChunk + 1],
+                  step,
+                  op,
+                  wire,
+                  phase,
+                  sendChunk);
               return null;
             });
     try {
       receive(
-          data, bounds[recvChunk], bounds[recvChunk + 1], step, op, wire, phase, recvChunk, add);
+          data,
+          recvNative,
+          bounds[recvChunk],
+          bounds[recvChunk + 1],
+          step,
+          op,
+          wire,
+          phase,
+          recvChunk,
+          add);
     } catch (IOException e) {
       sending.cancel(true);
       throw failure(e, step, op, phase);
@@ -621,7 +772,9 @@ public final class TcpRing implements AutoCloseable {
       int phase,
       int sendChunk,
       int recvChunk,
-      boolean add) {
+      boolean add,
+      FloatBuffer sendNative,
+      FloatBuffer recvNative) {
     long start = System.nanoTime();
     int sendFrom = bounds[sendChunk];
     int sendTo = bounds[sendChunk + 1];
@@ -635,7 +788,8 @@ public final class TcpRing implements AutoCloseable {
     try {
       if (toLink != null) {
         offer =
-            new LocalLink.Offer(data, sendFrom, sendTo, step, op, phase, sendChunk, modelVersion);
+            new LocalLink.Offer(
+                data, sendNative, sendFrom, sendTo, step, op, phase, sendChunk, modelVersion);
         try {
           toLink.publish(offer);
         } catch (LocalLink.Broken e) {
@@ -658,7 +812,7 @@ public final class TcpRing implements AutoCloseable {
         sending =
             sender.submit(
                 () -> {
-                  send(data, sendFrom, sendTo, step, op, wire, phase, sendChunk);
+                  send(data, sendNative, sendFrom, sendTo, step, op, wire, phase, sendChunk);
                   return null;
                 });
       }
@@ -666,6 +820,7 @@ public final class TcpRing implements AutoCloseable {
         receiveInProcess(
             fromLink,
             data,
+            recvNative,
             bounds[recvChunk],
             bounds[recvChunk + 1],
             step,
@@ -676,7 +831,16 @@ public final class TcpRing implements AutoCloseable {
             add);
       } else {
         receive(
-            data, bounds[recvChunk], bounds[recvChunk + 1], step, op, wire, phase, recvChunk, add);
+            data,
+            recvNative,
+            bounds[recvChunk],
+            bounds[recvChunk + 1],
+            step,
+            op,
+            wire,
+            phase,
+            recvChunk,
+            add);
       }
     } catch (IOException e) {
       abandon(sending);
@@ -716,13 +880,15 @@ public final class TcpRing implements AutoCloseable {
 
   /**
    * Takes the left neighbour's offer, checks its header as {@link #receive} checks each block's,
-   * and adds or copies its values: fp32 straight from the sender's array (what the wire's bulk copy
-   * would deliver), a lossy format through its own encoding and decoding, block by block, exactly
-   * as over TCP. Then answers, which releases the sender.
+   * and adds or copies its values: fp32 straight from the sender's array or native memory (what the
+   * wire's bulk copy would deliver), a lossy format through its own encoding and decoding, block by
+   * block, exactly as over TCP. {@code own} (or null): as {@link #receive}'s, this peer's addends,
+   * or where the copied values go. Then answers, which releases the sender.
    */
   private void receiveInProcess(
       LocalLink link,
       float[] data,
+      FloatBuffer own,
       int from,
       int to,
       long step,
@@ -743,13 +909,47 @@ public final class TcpRing implements AutoCloseable {
       throw new CollectiveException(disagreement);
     }
     float[] source = o.data();
-    if (wire == WireFormat.FP32) {
-      if (add) {
-        for (int i = from; i < to; i++) {
-          data[i] += source[i];
+    FloatBuffer sourceNative = o.buffer();
+    if (wire == WireFormat.FP32 && !add) {
+      int len = to - from;
+      if (sourceNative == null) {
+        if (own == null) {
+          System.arraycopy(source, from, data, from, len);
+        } else {
+          own.put(from, source, from, len);
         }
+      } else if (own == null) {
+        sourceNative.get(from, data, from, len);
       } else {
-        System.arraycopy(source, from, data, from, to - from);
+        own.put(from, sourceNative, from, len);
+      }
+    } else if (wire == WireFormat.FP32 && sourceNative == null) {
+      // block by block, so that a block copied in from native memory is still in cache for its add
+      for (int off = from; off < to; off += BLOCK_VALUES) {
+        int len = Math.min(BLOCK_VALUES, to - off);
+        if (own != null) {
+          own.get(off, data, off, len);
+        }
+        addSameIndex(data, source, off, off + len);
+      }
+    } else if (wire == WireFormat.FP32) {
+      // both addends to blocks at index 0, added there and copied to data: a loop whose arrays
+      // share one index is vectorised by C2, one that indexes data at an offset is not
+      if (addScratch == null) {
+        addScratch = new float[ADD_BLOCK];
+      }
+      float[] sum = addScratch;
+      float[] theirs = receiveScratch;
+      for (int off = from; off < to; off += ADD_BLOCK) {
+        int len = Math.min(ADD_BLOCK, to - off);
+        if (own != null) {
+          own.get(off, sum, 0, len);
+        } else {
+          System.arraycopy(data, off, sum, 0, len);
+        }
+        sourceNative.get(off, theirs, 0, len);
+        addSameIndex(sum, theirs, 0, len);
+        System.arraycopy(sum, 0, data, off, len);
       }
     } else {
       if (localBuffer == null) {
@@ -759,10 +959,24 @@ public final class TcpRing implements AutoCloseable {
         int len = Math.min(BLOCK_VALUES, to - off);
         ByteBuffer b = localBuffer;
         b.clear();
-        wire.encode(source, off, len, b);
+        if (sourceNative == null) {
+          wire.encode(source, off, len, b);
+        } else {
+          if (localValues == null) {
+            localValues = new float[BLOCK_VALUES];
+          }
+          sourceNative.get(off, localValues, 0, len);
+          wire.encode(localValues, 0, len, b);
+        }
         b.flip();
         if (add) {
+          if (own != null) {
+            own.get(off, data, off, len);
+          }
           wire.addInto(b, data, off, len, receiveScratch);
+        } else if (own != null) {
+          wire.copyInto(b, receiveScratch, 0, len);
+          own.put(off, receiveScratch, 0, len);
         } else {
           wire.copyInto(b, data, off, len);
         }
@@ -898,8 +1112,23 @@ public final class TcpRing implements AutoCloseable {
         e);
   }
 
+  /** {@code data[i] += source[i]} over {@code [from, to)}: one index, which C2 vectorises. */
+  private static void addSameIndex(float[] data, float[] source, int from, int to) {
+    for (int i = from; i < to; i++) {
+      data[i] += source[i];
+    }
+  }
+
   private void send(
-      float[] data, int from, int to, long step, int op, WireFormat wire, int phase, int chunk)
+      float[] data,
+      FloatBuffer source,
+      int from,
+      int to,
+      long step,
+      int op,
+      WireFormat wire,
+      int phase,
+      int chunk)
       throws IOException {
     for (int off = from; off < to || (off == from && from == to); off += BLOCK_VALUES) {
       int len = Math.min(BLOCK_VALUES, to - off);
@@ -907,7 +1136,16 @@ public final class TcpRing implements AutoCloseable {
       b.clear();
       b.putInt(BLOCK_MAGIC).putLong(step).putInt(op).putInt(phase).putInt(chunk);
       b.putInt(off).putInt(len).putLong(modelVersion);
-      wire.encode(data, off, len, b);
+      if (source == null) {
+        wire.encode(data, off, len, b);
+      } else {
+        // runs on the sender thread, the only one that touches sendScratch
+        if (sendScratch == null) {
+          sendScratch = new float[BLOCK_VALUES];
+        }
+        source.get(off, sendScratch, 0, len);
+        wire.encode(sendScratch, 0, len, b);
+      }
       toRight.write(b.array(), 0, b.position());
       bytesSent += b.position();
       if (from == to) {
@@ -917,8 +1155,14 @@ public final class TcpRing implements AutoCloseable {
     toRight.flush();
   }
 
+  /**
+   * Receives {@code [from, to)} block by block and adds it into {@code data} or copies it there;
+   * with {@code own} (native memory, or null), adding writes {@code own + received} to {@code data}
+   * and copying writes to {@code own} instead of {@code data}.
+   */
   private void receive(
       float[] data,
+      FloatBuffer own,
       int from,
       int to,
       long step,
@@ -970,7 +1214,13 @@ public final class TcpRing implements AutoCloseable {
       ByteBuffer p =
           ByteBuffer.wrap(receiveBuffer, HEADER_BYTES, payload).order(ByteOrder.LITTLE_ENDIAN);
       if (add) {
+        if (own != null) {
+          own.get(off, data, off, len);
+        }
         wire.addInto(p, data, off, len, receiveScratch);
+      } else if (own != null) {
+        wire.copyInto(p, receiveScratch, 0, len);
+        own.put(off, receiveScratch, 0, len);
       } else {
         wire.copyInto(p, data, off, len);
       }

@@ -90,53 +90,65 @@ public final class CollectiveTrainer {
     }
     String host = hostOf(infos[rank].address());
     long version = spec.modelVersion(start.numParams());
+    int attempt = ctx.stageAttemptNumber();
     KillWatch watch = new KillWatch(ctx::isInterrupted, 200, "spindle-kill-watch-" + rank);
-    try (watch;
-        TcpRing ring =
-            TcpRing.bind(
-                host,
-                rank,
-                size,
-                WireFormat.FP32,
-                version,
-                spec.timeoutMillis(),
-                spec.ringTransport())) {
-      watch.guard(ring::close);
-      List<String> endpoints =
-          spec.rendezvous() == null
-              ? Arrays.asList(ctx.allGather(ring.endpoint()))
-              : Rendezvous.join(
-                  spec.rendezvous(),
-                  spec.round(),
-                  ctx.stageAttemptNumber(),
-                  rank,
-                  size,
-                  ring.endpoint(),
-                  spec.secret(),
-                  spec.timeoutMillis(),
-                  watch::guard);
-      ring.connect(endpoints, spec.secret(), spec.round());
-      long connected = System.nanoTime();
+    try (watch) {
       ShardCursor cursor = new ShardCursor(partition, firstStep, spec.shards().count(rank));
       try (ProgressReporter reporter =
-          ProgressReporter.start(
-              progress, ctx.stageAttemptNumber(), rank, size, spec.timeoutMillis())) {
+          ProgressReporter.start(progress, attempt, rank, size, spec.timeoutMillis())) {
         return NetworkPool.withNetwork(
             spec.model(),
-            net ->
-                train(
+            net -> {
+              // the replica and the committed state first, the ring after: neither needs the
+              // ring, and the rendezvous then waits only for the slowest rank's start, not for
+              // its start plus its replica and state (the first round builds the replica and
+              // digests the state: tenths of a second that used to follow the rendezvous)
+              long borrowed = System.nanoTime();
+              Loaded loaded = Loaded.of(spec, net, start, rank, size);
+              long stateLoaded = System.nanoTime();
+              try (TcpRing ring =
+                  TcpRing.bind(
+                      host,
+                      rank,
+                      size,
+                      WireFormat.FP32,
+                      version,
+                      spec.timeoutMillis(),
+                      spec.ringTransport())) {
+                watch.guard(ring::close);
+                List<String> endpoints =
+                    spec.rendezvous() == null
+                        ? Arrays.asList(ctx.allGather(ring.endpoint()))
+                        : Rendezvous.join(
+                            spec.rendezvous(),
+                            spec.round(),
+                            attempt,
+                            rank,
+                            size,
+                            ring.endpoint(),
+                            spec.secret(),
+                            spec.timeoutMillis(),
+                            watch::guard);
+                ring.connect(endpoints, spec.secret(), spec.round());
+                long connected = System.nanoTime();
+                return train(
                     spec,
                     ring,
                     net,
                     start,
+                    loaded,
                     cursor,
                     steps,
                     firstIteration,
                     reporter,
                     startedAtMillis,
-                    connected - started,
+                    new long[] {
+                      connected - stateLoaded, borrowed - started, stateLoaded - borrowed
+                    },
                     connected,
-                    ctx.stageAttemptNumber()));
+                    attempt);
+              }
+            });
       }
     } catch (RuntimeException e) {
       if (watch.fired()) {
@@ -152,26 +164,77 @@ public final class CollectiveTrainer {
     }
   }
 
+  /**
+   * What a task's round starts from, loaded before its ring exists: the committed parameters (also
+   * in the network), this rank's optimiser (its {@link GlobalStep} holding its committed state) and
+   * its committed exchange state, with where each came from.
+   */
+  private record Loaded(
+      int n,
+      int from,
+      int to,
+      int[] bounds,
+      float[] values,
+      GlobalStep update,
+      CompressionState exchangeState,
+      RoundStart.Traffic traffic) {
+
+    static Loaded of(
+        CollectiveSpec spec, TrainableNetwork net, RoundStart start, int rank, int size) {
+      INDArray w = net.params();
+      if (w.dataType() != DataType.FLOAT) {
+        throw new IllegalArgumentException(
+            "the collective engine works in float32, got model.precision " + w.dataType());
+      }
+      int n = (int) w.length();
+      int[] bounds = ringBounds(spec, n);
+      int from = spec.sharded() ? bounds[rank] : 0;
+      int to = spec.sharded() ? bounds[rank + 1] : n;
+      if (n != start.numParams()) {
+        throw new CollectiveException(
+            "rank "
+                + rank
+                + ": the model has "
+                + n
+                + " parameters, the round's start "
+                + start.numParams());
+      }
+      // the committed state: this executor's copy where it holds exactly those bits, else the
+      // driver's
+      RoundStart.Traffic traffic = new RoundStart.Traffic();
+      start.retain();
+      FlatVector params = start.params(rank, traffic, () -> FlatVector.copyOf(w));
+      FlatVector state = start.state(rank, from, to, traffic);
+      byte[] committedExchange = start.exchange(rank, size, traffic);
+      CompressionState exchangeState =
+          committedExchange == null
+              ? null
+              : CompressionState.fromBytes(
+                  committedExchange, "the committed state of rank " + rank);
+      params.copyTo(w);
+      float[] values = params.toFloatArray();
+      GlobalStep update = GlobalStep.create(spec.model().optimizer(), net.rules(), from, to);
+      update.setState(state.toINDArray());
+      return new Loaded(n, from, to, bounds, values, update, exchangeState, traffic);
+    }
+  }
+
   private static CollectiveResult train(
       CollectiveSpec spec,
       TcpRing ring,
       TrainableNetwork net,
       RoundStart start,
+      Loaded init,
       ShardCursor cursor,
       int steps,
       long firstIteration,
       ProgressReporter reporter,
       long startedAtMillis,
-      long setupNanos,
+      long[] setupNetworkState,
       long connected,
       int attempt) {
-    long borrowed = System.nanoTime();
     INDArray w = net.params();
-    if (w.dataType() != DataType.FLOAT) {
-      throw new IllegalArgumentException(
-          "the collective engine works in float32, got model.precision " + w.dataType());
-    }
-    int n = (int) w.length();
+    int n = init.n();
     int rank = ring.rank();
     // with fewer workers than shards, each worker plays its shards' places in a ring of shards and
     // owns their chunks, so the sums are added in the order a ring of all shards adds them
@@ -181,37 +244,16 @@ public final class CollectiveTrainer {
         spec.shards().isIdentity() || spec.compression().scheme() != Compression.NONE
             ? null
             : new ShardRing(ring, spec.shards(), WireFormat.FP32);
-    int[] bounds = ringBounds(spec, n);
-    int from = spec.sharded() ? bounds[rank] : 0;
-    int to = spec.sharded() ? bounds[rank + 1] : n;
-    if (n != start.numParams()) {
-      throw new CollectiveException(
-          "rank "
-              + rank
-              + ": the model has "
-              + n
-              + " parameters, the round's start "
-              + start.numParams());
-    }
-    // the committed state: this executor's copy where it holds exactly those bits, else the
-    // driver's
-    RoundStart.Traffic traffic = new RoundStart.Traffic();
-    start.retain();
-    FlatVector params = start.params(rank, traffic, () -> FlatVector.copyOf(w));
-    FlatVector state = start.state(rank, from, to, traffic);
-    byte[] committedExchange = start.exchange(rank, ring.size(), traffic);
-    CompressionState exchangeState =
-        committedExchange == null
-            ? null
-            : CompressionState.fromBytes(committedExchange, "the committed state of rank " + rank);
-    params.copyTo(w);
-    float[] values = params.toFloatArray();
-    GlobalStep update = GlobalStep.create(spec.model().optimizer(), net.rules(), from, to);
+    int[] bounds = init.bounds();
+    int from = init.from();
+    int to = init.to();
+    RoundStart.Traffic traffic = init.traffic();
+    float[] values = init.values();
+    GlobalStep update = init.update();
     GradientExchange exchange =
         GradientExchange.create(
             spec.compression(), ring, net.gradientLayout(), spec.model().seed());
-    exchange.restore(exchangeState);
-    update.setState(state.toINDArray());
+    exchange.restore(init.exchangeState());
     ShardGradients shares = new ShardGradients();
     int firstShard = spec.shards().first(rank);
     long computeNanos = 0;
@@ -338,9 +380,9 @@ public final class CollectiveTrainer {
     RoundTimeline timeline =
         new RoundTimeline(
             startedAtMillis,
-            setupNanos,
-            borrowed - connected,
-            loaded - borrowed,
+            setupNetworkState[0],
+            setupNetworkState[1],
+            setupNetworkState[2] + (loaded - connected),
             firstSteps,
             firstStepsNanos,
             steps,

@@ -3,15 +3,16 @@ package io.spindle.worker.collective;
 import java.io.Serializable;
 
 /**
- * Where one task of a collective round spent its time outside its steady steps, in the order the
- * task meets them: its launch (the wall clock when its function started, for the driver to set
- * against its submission), the ring's set-up (listener, rendezvous, connections), the network
+ * Where one task of a collective round spent its time outside its steady steps: its launch (the
+ * wall clock when its function started, for the driver to set against its submission), the network
  * replica ({@code NetworkPool}: borrowed, or built on the executor's first round), the committed
  * state (looked up in {@link StickyState} or fetched, and loaded into the network and optimiser),
- * the first {@value #WARM_STEPS} steps (where the JIT warms up, next to all steps), and the end
- * (the state kept in the executor and the result made), with the wall clock when the result was
- * handed to Spark. The driver sets the two wall clocks against its own (exact in local mode, as
- * good as the clocks' agreement on a cluster). A plain class: Spark's Kryo cannot rebuild records.
+ * the ring's set-up (listener, rendezvous, connections: after the replica and the state, so that
+ * the rendezvous's wait for the slowest rank overlaps them), the first {@value #WARM_STEPS} steps
+ * (where the JIT warms up, next to all steps), and the end (the state kept in the executor and the
+ * result made), with the wall clock when the result was handed to Spark. The driver sets the two
+ * wall clocks against its own (exact in local mode, as good as the clocks' agreement on a cluster).
+ * A plain class: Spark's Kryo cannot rebuild records.
  */
 public final class RoundTimeline implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -58,13 +59,16 @@ public final class RoundTimeline implements Serializable {
     return startedAtMillis;
   }
 
-  /** Ring set-up: listener bound, endpoints exchanged, connections made and authenticated. */
+  /**
+   * Ring set-up: listener bound, endpoints exchanged (waiting for the slowest rank to get there),
+   * connections made and authenticated.
+   */
   public long setupNanos() {
     return setupNanos;
   }
 
   /**
-   * From the ring's set-up to the start of the state's loading: the data cursor and progress
+   * From the task's start to the start of the state's loading: the data cursor and progress
    * reporter opened, the network replica borrowed from the executor's pool (built when it had
    * none).
    */
@@ -72,7 +76,10 @@ public final class RoundTimeline implements Serializable {
     return networkNanos;
   }
 
-  /** The committed state looked up (or fetched) and loaded into the network and optimiser. */
+  /**
+   * The committed state looked up (or fetched) and loaded into the network and optimiser, and, once
+   * the ring is up, the exchange made and the step's arrays allocated.
+   */
   public long stateNanos() {
     return stateNanos;
   }

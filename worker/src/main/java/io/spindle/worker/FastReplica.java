@@ -16,26 +16,34 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * FastResidualNet} for graph models) instead of DL4J's layers. It holds the same DL4J network as
  * {@link MultiLayerReplica} or {@link GraphReplica} (built by {@code ModelFactory} or {@code
  * GraphFactory} from the same seed) and computes on that network's own flat parameter and gradient
- * vectors, so the parameters, their layout, evaluation, checkpoints and saved models are DL4J's;
- * only {@link #computeGradient} differs. It computes what {@code MultiLayerReplica} computes (the
- * gradient summed over the batch, batch norm's running statistics as sums of raw updates, the mean
- * loss with the L1/L2 penalty as DL4J's score adds it) up to float rounding, with the same dropout
- * masks ({@code FastReplicaTest}).
+ * vectors, so the parameters, their layout, checkpoints and saved models are DL4J's; {@link
+ * #computeGradient} differs, and so does {@link #evaluate} where the kernels evaluate the model
+ * (dense stacks; DL4J's layers evaluate the others). It computes what {@code MultiLayerReplica}
+ * computes (the gradient summed over the batch, batch norm's running statistics as sums of raw
+ * updates, the mean loss with the L1/L2 penalty as DL4J's score adds it) up to float rounding, with
+ * the same dropout masks ({@code FastReplicaTest}).
  *
  * <p>The kernels' buffers are sized for the largest batch seen so far and grow when a larger one
- * arrives (once per task, in practice).
+ * arrives (once per task, in practice). Evaluation has kernels of its own, for slices of {@link
+ * Dl4jReplica#EVAL_SLICE} examples, so that it never changes what training computes on.
  */
 final class FastReplica implements TrainableNetwork {
   private final Dl4jReplica reference;
   private final IntFunction<Optional<FastPath>> kernels; // for a largest batch
+  private final IntFunction<Optional<FastPath>> evaluators; // for a slice; empty: DL4J's layers
   private FastPath path;
+  private Optional<FastPath> evaluator; // null until the first evaluation
   private int capacity;
   private float[] decoded = new float[0];
   private long[] times;
 
-  private FastReplica(Dl4jReplica reference, IntFunction<Optional<FastPath>> kernels) {
+  private FastReplica(
+      Dl4jReplica reference,
+      IntFunction<Optional<FastPath>> kernels,
+      IntFunction<Optional<FastPath>> evaluators) {
     this.reference = reference;
     this.kernels = kernels;
+    this.evaluators = evaluators;
   }
 
   /** Over a stack's network ({@link MultiLayerReplica}). */
@@ -46,7 +54,9 @@ final class FastReplica implements TrainableNetwork {
   private FastReplica(MultiLayerReplica reference, ModelSpec spec) {
     this(
         reference,
-        batch -> FastPath.of(reference.network(), spec.model(), spec.numInputs(), batch));
+        batch -> FastPath.of(reference.network(), spec.model(), spec.numInputs(), batch),
+        slice ->
+            FastPath.forEvaluation(reference.network(), spec.model(), spec.numInputs(), slice));
   }
 
   /** Over a graph model's network ({@link GraphReplica}, residual networks). */
@@ -54,7 +64,8 @@ final class FastReplica implements TrainableNetwork {
     GraphReplica reference = new GraphReplica(spec);
     return new FastReplica(
         reference,
-        batch -> FastPath.of(reference.network(), spec.model(), spec.numInputs(), batch));
+        batch -> FastPath.of(reference.network(), spec.model(), spec.numInputs(), batch),
+        slice -> Optional.empty());
   }
 
   @Override
@@ -129,9 +140,29 @@ final class FastReplica implements TrainableNetwork {
     return path == null ? 0 : path.correct();
   }
 
+  /**
+   * On the kernels where they evaluate the model (in slices of {@link Dl4jReplica#EVAL_SLICE}, as
+   * DL4J's evaluation), else on DL4J's layers. The counts are DL4J's up to float rounding of the
+   * outputs, the loss to a relative 1e-5 ({@code FastReplicaTest}).
+   */
   @Override
   public Evaluation evaluate(MiniBatch batch) {
-    return reference.evaluate(batch);
+    if (evaluator == null) {
+      evaluator = evaluators.apply(Dl4jReplica.EVAL_SLICE);
+    }
+    if (evaluator.isEmpty() || batch.isEmpty()) {
+      return reference.evaluate(batch);
+    }
+    float[] x = features(batch);
+    ParameterRules rules = reference.rules();
+    double penalty =
+        rules.regularization().isActive() ? rules.regularization().penalty(reference.params()) : 0;
+    Evaluation total = Evaluation.empty();
+    for (int from = 0; from < batch.size(); from += Dl4jReplica.EVAL_SLICE) {
+      int rows = Math.min(Dl4jReplica.EVAL_SLICE, batch.size() - from);
+      total = total.merge(evaluator.get().evaluate(x, from, batch.labels(), rows, penalty));
+    }
+    return total;
   }
 
   /**

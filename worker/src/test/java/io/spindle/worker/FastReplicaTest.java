@@ -20,6 +20,7 @@ import io.spindle.config.WeightInit;
 import io.spindle.data.MiniBatch;
 import io.spindle.model.StepKey;
 import io.spindle.optim.GlobalStep;
+import io.spindle.sync.Evaluation;
 import io.spindle.tensor.FlatVector;
 import java.util.ArrayList;
 import java.util.List;
@@ -378,6 +379,64 @@ class FastReplicaTest {
         assertThrows(ConfigException.class, () -> spec(tanh.withKernels(Kernels.FAST)));
     assertTrue(e.getMessage().contains("model.layers[0]"), e.getMessage());
     assertTrue(e.getMessage().contains("tanh"), e.getMessage());
+  }
+
+  /**
+   * Evaluation on the fast kernels against DL4J's layers ({@code Dl4jReplica.evaluateClassifier})
+   * on the same parameters, trained for a few steps first: 450 test examples (slices of 200, 200
+   * and 50), a model with dropout (inference leaves it out), L2 (DL4J's score adds its penalty) and
+   * label smoothing. The correct and top-5 counts must be equal and the loss within a relative
+   * 1e-5; and an evaluation between training steps must leave the next step's loss and gradient bit
+   * for bit as they are without it (evaluation has kernels of its own).
+   */
+  @Test
+  void evaluationEqualsDl4jAndLeavesTrainingAlone() {
+    List<LayerConfig> layers = new ArrayList<>(mlp(Kernels.AUTO).layers());
+    int out = layers.size() - 1;
+    layers.set(out, layers.get(out).withLabelSmoothing(0.1));
+    ModelConfig fastModel =
+        new ModelConfig(layers, WeightInit.HE_NORMAL, 0.0, 1e-4, Precision.FLOAT32);
+    ModelSpec fastSpec = spec(fastModel);
+    ModelSpec refSpec = spec(fastModel.withKernels(Kernels.DL4J));
+    TrainableNetwork fast = fastSpec.newNetwork();
+    TrainableNetwork ref = refSpec.newNetwork();
+    assertInstanceOf(FastReplica.class, fast);
+    assertInstanceOf(MultiLayerReplica.class, ref);
+    List<MiniBatch> trainBatches = batches(6, 128);
+    train(fast, fastSpec, trainBatches.subList(0, 5));
+    ref.params().assign(fast.params());
+    MiniBatch test = batches(1, 450, new int[] {1, 28, 28}, true, 7).get(0); // same teacher
+
+    Evaluation a = fast.evaluate(test);
+    Evaluation b = ref.evaluate(test);
+    assertEquals(450, a.examples());
+    assertEquals(b.correct(), a.correct(), "correct predictions");
+    assertEquals(b.correctTop5(), a.correctTop5(), "top-5 correct");
+    assertTrue(b.correct() > 45 && b.correctTop5() < 450, "a model between chance and perfect");
+    double ours = fast.rules().regularization().penalty(fast.params());
+    double theirs = ((MultiLayerReplica) ref).network().calcRegularizationScore(true);
+    assertTrue(ours > 0.01, "the L2 penalty counts: " + ours);
+    double dataFast = a.meanLoss() - ours;
+    double dataDl4j = b.meanLoss() - theirs;
+    assertTrue(
+        Math.abs(dataFast - dataDl4j) <= 1e-6 * dataDl4j,
+        "data loss " + dataFast + " (fast) vs " + dataDl4j + " (dl4j)");
+    assertTrue(Math.abs(ours - theirs) <= 1e-3 * theirs, "penalty " + ours + " vs " + theirs);
+
+    MiniBatch next = trainBatches.get(5);
+    TrainableNetwork twin = fastSpec.newNetwork();
+    twin.params().assign(fast.params());
+    twin.computeGradient(trainBatches.get(0), new StepKey(SEED, 0, 0)); // built at 128 rows
+    double plain = twin.computeGradient(next, new StepKey(SEED, 5, 0));
+    float[] plainGrad = FlatVector.copyOf(twin.gradient()).toFloatArray();
+    fast.computeGradient(trainBatches.get(0), new StepKey(SEED, 0, 0));
+    fast.evaluate(test);
+    double evaluated = fast.computeGradient(next, new StepKey(SEED, 5, 0));
+    assertEquals(plain, evaluated, 0.0, "the loss after an evaluation");
+    assertEquals(
+        0,
+        maxAbsDiff(plainGrad, FlatVector.copyOf(fast.gradient()).toFloatArray()),
+        "the gradient after an evaluation");
   }
 
   @Test

@@ -5,6 +5,7 @@ import io.spindle.config.LayerConfig;
 import io.spindle.config.LayerType;
 import io.spindle.config.Loss;
 import io.spindle.model.StepKey;
+import io.spindle.sync.Evaluation;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
@@ -319,7 +320,7 @@ final class DenseStack {
       load(z[l], hz, rows * n);
       get(bias[l], hb, n);
       if (l < layers - 1) {
-        biasActivationDropout(l, rows, key);
+        biasActivationDropout(l, rows, key, keep[l + 1]);
         store(x[l + 1], hx[l + 1], rows * n);
         p = lap(p, FORWARD_PASS);
       } else {
@@ -416,16 +417,15 @@ final class DenseStack {
 
   /**
    * {@code x[l + 1] = mask * act(z + b)} into {@code hx[l + 1]} from {@code hz} (z) and {@code hb}
-   * (b): one pass, no branch per element; the mask is layer l + 1's dropout (none when its keep
-   * probability is 1). ReLU is {@code Math.max(v, 0f)}.
+   * (b): one pass, no branch per element; the mask is layer l + 1's dropout of keep probability
+   * {@code k} (none when it is 1: inference, or no dropout). ReLU is {@code Math.max(v, 0f)}.
    */
-  private void biasActivationDropout(int l, int rows, StepKey key) {
+  private void biasActivationDropout(int l, int rows, StepKey key, double k) {
     int n = nOut[l];
     float[] next = hx[l + 1];
     float[] b = hb;
     float[] v = hrow;
     boolean r = relu[l];
-    double k = keep[l + 1];
     long threshold = k >= 1 ? 0 : DropoutMasks.threshold(k);
     float scale = (float) (1.0 / k);
     for (int i = 0; i < rows; i++) {
@@ -526,15 +526,7 @@ final class DenseStack {
         throw new IllegalArgumentException(
             "label " + y + " of example " + r + " is not one of " + n + " classes");
       }
-      if (smoothing == 0) {
-        loss += Math.log(sum) - (hz[at + y] - max);
-      } else {
-        double all = 0;
-        for (int c = 0; c < n; c++) {
-          all += hz[at + c] - max;
-        }
-        loss += Math.log(sum) - (1 - smoothing) * (hz[at + y] - max) - smoothing / n * all;
-      }
+      loss += crossEntropy(at, y, max, sum, n);
       if (arg == y) {
         right++;
       }
@@ -550,6 +542,91 @@ final class DenseStack {
     correct = right;
     put(dbias[layers - 1], hdb, n);
     return loss / rows;
+  }
+
+  /**
+   * One row's cross-entropy from its logits at {@code hz[at...]} (bias added), their maximum and
+   * {@code sum} of {@code exp(logit - max)}, against label {@code y} smoothed as {@code
+   * LabelSmoothing} smooths it.
+   */
+  private double crossEntropy(int at, int y, float max, double sum, int n) {
+    if (smoothing == 0) {
+      return Math.log(sum) - (hz[at + y] - max);
+    }
+    double all = 0;
+    for (int c = 0; c < n; c++) {
+      all += hz[at + c] - max;
+    }
+    return Math.log(sum) - (1 - smoothing) * (hz[at + y] - max) - smoothing / n * all;
+  }
+
+  /**
+   * Inference over {@code rows} examples of {@code input} (row-major, from row {@code from}),
+   * without dropout (DL4J's inverted dropout acts in training only): the counts DL4J's evaluation
+   * makes from the softmax output ({@code Dl4jReplica.evaluateClassifier}): correct when the
+   * highest output (the first of equal ones) is the label's, top-5 correct when fewer than 5
+   * outputs are strictly higher than the label's; and the loss summed over the examples, plus
+   * {@code penalty} per example (the L1/L2 term DL4J's score adds to a batch's mean loss). Writes
+   * the forward pass's own buffers only, never the gradient vector.
+   */
+  Evaluation evaluate(float[] input, int from, int[] labels, int rows, double penalty) {
+    if (rows < 1 || rows > maxBatch) {
+      throw new IllegalArgumentException(
+          "batch of " + rows + " examples; this fast path holds 1 to " + maxBatch);
+    }
+    Products products = products(rows);
+    if (bf16) {
+      castWeights();
+    }
+    store(x[0], input, from * nIn[0], rows * nIn[0]);
+    for (int l = 0; l < layers - 1; l++) {
+      products.forward[l].run();
+      int n = nOut[l];
+      load(z[l], hz, rows * n);
+      get(bias[l], hb, n);
+      biasActivationDropout(l, rows, null, 1);
+      store(x[l + 1], hx[l + 1], rows * n);
+    }
+    int out = layers - 1;
+    products.forward[out].run();
+    int n = nOut[out];
+    load(z[out], hz, rows * n);
+    get(bias[out], hb, n);
+    float[] p = hrow;
+    long right = 0;
+    long top5 = 0;
+    double loss = 0;
+    for (int r = 0; r < rows; r++) {
+      int at = r * n;
+      int y = labels[from + r];
+      if (y < 0 || y >= n) {
+        throw new IllegalArgumentException(
+            "label " + y + " of example " + (from + r) + " is not one of " + n + " classes");
+      }
+      float max = Float.NEGATIVE_INFINITY;
+      for (int c = 0; c < n; c++) {
+        float v = hz[at + c] + hb[c];
+        hz[at + c] = v;
+        max = Math.max(max, v);
+      }
+      double sum = 0;
+      for (int c = 0; c < n; c++) {
+        sum += Math.exp(hz[at + c] - max);
+      }
+      loss += crossEntropy(at, y, max, sum, n);
+      int arg = 0;
+      for (int c = 0; c < n; c++) {
+        p[c] = (float) (Math.exp(hz[at + c] - max) / sum);
+        arg = p[c] > p[arg] ? c : arg;
+      }
+      int higher = 0;
+      for (int c = 0; c < n; c++) {
+        higher += p[c] > p[y] ? 1 : 0;
+      }
+      right += arg == y ? 1 : 0;
+      top5 += higher < 5 ? 1 : 0;
+    }
+    return new Evaluation(right, top5, loss + penalty * rows, rows);
   }
 
   /** Values per pass of the bf16 conversions: chunks that stay in L1/L2 between their passes. */
@@ -592,8 +669,14 @@ final class DenseStack {
 
   /** {@link #put}, rounding to bfloat16 when {@code target} is a bf16 array. */
   private void store(INDArray target, float[] values, int n) {
+    store(target, values, 0, n);
+  }
+
+  /** {@link #put}, rounding to bfloat16 when {@code target} is a bf16 array. */
+  private void store(INDArray target, float[] values, int from, int n) {
     if (target.dataType() != DataType.BFLOAT16) {
-      put(target, values, n);
+      FloatBuffer fb = floats(target);
+      fb.put(values, from, n);
       return;
     }
     short[] s = hs;
@@ -601,7 +684,7 @@ final class DenseStack {
     for (int at = 0; at < n; at += CHUNK) {
       int m = Math.min(CHUNK, n - at);
       for (int i = 0; i < m; i++) {
-        s[i] = toBf16(values[at + i]);
+        s[i] = toBf16(values[from + at + i]);
       }
       to.put(s, 0, m);
     }

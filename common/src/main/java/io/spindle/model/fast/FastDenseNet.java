@@ -4,6 +4,7 @@ import io.spindle.config.InputKind;
 import io.spindle.config.ModelConfig;
 import io.spindle.config.Precision;
 import io.spindle.model.StepKey;
+import io.spindle.sync.Evaluation;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
 /**
@@ -35,7 +36,11 @@ public final class FastDenseNet implements FastPath {
       throw new IllegalArgumentException(
           "bf16 products for a model of precision " + model.precision().configName());
     }
-    net.initGradientsView();
+    if (net.getFlattenedGradients() == null) {
+      // a second path over the same network (evaluation's) must keep the first one's gradient:
+      // DL4J's initGradientsView allocates a new vector and leaves earlier views stale
+      net.initGradientsView();
+    }
     int inputs = (int) net.getLayer(0).getParam("W").size(0);
     stack =
         new DenseStack(
@@ -74,6 +79,14 @@ public final class FastDenseNet implements FastPath {
     return new FastDenseNet(net, model, maxBatch, bf16);
   }
 
+  /**
+   * A fast path that only evaluates ({@link #evaluate}), on float32 products whatever the model's
+   * precision (as DL4J's evaluation computes), for slices of up to {@code maxBatch} examples.
+   */
+  static FastDenseNet forEvaluation(MultiLayerNetwork net, ModelConfig model, int maxBatch) {
+    return of(net, model, maxBatch, false);
+  }
+
   /** The precision the products compute in: bf16, or float32 (also a bf16 model's fallback). */
   @Override
   public Precision precision() {
@@ -98,6 +111,11 @@ public final class FastDenseNet implements FastPath {
   @Override
   public double computeGradient(float[] features, int[] labels, int rows, StepKey key) {
     return stack.forwardBackward(features, labels, rows, key, null);
+  }
+
+  @Override
+  public Evaluation evaluate(float[] features, int from, int[] labels, int rows, double penalty) {
+    return stack.evaluate(features, from, labels, rows, penalty);
   }
 
   /** Correct predictions (arg-max of the output's logits) of the last forward pass. */

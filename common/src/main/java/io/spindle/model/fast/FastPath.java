@@ -8,6 +8,7 @@ import io.spindle.config.Loss;
 import io.spindle.config.ModelConfig;
 import io.spindle.config.Precision;
 import io.spindle.model.StepKey;
+import io.spindle.sync.Evaluation;
 import java.util.List;
 import java.util.Optional;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -33,6 +34,17 @@ public interface FastPath {
 
   /** Correct predictions of the last forward pass. */
   long correct();
+
+  /**
+   * Test-set counts of {@code rows} examples of {@code features} (row-major, from row {@code from})
+   * in inference mode, as DL4J's evaluation makes them (correct, top-5 correct, the loss summed
+   * over the examples with {@code penalty}, the L1/L2 term of DL4J's score, added per example).
+   * Only the paths {@link #forEvaluation} returns evaluate.
+   */
+  default Evaluation evaluate(float[] features, int from, int[] labels, int rows, double penalty) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " does not evaluate; DL4J's layers do");
+  }
 
   /** Per-layer forward ({@code [2 l]}) and backward ({@code [2 l + 1]}) nanoseconds, or null. */
   void recordTimes(long[] nanos);
@@ -134,6 +146,21 @@ public interface FastPath {
       return Optional.of(FastConvNet.of(net, f32, numInputs, maxBatch, true));
     }
     return Optional.empty();
+  }
+
+  /**
+   * A path that evaluates {@code model} over {@code net} (in float32, for slices of up to {@code
+   * maxBatch} examples) on the CPU backend: dense stacks ({@link FastDenseNet}); empty for the
+   * other models, which DL4J's layers evaluate.
+   */
+  static Optional<FastPath> forEvaluation(
+      MultiLayerNetwork net, ModelConfig model, int numInputs, int maxBatch) {
+    if (!io.spindle.runtime.Nd4jRuntime.hasOneDnn()
+        || unsupported(model, numInputs) != null
+        || !FastDenseNet.supports(model)) {
+      return Optional.empty();
+    }
+    return Optional.of(FastDenseNet.forEvaluation(net, model, maxBatch));
   }
 
   /**

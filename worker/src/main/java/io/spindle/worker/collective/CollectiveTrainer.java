@@ -141,11 +141,12 @@ public final class CollectiveTrainer {
                     steps,
                     firstIteration,
                     reporter,
-                    startedAtMillis,
-                    new long[] {
-                      connected - stateLoaded, borrowed - started, stateLoaded - borrowed
-                    },
-                    connected,
+                    new Setup(
+                        startedAtMillis,
+                        connected - stateLoaded,
+                        borrowed - started,
+                        stateLoaded - borrowed,
+                        connected),
                     attempt);
               }
             });
@@ -219,6 +220,19 @@ public final class CollectiveTrainer {
     }
   }
 
+  /**
+   * How a task's round got to its first step, for its {@link RoundTimeline}: the wall clock when
+   * its function started, the ring's set-up, the network replica and the committed state's loading
+   * before the ring (named as the timeline names them), and the {@code System.nanoTime()} when the
+   * ring was connected, from which {@link #train} counts the rest of the state's time.
+   */
+  private record Setup(
+      long startedAtMillis,
+      long setupNanos,
+      long networkNanos,
+      long stateNanos,
+      long connectedNanos) {}
+
   private static CollectiveResult train(
       CollectiveSpec spec,
       TcpRing ring,
@@ -229,9 +243,7 @@ public final class CollectiveTrainer {
       int steps,
       long firstIteration,
       ProgressReporter reporter,
-      long startedAtMillis,
-      long[] setupNetworkState,
-      long connected,
+      Setup setup,
       int attempt) {
     INDArray w = net.params();
     int n = init.n();
@@ -379,10 +391,10 @@ public final class CollectiveTrainer {
         firstIteration + steps);
     RoundTimeline timeline =
         new RoundTimeline(
-            startedAtMillis,
-            setupNetworkState[0],
-            setupNetworkState[1],
-            setupNetworkState[2] + (loaded - connected),
+            setup.startedAtMillis(),
+            setup.setupNanos(),
+            setup.networkNanos(),
+            setup.stateNanos() + (loaded - setup.connectedNanos()),
             firstSteps,
             firstStepsNanos,
             steps,

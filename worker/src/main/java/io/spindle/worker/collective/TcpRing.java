@@ -471,22 +471,7 @@ public final class TcpRing implements AutoCloseable {
   public void reduceScatter(float[] data, FloatBuffer local, int[] bounds, long step) {
     requireOneChunkPerPeer(bounds);
     requireCovers(local, data.length);
-    for (int k = 0; k < size - 1; k++) {
-      // phase 0 sends a chunk nothing has been added to yet; later phases send what they summed
-      exchange(
-          data,
-          bounds,
-          step,
-          op(1, 0),
-          wire,
-          null,
-          k,
-          mod(rank - k - 1),
-          mod(rank - k - 2),
-          true,
-          k == 0 ? local : null,
-          local);
-    }
+    runPhases(REDUCE_SCATTER, data, local, bounds, step, 0, wire, null);
     if (size == 1 && local != null) {
       local.get(bounds[rank], data, bounds[rank], bounds[rank + 1] - bounds[rank]);
     }
@@ -515,22 +500,7 @@ public final class TcpRing implements AutoCloseable {
       float[] data, FloatBuffer into, int[] bounds, long step, int tag, WireFormat wire) {
     requireOneChunkPerPeer(bounds);
     requireCovers(into, data.length);
-    for (int k = 0; k < size - 1; k++) {
-      // phase 0 sends this peer's own chunk; later phases the chunk received in the phase before
-      exchange(
-          data,
-          bounds,
-          step,
-          op(2, tag),
-          wire,
-          null,
-          k,
-          mod(rank - k),
-          mod(rank - k - 1),
-          false,
-          k == 0 ? null : into,
-          into);
-    }
+    runPhases(ALL_GATHER, data, into, bounds, step, tag, wire, null);
     if (into != null) {
       into.put(bounds[rank], data, bounds[rank], bounds[rank + 1] - bounds[rank]);
     }
@@ -557,41 +527,55 @@ public final class TcpRing implements AutoCloseable {
   public void reduceScatter(
       float[] data, int[] bounds, long step, int tag, WireFormat wire, SendHook hook) {
     requireOneChunkPerPeer(bounds);
-    for (int k = 0; k < size - 1; k++) {
-      exchange(
-          data,
-          bounds,
-          step,
-          op(1, tag),
-          wire,
-          hook,
-          k,
-          mod(rank - k - 1),
-          mod(rank - k - 2),
-          true,
-          null,
-          null);
-    }
+    runPhases(REDUCE_SCATTER, data, null, bounds, step, tag, wire, hook);
   }
 
   /** All-gather as {@link #allGather(float[], int[], long)}, tagged, in {@code wire}, hooked. */
   public void allGather(
       float[] data, int[] bounds, long step, int tag, WireFormat wire, SendHook hook) {
     requireOneChunkPerPeer(bounds);
+    runPhases(ALL_GATHER, data, null, bounds, step, tag, wire, hook);
+  }
+
+  /**
+   * Runs the N-1 phases of a {@link #REDUCE_SCATTER} or an {@link #ALL_GATHER}, as exchange {@code
+   * tag}. Reduce-scatter phase k sends chunk (r-k-1) mod N and adds in the chunk before it;
+   * all-gather phase k sends chunk (r-k) mod N and overwrites the chunk before it. {@code own} (or
+   * null): native memory, the reduce-scatter's addends of this peer (as {@link
+   * #reduceScatter(float[], FloatBuffer, int[], long)} reads them) or where the all-gather's
+   * received chunks go (as {@link #allGather(float[], FloatBuffer, int[], long, int, WireFormat)}
+   * fills it).
+   */
+  private void runPhases(
+      int kind,
+      float[] data,
+      FloatBuffer own,
+      int[] bounds,
+      long step,
+      int tag,
+      WireFormat wire,
+      SendHook hook) {
+    boolean add = kind == REDUCE_SCATTER;
     for (int k = 0; k < size - 1; k++) {
+      int sendChunk = add ? mod(rank - k - 1) : mod(rank - k);
+      // the sent chunk's values are in own in a reduce-scatter's phase 0 (a chunk nothing has been
+      // added to yet; later phases send what they summed, in data) and in an all-gather's later
+      // phases (the chunk the phase before received there; phase 0 sends this peer's own chunk)
+      FloatBuffer sendNative = (add ? k == 0 : k > 0) ? own : null;
       exchange(
-          data,
-          bounds,
-          step,
-          op(2, tag),
-          wire,
-          hook,
-          k,
-          mod(rank - k),
-          mod(rank - k - 1),
-          false,
-          null,
-          null);
+          new Phase(
+              data,
+              bounds,
+              step,
+              op(kind, tag),
+              wire,
+              hook,
+              k,
+              sendChunk,
+              mod(sendChunk - 1),
+              add,
+              sendNative,
+              own));
     }
   }
 
@@ -616,6 +600,11 @@ public final class TcpRing implements AutoCloseable {
   /** The largest exchange tag of a step. */
   public static final int MAX_TAG = (1 << 27) - 1;
 
+  /** The operations' kinds, in the low 4 bits of a block header's op (the tag above them). */
+  private static final int REDUCE_SCATTER = 1;
+
+  private static final int ALL_GATHER = 2;
+
   private static int op(int kind, int tag) {
     if (tag < 0 || tag > MAX_TAG) {
       throw new IllegalArgumentException(
@@ -626,9 +615,9 @@ public final class TcpRing implements AutoCloseable {
 
   private static String describeOp(int op) {
     String kind =
-        (op & 15) == 1
+        (op & 15) == REDUCE_SCATTER
             ? "reduce-scatter"
-            : (op & 15) == 2
+            : (op & 15) == ALL_GATHER
                 ? "all-gather"
                 : op == ShardRing.OP ? "reduce-scatter of shards" : "op " + op;
     return (op >>> 4) == 0 ? kind : kind + " (exchange " + (op >>> 4) + ")";
@@ -667,15 +656,22 @@ public final class TcpRing implements AutoCloseable {
       int sendChunk,
       int recvChunk,
       boolean add) {
-    exchange(data, chunkBounds, step, op, wire, null, phase, sendChunk, recvChunk, add, null, null);
+    exchange(
+        new Phase(
+            data, chunkBounds, step, op, wire, null, phase, sendChunk, recvChunk, add, null, null));
   }
 
   /**
-   * One phase. {@code sendNative} (or null): the sent chunk's values are there, not in {@code
-   * data}; {@code recvNative} (or null): the received chunk's own values are there and the sum goes
-   * to {@code data} ({@code add}), or the received values go there instead of to {@code data}.
+   * One phase of a ring operation as this peer runs it: it sends chunk {@code sendChunk} of {@code
+   * data} (cut at {@code bounds}) to the right neighbour while it receives chunk {@code recvChunk}
+   * from the left one and adds it in ({@code add}) or overwrites; every block's header carries
+   * {@code step}, {@code op}, {@code phase} and the chunk. {@code wire} encodes the values; {@code
+   * hook} (or null) sees the sent range first. {@code sendNative} (or null): the sent chunk's
+   * values are there, not in {@code data}; {@code recvNative} (or null): the received chunk's own
+   * values are there and the sum goes to {@code data} ({@code add}), or the received values go
+   * there instead of to {@code data}.
    */
-  private void exchange(
+  private record Phase(
       float[] data,
       int[] bounds,
       long step,
@@ -688,6 +684,39 @@ public final class TcpRing implements AutoCloseable {
       boolean add,
       FloatBuffer sendNative,
       FloatBuffer recvNative) {
+
+    int sendFrom() {
+      return bounds[sendChunk];
+    }
+
+    int sendTo() {
+      return bounds[sendChunk + 1];
+    }
+
+    int recvFrom() {
+      return bounds[recvChunk];
+    }
+
+    int recvTo() {
+      return bounds[recvChunk + 1];
+    }
+
+    /** What this phase offers a right neighbour in this JVM: the sent chunk and its header. */
+    LocalLink.Offer offer(long modelVersion) {
+      return new LocalLink.Offer(
+          data, sendNative, sendFrom(), sendTo(), step, op, phase, sendChunk, modelVersion);
+    }
+
+    /** Where this phase stands, for messages: its operation, phase and step. */
+    String where() {
+      return describeOp(op) + " phase " + phase + " of step " + step;
+    }
+  }
+
+  /** Runs one phase, over TCP or, when a neighbour is in this JVM, {@link #exchangeMixed}. */
+  private void exchange(Phase p) {
+    float[] data = p.data();
+    int[] bounds = p.bounds();
     if (bounds.length < 2 || bounds[bounds.length - 1] != data.length) {
       throw new CollectiveException(
           "rank "
@@ -698,61 +727,30 @@ public final class TcpRing implements AutoCloseable {
               + size
               + " peers");
     }
-    if (hook != null && sendNative != null) {
+    if (p.hook() != null && p.sendNative() != null) {
       throw new IllegalArgumentException("a send hook needs the sent values on the heap");
     }
     if (rightLink != null || leftLink != null) {
-      exchangeMixed(
-          data,
-          bounds,
-          step,
-          op,
-          wire,
-          hook,
-          phase,
-          sendChunk,
-          recvChunk,
-          add,
-          sendNative,
-          recvNative);
+      exchangeMixed(p);
       return;
     }
     long start = System.nanoTime();
-    if (hook != null) {
-      hook.beforeSend(data, bounds[sendChunk], bounds[sendChunk + 1]);
+    if (p.hook() != null) {
+      p.hook().beforeSend(data, p.sendFrom(), p.sendTo());
     }
     Future<?> sending =
         sender.submit(
             () -> {
-              send(
-                  data,
-                  sendNative,
-                  bounds[sendChunk],
-                  bounds[sendChunk + 1],
-                  step,
-                  op,
-                  wire,
-                  phase,
-                  sendChunk);
+              send(p);
               return null;
             });
     try {
-      receive(
-          data,
-          recvNative,
-          bounds[recvChunk],
-          bounds[recvChunk + 1],
-          step,
-          op,
-          wire,
-          phase,
-          recvChunk,
-          add);
+      receive(p);
     } catch (IOException e) {
       sending.cancel(true);
-      throw failure(e, step, op, phase);
+      throw failure(e, p);
     }
-    await(sending, "sending step " + step);
+    await(sending, "sending step " + p.step());
     nanosWaiting += System.nanoTime() - start;
   }
 
@@ -762,24 +760,12 @@ public final class TcpRing implements AutoCloseable {
    * waits until the right neighbour has answered, so that the caller may modify the range again.
    * Any failure closes the in-process links: a failed exchange leaves the ring unusable, as on TCP.
    */
-  private void exchangeMixed(
-      float[] data,
-      int[] bounds,
-      long step,
-      int op,
-      WireFormat wire,
-      SendHook hook,
-      int phase,
-      int sendChunk,
-      int recvChunk,
-      boolean add,
-      FloatBuffer sendNative,
-      FloatBuffer recvNative) {
+  private void exchangeMixed(Phase p) {
     long start = System.nanoTime();
-    int sendFrom = bounds[sendChunk];
-    int sendTo = bounds[sendChunk + 1];
-    if (hook != null) {
-      hook.beforeSend(data, sendFrom, sendTo);
+    int sendFrom = p.sendFrom();
+    int sendTo = p.sendTo();
+    if (p.hook() != null) {
+      p.hook().beforeSend(p.data(), sendFrom, sendTo);
     }
     LocalLink toLink = rightLink;
     LocalLink fromLink = leftLink;
@@ -787,67 +773,40 @@ public final class TcpRing implements AutoCloseable {
     LocalLink.Offer offer = null;
     try {
       if (toLink != null) {
-        offer =
-            new LocalLink.Offer(
-                data, sendNative, sendFrom, sendTo, step, op, phase, sendChunk, modelVersion);
+        offer = p.offer(modelVersion);
         try {
           toLink.publish(offer);
         } catch (LocalLink.Broken e) {
           // a left neighbour's offer that disagrees says more than a closed right one (it is
           // what TCP reports, whose send would have gone into the socket's buffer)
           LocalLink.Offer theirs = fromLink == null ? null : fromLink.peek();
-          String disagreement =
-              theirs == null
-                  ? null
-                  : disagreement(
-                      theirs, bounds[recvChunk], bounds[recvChunk + 1], step, op, phase, recvChunk);
+          String disagreement = theirs == null ? null : disagreement(theirs, p);
           closeLinks();
           if (disagreement != null) {
             throw new CollectiveException(disagreement);
           }
-          throw sendFailure(e, step, op, phase);
+          throw sendFailure(e, p);
         }
-        bytesSent += wireBytes(sendTo - sendFrom, wire);
+        bytesSent += wireBytes(sendTo - sendFrom, p.wire());
       } else {
         sending =
             sender.submit(
                 () -> {
-                  send(data, sendNative, sendFrom, sendTo, step, op, wire, phase, sendChunk);
+                  send(p);
                   return null;
                 });
       }
       if (fromLink != null) {
-        receiveInProcess(
-            fromLink,
-            data,
-            recvNative,
-            bounds[recvChunk],
-            bounds[recvChunk + 1],
-            step,
-            op,
-            wire,
-            phase,
-            recvChunk,
-            add);
+        receiveInProcess(fromLink, p);
       } else {
-        receive(
-            data,
-            recvNative,
-            bounds[recvChunk],
-            bounds[recvChunk + 1],
-            step,
-            op,
-            wire,
-            phase,
-            recvChunk,
-            add);
+        receive(p);
       }
     } catch (IOException e) {
       abandon(sending);
-      throw failure(e, step, op, phase);
+      throw failure(e, p);
     } catch (LocalLink.Broken e) {
       abandon(sending);
-      throw receiveFailure(e, step, op, phase);
+      throw receiveFailure(e, p);
     } catch (RuntimeException e) {
       abandon(sending);
       throw e;
@@ -857,10 +816,10 @@ public final class TcpRing implements AutoCloseable {
         toLink.awaitAnswer(offer, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
       } catch (LocalLink.Broken e) {
         closeLinks();
-        throw sendFailure(e, step, op, phase);
+        throw sendFailure(e, p);
       }
     } else {
-      await(sending, "sending step " + step);
+      await(sending, "sending step " + p.step());
     }
     nanosWaiting += System.nanoTime() - start;
   }
@@ -882,24 +841,18 @@ public final class TcpRing implements AutoCloseable {
    * Takes the left neighbour's offer, checks its header as {@link #receive} checks each block's,
    * and adds or copies its values: fp32 straight from the sender's array or native memory (what the
    * wire's bulk copy would deliver), a lossy format through its own encoding and decoding, block by
-   * block, exactly as over TCP. {@code own} (or null): as {@link #receive}'s, this peer's addends,
-   * or where the copied values go. Then answers, which releases the sender.
+   * block, exactly as over TCP. The phase's {@code recvNative} (or null): as {@link #receive}'s,
+   * this peer's addends, or where the copied values go. Then answers, which releases the sender.
    */
-  private void receiveInProcess(
-      LocalLink link,
-      float[] data,
-      FloatBuffer own,
-      int from,
-      int to,
-      long step,
-      int op,
-      WireFormat wire,
-      int phase,
-      int chunk,
-      boolean add)
-      throws LocalLink.Broken {
+  private void receiveInProcess(LocalLink link, Phase p) throws LocalLink.Broken {
+    float[] data = p.data();
+    FloatBuffer own = p.recvNative();
+    int from = p.recvFrom();
+    int to = p.recvTo();
+    WireFormat wire = p.wire();
+    boolean add = p.add();
     LocalLink.Offer o = link.take(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
-    String disagreement = disagreement(o, from, to, step, op, phase, chunk);
+    String disagreement = disagreement(o, p);
     if (disagreement != null) {
       try {
         link.answer(o, disagreement);
@@ -969,17 +922,7 @@ public final class TcpRing implements AutoCloseable {
           wire.encode(localValues, 0, len, b);
         }
         b.flip();
-        if (add) {
-          if (own != null) {
-            own.get(off, data, off, len);
-          }
-          wire.addInto(b, data, off, len, receiveScratch);
-        } else if (own != null) {
-          wire.copyInto(b, receiveScratch, 0, len);
-          own.put(off, receiveScratch, 0, len);
-        } else {
-          wire.copyInto(b, data, off, len);
-        }
+        deliver(p, b, off, len);
       }
     }
     link.answer(o, null);
@@ -987,15 +930,16 @@ public final class TcpRing implements AutoCloseable {
 
   /**
    * What {@link #receive} reports for the first block whose header differs between the offer and
-   * what this peer expects, or null when they agree.
+   * what this peer expects for the phase's received chunk, or null when they agree.
    */
-  private String disagreement(
-      LocalLink.Offer o, int from, int to, long step, int op, int phase, int chunk) {
+  private String disagreement(LocalLink.Offer o, Phase p) {
+    int from = p.recvFrom();
+    int to = p.recvTo();
     int k = 0;
-    if (o.step() == step
-        && o.op() == op
-        && o.phase() == phase
-        && o.chunk() == chunk
+    if (o.step() == p.step()
+        && o.op() == p.op()
+        && o.phase() == p.phase()
+        && o.chunk() == p.recvChunk()
         && o.modelVersion() == modelVersion) {
       while (true) {
         int off = from + k * BLOCK_VALUES;
@@ -1024,76 +968,54 @@ public final class TcpRing implements AutoCloseable {
         theirOff,
         Math.max(0, Math.min(BLOCK_VALUES, o.to() - theirOff)),
         o.modelVersion(),
-        step,
-        op,
-        phase,
-        chunk,
+        p.step(),
+        p.op(),
+        p.phase(),
+        p.recvChunk(),
         off,
         Math.max(0, Math.min(BLOCK_VALUES, to - off)));
   }
 
-  private CollectiveException receiveFailure(LocalLink.Broken e, long step, int op, int phase) {
+  private CollectiveException receiveFailure(LocalLink.Broken e, Phase p) {
     return new CollectiveException(
         switch (e.status) {
-          case TIMEOUT -> timedOutReceiving(step, op, phase);
-          case PEER_CLOSED -> leftClosed(step, op, phase);
-          default -> failedReceiving(step, op, phase, describe(e, mod(rank - 1)));
+          case TIMEOUT -> timedOutReceiving(p);
+          case PEER_CLOSED -> leftClosed(p);
+          default -> failedReceiving(p, describe(e, mod(rank - 1)));
         },
         e);
   }
 
   /** The messages of a failed receive, the same in process and over TCP. */
-  private String timedOutReceiving(long step, int op, int phase) {
+  private String timedOutReceiving(Phase p) {
     return "rank "
         + rank
         + ": timed out after "
         + timeoutMillis
         + " ms in "
-        + describeOp(op)
-        + " phase "
-        + phase
-        + " of step "
-        + step
+        + p.where()
         + " waiting for rank "
         + mod(rank - 1);
   }
 
-  private String leftClosed(long step, int op, int phase) {
-    return "rank "
-        + rank
-        + ": rank "
-        + mod(rank - 1)
-        + " closed the connection in "
-        + describeOp(op)
-        + " phase "
-        + phase
-        + " of step "
-        + step;
+  private String leftClosed(Phase p) {
+    return "rank " + rank + ": rank " + mod(rank - 1) + " closed the connection in " + p.where();
   }
 
-  private String failedReceiving(long step, int op, int phase, String cause) {
-    return "rank "
-        + rank
-        + ": "
-        + describeOp(op)
-        + " phase "
-        + phase
-        + " of step "
-        + step
-        + " failed: "
-        + cause;
+  private String failedReceiving(Phase p, String cause) {
+    return "rank " + rank + ": " + p.where() + " failed: " + cause;
   }
 
-  private CollectiveException sendFailure(LocalLink.Broken e, long step, int op, int phase) {
+  private CollectiveException sendFailure(LocalLink.Broken e, Phase p) {
     int right = mod(rank + 1);
-    String where = describeOp(op) + " phase " + phase + " of step " + step;
+    String where = p.where();
     return new CollectiveException(
         switch (e.status) {
           case TIMEOUT ->
               "rank "
                   + rank
                   + ": sending step "
-                  + step
+                  + p.step()
                   + " timed out after "
                   + timeoutMillis
                   + " ms";
@@ -1119,22 +1041,25 @@ public final class TcpRing implements AutoCloseable {
     }
   }
 
-  private void send(
-      float[] data,
-      FloatBuffer source,
-      int from,
-      int to,
-      long step,
-      int op,
-      WireFormat wire,
-      int phase,
-      int chunk)
-      throws IOException {
+  /**
+   * Sends the phase's chunk block by block, each behind its header, from {@code data} or, with
+   * {@code sendNative}, from native memory. Runs on the sender thread.
+   */
+  private void send(Phase p) throws IOException {
+    float[] data = p.data();
+    FloatBuffer source = p.sendNative();
+    int from = p.sendFrom();
+    int to = p.sendTo();
+    WireFormat wire = p.wire();
     for (int off = from; off < to || (off == from && from == to); off += BLOCK_VALUES) {
       int len = Math.min(BLOCK_VALUES, to - off);
       ByteBuffer b = sendBuffer;
       b.clear();
-      b.putInt(BLOCK_MAGIC).putLong(step).putInt(op).putInt(phase).putInt(chunk);
+      b.putInt(BLOCK_MAGIC)
+          .putLong(p.step())
+          .putInt(p.op())
+          .putInt(p.phase())
+          .putInt(p.sendChunk());
       b.putInt(off).putInt(len).putLong(modelVersion);
       if (source == null) {
         wire.encode(data, off, len, b);
@@ -1156,22 +1081,12 @@ public final class TcpRing implements AutoCloseable {
   }
 
   /**
-   * Receives {@code [from, to)} block by block and adds it into {@code data} or copies it there;
-   * with {@code own} (native memory, or null), adding writes {@code own + received} to {@code data}
-   * and copying writes to {@code own} instead of {@code data}.
+   * Receives the phase's chunk block by block, checking each block's header, and {@link #deliver}s
+   * each block's values.
    */
-  private void receive(
-      float[] data,
-      FloatBuffer own,
-      int from,
-      int to,
-      long step,
-      int op,
-      WireFormat wire,
-      int phase,
-      int chunk,
-      boolean add)
-      throws IOException {
+  private void receive(Phase p) throws IOException {
+    int from = p.recvFrom();
+    int to = p.recvTo();
     for (int off = from; off < to || (off == from && from == to); off += BLOCK_VALUES) {
       int len = Math.min(BLOCK_VALUES, to - off);
       fromLeft.readFully(receiveBuffer, 0, HEADER_BYTES);
@@ -1185,10 +1100,10 @@ public final class TcpRing implements AutoCloseable {
       int theirLen = h.getInt();
       long theirVersion = h.getLong();
       if (magic != BLOCK_MAGIC
-          || theirStep != step
-          || theirOp != op
-          || theirPhase != phase
-          || theirChunk != chunk
+          || theirStep != p.step()
+          || theirOp != p.op()
+          || theirPhase != p.phase()
+          || theirChunk != p.recvChunk()
           || theirOff != off
           || theirLen != len
           || theirVersion != modelVersion) {
@@ -1202,31 +1117,45 @@ public final class TcpRing implements AutoCloseable {
                 theirOff,
                 theirLen,
                 theirVersion,
-                step,
-                op,
-                phase,
-                chunk,
+                p.step(),
+                p.op(),
+                p.phase(),
+                p.recvChunk(),
                 off,
                 len));
       }
-      int payload = len * wire.bytesPerValue();
+      int payload = len * p.wire().bytesPerValue();
       fromLeft.readFully(receiveBuffer, HEADER_BYTES, payload);
-      ByteBuffer p =
-          ByteBuffer.wrap(receiveBuffer, HEADER_BYTES, payload).order(ByteOrder.LITTLE_ENDIAN);
-      if (add) {
-        if (own != null) {
-          own.get(off, data, off, len);
-        }
-        wire.addInto(p, data, off, len, receiveScratch);
-      } else if (own != null) {
-        wire.copyInto(p, receiveScratch, 0, len);
-        own.put(off, receiveScratch, 0, len);
-      } else {
-        wire.copyInto(p, data, off, len);
-      }
+      deliver(
+          p,
+          ByteBuffer.wrap(receiveBuffer, HEADER_BYTES, payload).order(ByteOrder.LITTLE_ENDIAN),
+          off,
+          len);
       if (from == to) {
         break;
       }
+    }
+  }
+
+  /**
+   * Adds a received block of {@code len} encoded values into {@code data} from {@code off} or
+   * copies it there; with the phase's {@code recvNative} ({@code own}), adding writes {@code own +
+   * received} to {@code data} and copying writes to {@code own} instead of {@code data}.
+   */
+  private void deliver(Phase p, ByteBuffer values, int off, int len) {
+    float[] data = p.data();
+    FloatBuffer own = p.recvNative();
+    WireFormat wire = p.wire();
+    if (p.add()) {
+      if (own != null) {
+        own.get(off, data, off, len);
+      }
+      wire.addInto(values, data, off, len, receiveScratch);
+    } else if (own != null) {
+      wire.copyInto(values, receiveScratch, 0, len);
+      own.put(off, receiveScratch, 0, len);
+    } else {
+      wire.copyInto(values, data, off, len);
     }
   }
 
@@ -1269,14 +1198,14 @@ public final class TcpRing implements AutoCloseable {
         modelVersion);
   }
 
-  private CollectiveException failure(IOException e, long step, int op, int phase) {
+  private CollectiveException failure(IOException e, Phase p) {
     if (e instanceof SocketTimeoutException) {
-      return new CollectiveException(timedOutReceiving(step, op, phase), e);
+      return new CollectiveException(timedOutReceiving(p), e);
     }
     if (e instanceof EOFException) {
-      return new CollectiveException(leftClosed(step, op, phase), e);
+      return new CollectiveException(leftClosed(p), e);
     }
-    return new CollectiveException(failedReceiving(step, op, phase, e.toString()), e);
+    return new CollectiveException(failedReceiving(p, e.toString()), e);
   }
 
   private void await(Future<?> f, String what) {

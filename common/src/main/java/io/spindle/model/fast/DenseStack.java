@@ -570,6 +570,16 @@ final class DenseStack {
    * the forward pass's own buffers only, never the gradient vector.
    */
   Evaluation evaluate(float[] input, int from, int[] labels, int rows, double penalty) {
+    return evaluate(input, from, labels, from, rows, penalty);
+  }
+
+  /**
+   * {@link #evaluate(float[], int, int[], int, double)} of the rows of {@code input} from row
+   * {@code from}, whose labels are {@code labels} from index {@code labelsFrom} (a caller that
+   * computed the features of a slice of its examples into a buffer of its own).
+   */
+  Evaluation evaluate(
+      float[] input, int from, int[] labels, int labelsFrom, int rows, double penalty) {
     if (rows < 1 || rows > maxBatch) {
       throw new IllegalArgumentException(
           "batch of " + rows + " examples; this fast path holds 1 to " + maxBatch);
@@ -598,10 +608,10 @@ final class DenseStack {
     double loss = 0;
     for (int r = 0; r < rows; r++) {
       int at = r * n;
-      int y = labels[from + r];
+      int y = labels[labelsFrom + r];
       if (y < 0 || y >= n) {
         throw new IllegalArgumentException(
-            "label " + y + " of example " + (from + r) + " is not one of " + n + " classes");
+            "label " + y + " of example " + (labelsFrom + r) + " is not one of " + n + " classes");
       }
       float max = Float.NEGATIVE_INFINITY;
       for (int c = 0; c < n; c++) {

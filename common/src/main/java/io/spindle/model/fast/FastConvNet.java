@@ -8,6 +8,7 @@ import io.spindle.config.LayerType;
 import io.spindle.config.ModelConfig;
 import io.spindle.config.Precision;
 import io.spindle.model.StepKey;
+import io.spindle.sync.Evaluation;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -63,6 +64,11 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *
  * <p>Dropout is applied to dense layers' inputs only, with the step's {@link StepKey} masks (see
  * {@link DenseStack}). Not thread-safe: one instance per worker thread.
+ *
+ * <p>Evaluation ({@link #forEvaluation}) is an instance of its own, with its own buffers, that runs
+ * the same forward in DL4J's inference mode ({@code output(x, false)}): batch norm normalises with
+ * its running statistics (read from the parameter vector, never updated), the dense part has no
+ * dropout ({@link DenseStack#evaluate}); it writes neither the gradient vector nor the parameters.
  */
 public final class FastConvNet implements FastPath {
   private enum Kind {
@@ -72,6 +78,7 @@ public final class FastConvNet implements FastPath {
   }
 
   private final boolean nhwc;
+  private final boolean evaluation; // inference only: running statistics, no backward buffers
   private final int maxBatch;
   private final int images; // layers before the dense part
   private final Kind[] kind;
@@ -110,11 +117,17 @@ public final class FastConvNet implements FastPath {
   private final INDArray flat; // last image activation in (C, H, W) order, maxBatch x C*H*W
   private final float[] hFlat;
   private final float[] hFlatGrad;
+  private final float[] slice; // evaluation: the features of a slice that starts after row 0
   private final DenseStack dense;
   private long[] times;
 
   private FastConvNet(
-      MultiLayerNetwork net, ModelConfig model, int numInputs, int maxBatch, boolean nhwc) {
+      MultiLayerNetwork net,
+      ModelConfig model,
+      int numInputs,
+      int maxBatch,
+      boolean nhwc,
+      boolean evaluation) {
     if (!supports(model, numInputs)) {
       throw new IllegalArgumentException(
           "the fast convolution path takes conv2d (relu or identity), batch_norm and max_pool"
@@ -123,6 +136,7 @@ public final class FastConvNet implements FastPath {
               + model);
     }
     this.nhwc = nhwc;
+    this.evaluation = evaluation;
     this.maxBatch = maxBatch;
     List<LayerConfig> layers = model.layers();
     int n = 0;
@@ -153,7 +167,11 @@ public final class FastConvNet implements FastPath {
     act = new INDArray[n];
     grad = new INDArray[n];
     scratch = new INDArray[n];
-    net.initGradientsView();
+    if (!evaluation || net.getFlattenedGradients() == null) {
+      // evaluation must keep training's gradient vector: DL4J's initGradientsView allocates a new
+      // one and leaves the views of the old one stale
+      net.initGradientsView();
+    }
     INDArray params = net.params().reshape(net.numParams());
     INDArray grads = net.getFlattenedGradients().reshape(net.numParams());
     InputConfig in = model.inputFor(numInputs);
@@ -181,7 +199,7 @@ public final class FastConvNet implements FastPath {
               new Conv2D(
                       new INDArray[] {input, weights[l], biases[l]}, new INDArray[] {input}, conv)
                   .iArgs();
-          scratch[l] = image(maxBatch, shape);
+          scratch[l] = evaluation ? null : image(maxBatch, shape);
         }
         case BATCH_NORM -> {
           kind[l] = Kind.BATCH_NORM;
@@ -200,6 +218,9 @@ public final class FastConvNet implements FastPath {
           dRunMean[l] = v[6];
           dRunVar[l] = v[7];
           norm[l] = new BatchNormKernel(ch, shape[1] * shape[2], maxBatch, nhwc, eps[l]);
+          if (evaluation) {
+            norm[l].normaliseWithRunningStatistics(runMean[l], runVar[l], logStd[l]);
+          }
           if (l > 0 && kind[l - 1] == Kind.CONV && relu[l - 1]) {
             reluFolded[l - 1] = true; // batch norm's backward applies the conv's ReLU backward
           }
@@ -231,7 +252,7 @@ public final class FastConvNet implements FastPath {
       }
       outShape[l] = shape;
       act[l] = image(maxBatch, shape);
-      grad[l] = image(maxBatch, shape);
+      grad[l] = evaluation ? null : image(maxBatch, shape);
     }
     LayerConfig c0 = layers.get(0);
     firstConv =
@@ -248,11 +269,12 @@ public final class FastConvNet implements FastPath {
       poolsBackward[l] = scaledPool[l] && pool[l].disjoint();
     }
     chunkedFirst = firstConv != null && chunksFirstBlock(n);
-    inputGrad = image(maxBatch, inShape[0]);
+    inputGrad = evaluation ? null : image(maxBatch, inShape[0]);
     int features = shape[0] * shape[1] * shape[2];
     flat = Nd4j.create(DataType.FLOAT, maxBatch, features);
     hFlat = new float[maxBatch * features];
-    hFlatGrad = new float[maxBatch * features];
+    hFlatGrad = evaluation ? null : new float[maxBatch * features];
+    slice = evaluation ? new float[maxBatch * inShape[0][0] * inShape[0][1] * inShape[0][2]] : null;
     dense =
         new DenseStack(
             params, grads, offset, layers.subList(n, layers.size()), n, features, maxBatch, true);
@@ -286,7 +308,17 @@ public final class FastConvNet implements FastPath {
    */
   public static FastConvNet of(
       MultiLayerNetwork net, ModelConfig model, int numInputs, int maxBatch, boolean channelsLast) {
-    return new FastConvNet(net, model, numInputs, maxBatch, channelsLast);
+    return new FastConvNet(net, model, numInputs, maxBatch, channelsLast, false);
+  }
+
+  /**
+   * A fast path that only evaluates ({@link #evaluate}), channels-last, for slices of up to {@code
+   * maxBatch} examples: buffers of its own (none for a backward pass), so that it never changes
+   * what a training instance over the same network computes.
+   */
+  static FastConvNet forEvaluation(
+      MultiLayerNetwork net, ModelConfig model, int numInputs, int maxBatch) {
+    return new FastConvNet(net, model, numInputs, maxBatch, true, true);
   }
 
   /** Whether the fast path computes {@code model} on {@code numInputs} features. */
@@ -381,70 +413,16 @@ public final class FastConvNet implements FastPath {
    */
   @Override
   public double computeGradient(float[] features, int[] labels, int rows, StepKey key) {
-    if (rows < 1 || rows > maxBatch) {
-      throw new IllegalArgumentException(
-          "batch of " + rows + " examples; this fast path holds 1 to " + maxBatch);
+    if (evaluation) {
+      throw new IllegalStateException("an evaluation instance does not train");
     }
-    long t = times == null ? 0 : System.nanoTime();
-    if (firstConv == null) {
-      loadInput(features, rows);
-    }
-    INDArray x = rows(input, rows);
-    for (int l = 0; l < images; l++) {
-      INDArray out = rows(act[l], rows);
-      switch (kind[l]) {
-        case CONV -> {
-          if (l == 0 && chunkedFirst) {
-            firstConv.prepare(features, rows, weights[0], biases[0]); // products in layer 1
-          } else if (l == 0 && firstConv != null) {
-            firstConv.forward(features, rows, weights[0], biases[0], out);
-          } else {
-            exec(
-                "conv2d",
-                new INDArray[] {x, weights[l], biases[l]},
-                new INDArray[] {out},
-                convArgs[l],
-                null);
-          }
-          if (relu[l] && !reluFolded[l]) {
-            exec("relu", new INDArray[] {out}, new INDArray[] {out}, null, new double[] {0});
-          }
-        }
-        case BATCH_NORM -> {
-          boolean pooled = l + 1 < images && pool[l + 1] != null;
-          boolean reluIn = l > 0 && reluFolded[l - 1];
-          if (l == 1 && chunkedFirst) {
-            norm[l].forwardChunked(firstConv, rows, weights[l], biases[l], reluIn);
-          } else if (pooled && scaledPool[l + 1]) {
-            norm[l].forward(x, null, rows, weights[l], biases[l], reluIn, false);
-          } else {
-            norm[l].forward(x, pooled ? null : out, rows, weights[l], biases[l], reluIn);
-          }
-          runningUpdates(l);
-        }
-        case MAX_POOL -> {
-          if (scaledPool[l]) {
-            BatchNormKernel bn = norm[l - 1];
-            if (l == images - 1) {
-              pool[l].forwardFlat(bn.input(), bn.scale(), bn.shift(), rows, hFlat);
-            } else {
-              pool[l].forward(bn.input(), bn.scale(), bn.shift(), rows, out);
-            }
-          } else if (pool[l] != null) {
-            pool[l].forward(norm[l - 1].output(), rows, out);
-          } else {
-            Nd4j.exec(new MaxPooling2D(x, out, (Pooling2DConfig) config[l]));
-          }
-        }
-      }
-      x = out;
-      t = tick(t, 2 * l);
-    }
+    checkRows(rows);
+    INDArray x = forwardImages(features, rows);
     if (!flatPool) {
       flatten(x, rows);
     }
     double loss = dense.forwardBackward(hFlat, labels, rows, key, hFlatGrad);
-    t = times == null ? 0 : System.nanoTime();
+    long t = times == null ? 0 : System.nanoTime();
     if (!flatPool) {
       unflatten(rows(grad[images - 1], rows), rows);
     }
@@ -512,6 +490,106 @@ public final class FastConvNet implements FastPath {
       t = tick(t, 2 * l + 1);
     }
     return loss;
+  }
+
+  /**
+   * Test-set counts of {@code rows} examples of {@code features} from row {@code from}, in DL4J's
+   * inference mode: the image layers' forward with batch norm's running statistics, then the dense
+   * part's {@link DenseStack#evaluate} (no dropout; DL4J's counts and loss). Only an instance from
+   * {@link #forEvaluation} evaluates.
+   */
+  @Override
+  public Evaluation evaluate(float[] features, int from, int[] labels, int rows, double penalty) {
+    if (!evaluation) {
+      throw new UnsupportedOperationException(
+          "a training instance does not evaluate; FastConvNet.forEvaluation builds one that does");
+    }
+    checkRows(rows);
+    float[] x = features;
+    if (from > 0) { // the forward reads its examples from row 0
+      int per = slice.length / maxBatch;
+      System.arraycopy(features, from * per, slice, 0, rows * per);
+      x = slice;
+    }
+    INDArray last = forwardImages(x, rows);
+    if (!flatPool) {
+      flatten(last, rows);
+    }
+    return dense.evaluate(hFlat, 0, labels, from, rows, penalty);
+  }
+
+  private void checkRows(int rows) {
+    if (rows < 1 || rows > maxBatch) {
+      throw new IllegalArgumentException(
+          "batch of " + rows + " examples; this fast path holds 1 to " + maxBatch);
+    }
+  }
+
+  /**
+   * The image layers' forward pass over {@code rows} examples of {@code features} (from row 0);
+   * returns the last image layer's output (not written when it pools straight into {@link #hFlat}).
+   * Training: batch statistics, whose running-statistics updates go into the gradient vector;
+   * evaluation: the running statistics, nothing written outside this instance's buffers.
+   */
+  private INDArray forwardImages(float[] features, int rows) {
+    long t = times == null ? 0 : System.nanoTime();
+    if (firstConv == null) {
+      loadInput(features, rows);
+    }
+    INDArray x = rows(input, rows);
+    for (int l = 0; l < images; l++) {
+      INDArray out = rows(act[l], rows);
+      switch (kind[l]) {
+        case CONV -> {
+          if (l == 0 && chunkedFirst) {
+            firstConv.prepare(features, rows, weights[0], biases[0]); // products in layer 1
+          } else if (l == 0 && firstConv != null) {
+            firstConv.forward(features, rows, weights[0], biases[0], out);
+          } else {
+            exec(
+                "conv2d",
+                new INDArray[] {x, weights[l], biases[l]},
+                new INDArray[] {out},
+                convArgs[l],
+                null);
+          }
+          if (relu[l] && !reluFolded[l]) {
+            exec("relu", new INDArray[] {out}, new INDArray[] {out}, null, new double[] {0});
+          }
+        }
+        case BATCH_NORM -> {
+          boolean pooled = l + 1 < images && pool[l + 1] != null;
+          boolean reluIn = l > 0 && reluFolded[l - 1];
+          if (l == 1 && chunkedFirst) {
+            norm[l].forwardChunked(firstConv, rows, weights[l], biases[l], reluIn);
+          } else if (pooled && scaledPool[l + 1]) {
+            norm[l].forward(x, null, rows, weights[l], biases[l], reluIn, false);
+          } else {
+            norm[l].forward(x, pooled ? null : out, rows, weights[l], biases[l], reluIn);
+          }
+          if (!evaluation) {
+            runningUpdates(l);
+          }
+        }
+        case MAX_POOL -> {
+          if (scaledPool[l]) {
+            BatchNormKernel bn = norm[l - 1];
+            if (l == images - 1) {
+              pool[l].forwardFlat(bn.input(), bn.scale(), bn.shift(), rows, hFlat);
+            } else {
+              pool[l].forward(bn.input(), bn.scale(), bn.shift(), rows, out);
+            }
+          } else if (pool[l] != null) {
+            pool[l].forward(norm[l - 1].output(), rows, out);
+          } else {
+            Nd4j.exec(new MaxPooling2D(x, out, (Pooling2DConfig) config[l]));
+          }
+        }
+      }
+      x = out;
+      t = tick(t, 2 * l);
+    }
+    return x;
   }
 
   /** Correct predictions (arg-max of the output's logits) of the last forward pass. */

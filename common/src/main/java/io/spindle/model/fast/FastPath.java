@@ -150,17 +150,23 @@ public interface FastPath {
 
   /**
    * A path that evaluates {@code model} over {@code net} (in float32, for slices of up to {@code
-   * maxBatch} examples) on the CPU backend: dense stacks ({@link FastDenseNet}); empty for the
-   * other models, which DL4J's layers evaluate.
+   * maxBatch} examples) on the CPU backend: dense stacks ({@link FastDenseNet}) and the
+   * convolutional networks {@link FastConvNet} trains; empty for the other models, which DL4J's
+   * layers evaluate.
    */
   static Optional<FastPath> forEvaluation(
       MultiLayerNetwork net, ModelConfig model, int numInputs, int maxBatch) {
-    if (!io.spindle.runtime.Nd4jRuntime.hasOneDnn()
-        || unsupported(model, numInputs) != null
-        || !FastDenseNet.supports(model)) {
+    if (!io.spindle.runtime.Nd4jRuntime.hasOneDnn() || unsupported(model, numInputs) != null) {
       return Optional.empty();
     }
-    return Optional.of(FastDenseNet.forEvaluation(net, model, maxBatch));
+    if (FastDenseNet.supports(model)) {
+      return Optional.of(FastDenseNet.forEvaluation(net, model, maxBatch));
+    }
+    ModelConfig f32 = model.withPrecision(Bf16Products.effective(model, false)); // bf16: float32
+    if (FastConvNet.supports(f32, numInputs)) {
+      return Optional.of(FastConvNet.forEvaluation(net, f32, numInputs, maxBatch));
+    }
+    return Optional.empty();
   }
 
   /**

@@ -18,10 +18,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * GraphFactory} from the same seed) and computes on that network's own flat parameter and gradient
  * vectors, so the parameters, their layout, checkpoints and saved models are DL4J's; {@link
  * #computeGradient} differs, and so does {@link #evaluate} where the kernels evaluate the model
- * (dense stacks; DL4J's layers evaluate the others). It computes what {@code MultiLayerReplica}
- * computes (the gradient summed over the batch, batch norm's running statistics as sums of raw
- * updates, the mean loss with the L1/L2 penalty as DL4J's score adds it) up to float rounding, with
- * the same dropout masks ({@code FastReplicaTest}).
+ * (dense and convolutional stacks; DL4J's layers evaluate graph models). It computes what {@code
+ * MultiLayerReplica} computes (the gradient summed over the batch, batch norm's running statistics
+ * as sums of raw updates, the mean loss with the L1/L2 penalty as DL4J's score adds it) up to float
+ * rounding, with the same dropout masks ({@code FastReplicaTest}).
  *
  * <p>The kernels' buffers are sized for the largest batch seen so far and grow when a larger one
  * arrives (once per task, in practice). Evaluation has kernels of its own, for slices of {@link
@@ -143,7 +143,9 @@ final class FastReplica implements TrainableNetwork {
   /**
    * On the kernels where they evaluate the model (in slices of {@link Dl4jReplica#EVAL_SLICE}, as
    * DL4J's evaluation), else on DL4J's layers. The counts are DL4J's up to float rounding of the
-   * outputs, the loss to a relative 1e-5 ({@code FastReplicaTest}).
+   * outputs; the data loss is DL4J's to a relative 1e-6 (dense: against DL4J's float32 layers; CNN:
+   * against its float64 layers), the L1/L2 term is the one the fast training loss adds ({@code
+   * FastReplicaTest}).
    */
   @Override
   public Evaluation evaluate(MiniBatch batch) {

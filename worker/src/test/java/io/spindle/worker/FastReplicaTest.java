@@ -425,20 +425,7 @@ class FastReplicaTest {
         "data loss " + dataFast + " (fast) vs " + dataDl4j + " (dl4j)");
     assertTrue(Math.abs(ours - theirs) <= 1e-3 * theirs, "penalty " + ours + " vs " + theirs);
 
-    MiniBatch next = trainBatches.get(5);
-    TrainableNetwork twin = fastSpec.newNetwork();
-    twin.params().assign(fast.params());
-    twin.computeGradient(trainBatches.get(0), new StepKey(SEED, 0, 0)); // built at 128 rows
-    double plain = twin.computeGradient(next, new StepKey(SEED, 5, 0));
-    float[] plainGrad = FlatVector.copyOf(twin.gradient()).toFloatArray();
-    fast.computeGradient(trainBatches.get(0), new StepKey(SEED, 0, 0));
-    fast.evaluate(test);
-    double evaluated = fast.computeGradient(next, new StepKey(SEED, 5, 0));
-    assertEquals(plain, evaluated, 0.0, "the loss after an evaluation");
-    assertEquals(
-        0,
-        maxAbsDiff(plainGrad, FlatVector.copyOf(fast.gradient()).toFloatArray()),
-        "the gradient after an evaluation");
+    assertEvaluationLeavesTrainingAlone(fastSpec, fast, trainBatches, 5, test);
   }
 
   /**
@@ -517,15 +504,25 @@ class FastReplicaTest {
         rel <= CNN_EVAL_LOSS_RTOL,
         "mean loss " + a.meanLoss() + " (fast) vs " + b.meanLoss() + " (float64)");
 
-    MiniBatch next = trainBatches.get(CNN_STEPS);
-    TrainableNetwork twin = fastSpec.newNetwork();
+    assertEvaluationLeavesTrainingAlone(fastSpec, fast, trainBatches, CNN_STEPS, test);
+  }
+
+  /**
+   * After an evaluation of {@code test}, training step {@code step} on {@code fast} gives the loss
+   * and gradient, bit for bit, that a twin (the same parameters, kernels built by the same first
+   * batch) gives without the evaluation.
+   */
+  private static void assertEvaluationLeavesTrainingAlone(
+      ModelSpec spec, TrainableNetwork fast, List<MiniBatch> batches, int step, MiniBatch test) {
+    MiniBatch next = batches.get(step);
+    TrainableNetwork twin = spec.newNetwork();
     twin.params().assign(fast.params());
-    twin.computeGradient(trainBatches.get(0), new StepKey(SEED, 0, 0)); // built at 64 rows
-    double plain = twin.computeGradient(next, new StepKey(SEED, CNN_STEPS, 0));
+    twin.computeGradient(batches.get(0), new StepKey(SEED, 0, 0));
+    double plain = twin.computeGradient(next, new StepKey(SEED, step, 0));
     float[] plainGrad = FlatVector.copyOf(twin.gradient()).toFloatArray();
-    fast.computeGradient(trainBatches.get(0), new StepKey(SEED, 0, 0));
+    fast.computeGradient(batches.get(0), new StepKey(SEED, 0, 0));
     fast.evaluate(test);
-    double evaluated = fast.computeGradient(next, new StepKey(SEED, CNN_STEPS, 0));
+    double evaluated = fast.computeGradient(next, new StepKey(SEED, step, 0));
     assertEquals(plain, evaluated, 0.0, "the loss after an evaluation");
     assertEquals(
         0,

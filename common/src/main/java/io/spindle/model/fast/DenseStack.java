@@ -316,14 +316,13 @@ final class DenseStack {
     for (int l = 0; l < layers; l++) {
       products.forward[l].run();
       p = lap(p, FORWARD_PRODUCTS);
-      int n = nOut[l];
-      load(z[l], hz, rows * n);
-      get(bias[l], hb, n);
       if (l < layers - 1) {
-        biasActivationDropout(l, rows, key, keep[l + 1]);
-        store(x[l + 1], hx[l + 1], rows * n);
+        hiddenOutput(l, rows, key, keep[l + 1]);
         p = lap(p, FORWARD_PASS);
       } else {
+        int n = nOut[l];
+        load(z[l], hz, rows * n);
+        get(bias[l], hb, n);
         loss = softmaxCrossEntropy(labels, rows, n);
         store(delta[l], hz, rows * n);
         p = lap(p, SOFTMAX);
@@ -361,6 +360,19 @@ final class DenseStack {
       t = tick(t, 2 * l + 1);
     }
     return loss;
+  }
+
+  /**
+   * Hidden layer {@code l}'s output after its product: {@code x[l + 1] = mask * act(z + b)} over
+   * {@code rows} rows, the mask layer l + 1's dropout of {@code keepNext} under {@code key} (1 and
+   * null: none, as in evaluation).
+   */
+  private void hiddenOutput(int l, int rows, StepKey key, double keepNext) {
+    int n = nOut[l];
+    load(z[l], hz, rows * n);
+    get(bias[l], hb, n);
+    biasActivationDropout(l, rows, key, keepNext);
+    store(x[l + 1], hx[l + 1], rows * n);
   }
 
   /** The pass's products on {@code rows} rows: prepared once per row count in use. */
@@ -591,11 +603,7 @@ final class DenseStack {
     store(x[0], input, from * nIn[0], rows * nIn[0]);
     for (int l = 0; l < layers - 1; l++) {
       products.forward[l].run();
-      int n = nOut[l];
-      load(z[l], hz, rows * n);
-      get(bias[l], hb, n);
-      biasActivationDropout(l, rows, null, 1);
-      store(x[l + 1], hx[l + 1], rows * n);
+      hiddenOutput(l, rows, null, 1);
     }
     int out = layers - 1;
     products.forward[out].run();

@@ -167,9 +167,9 @@ public final class FastConvNet implements FastPath {
     act = new INDArray[n];
     grad = new INDArray[n];
     scratch = new INDArray[n];
-    if (!evaluation || net.getFlattenedGradients() == null) {
-      // evaluation must keep training's gradient vector: DL4J's initGradientsView allocates a new
-      // one and leaves the views of the old one stale
+    if (evaluation) {
+      FastPath.ensureGradientsView(net); // keeps the training path's gradient vector
+    } else {
       net.initGradientsView();
     }
     INDArray params = net.params().reshape(net.numParams());

@@ -4,11 +4,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Batch normalisation in training mode, forward and backward, for one layer of {@link FastConvNet}
- * (or forward in inference mode, {@link #normaliseWithRunningStatistics}): two fused Java passes
- * each way over a heap copy of the activations, instead of libnd4j's batch-norm ops, whose oneDNN
- * backward (the global-statistics form) is followed by a correction in generic broadcast and
- * reduction loops that costs ten times the oneDNN part (measured: 28 ms against 2.2 ms for 64 x 32
- * x 28 x 28 on one core).
+ * (or forward in inference mode, {@link #forInference}): two fused Java passes each way over a heap
+ * copy of the activations, instead of libnd4j's batch-norm ops, whose oneDNN backward (the
+ * global-statistics form) is followed by a correction in generic broadcast and reduction loops that
+ * costs ten times the oneDNN part (measured: 28 ms against 2.2 ms for 64 x 32 x 28 x 28 on one
+ * core).
  *
  * <p>Formulas, per channel c over the P pixels of the batch (P = examples x height x width): mean
  * {@code m}, biased variance {@code v}, {@code s = 1 / sqrt(v + eps)}, {@code a = gamma s}; forward
@@ -34,6 +34,8 @@ final class BatchNormKernel {
   private final int pixelsPerExample;
   private final double eps;
   private final float[] x; // the last forward's input
+  // the forward's heap output and the backward's gradient; an inference kernel's is x (its output
+  // overwrites the input copy, which no backward reads)
   private final float[] work;
   final float[] mean;
   final float[] var;
@@ -43,7 +45,7 @@ final class BatchNormKernel {
   private final float[] b;
   private final double[] sum;
   private final double[] sum2;
-  private final float[] part;
+  private final float[] part; // the backward's; null in an inference kernel, as are gt to ccT
   private final float[] part2;
   // Channels-last passes run in tiles of TILE_PIXELS pixels copied into these L1-resident buffers,
   // with the per-channel coefficients repeated across the tile, so that every array in a loop is
@@ -59,9 +61,9 @@ final class BatchNormKernel {
   private final float[] part2T;
   private int rows;
   // inference mode: the running statistics' parameter views (null: training, batch statistics)
-  private INDArray runningMean;
-  private INDArray runningVar;
-  private boolean runningLogStd;
+  private final INDArray runningMean;
+  private final INDArray runningVar;
+  private final boolean runningLogStd;
 
   BatchNormKernel(
       int channels, int pixelsPerExample, int maxBatch, boolean channelsLast, double eps) {
@@ -79,6 +81,24 @@ final class BatchNormKernel {
       boolean channelsLast,
       double eps,
       boolean reluOutput) {
+    this(channels, pixelsPerExample, maxBatch, channelsLast, eps, reluOutput, null, null, false);
+  }
+
+  /** Training (runMean null) or inference ({@link #forInference}). */
+  private BatchNormKernel(
+      int channels,
+      int pixelsPerExample,
+      int maxBatch,
+      boolean channelsLast,
+      double eps,
+      boolean reluOutput,
+      INDArray runMean,
+      INDArray runVar,
+      boolean logStd) {
+    boolean backward = runMean == null;
+    this.runningMean = runMean;
+    this.runningVar = runVar;
+    this.runningLogStd = logStd;
     this.reluOutput = reluOutput;
     this.channels = channels;
     this.channelsLast = channelsLast;
@@ -86,7 +106,7 @@ final class BatchNormKernel {
     this.eps = eps;
     int n = channels * pixelsPerExample * maxBatch;
     x = new float[n];
-    work = new float[n];
+    work = backward ? new float[n] : x;
     mean = new float[channels];
     var = new float[channels];
     gamma = new float[channels];
@@ -95,17 +115,53 @@ final class BatchNormKernel {
     b = new float[channels];
     sum = new double[channels];
     sum2 = new double[channels];
-    part = new float[channels];
-    part2 = new float[channels];
+    part = backward ? new float[channels] : null;
+    part2 = backward ? new float[channels] : null;
     int tile = TILE_PIXELS * channels;
     xt = new float[tile];
-    gt = new float[tile];
-    dt = new float[tile];
-    aT = new float[tile];
-    bxT = new float[tile];
-    ccT = new float[tile];
+    gt = backward ? new float[tile] : null;
+    dt = backward ? new float[tile] : null;
+    aT = backward ? new float[tile] : null;
+    bxT = backward ? new float[tile] : null;
+    ccT = backward ? new float[tile] : null;
     partT = new float[tile];
     part2T = new float[tile];
+  }
+
+  /**
+   * A kernel in inference mode, as DL4J's {@code output(x, false)}: every forward normalises with
+   * the running mean {@code runMean} and variance {@code runVar} (their parameter views; with
+   * {@code logStd}, {@code runVar} holds the log10 standard deviation L and the variance is {@code
+   * (10^L)^2}), adding eps as DL4J's inference does, instead of with the batch's statistics. The
+   * views are read at every forward and never written (the running-statistics updates are
+   * training's, {@link #runningUpdates}). Forward only: none of the backward's buffers, and the
+   * output ({@link #output()}) overwrites the heap copy of the input ({@link #input()}).
+   */
+  static BatchNormKernel forInference(
+      int channels,
+      int pixelsPerExample,
+      int maxBatch,
+      boolean channelsLast,
+      double eps,
+      INDArray runMean,
+      INDArray runVar,
+      boolean logStd) {
+    if (runMean == null || runVar == null) {
+      throw new IllegalArgumentException(
+          "inference normalises with the running mean and variance; got the views "
+              + runMean
+              + " and "
+              + runVar);
+    }
+    return new BatchNormKernel(
+        channels, pixelsPerExample, maxBatch, channelsLast, eps, false, runMean, runVar, logStd);
+  }
+
+  private void requireTraining(String what) {
+    if (runningMean != null) {
+      throw new IllegalStateException(
+          "this batch norm kernel is built for inference (forInference): it has no " + what);
+    }
   }
 
   /**
@@ -288,7 +344,7 @@ final class BatchNormKernel {
 
   /**
    * The statistics the forward normalises with, and its scale and shift: the batch's (training), or
-   * the running ones ({@link #normaliseWithRunningStatistics}).
+   * the running ones ({@link #forInference}).
    */
   private void statistics(int pixels) {
     if (runningMean != null) {
@@ -309,20 +365,6 @@ final class BatchNormKernel {
     double s = 1 / Math.sqrt(v + eps);
     a[c] = (float) (gamma[c] * s);
     b[c] = (float) (beta[c] - m * gamma[c] * s);
-  }
-
-  /**
-   * Inference mode from now on, as DL4J's {@code output(x, false)}: every forward normalises with
-   * the running mean {@code runMean} and variance {@code runVar} (their parameter views; with
-   * {@code logStd}, {@code runVar} holds the log10 standard deviation L and the variance is {@code
-   * (10^L)^2}), adding eps as DL4J's inference does, instead of with the batch's statistics. The
-   * views are read at every forward and never written (the running-statistics updates are
-   * training's, {@link #runningUpdates}).
-   */
-  void normaliseWithRunningStatistics(INDArray runMean, INDArray runVar, boolean logStd) {
-    this.runningMean = runMean;
-    this.runningVar = runVar;
-    this.runningLogStd = logStd;
   }
 
   private void runningStatistics() {
@@ -350,7 +392,10 @@ final class BatchNormKernel {
     return b;
   }
 
-  /** The last forward's output, on the heap (valid until the next call). */
+  /**
+   * The last forward's output, on the heap (valid until the next call; an inference kernel's is
+   * {@link #input()}'s array).
+   */
   float[] output() {
     return work;
   }
@@ -365,6 +410,7 @@ final class BatchNormKernel {
       INDArray dGammaView,
       INDArray dBetaView,
       boolean reluInput) {
+    requireTraining("backward");
     DenseStack.get(gradOut, work, rows * pixelsPerExample * channels);
     backward(work, gradIn, dGammaView, dBetaView, reluInput);
   }
@@ -375,6 +421,7 @@ final class BatchNormKernel {
    */
   void backward(
       float[] g, INDArray gradIn, INDArray dGammaView, INDArray dBetaView, boolean reluInput) {
+    requireTraining("backward");
     int n = rows * pixelsPerExample * channels;
     int pixels = rows * pixelsPerExample;
     if (reluOutput && !channelsLast) {
@@ -513,6 +560,7 @@ final class BatchNormKernel {
       INDArray dBetaView,
       boolean reluInput,
       Im2colConv conv) {
+    requireTraining("backward");
     if (!channelsLast || reluOutput) {
       throw new IllegalStateException("the pooled backward is implemented for NHWC, no ReLU out");
     }
@@ -699,6 +747,7 @@ final class BatchNormKernel {
       INDArray dRunVar,
       double decay,
       boolean logStd) {
+    requireTraining("batch statistics");
     int ch = channels;
     float[] m = new float[ch];
     float[] v = new float[ch];

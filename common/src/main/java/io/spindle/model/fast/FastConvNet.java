@@ -167,9 +167,9 @@ public final class FastConvNet implements FastPath {
     act = new INDArray[n];
     grad = new INDArray[n];
     scratch = new INDArray[n];
-    if (!evaluation || net.getFlattenedGradients() == null) {
-      // evaluation must keep training's gradient vector: DL4J's initGradientsView allocates a new
-      // one and leaves the views of the old one stale
+    if (evaluation) {
+      FastPath.ensureGradientsView(net); // keeps the training path's gradient vector
+    } else {
       net.initGradientsView();
     }
     INDArray params = net.params().reshape(net.numParams());
@@ -217,10 +217,12 @@ public final class FastConvNet implements FastPath {
           runVar[l] = v[5];
           dRunMean[l] = v[6];
           dRunVar[l] = v[7];
-          norm[l] = new BatchNormKernel(ch, shape[1] * shape[2], maxBatch, nhwc, eps[l]);
-          if (evaluation) {
-            norm[l].normaliseWithRunningStatistics(runMean[l], runVar[l], logStd[l]);
-          }
+          int pixels = shape[1] * shape[2];
+          norm[l] =
+              evaluation
+                  ? BatchNormKernel.forInference(
+                      ch, pixels, maxBatch, nhwc, eps[l], runMean[l], runVar[l], logStd[l])
+                  : new BatchNormKernel(ch, pixels, maxBatch, nhwc, eps[l]);
           if (l > 0 && kind[l - 1] == Kind.CONV && relu[l - 1]) {
             reluFolded[l - 1] = true; // batch norm's backward applies the conv's ReLU backward
           }
@@ -229,8 +231,11 @@ public final class FastConvNet implements FastPath {
           kind[l] = Kind.MAX_POOL;
           if (l > 0 && kind[l - 1] == Kind.BATCH_NORM) {
             pool[l] =
-                new MaxPoolKernel(
-                    shape[0], shape[1], shape[2], c.kernel(), c.stride(), maxBatch, nhwc);
+                evaluation // channels-last: the pooling applies the batch norm's scale and shift
+                    ? MaxPoolKernel.forInference(
+                        shape[0], shape[1], shape[2], c.kernel(), c.stride(), maxBatch)
+                    : new MaxPoolKernel(
+                        shape[0], shape[1], shape[2], c.kernel(), c.stride(), maxBatch, nhwc);
           }
           shape = new int[] {shape[0], side(shape[1], c), side(shape[2], c)};
           config[l] =
@@ -251,14 +256,18 @@ public final class FastConvNet implements FastPath {
         default -> throw new IllegalStateException("not an image layer: " + c.type());
       }
       outShape[l] = shape;
-      act[l] = image(maxBatch, shape);
+      act[l] = evaluation ? null : image(maxBatch, shape); // evaluation: below
       grad[l] = evaluation ? null : image(maxBatch, shape);
     }
     LayerConfig c0 = layers.get(0);
-    firstConv =
-        nhwc && kind[0] == Kind.CONV && Im2colConv.suits(inShape[0][0], c0.kernel())
-            ? Im2colConv.of(inShape[0], c0, outShape[0], maxBatch, chunksFirstBlock(n))
-            : null;
+    if (!nhwc || kind[0] != Kind.CONV || !Im2colConv.suits(inShape[0][0], c0.kernel())) {
+      firstConv = null;
+    } else if (evaluation) {
+      firstConv =
+          Im2colConv.forInference(inShape[0], c0, outShape[0], maxBatch, chunksFirstBlock(n));
+    } else {
+      firstConv = Im2colConv.of(inShape[0], c0, outShape[0], maxBatch, chunksFirstBlock(n));
+    }
     scaledPool = new boolean[n];
     for (int l = 0; l < n; l++) {
       scaledPool[l] = nhwc && pool[l] != null;
@@ -269,15 +278,27 @@ public final class FastConvNet implements FastPath {
       poolsBackward[l] = scaledPool[l] && pool[l].disjoint();
     }
     chunkedFirst = firstConv != null && chunksFirstBlock(n);
+    if (evaluation) { // training's backward reads every layer's output; evaluation's forward not
+      for (int l = 0; l < n; l++) {
+        act[l] = writesOutput(l) ? image(maxBatch, outShape[l]) : null;
+      }
+    }
     inputGrad = evaluation ? null : image(maxBatch, inShape[0]);
     int features = shape[0] * shape[1] * shape[2];
-    flat = Nd4j.create(DataType.FLOAT, maxBatch, features);
+    flat = evaluation && flatPool ? null : Nd4j.create(DataType.FLOAT, maxBatch, features);
     hFlat = new float[maxBatch * features];
     hFlatGrad = evaluation ? null : new float[maxBatch * features];
     slice = evaluation ? new float[maxBatch * inShape[0][0] * inShape[0][1] * inShape[0][2]] : null;
     dense =
         new DenseStack(
-            params, grads, offset, layers.subList(n, layers.size()), n, features, maxBatch, true);
+            params,
+            grads,
+            offset,
+            layers.subList(n, layers.size()),
+            n,
+            features,
+            maxBatch,
+            !evaluation); // the gradient at the features, for the image layers' backward
     if (offset + dense.numParams() != net.numParams()) {
       throw new IllegalStateException(
           "layers cover "
@@ -302,6 +323,19 @@ public final class FastConvNet implements FastPath {
   }
 
   /**
+   * Whether the forward writes image layer l's output into {@code act[l]}: not a first convolution
+   * whose products run chunk by chunk in the batch norm's pass, nor a batch norm whose pooling
+   * reads its heap input (or output), nor a last pooling that writes the dense part's features.
+   */
+  private boolean writesOutput(int l) {
+    return switch (kind[l]) {
+      case CONV -> !(l == 0 && chunkedFirst);
+      case BATCH_NORM -> !(l + 1 < images && pool[l + 1] != null);
+      case MAX_POOL -> !(flatPool && l == images - 1);
+    };
+  }
+
+  /**
    * A fast path over {@code net}'s own parameter and gradient vectors, for batches of up to {@code
    * maxBatch} examples of {@code numInputs} features; channels-last activations when {@code
    * channelsLast}.
@@ -313,8 +347,10 @@ public final class FastConvNet implements FastPath {
 
   /**
    * A fast path that only evaluates ({@link #evaluate}), channels-last, for slices of up to {@code
-   * maxBatch} examples: buffers of its own (none for a backward pass), so that it never changes
-   * what a training instance over the same network computes.
+   * maxBatch} examples: buffers of its own, so that it never changes what a training instance over
+   * the same network computes, and only the forward's (inference kernels, {@link
+   * BatchNormKernel#forInference}, {@link MaxPoolKernel#forInference}, {@link
+   * Im2colConv#forInference}; no array for an output the forward never writes).
    */
   static FastConvNet forEvaluation(
       MultiLayerNetwork net, ModelConfig model, int numInputs, int maxBatch) {
@@ -538,7 +574,7 @@ public final class FastConvNet implements FastPath {
     }
     INDArray x = rows(input, rows);
     for (int l = 0; l < images; l++) {
-      INDArray out = rows(act[l], rows);
+      INDArray out = act[l] == null ? null : rows(act[l], rows); // null: not written (evaluation)
       switch (kind[l]) {
         case CONV -> {
           if (l == 0 && chunkedFirst) {

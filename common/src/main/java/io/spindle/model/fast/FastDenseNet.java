@@ -36,11 +36,7 @@ public final class FastDenseNet implements FastPath {
       throw new IllegalArgumentException(
           "bf16 products for a model of precision " + model.precision().configName());
     }
-    if (net.getFlattenedGradients() == null) {
-      // a second path over the same network (evaluation's) must keep the first one's gradient:
-      // DL4J's initGradientsView allocates a new vector and leaves earlier views stale
-      net.initGradientsView();
-    }
+    FastPath.ensureGradientsView(net); // an evaluator keeps the training path's gradient vector
     int inputs = (int) net.getLayer(0).getParam("W").size(0);
     stack =
         new DenseStack(

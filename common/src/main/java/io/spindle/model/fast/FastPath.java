@@ -127,6 +127,18 @@ public interface FastPath {
   }
 
   /**
+   * Gives {@code net} a flat gradient vector, with its layers' gradient views in it, unless it has
+   * one: a second fast path over the same network (an evaluator beside a training path) must keep
+   * the first one's, since DL4J's {@code initGradientsView} allocates a new vector and leaves the
+   * views of the old one stale.
+   */
+  static void ensureGradientsView(MultiLayerNetwork net) {
+    if (net.getFlattenedGradients() == null) {
+      net.initGradientsView();
+    }
+  }
+
+  /**
    * The fast path for {@code model} over {@code net} (built by {@code ModelFactory} from it), for
    * batches of up to {@code maxBatch}, on the CPU backend; empty when there is none.
    */

@@ -24,6 +24,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * buffer ({@link #chunkBuffer()}, {@link #forwardChunk}, {@link #accumulate}) instead of writing
  * the whole array to memory and reading it back (6.4 MB for the MNIST CNN's first layer). The
  * weight gradient is the sum, in double, of the chunks' products.
+ *
+ * <p>An inference convolution ({@link #forInference}) runs the forward only and holds no gradient
+ * buffers.
  */
 final class Im2colConv {
   /**
@@ -47,7 +50,7 @@ final class Im2colConv {
   private final float[] hPatches;
   private final float[] padded; // one example, zero-padded: C x (H + 2 pad) x (W + 2 pad)
   private final INDArray w; // width x outC
-  private final INDArray dw;
+  private final INDArray dw; // null in an inference convolution, as is acc
   private final float[] hw;
   private final float[] hWeights;
   private final int chunk; // examples per chunk
@@ -73,6 +76,22 @@ final class Im2colConv {
       int outW,
       int maxBatch,
       boolean chunked) {
+    this(inC, inH, inW, k, stride, pad, outC, outH, outW, maxBatch, chunked, true);
+  }
+
+  private Im2colConv(
+      int inC,
+      int inH,
+      int inW,
+      int k,
+      int stride,
+      int pad,
+      int outC,
+      int outH,
+      int outW,
+      int maxBatch,
+      boolean chunked,
+      boolean backward) {
     this.inC = inC;
     this.inH = inH;
     this.inW = inW;
@@ -88,12 +107,12 @@ final class Im2colConv {
     hPatches = new float[pixels * width];
     padded = new float[inC * (inH + 2 * pad) * (inW + 2 * pad)];
     w = Nd4j.create(DataType.FLOAT, width, outC);
-    dw = Nd4j.create(DataType.FLOAT, width, outC);
+    dw = backward ? Nd4j.create(DataType.FLOAT, width, outC) : null;
     hw = new float[width * outC];
     hWeights = new float[outC * (width - 1)];
     chunk = chunked ? Math.max(1, Math.min(maxBatch, CHUNK_PIXELS / (outH * outW))) : maxBatch;
     chunkBuf = chunked ? Nd4j.create(DataType.FLOAT, (long) chunk * outH * outW * outC) : null;
-    acc = new double[width * outC];
+    acc = backward ? new double[width * outC] : null;
     int chunks = (maxBatch + chunk - 1) / chunk;
     forwardOps = new PreparedMatmul[chunks];
     backwardOps = new PreparedMatmul[chunks];
@@ -106,6 +125,22 @@ final class Im2colConv {
    */
   static Im2colConv of(
       int[] in, io.spindle.config.LayerConfig c, int[] out, int maxBatch, boolean chunked) {
+    return of(in, c, out, maxBatch, chunked, true);
+  }
+
+  /** {@link #of} for inference: the forward only ({@link #forward}, {@link #forwardChunk}). */
+  static Im2colConv forInference(
+      int[] in, io.spindle.config.LayerConfig c, int[] out, int maxBatch, boolean chunked) {
+    return of(in, c, out, maxBatch, chunked, false);
+  }
+
+  private static Im2colConv of(
+      int[] in,
+      io.spindle.config.LayerConfig c,
+      int[] out,
+      int maxBatch,
+      boolean chunked,
+      boolean backward) {
     return new Im2colConv(
         in[0],
         in[1],
@@ -117,7 +152,8 @@ final class Im2colConv {
         out[1],
         out[2],
         maxBatch,
-        chunked);
+        chunked,
+        backward);
   }
 
   /** Whether a layer qualifies: first layer, few input channels. */
@@ -162,7 +198,9 @@ final class Im2colConv {
         INDArray p = patchesT(r0, r1);
         INDArray c = chunk(r0, r1);
         forwardOps[r0 / chunk] = new PreparedMatmul(p, w, c, true, false);
-        backwardOps[r0 / chunk] = new PreparedMatmul(p, c, dw, false, false);
+        if (dw != null) {
+          backwardOps[r0 / chunk] = new PreparedMatmul(p, c, dw, false, false);
+        }
       }
       opsRows = rows;
     }
@@ -279,6 +317,7 @@ final class Im2colConv {
    * dBias} null: no bias.
    */
   void backward(INDArray gradOut, INDArray dWeights, INDArray dBias) {
+    requireTraining();
     int plane = outH * outW;
     INDArray g = gradOut.reshape('c', (long) rows * plane, outC);
     for (int r0 = 0; r0 < rows; r0 += chunk) {
@@ -294,6 +333,7 @@ final class Im2colConv {
    * #chunkBuffer()}; the chunks of a batch in order from r0 = 0, then {@link #finishBackward}.
    */
   void accumulate(int r0, int r1) {
+    requireTraining();
     check(r0, r1);
     ops()[1][r0 / chunk].run();
     add(r0);
@@ -316,6 +356,13 @@ final class Im2colConv {
     }
   }
 
+  private void requireTraining() {
+    if (dw == null) {
+      throw new IllegalStateException(
+          "this convolution is built for inference (forInference): it has no backward");
+    }
+  }
+
   private void check(int r0, int r1) {
     if (r0 % chunk != 0 || r1 != Math.min(rows, r0 + chunk)) {
       throw new IllegalArgumentException(
@@ -333,6 +380,7 @@ final class Im2colConv {
 
   /** The weight and bias gradients from the chunks' products ({@code dBias} null: no bias). */
   void finishBackward(INDArray dWeights, INDArray dBias) {
+    requireTraining();
     for (int i = 0; i < hw.length; i++) {
       hw[i] = (float) acc[i];
     }

@@ -10,6 +10,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * maxpool2d_bp} runs oneDNN's forward again to find the arg-maxes (measured on one core, 64 x 32 x
  * 28 x 28: forward 0.7 ms, backward 3.8 ms). Ties go to the first maximum in row-major window
  * order, as in oneDNN.
+ *
+ * <p>An inference kernel ({@link #forInference}) pools a batch norm's scaled input forward only: it
+ * records no arg-maxes and holds none of the backward pass's buffers.
  */
 final class MaxPoolKernel {
   private final int channels;
@@ -20,7 +23,7 @@ final class MaxPoolKernel {
   private final int outH;
   private final int outW;
   private final boolean channelsLast;
-  private final int[] argmax;
+  private final int[] argmax; // null in an inference kernel, as are pooledIn, gradIn and gradOut
   private final float[] pooledIn; // the scaled forward's input at argmax: in[argmax[o]]
   private final float[] out;
   private final float[] gradIn;
@@ -29,6 +32,18 @@ final class MaxPoolKernel {
 
   MaxPoolKernel(
       int channels, int inH, int inW, int k, int stride, int maxBatch, boolean channelsLast) {
+    this(channels, inH, inW, k, stride, maxBatch, channelsLast, true);
+  }
+
+  private MaxPoolKernel(
+      int channels,
+      int inH,
+      int inW,
+      int k,
+      int stride,
+      int maxBatch,
+      boolean channelsLast,
+      boolean backward) {
     this.channels = channels;
     this.inH = inH;
     this.inW = inW;
@@ -38,15 +53,33 @@ final class MaxPoolKernel {
     this.outW = (inW - k) / stride + 1;
     this.channelsLast = channelsLast;
     int outputs = maxBatch * channels * outH * outW;
-    argmax = new int[outputs];
-    pooledIn = new float[outputs];
+    argmax = backward ? new int[outputs] : null;
+    pooledIn = backward ? new float[outputs] : null;
     out = new float[outputs];
-    gradOut = new float[outputs];
-    gradIn = new float[maxBatch * channels * inH * inW];
+    gradOut = backward ? new float[outputs] : null;
+    gradIn = backward ? new float[maxBatch * channels * inH * inW] : null;
+  }
+
+  /**
+   * A kernel for inference (channels-last): the forward of a batch norm's scaled input only ({@link
+   * #forward(float[], float[], float[], int, INDArray)}, {@link #forwardFlat}), the same values as
+   * a training kernel's, without arg-maxes or gradient buffers.
+   */
+  static MaxPoolKernel forInference(
+      int channels, int inH, int inW, int k, int stride, int maxBatch) {
+    return new MaxPoolKernel(channels, inH, inW, k, stride, maxBatch, true, false);
+  }
+
+  private void requireTraining(String what) {
+    if (argmax == null) {
+      throw new IllegalStateException(
+          "this pooling kernel is built for inference (forInference): it has no " + what);
+    }
   }
 
   /** Pools {@code in} (rows examples, this layer's layout) into {@code result} (native). */
   void forward(float[] in, int rows, INDArray result) {
+    requireTraining("unscaled forward");
     this.rows = rows;
     int o = 0;
     if (channelsLast) {
@@ -138,6 +171,9 @@ final class MaxPoolKernel {
       throw new IllegalStateException("pooling a scaled input is implemented for NHWC only");
     }
     this.rows = rows;
+    if (argmax == null) {
+      return poolScaledOnly(in, scale, shift, rows);
+    }
     if (k == 2) {
       return poolScaled2(in, scale, shift, rows);
     }
@@ -227,8 +263,42 @@ final class MaxPoolKernel {
     return out;
   }
 
+  /**
+   * {@link #poolScaled}'s output alone, for an inference kernel: the same values compared in the
+   * same order (row-major window order, the first maximum kept; {@link #poolScaled2} too), so the
+   * same output bit for bit.
+   */
+  private float[] poolScaledOnly(float[] in, float[] scale, float[] shift, int rows) {
+    int o = 0;
+    for (int r = 0; r < rows; r++) {
+      int base = r * inH * inW * channels;
+      for (int oy = 0; oy < outH; oy++) {
+        for (int ox = 0; ox < outW; ox++, o += channels) {
+          int first = base + ((oy * stride) * inW + ox * stride) * channels;
+          for (int c = 0; c < channels; c++) {
+            out[o + c] = in[first + c] * scale[c] + shift[c];
+          }
+          for (int ky = 0; ky < k; ky++) {
+            for (int kx = 0; kx < k; kx++) {
+              if (ky == 0 && kx == 0) {
+                continue;
+              }
+              int at = base + ((oy * stride + ky) * inW + ox * stride + kx) * channels;
+              for (int c = 0; c < channels; c++) {
+                float v = in[at + c] * scale[c] + shift[c];
+                out[o + c] = v > out[o + c] ? v : out[o + c];
+              }
+            }
+          }
+        }
+      }
+    }
+    return out;
+  }
+
   /** The gradient at the last forward's input (heap, that layout) from {@code grad} (native). */
   float[] backward(INDArray grad) {
+    requireTraining("backward");
     DenseStack.get(grad, gradOut, rows * channels * outH * outW);
     return scatter();
   }
@@ -252,6 +322,7 @@ final class MaxPoolKernel {
       INDArray dBeta,
       boolean reluInput,
       Im2colConv conv) {
+    requireTraining("backward");
     int outputs = rows * channels * outH * outW;
     if (grad != null) {
       DenseStack.get(grad, gradOut, outputs);
@@ -263,7 +334,7 @@ final class MaxPoolKernel {
     return bnGradIn == null && conv == null ? gradIn : null;
   }
 
-  /** The last forward's arg-max positions (one per output, NHWC); for tests. */
+  /** The last forward's arg-max positions (one per output, NHWC; null: inference); for tests. */
   int[] argmax() {
     return argmax;
   }
@@ -283,6 +354,7 @@ final class MaxPoolKernel {
    * (channel, row, column) order.
    */
   float[] backwardFlat(float[] gradFlat) {
+    requireTraining("backward");
     unflatten(gradFlat);
     return scatter();
   }

@@ -4,6 +4,7 @@ import io.spindle.compress.GradientLayout;
 import io.spindle.data.MiniBatch;
 import io.spindle.model.ParameterRules;
 import io.spindle.sync.Evaluation;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.stream.Stream;
@@ -134,6 +135,39 @@ abstract class Dl4jReplica implements TrainableNetwork {
       }
     }
     return correct;
+  }
+
+  /**
+   * Frees now, instead of when the garbage collector finds them, the off-heap buffers of {@code
+   * arrays} (activations of a finished forward pass, allocated outside DL4J's workspaces) that
+   * share no memory with any of {@code kept}. Views, arrays in a workspace and arrays already freed
+   * are not closeable and are left alone; an array listed twice is freed once.
+   */
+  static void release(Collection<INDArray> arrays, INDArray... kept) {
+    for (INDArray a : arrays) {
+      if (a == null || !a.closeable()) {
+        continue;
+      }
+      boolean shared = false;
+      for (INDArray k : kept) {
+        shared |= overlap(a, k);
+      }
+      if (!shared) {
+        a.close();
+      }
+    }
+  }
+
+  /** Whether the buffers of {@code a} and {@code b} overlap in memory. */
+  private static boolean overlap(INDArray a, INDArray b) {
+    if (a.isEmpty() || b.isEmpty()) {
+      return false;
+    }
+    long aFrom = a.data().address();
+    long aTo = aFrom + a.data().length() * a.data().getElementSize();
+    long bFrom = b.data().address();
+    long bTo = bFrom + b.data().length() * b.data().getElementSize();
+    return aFrom < bTo && bFrom < aTo;
   }
 
   /**

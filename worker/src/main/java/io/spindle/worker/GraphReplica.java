@@ -7,6 +7,7 @@ import io.spindle.model.ParameterRules;
 import io.spindle.model.StepKey;
 import io.spindle.sync.Evaluation;
 import java.util.Arrays;
+import java.util.Map;
 import org.deeplearning4j.nn.api.layers.IOutputLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
@@ -117,20 +118,24 @@ public final class GraphReplica extends Dl4jReplica {
    * calcRegularizationScore(true)}; here the public {@code feedForward(inputs, false, false)} runs
    * that same pass with the output layer included (inference mode leaves its input as it is): its
    * activation is what {@code outputSingle} returns, and the output vertex then scores its input as
-   * in {@code score}.
+   * in {@code score}. Every activation is allocated outside DL4J's workspaces (as in {@code
+   * score}); those the returned output shares no memory with are freed once the slice is scored,
+   * rather than left to the garbage collector.
    */
   @Override
   Scored outputAndScore(INDArray features, INDArray labels) {
     if (onePassOutput == null) {
       return super.outputAndScore(features, labels);
     }
-    INDArray output = net.feedForward(new INDArray[] {features}, false, false).get(onePassOutput);
+    Map<String, INDArray> activations = net.feedForward(new INDArray[] {features}, false, false);
+    INDArray output = activations.get(onePassOutput);
     LayerVertex vertex = (LayerVertex) net.getVertex(onePassOutput);
     ((IOutputLayer) vertex.getLayer()).setLabels(labels);
     double meanLoss =
         vertex.computeScore(
             net.calcRegularizationScore(true), false, LayerWorkspaceMgr.noWorkspaces());
     net.clearLayersStates();
+    release(activations.values(), features, output);
     return new Scored(output, meanLoss);
   }
 

@@ -173,9 +173,10 @@ abstract class Dl4jReplica implements TrainableNetwork {
   /**
    * Whether these layers use one image data format and one sequence data format. DL4J's {@code
    * output} permutes an activation between two neighbouring layers of different formats (by {@code
-   * ConvolutionUtils} and {@code Convolution1DUtils}, as here); the graph's {@code feedForward},
-   * the pass {@code score} runs, does not, nor does a stack's {@code score} at its output layer.
-   * With one format of each kind nothing is permuted, and one pass computes what the two compute.
+   * ConvolutionUtils} and {@code Convolution1DUtils}, as here); the one-pass routes' {@code
+   * feedForward} (a graph's, the pass its {@code score} runs) and {@code feedForwardToLayer} (a
+   * stack's) do not. With one format of each kind nothing is permuted, and one pass computes what
+   * the two compute.
    */
   static boolean oneDataFormat(Stream<Layer> layers) {
     Set<Object> images = new HashSet<>();

@@ -6,7 +6,14 @@ import io.spindle.model.KeyedDropout;
 import io.spindle.model.ParameterRules;
 import io.spindle.model.StepKey;
 import io.spindle.sync.Evaluation;
+import java.util.Arrays;
+import java.util.Map;
+import org.deeplearning4j.nn.api.layers.IOutputLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.deeplearning4j.nn.graph.vertex.impl.LayerVertex;
+import org.deeplearning4j.nn.layers.OutputLayer;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 
@@ -21,6 +28,9 @@ import org.nd4j.linalg.dataset.DataSet;
 public final class GraphReplica extends Dl4jReplica {
   private final ComputationGraph net;
 
+  /** The name of the output layer's vertex when a slice is scored in one pass, else null. */
+  private final String onePassOutput;
+
   GraphReplica(ModelSpec spec) {
     this(spec, build(spec));
   }
@@ -28,6 +38,21 @@ public final class GraphReplica extends Dl4jReplica {
   private GraphReplica(ModelSpec spec, ComputationGraph net) {
     super(spec, net, counter(net), ParameterRules.of(net, spec.model()));
     this.net = net;
+    this.onePassOutput = onePassOutput(net);
+  }
+
+  private static String onePassOutput(ComputationGraph net) {
+    var conf = net.getConfiguration();
+    if (conf.getNetworkInputs().size() != 1 || conf.getNetworkOutputs().size() != 1) {
+      return null;
+    }
+    String name = conf.getNetworkOutputs().get(0);
+    GraphVertex v = net.getVertex(name);
+    boolean plain =
+        v instanceof LayerVertex
+            && v.getLayer().getClass() == OutputLayer.class
+            && oneDataFormat(Arrays.stream(net.getLayers()).map(l -> l.conf().getLayer()));
+    return plain ? name : null;
   }
 
   private static ComputationGraph build(ModelSpec spec) {
@@ -83,5 +108,39 @@ public final class GraphReplica extends Dl4jReplica {
   @Override
   double score(DataSet data) {
     return net.score(data, false);
+  }
+
+  /**
+   * One forward pass for both, where the graph has one input and one output, its output layer is
+   * DL4J's plain dense {@link OutputLayer} and the layers share their data formats. DL4J's {@code
+   * score(data, false)} runs {@code ffToLayerActivationsDetached} over every vertex but the output
+   * layer, keeping the layers' inputs, then the output vertex's {@code computeScore} with {@code
+   * calcRegularizationScore(true)}; here the public {@code feedForward(inputs, false, false)} runs
+   * that same pass with the output layer included (inference mode leaves its input as it is): its
+   * activation is what {@code outputSingle} returns, and the output vertex then scores its input as
+   * in {@code score}. Every activation is allocated outside DL4J's workspaces (as in {@code
+   * score}); those the returned output shares no memory with are freed once the slice is scored,
+   * rather than left to the garbage collector.
+   */
+  @Override
+  Scored outputAndScore(INDArray features, INDArray labels) {
+    if (onePassOutput == null) {
+      return super.outputAndScore(features, labels);
+    }
+    Map<String, INDArray> activations = net.feedForward(new INDArray[] {features}, false, false);
+    INDArray output = activations.get(onePassOutput);
+    LayerVertex vertex = (LayerVertex) net.getVertex(onePassOutput);
+    ((IOutputLayer) vertex.getLayer()).setLabels(labels);
+    double meanLoss =
+        vertex.computeScore(
+            net.calcRegularizationScore(true), false, LayerWorkspaceMgr.noWorkspaces());
+    net.clearLayersStates();
+    release(activations.values(), features, output);
+    return new Scored(output, meanLoss);
+  }
+
+  @Override
+  boolean scoresInOnePass() {
+    return onePassOutput != null;
   }
 }

@@ -78,25 +78,7 @@ class Dl4jEvaluationTest {
   /** The network of deploy/examples/mnist-cnn.yaml on DL4J's layers. */
   @Test
   void convolutionalStack() {
-    ModelConfig model =
-        new ModelConfig(
-            List.of(
-                conv(32),
-                new LayerConfig(LayerType.BATCH_NORM, 0, null, 0, null, 0, 0, 0, 0, 0, 0),
-                pool(),
-                conv(64),
-                new LayerConfig(LayerType.BATCH_NORM, 0, null, 0, null, 0, 0, 0, 0, 0, 0),
-                pool(),
-                new LayerConfig(LayerType.DENSE, 128, Activation.RELU, 0.25, null),
-                new LayerConfig(LayerType.OUTPUT, 10, Activation.SOFTMAX, 0.4, Loss.CROSS_ENTROPY)),
-            WeightInit.HE_NORMAL,
-            0.0,
-            0.0,
-            Precision.FLOAT32,
-            InputConfig.image(28, 28, 1),
-            0.0,
-            null,
-            Kernels.DL4J);
+    ModelConfig model = FastReplicaTest.cnn(Kernels.DL4J);
     assertOnePassEqualsTwo(spec(model), new int[] {1, 28, 28}, true);
   }
 
@@ -128,14 +110,6 @@ class Dl4jEvaluationTest {
     assertTrue(Dl4jReplica.oneDataFormat(Stream.of(nchw, conv, nchw, dense)));
     assertTrue(Dl4jReplica.oneDataFormat(Stream.of(nhwc, conv, dense)));
     assertFalse(Dl4jReplica.oneDataFormat(Stream.of(nchw, conv, nhwc, dense)));
-  }
-
-  private static LayerConfig conv(int filters) {
-    return new LayerConfig(LayerType.CONV2D, 0, Activation.RELU, 0, null, filters, 3, 1, 1, 0, 0);
-  }
-
-  private static LayerConfig pool() {
-    return new LayerConfig(LayerType.MAX_POOL, 0, null, 0, null, 0, 2, 2, 0, 0, 0);
   }
 
   /**

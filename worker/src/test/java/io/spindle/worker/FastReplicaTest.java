@@ -86,7 +86,7 @@ class FastReplicaTest {
   }
 
   /** The network of deploy/examples/mnist-cnn.yaml. */
-  private static ModelConfig cnn(Kernels kernels) {
+  static ModelConfig cnn(Kernels kernels) {
     return cnn(kernels, Precision.FLOAT32);
   }
 

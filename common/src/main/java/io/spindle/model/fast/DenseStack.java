@@ -371,7 +371,11 @@ final class DenseStack {
     int n = nOut[l];
     load(z[l], hz, rows * n);
     get(bias[l], hb, n);
-    biasActivationDropout(l, rows, key, keepNext);
+    if (keepNext >= 1) {
+      biasActivation(l, rows);
+    } else {
+      biasActivationDropout(l, rows, key, keepNext);
+    }
     store(x[l + 1], hx[l + 1], rows * n);
   }
 
@@ -428,9 +432,39 @@ final class DenseStack {
   }
 
   /**
+   * {@code x[l + 1] = act(z + b)} into {@code hx[l + 1]} from {@code hz} (z) and {@code hb} (b):
+   * the output of a layer whose next layer has no dropout (evaluation, or none configured). Its own
+   * method, not a branch of {@link #biasActivationDropout}: training with dropout never runs this
+   * loop, so an evaluation between rounds meets no compiled code that assumed it never comes (the
+   * JIT otherwise discards training's compiled loop at the first evaluation and compiles it again).
+   */
+  private void biasActivation(int l, int rows) {
+    int n = nOut[l];
+    float[] next = hx[l + 1];
+    float[] b = hb;
+    float[] v = hrow;
+    boolean r = relu[l];
+    for (int i = 0; i < rows; i++) {
+      int at = i * n;
+      // the row at index 0 of a scratch row: C2 packs a loop only when its arrays share the index
+      System.arraycopy(hz, at, v, 0, n);
+      if (r) {
+        for (int c = 0; c < n; c++) {
+          v[c] = Math.max(v[c] + b[c], 0f);
+        }
+      } else {
+        for (int c = 0; c < n; c++) {
+          v[c] = v[c] + b[c];
+        }
+      }
+      System.arraycopy(v, 0, next, at, n);
+    }
+  }
+
+  /**
    * {@code x[l + 1] = mask * act(z + b)} into {@code hx[l + 1]} from {@code hz} (z) and {@code hb}
    * (b): one pass, no branch per element; the mask is layer l + 1's dropout of keep probability
-   * {@code k} (none when it is 1: inference, or no dropout). ReLU is {@code Math.max(v, 0f)}.
+   * {@code k} (below 1). ReLU is {@code Math.max(v, 0f)}.
    */
   private void biasActivationDropout(int l, int rows, StepKey key, double k) {
     int n = nOut[l];
@@ -438,32 +472,19 @@ final class DenseStack {
     float[] b = hb;
     float[] v = hrow;
     boolean r = relu[l];
-    long threshold = k >= 1 ? 0 : DropoutMasks.threshold(k);
+    long threshold = DropoutMasks.threshold(k);
     float scale = (float) (1.0 / k);
     for (int i = 0; i < rows; i++) {
       int at = i * n;
-      // the row at index 0 of a scratch row: C2 packs a loop only when its arrays share the index
       System.arraycopy(hz, at, v, 0, n);
-      if (k >= 1) {
-        if (r) {
-          for (int c = 0; c < n; c++) {
-            v[c] = Math.max(v[c] + b[c], 0f);
-          }
-        } else {
-          for (int c = 0; c < n; c++) {
-            v[c] = v[c] + b[c];
-          }
+      float[] m = masks.scales(key, first + l + 1, i, threshold, scale, n);
+      if (r) {
+        for (int c = 0; c < n; c++) {
+          v[c] = Math.max(v[c] + b[c], 0f) * m[c];
         }
       } else {
-        float[] m = masks.scales(key, first + l + 1, i, threshold, scale, n);
-        if (r) {
-          for (int c = 0; c < n; c++) {
-            v[c] = Math.max(v[c] + b[c], 0f) * m[c];
-          }
-        } else {
-          for (int c = 0; c < n; c++) {
-            v[c] = (v[c] + b[c]) * m[c];
-          }
+        for (int c = 0; c < n; c++) {
+          v[c] = (v[c] + b[c]) * m[c];
         }
       }
       System.arraycopy(v, 0, next, at, n);

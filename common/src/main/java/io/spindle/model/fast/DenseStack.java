@@ -60,6 +60,7 @@ final class DenseStack {
   private final long numParams;
   private final double smoothing; // the output's label smoothing (0: none)
   private final boolean bf16; // products on bfloat16 operands (x, z, delta, g are bf16 arrays)
+  private final boolean inference; // forward buffers only: no delta, g, gradient views, hdb
   private final INDArray[] wt16; // bf16: W^T cast once per pass; else wt
   private final INDArray[] dwt16; // bf16: the weight-gradient products; else dwt
   private final short[] hs; // bf16 scratch, one chunk
@@ -143,6 +144,37 @@ final class DenseStack {
       int maxBatch,
       boolean inputGradient,
       boolean bf16) {
+    this(params, grads, offset, configs, first, inputs, maxBatch, inputGradient, bf16, false);
+  }
+
+  /**
+   * A stack that only evaluates ({@link #evaluate}), in float32: the forward's buffers only (no
+   * deltas, no input gradients, no backward products), over {@code params}; its {@link
+   * #forwardBackward} throws. What {@code FastDenseNet}'s and {@code FastConvNet}'s evaluators
+   * hold.
+   */
+  static DenseStack forInference(
+      INDArray params,
+      long offset,
+      List<LayerConfig> configs,
+      int first,
+      int inputs,
+      int maxBatch) {
+    return new DenseStack(
+        params, null, offset, configs, first, inputs, maxBatch, false, false, true);
+  }
+
+  private DenseStack(
+      INDArray params,
+      INDArray grads,
+      long offset,
+      List<LayerConfig> configs,
+      int first,
+      int inputs,
+      int maxBatch,
+      boolean inputGradient,
+      boolean bf16,
+      boolean inference) {
     if (!supports(configs)) {
       throw new IllegalArgumentException(
           "the fast dense part takes dense layers (relu or identity) under a softmax"
@@ -156,6 +188,7 @@ final class DenseStack {
     this.first = first;
     this.maxBatch = maxBatch;
     this.bf16 = bf16;
+    this.inference = inference;
     DataType act = bf16 ? DataType.BFLOAT16 : DataType.FLOAT;
     wt16 = new INDArray[layers];
     dwt16 = new INDArray[layers];
@@ -184,14 +217,18 @@ final class DenseStack {
       long w = (long) nIn[l] * nOut[l];
       // column-major nIn x nOut == row-major nOut x nIn
       wt[l] = params.get(NDArrayIndex.interval(at, at + w)).reshape('c', nOut[l], nIn[l]);
-      dwt[l] = grads.get(NDArrayIndex.interval(at, at + w)).reshape('c', nOut[l], nIn[l]);
       bias[l] = params.get(NDArrayIndex.interval(at + w, at + w + nOut[l]));
-      dbias[l] = grads.get(NDArrayIndex.interval(at + w, at + w + nOut[l]));
+      if (!inference) {
+        dwt[l] = grads.get(NDArrayIndex.interval(at, at + w)).reshape('c', nOut[l], nIn[l]);
+        dbias[l] = grads.get(NDArrayIndex.interval(at + w, at + w + nOut[l]));
+      }
       at += w + nOut[l];
       x[l] = Nd4j.create(act, maxBatch, nIn[l]);
       z[l] = Nd4j.create(act, maxBatch, nOut[l]);
-      delta[l] = Nd4j.create(act, maxBatch, nOut[l]);
-      if (l > 0 || inputGradient) {
+      if (!inference) {
+        delta[l] = Nd4j.create(act, maxBatch, nOut[l]);
+      }
+      if (!inference && (l > 0 || inputGradient)) {
         g[l] = Nd4j.create(act, maxBatch, nIn[l]);
       }
       wt16[l] = bf16 ? Nd4j.create(act, nOut[l], nIn[l]) : wt[l];
@@ -199,7 +236,7 @@ final class DenseStack {
       largest = Math.max(largest, w);
       hx[l] = new float[maxBatch * nIn[l]];
       widest = Math.max(widest, nOut[l]);
-      if (wt[l].stride(1) != 1 || dwt[l].stride(1) != 1) {
+      if (wt[l].stride(1) != 1 || (dwt[l] != null && dwt[l].stride(1) != 1)) {
         throw new IllegalStateException("layer " + (first + l) + ": W^T views must be row-major");
       }
     }
@@ -208,7 +245,7 @@ final class DenseStack {
     hz = new float[maxBatch * widest];
     hb = new float[widest];
     hrow = new float[widest];
-    hdb = new float[widest];
+    hdb = inference ? null : new float[widest];
     masks = new DropoutMasks(widest);
     hs = bf16 ? new short[CHUNK] : null;
     hw = bf16 ? new float[CHUNK] : null;
@@ -293,6 +330,11 @@ final class DenseStack {
    * input} in it; returns the mean loss.
    */
   double forwardBackward(float[] input, int[] labels, int rows, StepKey key, float[] inputGrad) {
+    if (inference) {
+      throw new IllegalStateException(
+          "an inference stack (DenseStack.forInference) holds no backward buffers; it does not"
+              + " train");
+    }
     if (rows < 1 || rows > maxBatch) {
       throw new IllegalArgumentException(
           "batch of " + rows + " examples; this fast path holds 1 to " + maxBatch);
@@ -410,8 +452,11 @@ final class DenseStack {
       this.rows = rows;
       for (int l = 0; l < layers; l++) {
         INDArray xs = rowsOf(x[l], rows);
-        INDArray ds = rowsOf(delta[l], rows);
         forward[l] = new PreparedMatmul(xs, wt16[l], rowsOf(z[l], rows), false, true);
+        if (inference) {
+          continue;
+        }
+        INDArray ds = rowsOf(delta[l], rows);
         weightGradient[l] = new PreparedMatmul(ds, xs, dwt16[l], true, false);
         if (g[l] != null) {
           inputGradient[l] = new PreparedMatmul(ds, wt16[l], rowsOf(g[l], rows), false, false);

@@ -290,15 +290,18 @@ public final class FastConvNet implements FastPath {
     hFlatGrad = evaluation ? null : new float[maxBatch * features];
     slice = evaluation ? new float[maxBatch * inShape[0][0] * inShape[0][1] * inShape[0][2]] : null;
     dense =
-        new DenseStack(
-            params,
-            grads,
-            offset,
-            layers.subList(n, layers.size()),
-            n,
-            features,
-            maxBatch,
-            !evaluation); // the gradient at the features, for the image layers' backward
+        evaluation
+            ? DenseStack.forInference(
+                params, offset, layers.subList(n, layers.size()), n, features, maxBatch)
+            : new DenseStack(
+                params,
+                grads,
+                offset,
+                layers.subList(n, layers.size()),
+                n,
+                features,
+                maxBatch,
+                true); // the gradient at the features, for the image layers' backward
     if (offset + dense.numParams() != net.numParams()) {
       throw new IllegalStateException(
           "layers cover "

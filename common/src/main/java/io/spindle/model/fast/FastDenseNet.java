@@ -6,6 +6,7 @@ import io.spindle.config.Precision;
 import io.spindle.model.StepKey;
 import io.spindle.sync.Evaluation;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The fast dense path (prototype, issue 13): one worker's forward and backward pass of an MLP,
@@ -25,7 +26,8 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 public final class FastDenseNet implements FastPath {
   private final DenseStack stack;
 
-  private FastDenseNet(MultiLayerNetwork net, ModelConfig model, int maxBatch, boolean bf16) {
+  private FastDenseNet(
+      MultiLayerNetwork net, ModelConfig model, int maxBatch, boolean bf16, boolean evaluation) {
     if (!supports(model)) {
       throw new IllegalArgumentException(
           "the fast dense path takes dense layers (relu or identity) under a softmax"
@@ -38,17 +40,20 @@ public final class FastDenseNet implements FastPath {
     }
     FastPath.ensureGradientsView(net); // an evaluator keeps the training path's gradient vector
     int inputs = (int) net.getLayer(0).getParam("W").size(0);
+    INDArray params = net.params().reshape(net.numParams());
     stack =
-        new DenseStack(
-            net.params().reshape(net.numParams()),
-            net.getFlattenedGradients().reshape(net.numParams()),
-            0,
-            model.layers(),
-            0,
-            inputs,
-            maxBatch,
-            false,
-            bf16);
+        evaluation
+            ? DenseStack.forInference(params, 0, model.layers(), 0, inputs, maxBatch)
+            : new DenseStack(
+                params,
+                net.getFlattenedGradients().reshape(net.numParams()),
+                0,
+                model.layers(),
+                0,
+                inputs,
+                maxBatch,
+                false,
+                bf16);
     if (stack.numParams() != net.numParams()) {
       throw new IllegalStateException(
           "dense layers cover "
@@ -72,15 +77,16 @@ public final class FastDenseNet implements FastPath {
    * ({@code bf16}, for a bf16 model only) or float32 ones (the fallback, for any model).
    */
   static FastDenseNet of(MultiLayerNetwork net, ModelConfig model, int maxBatch, boolean bf16) {
-    return new FastDenseNet(net, model, maxBatch, bf16);
+    return new FastDenseNet(net, model, maxBatch, bf16, false);
   }
 
   /**
    * A fast path that only evaluates ({@link #evaluate}), on float32 products whatever the model's
-   * precision (as DL4J's evaluation computes), for slices of up to {@code maxBatch} examples.
+   * precision (as DL4J's evaluation computes), for slices of up to {@code maxBatch} examples; its
+   * stack holds the forward's buffers only ({@link DenseStack#forInference}).
    */
   static FastDenseNet forEvaluation(MultiLayerNetwork net, ModelConfig model, int maxBatch) {
-    return of(net, model, maxBatch, false);
+    return new FastDenseNet(net, model, maxBatch, false, true);
   }
 
   /** The precision the products compute in: bf16, or float32 (also a bf16 model's fallback). */

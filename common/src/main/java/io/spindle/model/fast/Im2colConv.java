@@ -64,22 +64,13 @@ final class Im2colConv {
   private int opsRows = -1;
   private int rows;
 
+  /**
+   * A convolution of {@code k x k} kernels at {@code stride} and {@code pad} from {@code inC x inH
+   * x inW} images to {@code outC x outH x outW} ones, for up to {@code maxBatch} examples, in
+   * chunks when {@code chunked}; with its backward's buffers when {@code backward} (else {@link
+   * #forInference}'s forward only). Callers outside tests take {@link #of}.
+   */
   Im2colConv(
-      int inC,
-      int inH,
-      int inW,
-      int k,
-      int stride,
-      int pad,
-      int outC,
-      int outH,
-      int outW,
-      int maxBatch,
-      boolean chunked) {
-    this(inC, inH, inW, k, stride, pad, outC, outH, outW, maxBatch, chunked, true);
-  }
-
-  private Im2colConv(
       int inC,
       int inH,
       int inW,

@@ -32,7 +32,8 @@ class ChunkedFirstBlockTest {
       float[] x = gaussian(r, rows * side * side);
       INDArray w = Nd4j.create(gaussian(r, filters * K * K), new long[] {filters, 1, K, K}, 'c');
       INDArray b = Nd4j.create(gaussian(r, filters), new long[] {filters}, 'c');
-      Im2colConv conv = new Im2colConv(1, side, side, K, 1, PAD, filters, side, side, rows, true);
+      Im2colConv conv =
+          new Im2colConv(1, side, side, K, 1, PAD, filters, side, side, rows, true, true);
       INDArray out = Nd4j.create(DataType.FLOAT, rows, side, side, filters);
       conv.forward(x, rows, w, b, out);
       double[] ref = reference(x, rows, side, filters, w.data().asFloat(), b.data().asFloat());
@@ -96,7 +97,8 @@ class ChunkedFirstBlockTest {
     INDArray gamma = Nd4j.create(uniform(r, filters, 0.5f, 1.5f), new long[] {filters}, 'c');
     INDArray beta = Nd4j.create(uniform(r, filters, -0.5f, 0.5f), new long[] {filters}, 'c');
     int plane = side * side;
-    Im2colConv conv = new Im2colConv(1, side, side, K, 1, PAD, filters, side, side, rows, true);
+    Im2colConv conv =
+        new Im2colConv(1, side, side, K, 1, PAD, filters, side, side, rows, true, true);
     assertTrue(conv.chunkExamples() < rows, "several chunks");
     INDArray out = Nd4j.create(DataType.FLOAT, rows, side, side, filters);
     conv.forward(x, rows, w, b, out);

@@ -29,13 +29,15 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * The CNN's evaluator ({@link FastConvNet#forEvaluation}) holds the forward pass's buffers only,
- * and its inference kernels compute what the training kernels' forward computes, bit for bit.
+ * The evaluators ({@link FastConvNet#forEvaluation}, {@link FastDenseNet#forEvaluation}) hold the
+ * forward pass's buffers only, and their inference kernels compute what the training kernels'
+ * forward computes, bit for bit.
  *
  * <p>Bytes: every heap array and native buffer reachable from an instance through the fast kernels'
  * own classes, each buffer counted once, the network's parameter and gradient vectors (which the
- * kernels only view) left out; printed for deploy/examples/mnist-cnn.yaml's network at {@value
- * #SLICE} examples (an evaluation slice) for the evaluator and a training instance.
+ * kernels only view) left out; printed for deploy/examples/mnist-cnn.yaml's and
+ * mnist-mlp-800.yaml's networks at {@value #SLICE} examples (an evaluation slice) for the evaluator
+ * and a training instance.
  */
 class EvaluatorBuffersTest {
   static final int SLICE = 200; // Dl4jReplica.EVAL_SLICE
@@ -52,6 +54,9 @@ class EvaluatorBuffersTest {
           "pooledIn",
           "gradIn",
           "gradOut", // MaxPoolKernel
+          "delta",
+          "g",
+          "hdb", // DenseStack
           "work",
           "part",
           "part2",
@@ -81,9 +86,8 @@ class EvaluatorBuffersTest {
       String name = field.substring(field.lastIndexOf('.') + 1).replaceAll("\\[\\d+\\]$", "");
       assertFalse(BACKWARD_ONLY.contains(name), "the evaluator holds a backward buffer: " + field);
     }
-    assertFalse(
-        e.byField.containsKey("FastConvNet.dense.g[0]"),
-        "the evaluator holds the gradient at the dense part's input");
+    assertTrue(t.byField.containsKey("FastConvNet.dense.g[0]"), "training's input gradient");
+    assertTrue(t.byField.containsKey("FastConvNet.dense.delta[0]"), "training's deltas");
     // the outputs the forward writes: the first pooling's and the second convolution's; the first
     // convolution's runs chunk by chunk, the batch norms' go to the poolings on the heap, the last
     // pooling writes the dense part's features
@@ -92,6 +96,38 @@ class EvaluatorBuffersTest {
         e.byField.keySet().stream().filter(k -> k.startsWith("FastConvNet.act")).toList());
     assertFalse(e.byField.containsKey("FastConvNet.flat"), "the evaluator holds the unused flat");
     assertTrue(t.byField.containsKey("FastConvNet.grad[0]"), "the walk finds training's buffers");
+  }
+
+  @Test
+  void denseEvaluatorHoldsNoBackwardBufferAndDoesNotTrain() {
+    ModelConfig m =
+        ConfigLoader.load(Path.of("..", "deploy", "examples", "mnist-mlp-800.yaml"), List.of())
+            .model();
+    MultiLayerNetwork net = ModelFactory.create(m, 784, 1);
+    FastDenseNet train = FastDenseNet.of(net, m, SLICE);
+    FastDenseNet eval = FastDenseNet.forEvaluation(net, m, SLICE);
+    Sizes t = Sizes.of(train, net);
+    Sizes e = Sizes.of(eval, net);
+    System.out.printf(
+        "EvaluatorBuffersTest: mnist-mlp-800 at %d examples: training instance %,d bytes,"
+            + " evaluator %,d bytes%n",
+        SLICE, t.total, e.total);
+    for (String field : e.byField.keySet()) {
+      String name = field.substring(field.lastIndexOf('.') + 1).replaceAll("\\[\\d+\\]$", "");
+      assertFalse(BACKWARD_ONLY.contains(name), "the evaluator holds a backward buffer: " + field);
+    }
+    assertTrue(t.byField.containsKey("FastDenseNet.stack.delta[0]"), "the walk finds training's");
+    assertTrue(t.byField.containsKey("FastDenseNet.stack.g[1]"), "the walk finds training's");
+    assertTrue(e.total < t.total, "the evaluator holds less than a training instance");
+    float[] features = new float[SLICE * 784];
+    int[] labels = new int[SLICE];
+    IllegalStateException refused =
+        assertThrows(
+            IllegalStateException.class,
+            () ->
+                eval.computeGradient(
+                    features, labels, SLICE, new io.spindle.model.StepKey(1, 0, 0)));
+    assertTrue(refused.getMessage().contains("does not train"), refused.getMessage());
   }
 
   @Test

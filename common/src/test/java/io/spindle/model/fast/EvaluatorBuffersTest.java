@@ -82,10 +82,7 @@ class EvaluatorBuffersTest {
             + " %,d bytes%n",
         SLICE, t.total, e.total);
     e.byField.forEach((k, v) -> System.out.printf("  evaluator %-40s %,14d%n", k, v));
-    for (String field : e.byField.keySet()) {
-      String name = field.substring(field.lastIndexOf('.') + 1).replaceAll("\\[\\d+\\]$", "");
-      assertFalse(BACKWARD_ONLY.contains(name), "the evaluator holds a backward buffer: " + field);
-    }
+    assertHoldsNoBackwardBuffer(e);
     assertTrue(t.byField.containsKey("FastConvNet.dense.g[0]"), "training's input gradient");
     assertTrue(t.byField.containsKey("FastConvNet.dense.delta[0]"), "training's deltas");
     // the outputs the forward writes: the first pooling's and the second convolution's; the first
@@ -112,10 +109,7 @@ class EvaluatorBuffersTest {
         "EvaluatorBuffersTest: mnist-mlp-800 at %d examples: training instance %,d bytes,"
             + " evaluator %,d bytes%n",
         SLICE, t.total, e.total);
-    for (String field : e.byField.keySet()) {
-      String name = field.substring(field.lastIndexOf('.') + 1).replaceAll("\\[\\d+\\]$", "");
-      assertFalse(BACKWARD_ONLY.contains(name), "the evaluator holds a backward buffer: " + field);
-    }
+    assertHoldsNoBackwardBuffer(e);
     assertTrue(t.byField.containsKey("FastDenseNet.stack.delta[0]"), "the walk finds training's");
     assertTrue(t.byField.containsKey("FastDenseNet.stack.g[1]"), "the walk finds training's");
     assertTrue(e.total < t.total, "the evaluator holds less than a training instance");
@@ -128,6 +122,14 @@ class EvaluatorBuffersTest {
                 eval.computeGradient(
                     features, labels, SLICE, new io.spindle.model.StepKey(1, 0, 0)));
     assertTrue(refused.getMessage().contains("does not train"), refused.getMessage());
+  }
+
+  /** Fails on any field of {@code e} whose last name is in {@link #BACKWARD_ONLY}. */
+  static void assertHoldsNoBackwardBuffer(Sizes e) {
+    for (String field : e.byField.keySet()) {
+      String name = field.substring(field.lastIndexOf('.') + 1).replaceAll("\\[\\d+\\]$", "");
+      assertFalse(BACKWARD_ONLY.contains(name), "the evaluator holds a backward buffer: " + field);
+    }
   }
 
   @Test

@@ -34,8 +34,9 @@ public final class BenchCli {
 
       Trains the configured model (default: the MLP 784-800-800-10 with dropout on MNIST,
       Adam 0.001, global batch 256) with each system in turn, in one process on this machine,
-      after measuring ND4J's fp32 matmul peak (1 and 2 threads) and the one-thread compute time
-      of a step. Writes bench.json (one object per system), bench.txt (a table with ratios
+      after measuring the fp32 matmul peak (1 and 2 threads; ND4J's, and PyTorch's when a
+      PyTorch system runs: each % peak is over the faster) and the one-thread compute time of a
+      step. Writes bench.json (one object per system), bench.txt (a table with ratios
       against the faster DL4J fit()) and bench.png (a chart) into the output directory, and each
       Spindle system's run directory beside them.
 

@@ -37,18 +37,38 @@ public final class BenchReport {
     return objects(config, numFeatures, target, peak1, peak2, null, computeSecondsForBatch, runs);
   }
 
-  /**
-   * One bench.json object per run, in run order. {@code peak1}/{@code peak2} are the float32 matmul
-   * peaks on 1/2 threads ({@code fraction_of_matmul_peak}); {@code bf16}, when not null (a {@code
-   * model.precision: bf16} run), adds the bf16 peak of the same cores and the model FLOP/s as a
-   * share of it ({@code fraction_of_bf16_matmul_peak}).
-   */
+  /** As below, with ND4J's peaks {@code peak1}/{@code peak2} alone (measured once, no PyTorch). */
   static List<Map<String, Object>> objects(
       SpindleConfig config,
       int numFeatures,
       double target,
       double peak1,
       double peak2,
+      Bf16Peak bf16,
+      java.util.function.IntToDoubleFunction computeSecondsForBatch,
+      List<SystemRun> runs) {
+    return objects(
+        config,
+        numFeatures,
+        target,
+        Calibration.ofPeaks(peak1, peak2),
+        bf16,
+        computeSecondsForBatch,
+        runs);
+  }
+
+  /**
+   * One bench.json object per run, in run order. {@code calibration} gives the float32 matmul peak
+   * of the run's cores ({@link Calibration#peakFor}: {@code fraction_of_matmul_peak}) and where it
+   * came from; {@code bf16}, when not null (a {@code model.precision: bf16} run), adds the bf16
+   * peak of the same cores and the model FLOP/s as a share of it ({@code
+   * fraction_of_bf16_matmul_peak}).
+   */
+  static List<Map<String, Object>> objects(
+      SpindleConfig config,
+      int numFeatures,
+      double target,
+      Calibration calibration,
       Bf16Peak bf16,
       java.util.function.IntToDoubleFunction computeSecondsForBatch,
       List<SystemRun> runs) {
@@ -128,12 +148,17 @@ public final class BenchReport {
       o.put("compute_method", computeMethod);
       o.put("non_compute_seconds_per_step", wall - compute);
       double flops = r.samplesPerSecond() * flopsPerExample;
-      double peak = r.cores() <= 1 ? peak1 : peak2;
+      double peak = calibration.peakFor(r.cores());
       o.put("flops_per_example", flopsPerExample);
       o.put("flops_formula", BenchMetrics.FLOPS_FORMULA);
       o.put("model_flops_per_second", flops);
       o.put("matmul_peak_flops_per_second", peak);
       o.put("matmul_peak_threads", r.cores() <= 1 ? 1 : 2);
+      o.put("matmul_peak_source", calibration.peakSource(r.cores()));
+      o.put("nd4j_matmul_peak_flops_per_second", calibration.nd4jPeakFor(r.cores()));
+      if (r.cores() > 1) {
+        o.put("nd4j_two_thread_peak_attempts", calibration.twoThreadAttempts);
+      }
       o.put("fraction_of_matmul_peak", flops / peak);
       if (bf16 != null) {
         double peak16 = bf16.peakFor(r.cores());
@@ -164,21 +189,10 @@ public final class BenchReport {
             config,
             numFeatures,
             settings.target(),
-            calibration.peakFor(1),
-            calibration.peakFor(2),
+            calibration,
             bf16,
             calibration::computeSecondsPerStep,
             runs);
-    for (Map<String, Object> o : objects) {
-      int threads = ((Number) o.get("matmul_peak_threads")).intValue();
-      o.put("matmul_peak_source", calibration.peakSource(threads));
-      o.put(
-          "nd4j_matmul_peak_flops_per_second",
-          threads <= 1 ? calibration.peak1 : calibration.peak2);
-      if (threads > 1) {
-        o.put("nd4j_two_thread_peak_attempts", calibration.twoThreadAttempts);
-      }
-    }
     StringBuilder table =
         new StringBuilder(table(objects))
             .append(

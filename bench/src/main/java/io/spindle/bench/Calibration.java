@@ -72,6 +72,14 @@ final class Calibration {
     this.data = data;
   }
 
+  /**
+   * ND4J's peaks alone, as if measured once and without PyTorch: for reports built from given
+   * figures (it has no step time of its own).
+   */
+  static Calibration ofPeaks(double peak1, double peak2) {
+    return new Calibration(0, peak1, new TwoThreadPeak(peak2, 1), 0, 0, null, null);
+  }
+
   /** Measures the peaks (PyTorch's too when {@code torch} is not null). */
   static Calibration measure(
       int matmulSize, SpindleConfig config, BenchData data, TorchPeer torch) {
@@ -110,6 +118,11 @@ final class Calibration {
    */
   double peakFor(int cores) {
     return cores <= 1 ? Math.max(peak1, torchPeak1) : Math.max(peak2, torchPeak2);
+  }
+
+  /** ND4J's own peak on this many cores (1, or more: the 2-thread peak). */
+  double nd4jPeakFor(int cores) {
+    return cores <= 1 ? peak1 : peak2;
   }
 
   /** Which library's products gave {@link #peakFor}: {@code "nd4j"} or {@code "pytorch"}. */

@@ -59,6 +59,9 @@ final class BatchNormKernel {
   private final float[] ccT;
   private final float[] partT; // per-lane partial sums over a run of tiles
   private final float[] part2T;
+  private final float[] st; // the forward's scale and shift repeated across a tile, and its output
+  private final float[] ht;
+  private final float[] yt;
   private int rows;
   // inference mode: the running statistics' parameter views (null: training, batch statistics)
   private final INDArray runningMean;
@@ -126,6 +129,9 @@ final class BatchNormKernel {
     ccT = backward ? new float[tile] : null;
     partT = new float[tile];
     part2T = new float[tile];
+    st = new float[tile];
+    ht = new float[tile];
+    yt = new float[tile];
   }
 
   /**
@@ -204,7 +210,12 @@ final class BatchNormKernel {
     if (!output) {
       return;
     }
-    scaleShift(x, work, n, a, b);
+    if (out != null && channelsLast && runningMean == null) {
+      // training: straight to the native output, tile by tile, with no heap copy (output())
+      scaleShift(x, null, out.data().asNioFloat(), (int) out.offset(), n, a, b);
+      return;
+    }
+    scaleShift(x, work, null, 0, n, a, b);
     if (out != null) {
       DenseStack.put(out, work, n);
     }
@@ -394,7 +405,8 @@ final class BatchNormKernel {
 
   /**
    * The last forward's output, on the heap (valid until the next call; an inference kernel's is
-   * {@link #input()}'s array).
+   * {@link #input()}'s array). A channels-last training kernel whose forward was given a native
+   * output writes only there: this array then holds no output.
    */
   float[] output() {
     return work;
@@ -411,8 +423,31 @@ final class BatchNormKernel {
       INDArray dBetaView,
       boolean reluInput) {
     requireTraining("backward");
-    DenseStack.get(gradOut, work, rows * pixelsPerExample * channels);
-    backward(work, gradIn, dGammaView, dBetaView, reluInput);
+    int n = rows * pixelsPerExample * channels;
+    if (!channelsLast) {
+      DenseStack.get(gradOut, work, n);
+      backward(work, gradIn, dGammaView, dBetaView, reluInput);
+      return;
+    }
+    // channels-last: the tiles come straight from gradOut and go straight to gradIn (native), so
+    // neither is copied whole to or from the heap; the following ReLU's masked gradient, which
+    // the second pass reads again, is kept in work (as is the result when gradIn is null)
+    java.nio.FloatBuffer out = gradOut.data().asNioFloat();
+    int outAt = (int) gradOut.offset();
+    java.util.Arrays.fill(sum, 0);
+    java.util.Arrays.fill(sum2, 0);
+    gradientSums(null, out, outAt, work, n);
+    coefficients(rows * pixelsPerExample, dGammaView, dBetaView);
+    java.nio.FloatBuffer in = gradIn == null ? null : gradIn.data().asNioFloat();
+    gradientAtInput(
+        reluOutput ? work : null,
+        reluOutput ? null : out,
+        outAt,
+        in == null ? work : null,
+        in,
+        gradIn == null ? 0 : (int) gradIn.offset(),
+        n,
+        reluInput);
   }
 
   /**
@@ -430,33 +465,7 @@ final class BatchNormKernel {
     java.util.Arrays.fill(sum, 0);
     java.util.Arrays.fill(sum2, 0);
     if (channelsLast) {
-      for (int p0 = 0; p0 < pixels; p0 += 64) {
-        java.util.Arrays.fill(part, 0f);
-        java.util.Arrays.fill(part2, 0f);
-        int p1 = Math.min(pixels, p0 + 64);
-        for (int p = p0; p < p1; p++) {
-          int at = p * channels;
-          if (reluOutput) { // the following ReLU's backward: 0 where a x + b is not > 0
-            for (int c = 0; c < channels; c++) {
-              float xv = x[at + c];
-              float gv = xv * a[c] + b[c] > 0f ? g[at + c] : 0f;
-              g[at + c] = gv;
-              part[c] += gv;
-              part2[c] += gv * xv;
-            }
-          } else {
-            for (int c = 0; c < channels; c++) {
-              float gv = g[at + c];
-              part[c] += gv;
-              part2[c] += gv * x[at + c];
-            }
-          }
-        }
-        for (int c = 0; c < channels; c++) {
-          sum[c] += part[c];
-          sum2[c] += part2[c];
-        }
-      }
+      gradientSums(g, null, 0, g, n);
     } else {
       for (int r = 0; r < rows; r++) {
         for (int c = 0; c < channels; c++) {
@@ -475,22 +484,8 @@ final class BatchNormKernel {
     float[] bx = part; // B per channel
     float[] cc = part2; // C per channel
     coefficients(pixels, dGammaView, dBetaView);
-    if (channelsLast && reluInput) {
-      for (int p = 0; p < pixels; p++) {
-        int at = p * channels;
-        for (int c = 0; c < channels; c++) {
-          float xv = x[at + c];
-          g[at + c] = (a[c] * g[at + c] + bx[c] * xv + cc[c]) * positive(xv);
-        }
-      }
-    } else if (channelsLast) {
-      for (int p = 0; p < pixels; p++) {
-        int at = p * channels;
-        for (int c = 0; c < channels; c++) {
-          float xv = x[at + c];
-          g[at + c] = a[c] * g[at + c] + bx[c] * xv + cc[c];
-        }
-      }
+    if (channelsLast) {
+      gradientAtInput(g, null, 0, g, null, 0, n, reluInput);
     } else {
       for (int r = 0; r < rows; r++) {
         for (int c = 0; c < channels; c++) {
@@ -508,6 +503,95 @@ final class BatchNormKernel {
     }
     if (gradIn != null) {
       DenseStack.put(gradIn, g, n);
+    }
+  }
+
+  /**
+   * The backward's first channels-last pass over the {@code n} values of the output's gradient,
+   * read from {@code g} (heap) or, when that is null, from {@code gNative} at {@code gAt}: the
+   * following ReLU's backward first when there is one (0 where {@code a x + b} is not > 0; the
+   * masked gradient is written to {@code masked}), then {@code sum} = sum g and {@code sum2} = sum
+   * g x per channel. In tiles, as {@link #sumRange}: lane by lane into {@link #partT} and {@link
+   * #part2T}, folded into the double sums after every {@link #TILES_PER_RUN} tiles.
+   */
+  private void gradientSums(
+      float[] g, java.nio.FloatBuffer gNative, int gAt, float[] masked, int n) {
+    int tile = xt.length;
+    if (reluOutput) {
+      repeat(a, aT);
+      repeat(b, bxT); // the forward's shift, until the coefficients take its place
+    }
+    int run = tile * TILES_PER_RUN;
+    for (int r0 = 0; r0 < n; r0 += run) {
+      int r1 = Math.min(n, r0 + run);
+      for (int t0 = r0; t0 < r1; t0 += tile) {
+        int m = Math.min(tile, r1 - t0);
+        if (g != null) {
+          System.arraycopy(g, t0, gt, 0, m);
+        } else {
+          gNative.get(gAt + t0, gt, 0, m);
+        }
+        System.arraycopy(x, t0, xt, 0, m);
+        if (reluOutput) {
+          // a loop of its own: C2 vectorises the mask and the sums apart, not together
+          for (int i = 0; i < m; i++) {
+            gt[i] *= positive(relu(xt[i] * aT[i] + bxT[i]));
+          }
+          System.arraycopy(gt, 0, masked, t0, m);
+        }
+        for (int i = 0; i < m; i++) {
+          float gv = gt[i];
+          partT[i] += gv;
+          part2T[i] += gv * xt[i];
+        }
+      }
+      foldLanes();
+    }
+  }
+
+  /**
+   * The backward's second channels-last pass over {@code n} values: {@code a g + B x + C} (times
+   * the ReLU mask of the input when {@code reluInput}), B and C from {@link #coefficients} (in
+   * {@link #part} and {@link #part2}), g read from {@code g} (heap) or, when that is null, from
+   * {@code gNative} at {@code gAt}, the result written to {@code dest} (heap) or, when that is
+   * null, to {@code destNative} at {@code destAt}; in tiles. {@code dest} may be {@code g}.
+   */
+  private void gradientAtInput(
+      float[] g,
+      java.nio.FloatBuffer gNative,
+      int gAt,
+      float[] dest,
+      java.nio.FloatBuffer destNative,
+      int destAt,
+      int n,
+      boolean reluInput) {
+    int tile = xt.length;
+    repeat(a, aT);
+    repeat(part, bxT);
+    repeat(part2, ccT);
+    for (int t0 = 0; t0 < n; t0 += tile) {
+      int m = Math.min(tile, n - t0);
+      if (g != null) {
+        System.arraycopy(g, t0, gt, 0, m);
+      } else {
+        gNative.get(gAt + t0, gt, 0, m);
+      }
+      System.arraycopy(x, t0, xt, 0, m);
+      if (reluInput) {
+        for (int i = 0; i < m; i++) {
+          float xv = xt[i];
+          dt[i] = (aT[i] * gt[i] + bxT[i] * xv + ccT[i]) * positive(xv);
+        }
+      } else {
+        for (int i = 0; i < m; i++) {
+          dt[i] = aT[i] * gt[i] + bxT[i] * xt[i] + ccT[i];
+        }
+      }
+      if (dest != null) {
+        System.arraycopy(dt, 0, dest, t0, m);
+      } else {
+        destNative.put(destAt + t0, dt, 0, m);
+      }
     }
   }
 
@@ -793,13 +877,41 @@ final class BatchNormKernel {
     }
   }
 
-  /** {@code out = in scale + shift} per channel, then the following ReLU when there is one. */
-  private void scaleShift(float[] in, float[] out, int n, float[] scale, float[] shift) {
+  /**
+   * {@code out = in scale + shift} per channel, then the following ReLU when there is one; into
+   * {@code out} (heap) or, when that is null (channels-last only), into {@code outNative} from
+   * {@code outAt}.
+   */
+  private void scaleShift(
+      float[] in,
+      float[] out,
+      java.nio.FloatBuffer outNative,
+      int outAt,
+      int n,
+      float[] scale,
+      float[] shift) {
     float lo = reluOutput ? 0f : Float.NEGATIVE_INFINITY;
     if (channelsLast) {
-      for (int at = 0; at < n; at += channels) {
-        for (int c = 0; c < channels; c++) {
-          out[at + c] = Math.max(in[at + c] * scale[c] + shift[c], lo);
+      // in tiles (see xt): the channel loop at an offset runs one float at a time
+      int tile = xt.length;
+      repeat(scale, st);
+      repeat(shift, ht);
+      for (int t0 = 0; t0 < n; t0 += tile) {
+        int m = Math.min(tile, n - t0);
+        System.arraycopy(in, t0, xt, 0, m);
+        if (reluOutput) {
+          for (int i = 0; i < m; i++) {
+            yt[i] = relu(xt[i] * st[i] + ht[i]);
+          }
+        } else {
+          for (int i = 0; i < m; i++) {
+            yt[i] = xt[i] * st[i] + ht[i];
+          }
+        }
+        if (out != null) {
+          System.arraycopy(yt, 0, out, t0, m);
+        } else {
+          outNative.put(outAt + t0, yt, 0, m);
         }
       }
     } else {

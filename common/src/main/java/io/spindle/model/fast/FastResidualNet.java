@@ -84,6 +84,7 @@ public final class FastResidualNet implements FastPath {
   private final double[] decay;
   private final boolean[] logStd;
   private final BatchNormKernel[] norm;
+  private final ReluKernel reluKernel = new ReluKernel(); // the relus no batch norm folds
   private final INDArray[] act;
   private final INDArray[] grad;
   private final INDArray[] spare; // a gradient contribution to add to its input's gradient
@@ -449,12 +450,7 @@ public final class FastResidualNet implements FastPath {
         }
         case RELU -> {
           if (!folded[i]) {
-            FastConvNet.exec(
-                "relu",
-                new INDArray[] {in(i, 0, rows)},
-                new INDArray[] {out},
-                null,
-                new double[] {0});
+            reluKernel.forward(in(i, 0, rows), out, (int) out.length());
           }
         }
         case ADD -> {
@@ -497,12 +493,7 @@ public final class FastResidualNet implements FastPath {
           if (folded[i]) {
             break; // the batch norm before applies the relu's backward
           }
-          FastConvNet.exec(
-              "relu_bp",
-              new INDArray[] {in(i, 0, rows), gOut},
-              new INDArray[] {sink(i, 0, rows)},
-              null,
-              new double[] {0});
+          reluKernel.backward(in(i, 0, rows), gOut, sink(i, 0, rows), (int) gOut.length());
           flush(i, 0, rows);
         }
         case ADD -> {

@@ -18,16 +18,17 @@ import java.util.Random;
  * docs/residual-networks.md, "Fast kernels for graph models". Not a test (no assertions, timed): a
  * main for the machine's idle measurement. Arguments: {@code kernels batch steps side channels
  * width}, for example {@code dl4j 64 10 28 1 24} (the Fashion-MNIST config's network) and {@code
- * auto 64 10 32 3 16} (CIFAR's ResNet-20). Run with {@code OMP_NUM_THREADS=1}; the classpath as in
- * the document.
+ * auto 64 10 32 3 16} (CIFAR's ResNet-20). A seventh argument {@code nodes} (fast kernels only)
+ * also prints each graph vertex's forward and backward milliseconds per step, by the vertex's index
+ * in the config's graph. Run with {@code OMP_NUM_THREADS=1}; the classpath as in the document.
  */
 public final class GraphStepTiming {
   private GraphStepTiming() {}
 
   public static void main(String[] args) {
-    if (args.length != 6) {
+    if (args.length != 6 && !(args.length == 7 && args[6].equals("nodes"))) {
       throw new IllegalArgumentException(
-          "usage: GraphStepTiming kernels batch steps side channels width, got "
+          "usage: GraphStepTiming kernels batch steps side channels width [nodes], got "
               + args.length
               + " arguments");
     }
@@ -66,6 +67,10 @@ public final class GraphStepTiming {
     for (int s = 0; s < 3; s++) {
       net.computeGradient(b, new StepKey(42, s, 0)); // warm-up
     }
+    long[] nanos = args.length == 7 ? new long[8192] : null;
+    if (nanos != null) {
+      ((FastReplica) net).recordTimes(nanos);
+    }
     long t0 = System.nanoTime();
     for (int s = 0; s < steps; s++) {
       net.computeGradient(b, new StepKey(42, s, 0));
@@ -82,5 +87,12 @@ public final class GraphStepTiming {
         width,
         seconds,
         batch / seconds);
+    for (int i = 0; nanos != null && i < nanos.length / 2; i++) {
+      if (nanos[2 * i] + nanos[2 * i + 1] > 0) {
+        System.out.printf(
+            "vertex %d: forward %.2f ms, backward %.2f ms%n",
+            i, nanos[2 * i] / 1e6 / steps, nanos[2 * i + 1] / 1e6 / steps);
+      }
+    }
   }
 }

@@ -211,7 +211,7 @@ public final class BenchReport {
                     calibration.twoThreadAttempts > 1
                         ? String.format(
                             Locale.ROOT,
-                            " (best of %d measurements: below %.1fx the 1-thread peak, the second"
+                            " (best of %d measurements: below %.1fx the best 1-thread peak, the second"
                                 + " core was busy)",
                             calibration.twoThreadAttempts,
                             Calibration.TWO_CORE_RATIO)

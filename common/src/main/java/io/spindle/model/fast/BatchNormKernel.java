@@ -526,12 +526,7 @@ final class BatchNormKernel {
       int r1 = Math.min(n, r0 + run);
       for (int t0 = r0; t0 < r1; t0 += tile) {
         int m = Math.min(tile, r1 - t0);
-        if (g != null) {
-          System.arraycopy(g, t0, gt, 0, m);
-        } else {
-          gNative.get(gAt + t0, gt, 0, m);
-        }
-        System.arraycopy(x, t0, xt, 0, m);
+        loadTiles(g, gNative, gAt, t0, m);
         if (reluOutput) {
           // a loop of its own: C2 vectorises the mask and the sums apart, not together
           for (int i = 0; i < m; i++) {
@@ -571,28 +566,45 @@ final class BatchNormKernel {
     repeat(part2, ccT);
     for (int t0 = 0; t0 < n; t0 += tile) {
       int m = Math.min(tile, n - t0);
-      if (g != null) {
-        System.arraycopy(g, t0, gt, 0, m);
-      } else {
-        gNative.get(gAt + t0, gt, 0, m);
-      }
-      System.arraycopy(x, t0, xt, 0, m);
-      if (reluInput) {
-        for (int i = 0; i < m; i++) {
-          float xv = xt[i];
-          dt[i] = (aT[i] * gt[i] + bxT[i] * xv + ccT[i]) * positive(xv);
-        }
-      } else {
-        for (int i = 0; i < m; i++) {
-          dt[i] = aT[i] * gt[i] + bxT[i] * xt[i] + ccT[i];
-        }
-      }
+      loadTiles(g, gNative, gAt, t0, m);
+      tileGradient(m, reluInput);
       if (dest != null) {
         System.arraycopy(dt, 0, dest, t0, m);
       } else {
         destNative.put(destAt + t0, dt, 0, m);
       }
     }
+  }
+
+  /**
+   * {@code dt = a g + B x + C} over the first {@code m} values of the tiles {@link #gt} and {@link
+   * #xt} (times the input ReLU's mask when {@code reluInput}), with a, B and C repeated across
+   * {@link #aT}, {@link #bxT} and {@link #ccT}.
+   */
+  private void tileGradient(int m, boolean reluInput) {
+    if (reluInput) {
+      for (int i = 0; i < m; i++) {
+        float xv = xt[i];
+        dt[i] = (aT[i] * gt[i] + bxT[i] * xv + ccT[i]) * positive(xv);
+      }
+    } else {
+      for (int i = 0; i < m; i++) {
+        dt[i] = aT[i] * gt[i] + bxT[i] * xt[i] + ccT[i];
+      }
+    }
+  }
+
+  /**
+   * Values {@code [t0, t0 + m)} of a gradient into {@link #gt}, from {@code g} (heap) or, when that
+   * is null, from {@code gNative} at {@code gAt}, and of the input into {@link #xt}.
+   */
+  private void loadTiles(float[] g, java.nio.FloatBuffer gNative, int gAt, int t0, int m) {
+    if (g != null) {
+      System.arraycopy(g, t0, gt, 0, m);
+    } else {
+      gNative.get(gAt + t0, gt, 0, m);
+    }
+    System.arraycopy(x, t0, xt, 0, m);
   }
 
   /**
@@ -749,16 +761,7 @@ final class BatchNormKernel {
       int m = Math.min(tile, o0 + outs - t0);
       System.arraycopy(gOut, t0, gt, 0, m);
       pooledInputs(argmax, xPooled, t0, m);
-      if (reluInput) {
-        for (int i = 0; i < m; i++) {
-          float xv = xt[i];
-          dt[i] = (aT[i] * gt[i] + bxT[i] * xv + ccT[i]) * positive(xv);
-        }
-      } else {
-        for (int i = 0; i < m; i++) {
-          dt[i] = aT[i] * gt[i] + bxT[i] * xt[i] + ccT[i];
-        }
-      }
+      tileGradient(m, reluInput);
       for (int i = 0; i < m; i++) {
         dest[argmax[t0 + i] + shift] = dt[i];
       }

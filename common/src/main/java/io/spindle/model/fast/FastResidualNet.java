@@ -136,7 +136,7 @@ public final class FastResidualNet implements FastPath {
     int largest = inShape[0] * inShape[1] * inShape[2];
     Im2colConv stem = null;
     DenseStack out = null;
-    // a batch norm whose one consumer is a relu applies it (folded[relu] = true)
+    // a batch norm or a two-input add whose one consumer is a relu applies it (folded[relu] = true)
     folded = new boolean[nodes];
     Map<String, Integer> consumers = new HashMap<>();
     for (GraphLayout.Node node : list) {
@@ -147,7 +147,8 @@ public final class FastResidualNet implements FastPath {
       folded[i] =
           list.get(i).layer().type() == LayerType.ACTIVATION
               && list.get(i).inputs().equals(List.of(prev.name()))
-              && prev.layer().type() == LayerType.BATCH_NORM
+              && (prev.layer().type() == LayerType.BATCH_NORM
+                  || (prev.layer().type() == LayerType.ADD && prev.inputs().size() == 2))
               && consumers.get(prev.name()) == 1;
     }
     for (int i = 0; i < nodes; i++) {
@@ -230,7 +231,7 @@ public final class FastResidualNet implements FastPath {
         default -> throw new IllegalStateException("not covered: " + c.type());
       }
       if (folded[i]) {
-        act[i] = act[i - 1]; // the batch norm's output is this relu's
+        act[i] = act[i - 1]; // the batch norm's (or add's) output is this relu's
         grad[i] = grad[i - 1];
       } else if (op[i] != Op.OUTPUT && op[i] != Op.GLOBAL_AVG_POOL) {
         act[i] = image(maxBatch, shape[i]);
@@ -454,6 +455,10 @@ public final class FastResidualNet implements FastPath {
           }
         }
         case ADD -> {
+          if (i + 1 < nodes && folded[i + 1]) {
+            reluKernel.addForward(in(i, 0, rows), in(i, 1, rows), out, (int) out.length());
+            break;
+          }
           FastConvNet.exec(
               "add",
               new INDArray[] {in(i, 0, rows), in(i, 1, rows)},
@@ -491,12 +496,24 @@ public final class FastResidualNet implements FastPath {
         }
         case RELU -> {
           if (folded[i]) {
-            break; // the batch norm before applies the relu's backward
+            break; // the batch norm or add before applies the relu's backward
           }
           reluKernel.backward(in(i, 0, rows), gOut, sink(i, 0, rows), (int) gOut.length());
           flush(i, 0, rows);
         }
         case ADD -> {
+          if (i + 1 < nodes && folded[i + 1]) {
+            // the relu after: its mask (from this add's output, the relu's) on the way to both
+            reluKernel.addBackward(
+                FastConvNet.rows(act[i], rows),
+                gOut,
+                FastConvNet.rows(grad[from[i][0]], rows),
+                !firstGrad[i][0],
+                FastConvNet.rows(grad[from[i][1]], rows),
+                !firstGrad[i][1],
+                (int) gOut.length());
+            break;
+          }
           for (int k = 0; k < from[i].length; k++) {
             INDArray g = FastConvNet.rows(grad[from[i][k]], rows);
             if (firstGrad[i][k]) {

@@ -21,6 +21,7 @@ final class ReluKernel {
   private final float[] xt = new float[TILE];
   private final float[] gt = new float[TILE];
   private final float[] yt = new float[TILE];
+  private final float[] dt = new float[TILE];
 
   /** {@code out = max(in, 0)} over the first {@code n} values. */
   void forward(INDArray in, INDArray out, int n) {
@@ -58,5 +59,73 @@ final class ReluKernel {
       }
       d.put(di + t0, yt, 0, m);
     }
+  }
+
+  /**
+   * A residual block's end, an add and the relu after it in one pass: {@code out = max(a + b, 0)}
+   * over the first {@code n} values (the sum in float, as libnd4j's {@code add}).
+   */
+  void addForward(INDArray a, INDArray b, INDArray out, int n) {
+    FloatBuffer av = a.data().asNioFloat();
+    FloatBuffer bv = b.data().asNioFloat();
+    FloatBuffer dst = out.data().asNioFloat();
+    int ai = (int) a.offset();
+    int bi = (int) b.offset();
+    int di = (int) out.offset();
+    for (int t0 = 0; t0 < n; t0 += TILE) {
+      int m = Math.min(TILE, n - t0);
+      av.get(ai + t0, xt, 0, m);
+      bv.get(bi + t0, gt, 0, m);
+      for (int i = 0; i < m; i++) {
+        yt[i] = BatchNormKernel.relu(xt[i] + gt[i]);
+      }
+      dst.put(di + t0, yt, 0, m);
+    }
+  }
+
+  /**
+   * {@link #addForward}'s backward: the relu's mask from its output {@code y} ({@code y > 0}
+   * exactly where {@code a + b > 0}) on {@code gradOut}, then the add's: the masked gradient
+   * written to {@code gradA} and {@code gradB}, or added to what they hold ({@code addA}, {@code
+   * addB}: the input's gradient has another consumer that wrote it first), over the first {@code n}
+   * values.
+   */
+  void addBackward(
+      INDArray y,
+      INDArray gradOut,
+      INDArray gradA,
+      boolean addA,
+      INDArray gradB,
+      boolean addB,
+      int n) {
+    FloatBuffer yv = y.data().asNioFloat();
+    FloatBuffer g = gradOut.data().asNioFloat();
+    int yi = (int) y.offset();
+    int gi = (int) gradOut.offset();
+    for (int t0 = 0; t0 < n; t0 += TILE) {
+      int m = Math.min(TILE, n - t0);
+      yv.get(yi + t0, xt, 0, m);
+      g.get(gi + t0, gt, 0, m);
+      for (int i = 0; i < m; i++) {
+        yt[i] = gt[i] * BatchNormKernel.positive(xt[i]);
+      }
+      spread(gradA, addA, t0, m);
+      spread(gradB, addB, t0, m);
+    }
+  }
+
+  /** Values {@code [t0, t0 + m)} of the masked gradient (in yt) into {@code grad}, or added. */
+  private void spread(INDArray grad, boolean add, int t0, int m) {
+    FloatBuffer d = grad.data().asNioFloat();
+    int at = (int) grad.offset() + t0;
+    if (!add) {
+      d.put(at, yt, 0, m);
+      return;
+    }
+    d.get(at, dt, 0, m);
+    for (int i = 0; i < m; i++) {
+      dt[i] += yt[i];
+    }
+    d.put(at, dt, 0, m);
   }
 }

@@ -21,7 +21,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *   <li>its following ReLU's backward (the branch-free mask) equals the mask taken with a branch
  *       and handed to a kernel without the ReLU;
  *   <li>{@link ReluKernel} equals libnd4j's {@code relu} and {@code relu_bp} on views at an offset,
- *       over lengths that end inside a tile, zeros of both signs and subnormals included.
+ *       over lengths that end inside a tile, zeros of both signs and subnormals included; its fused
+ *       add and relu equals libnd4j's {@code add}, {@code relu} and {@code relu_bp} one after the
+ *       other, the gradients written or added to what the inputs' arrays hold.
  * </ul>
  */
 class TiledPassesTest {
@@ -151,6 +153,57 @@ class TiledPassesTest {
     b = theirs.dup().data().asFloat();
     for (int i = 0; i < n; i++) {
       assertEquals(b[i] + 0f, a[i] + 0f, "relu_bp " + i);
+    }
+  }
+
+  @Test
+  void fusedAddAndReluEqualLibnd4jsOpsOneAfterTheOther() {
+    Random r = new Random(4);
+    int per = 900;
+    int rows = 5; // 4,500 values: a tile and a part
+    int n = rows * per;
+    INDArray a = view(r, rows, per, true);
+    INDArray b = view(r, rows, per, true);
+    b.putScalar(new long[] {0, 0}, -a.getFloat(0, 0)); // a sum of exactly 0
+    INDArray g = view(r, rows, per, false);
+    ReluKernel kernel = new ReluKernel();
+    INDArray y = Nd4j.create(DataType.FLOAT, rows + 1, per).get(rows(1, rows));
+    kernel.addForward(a, b, y, n);
+    INDArray sum = a.add(b);
+    INDArray expected = Nd4j.create(DataType.FLOAT, rows, per);
+    Nd4j.exec(
+        DynamicCustomOp.builder("relu")
+            .addInputs(sum)
+            .addOutputs(expected)
+            .addFloatingPointArguments(0.0)
+            .build());
+    float[] mine = y.dup().data().asFloat();
+    float[] theirs = expected.dup().data().asFloat();
+    for (int i = 0; i < n; i++) {
+      assertEquals(theirs[i] + 0f, mine[i] + 0f, "add + relu " + i);
+    }
+
+    INDArray masked = Nd4j.create(DataType.FLOAT, rows, per);
+    Nd4j.exec(
+        DynamicCustomOp.builder("relu_bp")
+            .addInputs(sum, g)
+            .addOutputs(masked)
+            .addFloatingPointArguments(0.0)
+            .build());
+    float[] m = masked.dup().data().asFloat();
+    for (boolean addA : new boolean[] {false, true}) {
+      INDArray gradA = view(r, rows, per, false);
+      INDArray gradB = view(r, rows, per, false);
+      float[] beforeA = gradA.dup().data().asFloat();
+      float[] beforeB = gradB.dup().data().asFloat();
+      boolean addB = !addA;
+      kernel.addBackward(y, g, gradA, addA, gradB, addB, n);
+      float[] da = gradA.dup().data().asFloat();
+      float[] db = gradB.dup().data().asFloat();
+      for (int i = 0; i < n; i++) {
+        assertEquals((addA ? beforeA[i] + m[i] : m[i]) + 0f, da[i] + 0f, "gradient a " + i);
+        assertEquals((addB ? beforeB[i] + m[i] : m[i]) + 0f, db[i] + 0f, "gradient b " + i);
+      }
     }
   }
 

@@ -68,6 +68,8 @@ def run(rank, args, port, out):
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = build(torch, nn, F)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)  # before DDP takes the gradients' layout
     if args.workers > 1:
         import torch.distributed as dist
 
@@ -78,7 +80,6 @@ def run(rank, args, port, out):
     batch = args.batch // args.workers
     x = torch.randn(batch, 3, 32, 32)
     if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch,))
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)

@@ -84,7 +84,7 @@ public final class FastResidualNet implements FastPath {
   private final double[] decay;
   private final boolean[] logStd;
   private final BatchNormKernel[] norm;
-  private final ReluKernel reluKernel = new ReluKernel(); // the relus no batch norm folds
+  private final ReluKernel reluKernel = new ReluKernel(); // relus no batch norm folds; add + relu
   private final INDArray[] act;
   private final INDArray[] grad;
   private final INDArray[] spare; // a gradient contribution to add to its input's gradient

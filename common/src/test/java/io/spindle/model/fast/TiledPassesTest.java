@@ -66,7 +66,7 @@ class TiledPassesTest {
     INDArray out = Nd4j.create(DataType.FLOAT, rows + 1, pixels * channels).get(rows(1, rows));
     nat.forward(input, out, rows, gamma, beta, reluIn);
     heap.forward(input, null, rows, gamma, beta, reluIn);
-    float[] y = out.dup().data().asFloat();
+    float[] y = values(out);
     for (int i = 0; i < n; i++) {
       assertEquals(bits(heap.output()[i]), bits(y[i]), "output " + i);
     }
@@ -76,10 +76,10 @@ class TiledPassesTest {
     INDArray dBetaN = Nd4j.create(DataType.FLOAT, channels);
     INDArray dGammaH = Nd4j.create(DataType.FLOAT, channels);
     INDArray dBetaH = Nd4j.create(DataType.FLOAT, channels);
-    float[] g = gradOut.dup().data().asFloat();
+    float[] g = values(gradOut);
     nat.backward(gradOut, gradIn, dGammaN, dBetaN, reluIn);
     heap.backward(g, null, dGammaH, dBetaH, reluIn);
-    float[] dx = gradIn.dup().data().asFloat();
+    float[] dx = values(gradIn);
     for (int i = 0; i < n; i++) {
       assertEquals(bits(g[i]), bits(dx[i]), "input gradient " + i);
     }
@@ -93,7 +93,7 @@ class TiledPassesTest {
       BatchNormKernel plain = new BatchNormKernel(channels, pixels, rows, true, 1e-5, false);
       plain.forward(input, null, rows, gamma, beta, reluIn);
       float[] x = plain.input();
-      float[] masked = gradOut.dup().data().asFloat();
+      float[] masked = values(gradOut);
       for (int i = 0; i < n; i++) {
         int c = i % channels;
         masked[i] = x[i] * plain.scale()[c] + plain.shift()[c] > 0f ? masked[i] : 0f;
@@ -130,27 +130,17 @@ class TiledPassesTest {
     ReluKernel kernel = new ReluKernel();
 
     kernel.forward(in, mine, n);
-    Nd4j.exec(
-        DynamicCustomOp.builder("relu")
-            .addInputs(in)
-            .addOutputs(theirs)
-            .addFloatingPointArguments(0.0)
-            .build());
-    float[] a = mine.dup().data().asFloat();
-    float[] b = theirs.dup().data().asFloat();
+    libnd4j("relu", theirs, in);
+    float[] a = values(mine);
+    float[] b = values(theirs);
     for (int i = 0; i < n; i++) {
       assertEquals(b[i] + 0f, a[i] + 0f, "relu " + i);
     }
 
     kernel.backward(in, g, mine, n);
-    Nd4j.exec(
-        DynamicCustomOp.builder("relu_bp")
-            .addInputs(in, g)
-            .addOutputs(theirs)
-            .addFloatingPointArguments(0.0)
-            .build());
-    a = mine.dup().data().asFloat();
-    b = theirs.dup().data().asFloat();
+    libnd4j("relu_bp", theirs, in, g);
+    a = values(mine);
+    b = values(theirs);
     for (int i = 0; i < n; i++) {
       assertEquals(b[i] + 0f, a[i] + 0f, "relu_bp " + i);
     }
@@ -171,35 +161,25 @@ class TiledPassesTest {
     kernel.addForward(a, b, y, n);
     INDArray sum = a.add(b);
     INDArray expected = Nd4j.create(DataType.FLOAT, rows, per);
-    Nd4j.exec(
-        DynamicCustomOp.builder("relu")
-            .addInputs(sum)
-            .addOutputs(expected)
-            .addFloatingPointArguments(0.0)
-            .build());
-    float[] mine = y.dup().data().asFloat();
-    float[] theirs = expected.dup().data().asFloat();
+    libnd4j("relu", expected, sum);
+    float[] mine = values(y);
+    float[] theirs = values(expected);
     for (int i = 0; i < n; i++) {
       assertEquals(theirs[i] + 0f, mine[i] + 0f, "add + relu " + i);
     }
 
     INDArray masked = Nd4j.create(DataType.FLOAT, rows, per);
-    Nd4j.exec(
-        DynamicCustomOp.builder("relu_bp")
-            .addInputs(sum, g)
-            .addOutputs(masked)
-            .addFloatingPointArguments(0.0)
-            .build());
-    float[] m = masked.dup().data().asFloat();
+    libnd4j("relu_bp", masked, sum, g);
+    float[] m = values(masked);
     for (boolean addA : new boolean[] {false, true}) {
       INDArray gradA = view(r, rows, per, false);
       INDArray gradB = view(r, rows, per, false);
-      float[] beforeA = gradA.dup().data().asFloat();
-      float[] beforeB = gradB.dup().data().asFloat();
+      float[] beforeA = values(gradA);
+      float[] beforeB = values(gradB);
       boolean addB = !addA;
       kernel.addBackward(y, g, gradA, addA, gradB, addB, n);
-      float[] da = gradA.dup().data().asFloat();
-      float[] db = gradB.dup().data().asFloat();
+      float[] da = values(gradA);
+      float[] db = values(gradB);
       for (int i = 0; i < n; i++) {
         assertEquals((addA ? beforeA[i] + m[i] : m[i]) + 0f, da[i] + 0f, "gradient a " + i);
         assertEquals((addB ? beforeB[i] + m[i] : m[i]) + 0f, db[i] + 0f, "gradient b " + i);
@@ -221,6 +201,21 @@ class TiledPassesTest {
 
   private static org.nd4j.linalg.indexing.INDArrayIndex rows(int from, int count) {
     return NDArrayIndex.interval(from, from + count);
+  }
+
+  /** libnd4j's {@code op} (threshold 0) from {@code in} into {@code out}. */
+  private static void libnd4j(String op, INDArray out, INDArray... in) {
+    Nd4j.exec(
+        DynamicCustomOp.builder(op)
+            .addInputs(in)
+            .addOutputs(out)
+            .addFloatingPointArguments(0.0)
+            .build());
+  }
+
+  /** The values of {@code a} (a view's, in order). */
+  private static float[] values(INDArray a) {
+    return a.dup().data().asFloat();
   }
 
   private static int bits(float v) {

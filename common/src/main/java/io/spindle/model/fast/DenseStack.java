@@ -78,7 +78,8 @@ final class DenseStack {
   private final float[][] hx; // heap copies of x[l]
   private final float[] hz;
   private final float[] hb;
-  private final float[] hrow; // one row of the forward pass
+  private final float[] hrow; // one row of the forward pass (and of the backward's deltas)
+  private final float[] hrowIn; // one row of a layer's input, in the backward pass
   private final float[] hdb;
   private final DropoutMasks masks;
   private Products full; // the products on maxBatch rows, prepared once
@@ -245,6 +246,7 @@ final class DenseStack {
     hz = new float[maxBatch * widest];
     hb = new float[widest];
     hrow = new float[widest];
+    hrowIn = inference ? null : new float[widest];
     hdb = inference ? null : new float[widest];
     masks = new DropoutMasks(widest);
     hs = bf16 ? new short[CHUNK] : null;
@@ -495,7 +497,7 @@ final class DenseStack {
       System.arraycopy(hz, at, v, 0, n);
       if (r) {
         for (int c = 0; c < n; c++) {
-          v[c] = Math.max(v[c] + b[c], 0f);
+          v[c] = BatchNormKernel.relu(v[c] + b[c]);
         }
       } else {
         for (int c = 0; c < n; c++) {
@@ -509,7 +511,8 @@ final class DenseStack {
   /**
    * {@code x[l + 1] = mask * act(z + b)} into {@code hx[l + 1]} from {@code hz} (z) and {@code hb}
    * (b): one pass, no branch per element; the mask is layer l + 1's dropout of keep probability
-   * {@code k} (below 1). ReLU is {@code Math.max(v, 0f)}.
+   * {@code k} (below 1). ReLU is {@link BatchNormKernel#relu} ({@code Math.max(v, 0f)} for |v| <
+   * 2^127, in a form C2 vectorises).
    */
   private void biasActivationDropout(int l, int rows, StepKey key, double k) {
     int n = nOut[l];
@@ -525,7 +528,7 @@ final class DenseStack {
       float[] m = masks.scales(key, first + l + 1, i, threshold, scale, n);
       if (r) {
         for (int c = 0; c < n; c++) {
-          v[c] = Math.max(v[c] + b[c], 0f) * m[c];
+          v[c] = BatchNormKernel.relu(v[c] + b[c]) * m[c];
         }
       } else {
         for (int c = 0; c < n; c++) {
@@ -561,16 +564,31 @@ final class DenseStack {
       }
       return;
     }
+    float[] v = hrow;
+    float[] u = hrowIn;
     for (int i = 0; i < rows; i++) {
       int at = i * n;
+      // the row at index 0 of scratch rows, and the mask as a product: C2 vectorises the loop
+      System.arraycopy(gs, at, v, 0, n);
+      System.arraycopy(in, at, u, 0, n);
       for (int c = 0; c < n; c++) {
-        int bits = Float.floatToRawIntBits(in[at + c]);
-        int positive = ~((bits - 1) | bits) >> 31; // -1 iff in > 0 (or a positive NaN)
-        float d = Float.intBitsToFloat(Float.floatToRawIntBits(gs[at + c] * scale) & positive);
-        gs[at + c] = d;
+        float d = reluGradient(v[c] * scale, u[c]);
+        v[c] = d;
         db[c] += d;
       }
+      System.arraycopy(v, 0, gs, at, n);
     }
+  }
+
+  /**
+   * A ReLU layer's gradient {@code g} at an element whose output, after dropout, was {@code out}
+   * ({@code >= 0}): {@code g} where {@code out > 0}, else +0, and +0 for a zero {@code g} of either
+   * sign, without a branch ({@link BatchNormKernel#positive}), so that C2 vectorises the loop. For
+   * a finite {@code g} the select's bits, except that a -0 where {@code out > 0} becomes +0 (equal
+   * in every sum it enters); an infinite or NaN {@code g} where {@code out} is 0 gives NaN, not 0.
+   */
+  static float reluGradient(float g, float out) {
+    return g * BatchNormKernel.positive(out) + 0f;
   }
 
   /**

@@ -69,6 +69,33 @@ class BranchFreeMasksTest {
     assertEquals(1f, BatchNormKernel.positive(Float.POSITIVE_INFINITY));
   }
 
+  @Test
+  void denseReluGradientIsTheSelectWithPositiveZeros() {
+    Random r = new Random(7);
+    float[] gs = {1f, -1f, 0f, -0f, 0.375f, -2.5e-7f, 3e30f, -Float.MIN_VALUE};
+    for (float out : EDGES) {
+      for (float g : gs) {
+        checkDense(Math.abs(out), g);
+      }
+    }
+    for (int i = 0; i < 200_000; i++) {
+      float out = Math.abs(Float.intBitsToFloat(r.nextInt()));
+      float g = Float.intBitsToFloat(r.nextInt());
+      if (Float.isFinite(out) && Float.isFinite(g)) {
+        checkDense(out, g);
+      }
+    }
+  }
+
+  /** Bit for bit: g where out > 0, else +0; a zero g of either sign comes out +0. */
+  private static void checkDense(float out, float g) {
+    float expected = out > 0 && g != 0f ? g : 0f;
+    assertEquals(
+        Float.floatToRawIntBits(expected),
+        Float.floatToRawIntBits(DenseStack.reluGradient(g, out)),
+        "g = " + g + ", out = " + out);
+  }
+
   private static void checkMask(float x, float d) {
     float expected = x <= 0 ? 0f : d;
     float got = d * BatchNormKernel.positive(x);

@@ -89,15 +89,7 @@ public final class ConvBackwardRoutes {
     double[] t2 = new double[reps];
     for (int r = 0; r < reps; r++) {
       long t0 = System.nanoTime();
-      float[] rotated = new float[hw.length];
-      for (int o = 0; o < c; o++) {
-        for (int i = 0; i < c; i++) {
-          for (int k = 0; k < 9; k++) {
-            rotated[((8 - k) * c + o) * c + i] = hw[(o * c + i) * 9 + k];
-          }
-        }
-      }
-      wd.data().setData(rotated);
+      wd.data().setData(rotated(hw, c, true));
       exec("deconv2d_bp", new INDArray[] {x, wd, dy}, second, deconvArgs);
       t2[r] = (System.nanoTime() - t0) / 1e6;
     }
@@ -136,15 +128,7 @@ public final class ConvBackwardRoutes {
     double[] t3 = new double[reps];
     for (int r = 0; r < reps; r++) {
       long t0 = System.nanoTime();
-      float[] rotated = new float[hw.length];
-      for (int o = 0; o < c; o++) {
-        for (int i = 0; i < c; i++) {
-          for (int k = 0; k < 9; k++) {
-            rotated[(i * c + o) * 9 + k] = hw[(o * c + i) * 9 + (8 - k)];
-          }
-        }
-      }
-      wr.data().setData(rotated);
+      wr.data().setData(rotated(hw, c, false));
       exec("conv2d", new INDArray[] {dy, wr}, new INDArray[] {thirdDx}, convArgs);
       pad(x, xPad, heap, padded, n, h, c);
       pad(dy, dyPad, heap, padded, n, h, c);
@@ -185,6 +169,24 @@ public final class ConvBackwardRoutes {
         dx0.amaxNumber().doubleValue(),
         dw0.sub(dw).amaxNumber().doubleValue(),
         dw0.amaxNumber().doubleValue());
+  }
+
+  /**
+   * The weights {@code w} ([out, in, 3, 3], c channels each) rotated by 180 degrees with the
+   * channels' roles swapped: laid out [3, 3, out, in] for {@code deconv2d} ({@code deconv}), else
+   * [in, out, 3, 3] for {@code conv2d}.
+   */
+  private static float[] rotated(float[] w, int c, boolean deconv) {
+    float[] out = new float[w.length];
+    for (int o = 0; o < c; o++) {
+      for (int i = 0; i < c; i++) {
+        for (int k = 0; k < 9; k++) {
+          out[deconv ? ((8 - k) * c + o) * c + i : (i * c + o) * 9 + (8 - k)] =
+              w[(o * c + i) * 9 + k];
+        }
+      }
+    }
+    return out;
   }
 
   /** {@code dst} (n (h + 2)^2 rows of c) = {@code src} (n, h, h, c) with a ring of zeros. */
